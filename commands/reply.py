@@ -1,0 +1,129 @@
+"""What a command answers: plain data, no Slack.
+
+``bot/blocks.py`` renders a ``Reply`` to Block Kit; ``render_text`` below
+renders it for the console and for Slack's plain-text fallback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Kind = Literal["answer", "error", "help", "choices", "info"]
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One headline number with its comparison to the previous period."""
+
+    label: str
+    value: str  # formatted: "5.0%", "¥1,234,000", "+32"
+    previous: str | None = None  # formatted previous-period value
+    change: str | None = None  # formatted change: "+1.2 pt", "-¥30,000"
+    trend: int = 0  # +1 up, -1 down, 0 flat/unknown (direction of the number)
+    good: bool | None = None  # whether the change is good news (churn up is bad)
+
+
+@dataclass(frozen=True)
+class Table:
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    title: str | None = None
+    total_rows: int | None = None  # when rows were cut: how many there are in all
+
+
+@dataclass(frozen=True)
+class Chart:
+    """Data for a chart; ``bot`` (or the console) draws it with matplotlib."""
+
+    kind: str  # "bars", "line", "waterfall", "stacked", "heatmap", "donut"
+    title: str
+    subtitle: str | None = None  # the exact period
+    labels: tuple[str, ...] = ()
+    series: tuple[tuple[str, tuple[float | None, ...]], ...] = ()
+    unit: str = "count"  # ratio | money | count | score | days | minutes
+    alt: str = ""
+
+
+@dataclass(frozen=True)
+class Button:
+    action_id: str  # e.g. "csbot_how", "csbot_accounts", "csbot_term", "csbot_pick"
+    text: str
+    value: str  # the command text the button runs, e.g. "churn 2026-10 how"
+
+
+@dataclass(frozen=True)
+class Reply:
+    title: str
+    summary: str  # one line: notification text and plain fallback
+    kind: Kind = "answer"
+    language: str = "en"
+    period: str | None = None  # "Oct 1 – Oct 31, 2026"
+    figures: tuple[Figure, ...] = ()
+    lines: tuple[str, ...] = ()  # short paragraphs / bullet lines (*bold* allowed)
+    table: Table | None = None
+    chart: Chart | None = None
+    how: tuple[str, ...] = ()  # how it was computed: formula with the real numbers
+    footer: str | None = None  # data freshness: "synced 2026-11-22 06:00 JST"
+    buttons: tuple[Button, ...] = ()
+    revenue: bool = False  # carries revenue figures (privacy rule)
+    data: dict[str, Any] = field(default_factory=dict)  # machine-readable numbers
+
+
+def error_reply(message: str, *, language: str = "en", hint: str | None = None) -> Reply:
+    """A short, clear answer to bad input: what went wrong and what to do next."""
+    lines = (hint,) if hint else ()
+    return Reply(title=message, summary=message, kind="error", language=language, lines=lines)
+
+
+def render_text(reply: Reply) -> str:
+    """Plain text for the console (and Slack's fallback text)."""
+    out: list[str] = [reply.title]
+    if reply.period:
+        out.append(reply.period)
+    for fig in reply.figures:
+        line = f"  {fig.label}: {fig.value}"
+        if fig.change is not None and fig.previous is not None:
+            arrow = "▲" if fig.trend > 0 else "▼" if fig.trend < 0 else "="
+            line += f"   ({arrow} {fig.change} vs {fig.previous})"
+        out.append(line)
+    if reply.lines:
+        out.append("")
+        out.extend(line.replace("*", "") for line in reply.lines)
+    if reply.table is not None and reply.table.rows:
+        out.append("")
+        if reply.table.title:
+            out.append(reply.table.title)
+        out.extend(_text_table(reply.table))
+        shown, total = len(reply.table.rows), reply.table.total_rows
+        if total and total > shown:
+            out.append(f"  … and {total - shown} more")
+    if reply.how:
+        out.append("")
+        out.extend(f"  {line}" for line in reply.how)
+    if reply.buttons:
+        related = [b.text for b in reply.buttons if b.action_id == "csbot_term"]
+        if related:
+            out.append("")
+            out.append(("関連: " if reply.language == "ja" else "See also: ") + ", ".join(related))
+    if reply.footer:
+        out.append("")
+        out.append(reply.footer)
+    return "\n".join(out)
+
+
+def _text_table(table: Table) -> list[str]:
+    cells = [table.columns, *table.rows]
+    widths = [max(_width(str(row[i])) for row in cells) for i in range(len(table.columns))]
+
+    def fmt(row: tuple[str, ...]) -> str:
+        return "  " + "  ".join(str(c) + " " * (w - _width(str(c))) for c, w in zip(row, widths)).rstrip()
+
+    return [fmt(table.columns), "  " + "  ".join("-" * w for w in widths)] + [fmt(r) for r in table.rows]
+
+
+def _width(text: str) -> int:
+    """Display width: East Asian wide characters take two columns."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)

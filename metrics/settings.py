@@ -1,0 +1,155 @@
+"""Configuration from the environment (and ``.env``, loaded by the CLI).
+
+Every key is listed in ``.env.example``. A missing or malformed setting raises
+``ConfigError`` whose message is one line naming the key; the entry points
+print that line and exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_TIMEZONE = "Asia/Tokyo"
+DEFAULT_MILESTONES = ("kickoff", "setup", "first_value", "training")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed. ``str(err)`` is one line naming the key."""
+
+    def __init__(self, key: str, problem: str):
+        self.key = key
+        super().__init__(f"{key}: {problem}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = None  # None: the embedded SQLite file (demo on first use)
+    data_dir: Path = field(default_factory=lambda: _default_data_dir({}))
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = None
+    slack_api_url: str | None = None
+    timezone: str = DEFAULT_TIMEZONE
+    language: str = "auto"  # auto (follow the question; English when unclear), en, ja
+    currency: str = "JPY"
+    gross_margin: float = 1.0
+    onboarding_days: int = 90
+    onboarding_milestones: tuple[str, ...] = DEFAULT_MILESTONES
+    revenue_channels: tuple[str, ...] = ()
+    admin_channel: str | None = None
+    sync_schedule: str | None = None
+    stale_sync_hours: float = 36.0
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def default_database_url(self) -> str:
+        return f"sqlite:///{self.data_dir / 'csbot.db'}"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or self.default_database_url
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return not self.database_url
+
+
+def _default_data_dir(env: Mapping[str, str]) -> Path:
+    if env.get("CSBOT_DATA_DIR"):
+        return Path(env["CSBOT_DATA_DIR"]).expanduser()
+    base = env.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "csbot"
+
+
+def _text(env: Mapping[str, str], key: str) -> str | None:
+    value = env.get(key)
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def _token(env: Mapping[str, str], key: str, prefixes: tuple[str, ...]) -> str | None:
+    value = _text(env, key)
+    if value is not None and not value.startswith(prefixes):
+        raise ConfigError(key, f"should start with {' or '.join(prefixes)} (copy it from your Slack app settings)")
+    return value
+
+
+def _number(env: Mapping[str, str], key: str, default: float, lo: float, hi: float) -> float:
+    raw = _text(env, key)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(key, f"expected a number between {lo:g} and {hi:g}, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise ConfigError(key, f"expected a number between {lo:g} and {hi:g}, got {raw!r}")
+    return value
+
+
+def _list(env: Mapping[str, str], key: str) -> tuple[str, ...]:
+    raw = _text(env, key)
+    if raw is None:
+        return ()
+    return tuple(part.strip().lstrip("#") for part in raw.split(",") if part.strip())
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read and check every setting. Raises ``ConfigError`` on the first bad key."""
+    env = os.environ if env is None else env
+
+    database_url = _text(env, "DATABASE_URL")
+    if database_url is not None and not re.match(r"^[a-z][a-z0-9+]*://", database_url):
+        raise ConfigError("DATABASE_URL", "expected a URL such as sqlite:///csbot.db or postgresql://user@host/db")
+
+    timezone = _text(env, "CSBOT_TIMEZONE") or DEFAULT_TIMEZONE
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError("CSBOT_TIMEZONE", f"unknown time zone {timezone!r}; use a name such as Asia/Tokyo or America/New_York") from None
+
+    language = (_text(env, "CSBOT_LANGUAGE") or "auto").lower()
+    if language not in ("auto", "en", "ja"):
+        raise ConfigError("CSBOT_LANGUAGE", f"expected en, ja or auto, got {language!r}")
+
+    currency = (_text(env, "CSBOT_CURRENCY") or "JPY").upper()
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        raise ConfigError("CSBOT_CURRENCY", f"expected a three-letter currency code such as JPY or USD, got {currency!r}")
+
+    api_url = _text(env, "SLACK_API_URL")
+    if api_url is not None:
+        if not re.match(r"^https?://", api_url):
+            raise ConfigError("SLACK_API_URL", f"expected an http(s) URL such as https://slack.com/api/, got {api_url!r}")
+        if not api_url.endswith("/"):
+            api_url += "/"
+
+    milestones = _list(env, "CSBOT_ONBOARDING_MILESTONES") or DEFAULT_MILESTONES
+
+    return Settings(
+        database_url=database_url,
+        data_dir=_default_data_dir(env),
+        slack_bot_token=_token(env, "SLACK_BOT_TOKEN", ("xoxb-",)),
+        slack_signing_secret=_text(env, "SLACK_SIGNING_SECRET"),
+        slack_app_token=_token(env, "SLACK_APP_TOKEN", ("xapp-",)),
+        slack_api_url=api_url,
+        timezone=timezone,
+        language=language,
+        currency=currency,
+        gross_margin=_number(env, "CSBOT_GROSS_MARGIN", 1.0, 0.0, 1.0),
+        onboarding_days=int(_number(env, "CSBOT_ONBOARDING_DAYS", 90, 1, 3650)),
+        onboarding_milestones=milestones,
+        revenue_channels=_list(env, "CSBOT_REVENUE_CHANNELS"),
+        admin_channel=_text(env, "CSBOT_ADMIN_CHANNEL"),
+        sync_schedule=_text(env, "CSBOT_SYNC_SCHEDULE"),
+        stale_sync_hours=_number(env, "CSBOT_STALE_SYNC_HOURS", 36.0, 1, 24 * 365),
+    )

@@ -1,0 +1,79 @@
+"""Shared fixtures.
+
+The suite runs on SQLite by default. Set ``CSBOT_TEST_DATABASE_URL`` (for
+example ``postgresql://127.0.0.1/test``) to run every database test on that
+database instead: each test process gets its own PostgreSQL schema, and every
+test starts from empty tables.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import date
+
+import pytest
+from sqlalchemy import text
+
+from metrics import schema
+from metrics.db import Database, make_engine
+from metrics.settings import Settings
+
+TEST_DATABASE_URL = os.environ.get("CSBOT_TEST_DATABASE_URL")
+
+# csbot must never pick up the developer's own .env or tokens during tests.
+for _key in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_API_URL", "DATABASE_URL"):
+    os.environ.pop(_key, None)
+
+
+def _postgres_engine():
+    schema_name = f"csbot_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = make_engine(TEST_DATABASE_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema_name}"'))
+    admin.dispose()
+    sep = "&" if "?" in TEST_DATABASE_URL else "?"
+    engine = make_engine(f"{TEST_DATABASE_URL}{sep}options=-csearch_path%3D{schema_name}")
+    return engine, schema_name
+
+
+@pytest.fixture(scope="session")
+def _shared_engine():
+    """One engine per test process for PostgreSQL (None on SQLite)."""
+    if not TEST_DATABASE_URL:
+        yield None
+        return
+    engine, schema_name = _postgres_engine()
+    yield engine
+    engine.dispose()
+    admin = make_engine(TEST_DATABASE_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema_name}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def engine(_shared_engine, tmp_path):
+    """An empty csbot database with every table created."""
+    if _shared_engine is None:
+        eng = make_engine(f"sqlite:///{tmp_path / 'test.db'}")
+        schema.metadata.create_all(eng)
+        yield eng
+        eng.dispose()
+        return
+    schema.metadata.drop_all(_shared_engine)
+    schema.metadata.create_all(_shared_engine)
+    yield _shared_engine
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", database_url="sqlite:///unused-in-tests.db")
+
+
+@pytest.fixture
+def database(engine) -> Database:
+    return Database(engine=engine, url=str(engine.url), embedded=False)
+
+
+TODAY = date(2026, 11, 22)  # the fixed "today" of the tests (a Sunday)
