@@ -1,0 +1,93 @@
+"""A reporting period: half-open ``[start, end)`` of dates in the workspace time zone."""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+
+# How a period was asked for decides what "the previous period" is.
+GRAINS = ("day", "week", "month", "quarter", "year", "days", "months", "range")
+
+
+def add_months(d: date, months: int) -> date:
+    """The same day ``months`` later (clamped to the month's last day)."""
+    index = d.year * 12 + (d.month - 1) + months
+    year, month = divmod(index, 12)
+    month += 1
+    return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
+
+
+def month_start(d: date) -> date:
+    return d.replace(day=1)
+
+
+def quarter_start(d: date) -> date:
+    return date(d.year, 3 * ((d.month - 1) // 3) + 1, 1)
+
+
+def week_start(d: date) -> date:
+    return d - timedelta(days=d.weekday())  # weeks start on Monday
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date
+    end: date  # exclusive: the first day after the period
+    grain: str = "range"
+    # For a "to date" period (this-month on the 22nd): the full unit's start, so the
+    # previous period is the same span of the previous unit.
+    to_date: bool = False
+
+    def __post_init__(self) -> None:
+        if self.end <= self.start:
+            raise ValueError(f"empty period {self.start}..{self.end}")
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days
+
+    @property
+    def last_day(self) -> date:
+        return self.end - timedelta(days=1)
+
+    @property
+    def months(self) -> float:
+        """Length in months: whole months when aligned, else days / (365/12)."""
+        if self.start.day == 1 and self.end.day == 1:
+            return float((self.end.year - self.start.year) * 12 + self.end.month - self.start.month)
+        return self.days / (365 / 12)
+
+    def previous(self) -> "Period":
+        """The period just before, of the same kind: the month before a month,
+        the same days of last month for month-to-date, the same number of days
+        before a range."""
+        step = {"month": 1, "quarter": 3, "year": 12}.get(self.grain)
+        if self.grain == "months":
+            step = round(self.months)
+        if step:
+            start = add_months(self.start, -step)
+            if self.to_date:  # the same number of days into the previous unit
+                return replace(self, start=start, end=start + (self.end - self.start))
+            return replace(self, start=start, end=add_months(self.end, -step))
+        # days, ranges and weeks (a week to date steps back a whole week)
+        back = timedelta(days=7) if self.grain == "week" else self.end - self.start
+        return replace(self, start=self.start - back, end=self.end - back)
+
+    def iso(self) -> dict[str, str]:
+        return {"start": self.start.isoformat(), "end": self.end.isoformat()}
+
+    def describe(self, lang: str = "en") -> str:
+        """The exact dates, inclusive: "Oct 1 – Oct 31, 2026" / "2026年10月1日〜10月31日"."""
+        first, last = self.start, self.last_day
+        if lang == "ja":
+            if first == last:
+                return f"{first.year}年{first.month}月{first.day}日"
+            tail = f"{last.month}月{last.day}日" if first.year == last.year else f"{last.year}年{last.month}月{last.day}日"
+            return f"{first.year}年{first.month}月{first.day}日〜{tail}"
+        fmt = lambda d: f"{calendar.month_abbr[d.month]} {d.day}"  # noqa: E731
+        if first == last:
+            return f"{fmt(first)}, {first.year}"
+        if first.year == last.year:
+            return f"{fmt(first)} – {fmt(last)}, {last.year}"
+        return f"{fmt(first)}, {first.year} – {fmt(last)}, {last.year}"
