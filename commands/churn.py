@@ -1,0 +1,139 @@
+"""churn: customer and revenue churn for a period, the movements and the churned accounts."""
+
+from __future__ import annotations
+
+from commands.answers import figure, how_lines, period_line, result, standard_buttons
+from commands.core import Request, UsageError, command, strict_words
+from commands.reply import Chart, Reply, Table
+from metrics import format as fmt
+from metrics.registry import Calc
+from metrics.revenue import movement_accounts, movements
+
+PAGE = 10
+WORDS = ("how", "accounts", "page")
+
+
+@command(
+    "churn",
+    help_ja="顧客解約率と収益解約率、MRRの増減、解約した顧客",
+    example="churn last-month segment:enterprise",
+    aliases=("解約", "解約率", "チャーン", "チャーンレート"),
+    keywords=("churn", "churned", "解約", "チャーン", "離脱"),
+)
+def churn(req: Request) -> Reply:
+    """churn [period] [filters]: customer and revenue churn, MRR movements and the churned accounts"""
+    args = req.parse()
+    lang, currency = req.lang, req.ctx.settings.currency
+    words = [w.lower() for w in args.words]
+    if not req.natural:
+        strict_words(args, WORDS + tuple(str(n) for n in range(1, 1000)), lang, "churn [period] [filters]")
+    period = args.period_or_default(req.ctx.today)
+    filters = args.filters
+
+    with req.ctx.db.engine.connect() as conn:
+        calc = Calc(conn, req.ctx.settings)
+        customer = result(calc, "customer_churn_rate", period, filters)
+        revenue = result(calc, "revenue_churn_rate", period, filters)
+        moves = movements(calc, period, filters)
+        if "accounts" in words:
+            page = _page(words)
+            rows, total = movement_accounts(calc, period, filters, "churn", limit=PAGE, offset=(page - 1) * PAGE)
+            return _accounts_reply(req, period, filters, rows, total, page)
+        rows, total = movement_accounts(calc, period, filters, "churn", limit=PAGE)
+
+    where = period_line(period, filters, lang)
+    churned, start = moves.counts["churn"], moves.customers_start
+    if lang == "ja":
+        title = f"解約率 {customer.metric.format_value(customer.value, currency)}（{where}）"
+        lines = [
+            f"期首の有料顧客 {start:,}社のうち *{churned:,}社* が解約し、MRR {fmt.money(moves.amounts['churn'], currency)} を失いました。",
+            f"縮小（ダウングレード）{moves.counts['contraction']:,}社で {fmt.money(moves.amounts['contraction'], currency)}、"
+            f"拡大 {moves.counts['expansion']:,}社で {fmt.money(moves.amounts['expansion'], currency)}。",
+        ]
+        if moves.counts["early_churn"]:
+            lines.append(f"期間内に契約して解約した顧客が {moves.counts['early_churn']}社あります（期首にいないため解約率には含みません）。")
+    else:
+        title = f"Customer churn {customer.metric.format_value(customer.value, currency)} · {where}"
+        lines = [
+            f"*{churned:,}* of {start:,} customers paying at the start churned, taking {fmt.money(moves.amounts['churn'], currency)} of MRR.",
+            f"{moves.counts['contraction']:,} contracted ({fmt.money(moves.amounts['contraction'], currency)}); "
+            f"{moves.counts['expansion']:,} expanded ({fmt.money(moves.amounts['expansion'], currency)}).",
+        ]
+        if moves.counts["early_churn"]:
+            lines.append(f"{moves.counts['early_churn']} customer(s) joined and left within the period: early churn, not in the rate.")
+    if customer.value is None:
+        lines.insert(0, "期首に有料顧客がいないため、解約率は定義できません。" if lang == "ja"
+                     else "No paying customers at the start of the period, so churn is not defined.")
+
+    table = _table(rows, total, lang, currency) if rows else None
+    how = how_lines([customer, revenue], lang, currency)
+    chart = Chart(
+        kind="waterfall",
+        title="MRRの増減" if lang == "ja" else "MRR movements",
+        subtitle=period.describe(lang),
+        labels=("新規", "再開", "拡大", "縮小", "解約") if lang == "ja" else ("New", "Reactivation", "Expansion", "Contraction", "Churn"),
+        series=(("MRR", (moves.amounts["new"], moves.amounts["reactivation"], moves.amounts["expansion"],
+                         -moves.amounts["contraction"], -moves.amounts["churn"])),),
+        unit="money",
+        alt=f"MRR movements {period.describe('en')}: net {fmt.money(moves.net_new, currency)}",
+    )
+    words_requested_how = "how" in words
+    return Reply(
+        title=title,
+        summary=title,
+        language=lang,
+        period=period.describe(lang),
+        figures=(figure(customer, lang, currency), figure(revenue, lang, currency)),
+        lines=tuple(lines) if not words_requested_how else (),
+        table=table if not words_requested_how else None,
+        chart=chart if not words_requested_how else None,
+        how=how,
+        buttons=standard_buttons("churn", period, filters, lang),
+        revenue=True,
+        data={
+            "customer_churn_rate": customer.value,
+            "revenue_churn_rate": revenue.value,
+            "previous_customer_churn_rate": customer.previous.value,
+            "churned_accounts": churned,
+            "customers_start": start,
+            "movements": moves.parts(),
+            "period": period.iso(),
+        },
+    )
+
+
+def _page(words: list[str]) -> int:
+    numbers = [int(w) for w in words if w.isdigit()]
+    page = numbers[0] if numbers else 1
+    if page < 1:
+        raise UsageError("Pages start at 1.")
+    return page
+
+
+def _table(rows: list[dict], total: int, lang: str, currency: str) -> Table:
+    cols = ("顧客", "セグメント", "失ったMRR", "担当") if lang == "ja" else ("Account", "Segment", "MRR lost", "Owner")
+    body = tuple((r["name"], r["segment"] or "—", fmt.money(r["amount"], currency), r["owner"] or "—") for r in rows)
+    title = "解約した顧客" if lang == "ja" else "Churned accounts"
+    return Table(columns=cols, rows=body, title=title, total_rows=total)
+
+
+def _accounts_reply(req: Request, period, filters, rows, total, page) -> Reply:
+    lang, currency = req.lang, req.ctx.settings.currency
+    pages = max(1, -(-total // PAGE))
+    if lang == "ja":
+        title = f"解約した顧客 {total}社（{period_line(period, filters, lang)}）"
+    else:
+        title = f"{total} churned account(s) · {period_line(period, filters, lang)}"
+    if page > pages:
+        raise UsageError(f"There are only {pages} page(s)." if lang != "ja" else f"ページは {pages} までです。")
+    table = _table(rows, total, lang, currency)
+    buttons = ()
+    if page < pages:
+        from commands.answers import filter_tokens, period_token
+        from commands.reply import Button
+
+        value = f"churn {period_token(period)} {filter_tokens(filters)} accounts {page + 1}".replace("  ", " ")
+        buttons = (Button("csbot_accounts", "次へ" if lang == "ja" else "Next page", value),)
+    return Reply(title=title, summary=title, language=lang, period=period.describe(lang), table=table,
+                 lines=(f"page {page}/{pages}",), buttons=buttons, revenue=True,
+                 data={"accounts": [r["account_id"] for r in rows], "total": total, "page": page})
