@@ -87,6 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # csbot ask ... | head
+        sys.stderr.close()
+        return 0
     except Exception as exc:  # never a traceback for the user; the log has it with -v
         from metrics.db import DatabaseUnavailable
 
@@ -225,8 +228,7 @@ def _demo(settings: Settings, *, force: bool) -> int:
             return 1
         clear_data(engine)
     summary = load_demo(engine, tz=settings.tz)
-    total = sum(summary.counts.values()) if hasattr(summary, "counts") else 0
-    print(f"Loaded the demo company into {safe_url(settings.effective_database_url)} ({total:,} rows). "
+    print(f"Loaded the demo company into {safe_url(settings.effective_database_url)} ({sum(summary.counts.values()):,} rows). "
           "Try: csbot ask \"churn last-month\"")
     return 0
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from datetime import datetime
+from typing import Any, Callable
 
 from slack_bolt import App
 from slack_sdk.errors import SlackApiError
@@ -25,8 +26,8 @@ SLASH = re.compile(r"^/[a-z][a-z0-9_-]*$")
 ACTION = re.compile(r"^csbot_[a-z]+(?:_\d+)?$")
 
 
-def register_listeners(app: App, settings: Settings, db: Database) -> None:
-    listeners = Listeners(settings, db)
+def register_listeners(app: App, settings: Settings, db: Database, *, clock: Callable[[], datetime] | None = None) -> None:
+    listeners = Listeners(settings, db, clock=clock)
     app.command(SLASH)(ack=listeners.ack_command, lazy=[listeners.run_command])
     app.event("app_mention")(ack=_ack, lazy=[listeners.on_mention])
     app.event("message")(ack=_ack, lazy=[listeners.on_message])
@@ -46,12 +47,14 @@ def command_text(body: dict[str, Any]) -> tuple[str | None, str]:
 
 
 class Listeners:
-    def __init__(self, settings: Settings, db: Database):
+    def __init__(self, settings: Settings, db: Database, *, clock: Callable[[], datetime] | None = None):
         self.settings = settings
         self.db = db
+        self.clock = clock
 
     def context(self, *, user_id: str | None, channel_id: str | None, surface: str) -> Context:
-        return Context.create(self.db, self.settings, user_id=user_id, channel_id=channel_id, surface=surface)
+        now = self.clock() if self.clock else None
+        return Context.create(self.db, self.settings, now=now, user_id=user_id, channel_id=channel_id, surface=surface)
 
     # -- slash commands ------------------------------------------------------
     def ack_command(self, ack, body) -> None:

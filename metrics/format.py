@@ -58,5 +58,6 @@ def change(unit: str, current: float | None, previous: float | None, currency: s
         return None
     delta = current - previous
     if unit == "ratio":
-        return f"{delta * 100:+.1f} pt"
+        text = f"{delta * 100:+.1f} pt"
+        return "±0.0 pt" if text in ("+0.0 pt", "-0.0 pt") else text
     return value(unit, delta, currency, signed=True)
