@@ -303,9 +303,9 @@ _SUGGEST_FLOOR = 45.0
 
 def _typo_budget(query: str) -> int:
     """How many edits a query of this length may carry and still match."""
-    size = sum(2 if ord(ch) > 0x2FFF else 1 for ch in query)  # a kana/kanji says more
-    if size <= 3:
+    if len(query) <= 3:  # "mmr", "ヘルプ": too short to guess which word was meant
         return 0
+    size = sum(2 if ord(ch) > 0x2FFF else 1 for ch in query)  # a kana/kanji says more
     if size <= 8:
         return 1
     if size <= 14:

@@ -205,6 +205,11 @@ def test_three_letter_abbreviation_typo_is_suggested_not_guessed():
     assert result.suggestions[0].key == "mrr_arr"
 
 
+def test_short_japanese_word_one_kana_off_is_not_guessed():
+    # ヘルプ (help) is one kana away from ヘルス, but a three-character word is too short to guess
+    assert GLOSSARY.lookup("ヘルプ").term is None
+
+
 def test_abbreviations_one_letter_apart_are_not_confused():
     assert GLOSSARY.lookup("grr").term.key == "grr"
     assert GLOSSARY.lookup("nrr").term.key == "nrr"
