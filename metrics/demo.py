@@ -41,6 +41,7 @@ DEMO_SOURCE = "demo"
 _CHUNK = 10_000
 _HISTORY_MONTHS = 36  # the company's age at ``today``
 _USAGE_DAYS = 395  # daily usage kept for the last ~13 months
+_USAGE_ROWS = 285_000  # engagement is scaled so that usage_daily holds about this many rows
 _LOOKAHEAD_MONTHS = 4  # simulated past today so that accounts about to churn fade now
 
 CSMS = ("alice@example.com", "bob@example.com", "carol@example.com", "dan@example.com", "erin@example.com")
@@ -251,14 +252,18 @@ class _Company:
         rng.shuffle(en)
         ja = [form.format(stem) for stem in _JA_STEMS for form in _JA_FORMS]
         rng.shuffle(ja)
+        bare = list(_EN_FIRST)  # one-word names ("Globex", "Initech"), each used once
+        rng.shuffle(bare)
         pool: list[str] = []
-        ji = ei = 0
+        ji = ei = bi = 0
         for i in range(600):
             if i % 10 == 4:
                 pool.append(ja[ji])
                 ji += 1
+            elif i % 10 == 7 and bi < len(bare):
+                pool.append(bare[bi])
+                bi += 1
             else:
-                # a bare one-word name now and then ("Globex", "Initech")
                 pool.append(en[ei])
                 ei += 1
         return pool
@@ -486,7 +491,7 @@ class _Company:
                 elif roll < p_drop:
                     if acct.open_row("analytics") is not None:
                         self._end(acct, "analytics", day)
-                elif roll < p_dip and not acct.dips:
+                elif roll < p_dip and not acct.dips and not acct.protected:
                     # a rough patch that passes
                     acct.dips.append((day, day + timedelta(days=rng.randint(30, 50))))
             # win-backs: churned accounts paying again some months later
@@ -676,9 +681,15 @@ class _Builder:
                 j *= 0.3
             base_factor.append(f)
             japan_factor.append(j)
-        out: list[dict] = []
+        # pass 1: who could be active when, and how engaged each user is
+        plans = []
+        expected = 0.0
+        prefix = {"base": [0.0], "japan": [0.0]}
+        for f, j in zip(base_factor, japan_factor):
+            prefix["base"].append(prefix["base"][-1] + f)
+            prefix["japan"].append(prefix["japan"][-1] + j)
         for acct in self.accounts:
-            factor = japan_factor if acct.region == "japan" else base_factor
+            kind = "japan" if acct.region == "japan" else "base"
             # the account's health on each day: ramp-up after the first paid day, fades, dips
             health = None
             if acct.fades or acct.dips or (acct.first_paid and acct.first_paid > first - timedelta(days=45)):
@@ -688,35 +699,44 @@ class _Builder:
                     if acct.first_paid and d >= acct.first_paid:
                         h *= min(1.0, 0.35 + 0.65 * (d - acct.first_paid).days / 45)
                     health.append(h)
-            users_engagement: list[float] = []
+            engagement: list[float] = []
             for row in acct.rows:
                 if row.product != "core" or (row.end is not None and row.end <= first):
                     continue
                 a = max(0, (row.start - first).days)
                 b = _USAGE_DAYS if row.end is None else min(_USAGE_DAYS, (row.end - first).days)
                 n_users = 2 if row.mrr == 0 else max(2, int(round(row.quantity * acct.util)))
-                while len(users_engagement) < n_users:
-                    users_engagement.append(min(0.92, rng.betavariate(1.4, 3.8)))
-                for u in range(n_users):
-                    p = max(0.01, users_engagement[u] * (0.35 if row.mrr == 0 else 1.0))
-                    user_id = f"{acct.account_id}-u{u + 1:02d}"
-                    mins = acct.minutes * rng.uniform(0.6, 1.4)
-                    log_q = math.log(1.0 - p)
-                    i = a - 1
-                    while True:
-                        i += 1 + int(math.log(1.0 - rng.random()) / log_q)
-                        if i >= b:
-                            break
-                        accept = factor[i] if health is None else factor[i] * health[i]
-                        if accept < 1.0 and rng.random() >= accept:
-                            continue
-                        h = 1.0 if health is None else health[i]
-                        minutes = mins * (0.5 + 0.5 * h) * math.exp(rng.gauss(-0.12, 0.5))
-                        out.append({
-                            "account_id": acct.account_id, "user_id": user_id, "day": days[i],
-                            "events": max(1, int(minutes * rng.uniform(0.6, 1.6))),
-                            "seconds": float(int(minutes * 60)),
-                        })
+                while len(engagement) < n_users:
+                    engagement.append(rng.betavariate(1.4, 3.6))
+                weight = 0.35 if row.mrr == 0 else 1.0
+                expected += weight * sum(engagement[:n_users]) * (prefix[kind][b] - prefix[kind][a])
+                plans.append((acct, kind, health, engagement, a, b, n_users, weight))
+        # the same number of rows (about _USAGE_ROWS) whatever the seed draws
+        scale = min(1.0, _USAGE_ROWS / max(1.0, expected))
+        # pass 2: the active days
+        out: list[dict] = []
+        for acct, kind, health, engagement, a, b, n_users, weight in plans:
+            factor = japan_factor if kind == "japan" else base_factor
+            for u in range(n_users):
+                p = min(0.92, max(0.01, engagement[u] * weight * scale))
+                user_id = f"{acct.account_id}-u{u + 1:02d}"
+                mins = acct.minutes * rng.uniform(0.6, 1.4)
+                log_q = math.log(1.0 - p)
+                i = a - 1
+                while True:
+                    i += 1 + int(math.log(1.0 - rng.random()) / log_q)
+                    if i >= b:
+                        break
+                    accept = factor[i] if health is None else factor[i] * health[i]
+                    if accept < 1.0 and rng.random() >= accept:
+                        continue
+                    h = 1.0 if health is None else health[i]
+                    minutes = mins * (0.5 + 0.5 * h) * math.exp(rng.gauss(-0.12, 0.5))
+                    out.append({
+                        "account_id": acct.account_id, "user_id": user_id, "day": days[i],
+                        "events": max(1, int(minutes * rng.uniform(0.6, 1.6))),
+                        "seconds": float(int(minutes * 60)),
+                    })
         return out
 
     # ----------------------------------------------------------- tickets and csat
