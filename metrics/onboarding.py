@@ -1,0 +1,121 @@
+"""Onboarding (metrics.md, "Onboarding"): completion rate and median time to value.
+
+The accounts of a period are those whose first paid day falls in it. An account
+completed onboarding when every required milestone (``CSBOT_ONBOARDING_MILESTONES``)
+has a ``completed_at`` whose date is at most ``CSBOT_ONBOARDING_DAYS`` after the
+first paid day, i.e. ``completed_at < first paid day + (days + 1)`` at 00:00.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+from datetime import date, datetime
+
+from sqlalchemy import Date, case, func, literal, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import FunctionElement
+
+from metrics import schema
+from metrics.filters import Filters
+from metrics.periods import Period
+from metrics.registry import Calc, Measurement, MetricDef, declare, ratio
+from metrics.retention import first_paid_days
+
+logger = logging.getLogger(__name__)
+
+o = schema.onboarding
+
+
+class days_after(FunctionElement):
+    """``date_column + n days`` as a date, in each database's own spelling."""
+
+    type = Date()
+    inherit_cache = False  # the day count is rendered inline: never reuse a cached statement
+
+
+@compiles(days_after)
+def _days_after_default(element, compiler, **kw):  # PostgreSQL, DuckDB: date + integer = date
+    col, n = list(element.clauses)
+    return f"({compiler.process(col, **kw)} + {int(n.value)})"
+
+
+@compiles(days_after, "sqlite")
+def _days_after_sqlite(element, compiler, **kw):
+    col, n = list(element.clauses)
+    return f"date({compiler.process(col, **kw)}, '+{int(n.value)} days')"
+
+
+def _cohort(filters: Filters, period: Period):
+    fp = first_paid_days(filters).subquery("fp")
+    return select(fp.c.account_id, fp.c.first_paid) \
+        .where(fp.c.first_paid >= period.start, fp.c.first_paid < period.end).subquery("cohort")
+
+
+def _completion(calc: Calc, period: Period, filters: Filters) -> Measurement:
+    required = tuple(dict.fromkeys(calc.settings.onboarding_milestones))
+    days = calc.settings.onboarding_days
+    cohort = _cohort(filters, period)
+    done = (
+        select(o.c.account_id, func.count().label("n"))
+        .select_from(o.join(cohort, cohort.c.account_id == o.c.account_id))
+        .where(o.c.milestone.in_(required),
+               o.c.completed_at < days_after(cohort.c.first_paid, literal(days + 1)))
+        .group_by(o.c.account_id)
+        .subquery("done")
+    )
+    row = calc.conn.execute(select(
+        func.count().label("accounts"),
+        func.coalesce(func.sum(case((func.coalesce(done.c.n, 0) >= len(required), 1), else_=0)), 0)
+        .label("completed"),
+    ).select_from(cohort.outerjoin(done, done.c.account_id == cohort.c.account_id))).mappings().one()
+    accounts, completed = int(row["accounts"]), int(row["completed"])
+    return Measurement(ratio(completed, accounts),
+                       {"numerator": completed, "denominator": accounts, "completed": completed,
+                        "accounts": accounts, "within_days": days, "milestones": list(required)})
+
+
+def _ttv(calc: Calc, period: Period, filters: Filters) -> Measurement:
+    cohort = _cohort(filters, period)
+    rows = calc.conn.execute(
+        select(cohort.c.first_paid, func.min(o.c.completed_at).label("at"))
+        .select_from(cohort.join(o, o.c.account_id == cohort.c.account_id))
+        .where(o.c.milestone == "first_value")
+        .group_by(cohort.c.account_id, cohort.c.first_paid)
+    ).all()
+    waits = sorted((_as_date(r.at) - _as_date(r.first_paid)).days for r in rows)
+    value = float(statistics.median(waits)) if waits else None
+    return Measurement(value, {"accounts": len(waits), "median_days": value,
+                               "min_days": waits[0] if waits else None, "max_days": waits[-1] if waits else None})
+
+
+def _as_date(value) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+declare(MetricDef(
+    name="onboarding_completion_rate", unit="ratio", family="onboarding",
+    label_en="Onboarding completion rate", label_ja="オンボーディング完了率",
+    description_en="Of the customers whose first paid day falls in the period, the share that completed every required onboarding milestone within the onboarding window (90 days by default).",
+    description_ja="期間中に初めて課金した顧客のうち、必須のオンボーディング項目をすべて期限内（既定は90日以内）に完了した顧客の割合です。",
+    formula_en="customers who completed every required milestone in time / customers who started paying",
+    formula_ja="期限内に必須項目をすべて完了した顧客数 ÷ 課金を開始した顧客数",
+    compute=_completion,
+    how_en="{numerator} completed within {within_days} days / {denominator} new customers = {value}",
+    how_ja="{within_days}日以内に完了 {numerator}社 ÷ 新規顧客 {denominator}社 = {value}",
+))
+
+declare(MetricDef(
+    name="ttv", unit="days", family="onboarding",
+    label_en="Time to value (median)", label_ja="TTV（価値実感までの日数・中央値）",
+    description_en="Median days from a customer's first paid day to its first_value milestone, over the customers who started paying in the period and reached it.",
+    description_ja="初回課金日から「first_value」（価値を実感した）マイルストーンまでの日数の中央値。期間中に課金を始め、そこに到達した顧客が対象です。",
+    formula_en="median of (first_value date − first paid day)",
+    formula_ja="（first_value 到達日 − 初回課金日）の中央値",
+    compute=_ttv, how_en="median over {accounts} customers = {value} days",
+    how_ja="{accounts}社の中央値 = {value}日", higher_is_better=False,
+))

@@ -1,0 +1,110 @@
+"""Voice of the customer (metrics.md): NPS and CSAT, counted in SQL.
+
+NPS keeps each respondent's latest answer within the period (a window
+function, available on SQLite 3.25+, PostgreSQL and DuckDB). A response
+without a respondent is its own respondent.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, time
+
+from sqlalchemy import and_, case, func, select
+
+from metrics import schema
+from metrics.filters import Filters
+from metrics.periods import Period
+from metrics.registry import Calc, Measurement, MetricDef, declare, ratio
+
+logger = logging.getLogger(__name__)
+
+n = schema.nps_responses
+c = schema.csat_responses
+
+
+def _bounds(period: Period) -> tuple[datetime, datetime]:
+    return datetime.combine(period.start, time()), datetime.combine(period.end, time())
+
+
+def nps_counts(calc: Calc, period: Period, filters: Filters) -> dict[str, int]:
+    return calc.memo(("nps_counts", period, filters), lambda: _nps_counts(calc, period, filters))
+
+
+def _nps_counts(calc: Calc, period: Period, filters: Filters) -> dict[str, int]:
+    start, end = _bounds(period)
+    who = func.coalesce(n.c.respondent, n.c.response_id)
+    ranked = select(
+        n.c.score,
+        func.row_number().over(partition_by=(n.c.account_id, who),
+                               order_by=(n.c.responded_at.desc(), n.c.response_id.desc())).label("rn"),
+    ).where(n.c.responded_at >= start, n.c.responded_at < end, n.c.score >= 0, n.c.score <= 10)
+    ranked = filters.restrict(ranked, n.c.account_id).subquery("ranked")
+    latest = ranked.c
+    row = calc.conn.execute(
+        select(
+            func.count().label("responses"),
+            func.coalesce(func.sum(case((latest.score >= 9, 1), else_=0)), 0).label("promoters"),
+            func.coalesce(func.sum(case((and_(latest.score >= 7, latest.score <= 8), 1), else_=0)), 0)
+            .label("passives"),
+            func.coalesce(func.sum(case((latest.score <= 6, 1), else_=0)), 0).label("detractors"),
+        ).where(latest.rn == 1)
+    ).mappings().one()
+    return {k: int(v) for k, v in row.items()}
+
+
+def nps_value(promoters: int, detractors: int, responses: int) -> int | None:
+    if not responses:
+        return None
+    return round(100 * (promoters - detractors) / responses)
+
+
+def _nps(calc: Calc, period: Period, filters: Filters) -> Measurement:
+    k = nps_counts(calc, period, filters)
+    value = nps_value(k["promoters"], k["detractors"], k["responses"])
+    return Measurement(value, {**k, "numerator": k["promoters"] - k["detractors"], "denominator": k["responses"],
+                               "promoter_share": ratio(k["promoters"], k["responses"]),
+                               "detractor_share": ratio(k["detractors"], k["responses"])})
+
+
+def _csat(calc: Calc, period: Period, filters: Filters) -> Measurement:
+    start, end = _bounds(period)
+    stmt = select(
+        func.count().label("responses"),
+        func.coalesce(func.sum(case((c.c.score >= 4, 1), else_=0)), 0).label("satisfied"),
+        func.coalesce(func.sum(c.c.score), 0).label("total"),
+        *[func.coalesce(func.sum(case((c.c.score == k, 1), else_=0)), 0).label(f"s{k}") for k in range(1, 6)],
+    ).where(c.c.responded_at >= start, c.c.responded_at < end, c.c.score >= 1, c.c.score <= 5)
+    row = calc.conn.execute(filters.restrict(stmt, c.c.account_id)).mappings().one()
+    responses, satisfied = int(row["responses"]), int(row["satisfied"])
+    mean = ratio(int(row["total"]), responses)
+    share = ratio(satisfied, responses)
+    return Measurement(None if share is None else share * 100,
+                       {"numerator": satisfied, "denominator": responses, "satisfied": satisfied,
+                        "responses": responses, "mean": None if mean is None else round(mean, 4),
+                        "distribution": {str(k): int(row[f"s{k}"]) for k in range(1, 6)}})
+
+
+declare(MetricDef(
+    name="nps", unit="score", family="nps",
+    label_en="NPS (Net Promoter Score)", label_ja="NPS（ネットプロモータースコア）",
+    description_en="How likely customers are to recommend you: the share of promoters (9–10) minus the share of detractors (0–6), from −100 to +100. Each respondent's latest answer in the period counts once.",
+    description_ja="顧客がどれだけ薦めたいと思っているか。推奨者（9〜10点）の割合から批判者（0〜6点）の割合を引いた値で、−100〜+100です。期間内の回答者ごとの最新の回答を1件として数えます。",
+    formula_en="100 × (promoters − detractors) / respondents",
+    formula_ja="100 ×（推奨者 − 批判者）÷ 回答者数",
+    compute=_nps,
+    how_en="100 × ({promoters} promoters − {detractors} detractors) / {responses} respondents = {value}",
+    how_ja="100 ×（推奨者 {promoters} − 批判者 {detractors}）÷ 回答者 {responses} = {value}",
+))
+
+declare(MetricDef(
+    name="csat", unit="score", family="csat",
+    label_en="CSAT (customer satisfaction)", label_ja="CSAT（顧客満足度）",
+    description_en="The share of satisfaction answers scoring 4 or 5 out of 5 (top-2-box), as a number from 0 to 100; the mean score is shown beside it.",
+    description_ja="満足度調査（1〜5点）で4点または5点をつけた回答の割合（トップ2ボックス）を0〜100で示します。平均点も併せて示します。",
+    formula_en="100 × answers scoring 4 or 5 / all answers",
+    formula_ja="100 × 4点・5点の回答数 ÷ 全回答数",
+    compute=_csat,
+    how_en="100 × {satisfied} answers of 4–5 / {responses} answers = {value} (mean {mean})",
+    how_ja="100 × 4〜5点の回答 {satisfied} ÷ 全回答 {responses} = {value}（平均 {mean}）",
+))
