@@ -793,8 +793,8 @@ class _Builder:
         hours = median_hours * math.exp(rng.gauss(0, 0.8))
         if rng.random() < 0.08:  # waiting on the customer, escalated to engineering ...
             hours *= 6
-        if trouble > 0.4:  # the accounts in trouble have the hard problems
-            hours *= 3
+        if trouble > 0.4:  # the accounts in trouble have the hard problems, and they drag on
+            hours *= rng.uniform(4, 20) if priority in ("high", "urgent") else 3
         closed = opened + timedelta(hours=hours)
         subject = rng.choice(_URGENT_SUBJECTS if priority == "urgent" and rng.random() < 0.6 else _SUBJECTS)
         key = f"tmp{len(tickets)}-{acct.n}"
