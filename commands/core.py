@@ -29,7 +29,12 @@ from metrics.settings import Settings
 logger = logging.getLogger(__name__)
 
 # Modules that register commands (each uses @command at import).
-COMMAND_MODULES: list[str] = ["commands.churn", "commands.help"]
+COMMAND_MODULES: list[str] = ["commands.churn", "commands.help", "commands.term"]
+
+# Functions that may claim a free-form question before keyword routing:
+# text -> (command name, its arguments) or None. "what is stickiness?" is a
+# glossary question although "stickiness" is also a usage keyword.
+INTENT_HOOKS: list[Callable[[str], tuple[str, str] | None]] = []
 
 
 class UsageError(ValueError):
@@ -237,6 +242,10 @@ def route(text: str, lang: str) -> tuple[CommandSpec | None, str, bool]:
         for spec in commands.values():
             if first == spec.name or first in spec.aliases:
                 return spec, words[1] if len(words) > 1 else "", False
+    for hook in INTENT_HOOKS:
+        claimed = hook(text)
+        if claimed and claimed[0] in commands:
+            return commands[claimed[0]], claimed[1], True
     # A free-form question: the longest keyword found anywhere wins.
     lowered = unicodedata.normalize("NFKC", text).lower()
     best: tuple[int, CommandSpec] | None = None

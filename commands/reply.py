@@ -102,10 +102,14 @@ def render_text(reply: Reply) -> str:
         out.append("")
         out.extend(f"  {line}" for line in reply.how)
     if reply.buttons:
-        related = [b.text for b in reply.buttons if b.action_id == "csbot_term"]
+        related = [b.text for b in reply.buttons if b.action_id in ("csbot_term", "csbot_pick")]
         if related:
             out.append("")
-            out.append(("関連: " if reply.language == "ja" else "See also: ") + ", ".join(related))
+            if reply.kind == "choices":
+                label = "候補: " if reply.language == "ja" else "Choose: "
+            else:
+                label = "関連: " if reply.language == "ja" else "See also: "
+            out.append(label + ", ".join(related))
     if reply.footer:
         out.append("")
         out.append(reply.footer)

@@ -77,3 +77,41 @@ def database(engine) -> Database:
 
 
 TODAY = date(2026, 11, 22)  # the fixed "today" of the tests (a Sunday)
+
+
+NOW = None  # set below; the fixed "now" of the tests: 2026-11-22 09:30 in Tokyo
+
+
+def _now():
+    from datetime import datetime, timezone
+
+    return datetime(2026, 11, 22, 0, 30, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def ask(database, settings):
+    """ask("churn last-month") -> Reply, through the same dispatch as Slack, on a fixed today."""
+    from commands.core import Context, dispatch
+
+    def _ask(text: str, **ctx_kwargs):
+        ctx = Context.create(database, settings, now=_now(), **ctx_kwargs)
+        return dispatch(text, ctx)
+
+    return _ask
+
+
+def seed_two_plans(engine):
+    """The seeds' example: plans of 30,000 and 50,000 a month; the 50,000 one leaves on Oct 15, 2026."""
+    from metrics import schema
+
+    with engine.begin() as conn:
+        conn.execute(schema.accounts.insert(), [
+            {"account_id": "A", "name": "Acme Corp", "segment": "smb", "owner": "alice@example.com"},
+            {"account_id": "B", "name": "Globex", "segment": "enterprise", "owner": "U0BOB"},
+        ])
+        conn.execute(schema.subscriptions.insert(), [
+            {"subscription_id": "1", "account_id": "A", "product": "core", "start_date": date(2026, 1, 1),
+             "end_date": None, "mrr": 30_000},
+            {"subscription_id": "2", "account_id": "B", "product": "core", "start_date": date(2026, 1, 1),
+             "end_date": date(2026, 10, 15), "mrr": 50_000},
+        ])
