@@ -96,14 +96,32 @@ def test_a_mistyped_period_gets_the_usage_text_in_the_ack(app, slack):
     assert slack.calls_to("response_url") == []  # answered once, in the ack
 
 
-def test_a_mention_is_answered_in_its_thread(app, slack):
-    event = app_mention_event("<@U0BOT> churn last month", channel="C0GENERAL", ts="1732240000.000500")
+def make_app(slack, database, settings, **overrides):
+    st = replace(settings, slack_api_url=slack.api_url, slack_bot_token=slack.bot_token,
+                 slack_signing_secret=SECRET, **overrides)
+    return create_app(st, database, clock=lambda: NOW)
+
+
+def test_a_mention_in_a_revenue_channel_is_answered_publicly_in_its_thread(app, slack, database, settings):
+    app = make_app(slack, database, settings, revenue_channels=("cs-revenue",))
+    event = app_mention_event("<@U0BOT> churn last month", channel="C0REVENUE", ts="1732240000.000500")
     response, _ = send(app, event_body(event))
     assert response.status == 200
     [post] = slack.wait_for("chat.postMessage")
-    assert post.params["channel"] == "C0GENERAL"
+    assert post.params["channel"] == "C0REVENUE"
     assert post.params["thread_ts"] == "1732240000.000500"
     assert "50.0%" in all_text(post.params)
+
+
+def test_revenue_figures_asked_for_elsewhere_stay_private_and_say_why(app, slack, database, settings):
+    app = make_app(slack, database, settings, revenue_channels=("cs-revenue",))
+    event = app_mention_event("<@U0BOT> churn last month", channel="C0GENERAL", ts="1732240000.000600")
+    send(app, event_body(event))
+    [post] = slack.wait_for("chat.postEphemeral")
+    assert post.params["user"] == "U0ALICE" and post.params["thread_ts"] == "1732240000.000600"
+    assert "62.5%" in all_text(post.params) and "#cs-revenue" in all_text(post.params)
+    time.sleep(0.3)
+    assert slack.calls_to("chat.postMessage") == []
 
 
 def test_a_dm_in_japanese_is_answered_in_japanese(app, slack):
