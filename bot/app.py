@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 
 def make_client(settings: Settings) -> WebClient:
-    kwargs = {"token": settings.slack_bot_token, "timeout": 15}
+    kwargs = {"token": settings.slack_bot_token, "timeout": settings.slack_timeout}
     if settings.slack_api_url:
         kwargs["base_url"] = settings.slack_api_url
     client = WebClient(**kwargs)

@@ -156,6 +156,8 @@ class Listeners:
             return
         if self._post(client, channel, reply, thread_ts=thread):
             self._upload_chart(client, channel, reply, thread_ts=thread)
+        else:
+            self._tell_failure(client, channel, user, thread, reply.language)
 
     def on_message(self, event, client) -> None:
         if event.get("channel_type") != "im" or event.get("bot_id") or event.get("subtype"):
@@ -165,6 +167,18 @@ class Listeners:
         reply = dispatch(event.get("text", ""), ctx)
         if self._post(client, channel, reply, thread_ts=event.get("thread_ts")):
             self._upload_chart(client, channel, reply, thread_ts=event.get("thread_ts"))
+        else:
+            self._tell_failure(client, channel, event.get("user"), event.get("thread_ts"), reply.language)
+
+    def _tell_failure(self, client, channel: str | None, user: str | None, thread_ts: str | None, lang: str) -> None:
+        """The answer could not be posted (timeout, Slack error): try once to tell the asker."""
+        if not user:
+            return
+        try:
+            client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread_ts,
+                                      text=self._failure_text("failed", lang))
+        except (SlackApiError, *NETWORK_ERRORS):
+            pass  # Slack is unreachable: the first failure is already in the log
 
     # -- buttons -------------------------------------------------------------
     def on_action(self, body, action, respond, client) -> None:

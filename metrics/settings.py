@@ -44,6 +44,7 @@ class Settings:
     admin_channel: str | None = None
     sync_schedule: str | None = None
     stale_sync_hours: float = 36.0
+    slack_timeout: float = 15.0  # seconds for one Slack Web API call
 
     @property
     def tz(self) -> ZoneInfo:
@@ -152,4 +153,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         admin_channel=_text(env, "CSBOT_ADMIN_CHANNEL"),
         sync_schedule=_text(env, "CSBOT_SYNC_SCHEDULE"),
         stale_sync_hours=_number(env, "CSBOT_STALE_SYNC_HOURS", 36.0, 1, 24 * 365),
+        slack_timeout=_number(env, "CSBOT_SLACK_TIMEOUT", 15.0, 0.5, 120),
     )
