@@ -1,0 +1,169 @@
+"""The metric family commands (mrr, nrr, grr, retention, nps, csat, usage, onboarding, ltv, kpi) through the
+same dispatch as Slack, on small hand-made data with hand-computed numbers."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from commands.core import route
+from metrics import schema
+
+from test_metrics_retention import load
+
+
+@pytest.fixture
+def company(engine):
+    # October 2026: MRR(start) 200,000 from A 100,000, B 50,000, C 50,000.
+    # A expands to 130,000, B contracts to 40,000, C churns, N is new with 500,000.
+    # NRR = 170,000 / 200,000 = 85.0%; GRR = 140,000 / 200,000 = 70.0%; expansion 15.0%.
+    # September: only A, B, C paying all month and nothing moving: NRR 100.0%.
+    load(engine, [
+        ("A", "core", date(2026, 1, 1), date(2026, 10, 10), 100_000), ("A", "core", date(2026, 10, 10), None, 130_000),
+        ("B", "core", date(2026, 1, 1), date(2026, 10, 5), 50_000), ("B", "core", date(2026, 10, 5), None, 40_000),
+        ("C", "core", date(2026, 1, 1), date(2026, 10, 31), 50_000),
+        ("N", "core", date(2026, 10, 3), None, 500_000),
+    ], accounts={"A": {"segment": "smb", "seats": 10}, "B": {"segment": "enterprise", "seats": 10},
+                 "C": {"segment": "smb", "seats": 10}, "N": {"segment": "enterprise", "seats": 10}})
+    with engine.begin() as conn:
+        at = datetime(2026, 10, 12, 10)
+        # NPS in October: 5 promoters, 3 passives, 2 detractors of 10 -> +30
+        conn.execute(schema.nps_responses.insert(), [
+            {"response_id": f"n{i}", "account_id": "A", "respondent": f"u{i}", "score": s, "responded_at": at}
+            for i, s in enumerate([9, 10, 9, 10, 9, 7, 8, 7, 0, 6])])
+        # CSAT in October: 5, 4, 3, 2 -> 2 / 4 = 50, mean 3.5
+        conn.execute(schema.csat_responses.insert(), [
+            {"response_id": f"c{i}", "account_id": "B", "score": s, "responded_at": at} for i, s in enumerate([5, 4, 3, 2])])
+        # Usage: A/u1 every day of the 30 days ending Oct 31, B/u1 on Oct 31 only.
+        conn.execute(schema.usage_daily.insert(), [
+            {"account_id": "A", "user_id": "u1", "day": date(2026, 10, 31) - timedelta(days=i), "events": 2,
+             "seconds": 1200} for i in range(30)] + [
+            {"account_id": "B", "user_id": "u1", "day": date(2026, 10, 31), "events": 2, "seconds": 600}])
+        # N started paying Oct 3 and reached every milestone by Oct 20 (first_value Oct 13: 10 days).
+        conn.execute(schema.onboarding.insert(), [
+            {"account_id": "N", "milestone": m, "completed_at": datetime(2026, 10, d, 9)}
+            for m, d in (("kickoff", 5), ("setup", 8), ("first_value", 13), ("training", 20))])
+    return engine
+
+
+def test_nrr_question_in_english_gets_the_hand_computed_nrr_with_grr_and_the_previous_month(company, ask):
+    reply = ask("what was NRR in 2026-10?")
+    assert reply.kind == "answer" and reply.language == "en"
+    assert reply.data["nrr"] == pytest.approx(0.85) and reply.data["previous_nrr"] == pytest.approx(1.0)
+    assert reply.data["grr"] == pytest.approx(0.70) and reply.data["expansion_rate"] == pytest.approx(0.15)
+    assert "85.0%" in reply.title and "Oct 1 – Oct 31, 2026" in reply.title
+    nrr_fig = reply.figures[0]
+    assert (nrr_fig.value, nrr_fig.previous, nrr_fig.change, nrr_fig.good) == ("85.0%", "100.0%", "-15.0 pt", False)
+    assert reply.revenue is True
+    assert any("¥170,000" not in line and "¥200,000" in line for line in reply.how)
+
+
+def test_japanese_nps_question_answers_in_japanese_with_a_signed_score(company, ask):
+    reply = ask("<@U0BOT> 2026-10のNPS")
+    assert reply.language == "ja" and reply.data["nps"] == 30
+    assert "+30" in reply.title and "2026年10月1日" in reply.title
+    assert "推奨者 5" in reply.lines[0] and "批判者 2" in reply.lines[0]
+    assert reply.revenue is False
+
+
+def test_grr_command_shows_revenue_churn_beside_it(company, ask):
+    reply = ask("grr 2026-10")
+    # revenue churn = (50,000 + 10,000) / 200,000 = 30.0%
+    assert reply.data["grr"] == pytest.approx(0.70) and reply.data["revenue_churn_rate"] == pytest.approx(0.30)
+
+
+def test_mrr_command_shows_mrr_arr_arpa_and_the_movements(company, ask):
+    reply = ask("mrr 2026-10")
+    # Nov 1: A 130,000 + B 40,000 + N 500,000 = 670,000 from 3 customers; ARR 8,040,000; ARPA 223,333.33
+    assert reply.data["mrr"] == 670_000 and reply.data["arr"] == 8_040_000
+    assert reply.data["arpa"] == pytest.approx(223_333.33)
+    # net new = 670,000 - 200,000 = 470,000
+    assert reply.data["net_new_mrr"] == 470_000
+    assert reply.chart is not None and reply.chart.series[0][1] == (500_000, 0, 30_000, -10_000, -50_000)
+    assert "¥670,000" in reply.title
+
+
+def test_retention_command_shows_the_cohort_table(engine, ask):
+    # the seeds' cohort: 200 start paying in September, 40 of them leave in October -> 80.0% a month later
+    load(engine, [(f"K{i:03d}", "core", date(2026, 9, 1 + i % 30), date(2026, 10, 1 + i % 28) if i < 40 else None,
+                   8_000) for i in range(200)])
+    reply = ask("retention 2026-09")
+    assert reply.data["cohort_retention"] == pytest.approx(0.8)
+    rows = {row[0]: row for row in reply.table.rows}
+    assert rows["2026-09"][1] == "200" and rows["2026-09"][2] == "80.0%"
+    assert len(reply.table.rows) == 12  # the 12 cohort months ending with September
+
+
+def test_retention_questions_in_japanese_route_to_retention_and_churn_still_to_churn(company):
+    assert route("先月の継続率は？", "ja")[0].name == "retention"
+    assert route("what was our customer retention last quarter?", "en")[0].name == "retention"
+    assert route("先月の解約率は？", "ja")[0].name == "churn"
+    assert route("churn last month", "en")[0].name == "churn"
+    assert route("revenue churn last month", "en")[0].name == "churn"
+    assert route("@csbot 今月のNPS", "ja")[0].name == "nps"
+    assert route("先月の売上維持率", "ja")[0].name == "nrr"
+    assert route("アクティブユーザーは？", "ja")[0].name == "usage"
+    assert route("オンボーディングの完了率", "ja")[0].name == "onboarding"
+    assert route("先月の顧客生涯価値は？", "ja")[0].name == "ltv"
+    assert route("show me the kpi board", "en")[0].name == "kpi"
+
+
+def test_csat_and_usage_and_onboarding_commands(company, ask):
+    csat = ask("csat 2026-10")
+    assert csat.data["csat"] == pytest.approx(50.0) and "3.50" in csat.lines[0]
+    usage = ask("usage 2026-10")
+    # Oct 31: DAU 2 (A/u1, B/u1), MAU 2; stickiness = (30 + 1) / 30 / 2 = 0.5167
+    assert (usage.data["dau"], usage.data["mau"]) == (2, 2)
+    assert usage.data["stickiness"] == pytest.approx(31 / 30 / 2)
+    # paying on Oct 31: A, B, N (C ended that day) with 30 seats; MAU among them 2 -> 6.7%
+    assert usage.data["seat_utilization"] == pytest.approx(2 / 30)
+    onboarding = ask("onboarding 2026-10")
+    assert onboarding.data["onboarding_completion_rate"] == 1.0 and onboarding.data["ttv"] == 10.0
+
+
+def test_ltv_says_not_defined_when_nobody_churned(engine, ask):
+    load(engine, [("A", "core", date(2026, 1, 1), None, 10_000)])
+    reply = ask("ltv 2026-10")
+    assert reply.data["ltv"] is None
+    assert any("not defined" in line for line in reply.lines)
+    assert reply.figures[0].value == "—"
+
+
+def test_kpi_board_lists_every_headline_number(company, ask):
+    reply = ask("kpi 2026-10")
+    labels = [row[0] for row in reply.table.rows]
+    assert labels[:2] == ["MRR", "ARR"] and len(labels) == 9
+    values = {row[0]: row[1] for row in reply.table.rows}
+    assert values["NRR (net revenue retention)"] == "85.0%"
+    assert values["NPS (Net Promoter Score)"] == "+30"
+    assert values["Customer churn rate"] == "33.3%"  # C of A, B, C
+    assert reply.title.startswith("KPI board")
+    ja = ask("先月のKPI segment:smb")
+    assert ja.kind == "answer" and ja.language == "ja" and ja.title.startswith("KPIボード")
+    assert ja.table.columns == ("指標", "今期", "前期", "変化")
+
+
+def test_a_filter_narrows_the_family_answer(company, ask):
+    # smb: A 100,000 -> 130,000 and C 50,000 -> 0: NRR = 130,000 / 150,000 = 86.7%
+    reply = ask("nrr 2026-10 segment:smb")
+    assert reply.data["nrr"] == pytest.approx(130_000 / 150_000)
+    assert "segment:smb" in reply.title
+
+
+def test_how_shows_only_the_formula_with_the_numbers(company, ask):
+    reply = ask("nrr 2026-10 how")
+    assert reply.lines == () and reply.chart is None
+    assert any("¥200,000" in line and "85.0%" in line for line in reply.how)
+
+
+def test_a_mistyped_period_gets_a_one_line_error(company, ask):
+    reply = ask("nps lastmonth")
+    assert reply.kind == "error" and "\n" not in reply.title
+    assert "Traceback" not in reply.title
+
+
+def test_empty_period_answers_not_defined_instead_of_failing(company, ask):
+    reply = ask("nps 2026-09")
+    assert reply.kind == "answer" and reply.data["nps"] is None
+    assert "Not defined" in reply.lines[0]
