@@ -174,5 +174,112 @@ meta = Table(
     Column("value", Text),
 )
 
+# Sync bookkeeping (metrics/sync.py).
+from sqlalchemy import BigInteger  # noqa: E402  (kept next to the sync tables)
+
+# Event ids already counted into usage_daily, as a 64-bit hash of the id, so that
+# re-sending old events never counts them twice (raw events are not kept).
+sync_seen_events = Table(
+    "sync_seen_events",
+    metadata,
+    Column("event_key", BigInteger, primary_key=True, autoincrement=False),
+    Column("sync_id", Integer, nullable=False),
+    Column("line", Integer),
+)
+
+# At most one sync at a time, across processes. A row left by a killed process is
+# stale once its process is gone (same host) or it is older than the lock TTL.
+sync_lock = Table(
+    "sync_lock",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("source", String(1024)),
+    Column("acquired_at", DateTime, nullable=False),  # UTC
+)
+
 # The tables that hold the team's data (what "is the database empty?" looks at).
 DATA_TABLES = (accounts, subscriptions, usage_daily, nps_responses, csat_responses, onboarding, tickets)
+
+# Digests and alerts (metrics/digest.py). Timestamps here are UTC (naive), like sync_log.
+from sqlalchemy import Boolean, UniqueConstraint  # noqa: E402  (kept next to the digest tables)
+
+digest_subscriptions = Table(
+    "digest_subscriptions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("target", String(16), nullable=False),  # channel | dm
+    Column("channel", String(64), nullable=False),  # channel ID; for a DM the user's ID
+    Column("channel_name", String(255)),  # as Slack named it when subscribing (revenue rule)
+    Column("local_time", String(5), nullable=False),  # "09:00"
+    Column("tz", String(64), nullable=False),
+    Column("schedule", String(16), nullable=False),  # daily | weekdays | weekly (Mondays)
+    Column("filters", JSON),  # {"segment": "enterprise", "owner": ["U0ALICE", "alice@example.com"]}
+    Column("lang", String(8), nullable=False),
+    Column("created_by", String(64)),
+    Column("created_at", DateTime, nullable=False),  # UTC
+    Column("active", Boolean, nullable=False, default=True),
+    Column("ended_at", DateTime),  # UTC, when unsubscribed
+)
+
+# One row per subscription and local day, inserted BEFORE posting: whoever inserts it owns the post.
+digest_deliveries = Table(
+    "digest_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subscription_id", Integer),  # NULL for `csbot digest --channel` (posted by hand)
+    Column("local_date", Date, nullable=False),
+    Column("channel", String(64)),
+    Column("status", String(16), nullable=False),  # claimed | sent | failed | skipped
+    Column("scheduled_at", DateTime),  # UTC
+    Column("claimed_at", DateTime, nullable=False),  # UTC
+    Column("claimed_by", String(128)),
+    Column("attempts", Integer, nullable=False, default=1),
+    Column("finished_at", DateTime),  # UTC
+    Column("message_ts", String(32)),
+    Column("reason", Text),
+    UniqueConstraint("subscription_id", "local_date", name="uq_digest_delivery_day"),
+    Index("ix_digest_deliveries_claimed", "claimed_at"),
+)
+
+digest_alerts = Table(
+    "digest_alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel", String(64), nullable=False),
+    Column("channel_name", String(255)),
+    Column("kind", String(16), nullable=False),  # red | churn | contraction | detractor
+    Column("threshold", Float),  # MRR amount for churn / contraction
+    Column("lang", String(8), nullable=False),
+    Column("created_by", String(64)),
+    Column("created_at", DateTime, nullable=False),  # UTC
+    UniqueConstraint("channel", "kind", name="uq_digest_alert_channel_kind"),
+)
+
+# One row per event and channel, inserted BEFORE posting: an alert fires once.
+alerts_fired = Table(
+    "alerts_fired",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_key", String(255), nullable=False, unique=True),  # "<channel>|churn|A42|2026-11-20"
+    Column("alert_id", Integer),
+    Column("channel", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("account_id", String(64)),
+    Column("fired_at", DateTime, nullable=False),  # UTC
+    Column("status", String(16), nullable=False),  # claimed | sent | failed
+    Column("reason", Text),
+)
+
+# Scheduler jobs run once across processes (scheduled sync, daily health snapshot).
+scheduler_runs = Table(
+    "scheduler_runs",
+    metadata,
+    Column("run_key", String(128), primary_key=True),  # "sync|2026-11-22T06:00" / "health|2026-11-22"
+    Column("claimed_at", DateTime, nullable=False),  # UTC
+    Column("claimed_by", String(128)),
+    Column("status", String(16), nullable=False),  # running | ok | failed
+    Column("message", Text),
+)

@@ -1,0 +1,315 @@
+"""Product events -> ``usage_daily`` (events and seconds per account, user, local day).
+
+Raw events are not kept. The file is streamed once; events are counted into an
+in-memory roll-up of at most ``AGG_MAX_KEYS`` (account, user, day) keys, which
+is added into ``usage_daily`` (``ON CONFLICT DO UPDATE SET events = events +
+excluded.events``) whenever it is full, so memory stays flat whatever the
+file size.
+
+Re-sending old events never counts them twice:
+- an event with an ``event_id`` is counted once: a 64-bit hash of the id is kept
+  in ``sync_seen_events`` (a repeat inside one run is a rejected duplicate);
+- an event without one is taken only when it is later than the newest
+  ``occurred_at`` of earlier syncs (the watermark, kept in ``csbot_meta``).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import queue as queue_mod
+import time
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
+
+from metrics import schema
+from metrics.sync_eventparse import EventParams, EventParser, EventStats, parallel_ranges, rollup_rows, worker_main
+
+if TYPE_CHECKING:
+    from metrics.sync import _Run
+    from metrics.sync_sources import RowStream
+
+logger = logging.getLogger(__name__)
+
+WATERMARK_KEY = "sync.events.watermark"
+AGG_MAX_KEYS = 200_000  # (account, user, day) keys held before adding them into usage_daily
+ID_CHUNK = 50_000  # events with an event_id checked against sync_seen_events at a time
+PARALLEL_MIN_BYTES = 64 * 1024 * 1024  # smaller files are read by the main process alone
+WORKERS = max(1, min(4, os.cpu_count() or 1))
+
+
+@dataclass
+class EventCounts:
+    read: int = 0
+    taken: int = 0  # events newly counted into usage_daily
+    skipped: int = 0  # events already counted by an earlier sync
+    rejected: int = 0
+
+
+def read_watermark(conn: Connection) -> datetime | None:
+    value = conn.execute(select(schema.meta.c.value).where(schema.meta.c.key == WATERMARK_KEY)).scalar()
+    return datetime.fromisoformat(value) if value else None
+
+
+def _write_watermark(conn: Connection, moment: datetime) -> None:
+    conn.execute(delete(schema.meta).where(schema.meta.c.key == WATERMARK_KEY))
+    conn.execute(insert(schema.meta).values(key=WATERMARK_KEY, value=moment.isoformat()))
+
+
+def forget_events(conn: Connection) -> None:
+    """Full refresh: usage is rebuilt from this export alone."""
+    conn.execute(delete(schema.usage_daily))
+    conn.execute(delete(schema.sync_seen_events))
+    conn.execute(delete(schema.meta).where(schema.meta.c.key == WATERMARK_KEY))
+
+
+class _UsageWriter:
+    """Adds a roll-up chunk into usage_daily with the fastest upsert the database has."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+        self.dialect = conn.dialect.name
+        self.driver = conn.dialect.driver
+        self._staged = False
+
+    def add(self, rows: list[tuple]) -> None:
+        """Add roll-up rows (account, user, "YYYY-MM-DD", events, seconds), in key order."""
+        if not rows:
+            return
+        if self.dialect == "sqlite":
+            self.conn.exec_driver_sql(
+                "INSERT INTO usage_daily (account_id, user_id, day, events, seconds) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (account_id, user_id, day) DO UPDATE SET "
+                "events = usage_daily.events + excluded.events, seconds = usage_daily.seconds + excluded.seconds",
+                rows,
+            )
+        elif self.dialect == "postgresql" and self.driver == "psycopg":
+            self._add_postgres_copy(rows)
+        elif self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            stmt = pg_insert(schema.usage_daily)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["account_id", "user_id", "day"],
+                set_={
+                    "events": schema.usage_daily.c.events + stmt.excluded.events,
+                    "seconds": schema.usage_daily.c.seconds + stmt.excluded.seconds,
+                },
+            )
+            self.conn.execute(stmt, _dicts(rows))
+        else:
+            self._add_generic(rows)
+
+    def _add_postgres_copy(self, rows: list[tuple]) -> None:
+        raw = self.conn.connection.dbapi_connection
+        with raw.cursor() as cur:
+            if not self._staged:
+                cur.execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS csbot_usage_stage "
+                    "(account_id text, user_id text, day date, events integer, seconds double precision) ON COMMIT DROP"
+                )
+                self._staged = True
+            else:
+                cur.execute("TRUNCATE csbot_usage_stage")
+            with cur.copy("COPY csbot_usage_stage (account_id, user_id, day, events, seconds) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cur.execute(
+                "INSERT INTO usage_daily (account_id, user_id, day, events, seconds) "
+                "SELECT account_id, user_id, day, events, seconds FROM csbot_usage_stage "
+                "ON CONFLICT (account_id, user_id, day) DO UPDATE SET "
+                "events = usage_daily.events + excluded.events, seconds = usage_daily.seconds + excluded.seconds"
+            )
+
+    def _add_generic(self, rows: list[tuple]) -> None:
+        t = schema.usage_daily
+        items = [((a, u, date.fromisoformat(d)), (c, s)) for a, u, d, c, s in rows]
+        for start in range(0, len(items), 500):
+            part = items[start : start + 500]
+            keys = {k for k, _ in part}
+            accounts = {k[0] for k in keys}
+            existing = set()
+            for row in self.conn.execute(
+                select(t.c.account_id, t.c.user_id, t.c.day).where(t.c.account_id.in_(accounts))
+            ):
+                if tuple(row) in keys:
+                    existing.add(tuple(row))
+            updates = [
+                {"k_a": a, "k_u": u, "k_d": d, "add_e": v[0], "add_s": v[1]} for (a, u, d), v in part if (a, u, d) in existing
+            ]
+            inserts = [
+                {"account_id": a, "user_id": u, "day": d, "events": v[0], "seconds": v[1]}
+                for (a, u, d), v in part
+                if (a, u, d) not in existing
+            ]
+            if updates:
+                self.conn.execute(
+                    update(t)
+                    .where(t.c.account_id == bindparam("k_a"), t.c.user_id == bindparam("k_u"), t.c.day == bindparam("k_d"))
+                    .values(events=t.c.events + bindparam("add_e"), seconds=t.c.seconds + bindparam("add_s")),
+                    updates,
+                )
+            if inserts:
+                self.conn.execute(insert(t), inserts)
+
+
+def _dicts(rows: list[tuple]) -> list[dict]:
+    return [
+        {"account_id": a, "user_id": u, "day": date.fromisoformat(d), "events": c, "seconds": s}
+        for a, u, d, c, s in rows
+    ]
+
+
+class _Sink:
+    """The main process's side: writes roll-ups, checks event ids, stores rejected rows."""
+
+    def __init__(self, conn: Connection, stream: "RowStream", run: "_Run"):
+        self.conn = conn
+        self.run = run
+        self.label = stream.label
+        self.writer = _UsageWriter(conn)
+        self.read = 0
+        self.started = time.monotonic()
+        self.id_taken = 0
+        self.id_skipped = 0
+        self.id_rejected = 0
+
+    def __call__(self, kind: str, payload: Any) -> None:
+        if kind == "agg":
+            self.writer.add(payload)
+            self.run.report("events", self.read, time.monotonic() - self.started)
+        elif kind == "ids":
+            self._ids(payload)
+        elif kind == "rej":
+            for line, column, reason, raw in payload:
+                self.run.reject("events", self.label, line, column, reason, raw)
+        elif kind == "progress":
+            self.read += payload
+            self.run.report("events", self.read, time.monotonic() - self.started)
+
+    def _ids(self, items: list) -> None:
+        """Count events whose id was never synced; a repeat inside this run is rejected."""
+        run = self.run
+        first: dict[int, int] = {}
+        unique = []
+        for item in items:
+            key, line = item[0], item[5]
+            if key in first:
+                self._dup(line, item[6], first[key])
+                continue
+            first[key] = line
+            unique.append(item)
+        s = schema.sync_seen_events
+        seen_before: dict[int, tuple[int, int | None]] = {}
+        keys = list(first)
+        for start in range(0, len(keys), 5000):
+            part = keys[start : start + 5000]
+            for k, sid, line in self.conn.execute(select(s.c.event_key, s.c.sync_id, s.c.line).where(s.c.event_key.in_(part))):
+                seen_before[k] = (sid, line)
+        fresh = []
+        for item in unique:
+            hit = seen_before.get(item[0])
+            if hit is None:
+                fresh.append(item)
+            elif hit[0] == run.sync_id:
+                self._dup(item[5], item[6], hit[1])
+            else:
+                self.id_skipped += 1
+        if not fresh:
+            return
+        self.conn.execute(insert(s), [{"event_key": it[0], "sync_id": run.sync_id, "line": it[5]} for it in fresh])
+        cnt: dict = {}
+        sec: dict = {}
+        for _k, a, u, d, secs, _ln, _e in fresh:
+            key = (a, u, d)
+            cnt[key] = cnt.get(key, 0) + 1
+            sec[key] = sec.get(key, 0.0) + secs
+        self.writer.add(rollup_rows(cnt, sec))
+        self.id_taken += len(fresh)
+
+    def _dup(self, line: int, event_id: str, first_line: int | None) -> None:
+        self.id_rejected += 1
+        where = f" (first on line {first_line})" if first_line is not None else ""
+        self.run.reject("events", self.label, line, "event_id", f"duplicate event_id {event_id!r}{where}", None)
+
+
+def load_events(conn: Connection, stream: "RowStream", run: "_Run") -> EventCounts:
+    header = stream.header
+    idx: dict[str, int] = {}
+    for i, name in enumerate(header):
+        idx.setdefault(name, i)
+    if run.full_refresh:
+        forget_events(conn)
+    watermark = read_watermark(conn)
+    params = EventParams(
+        ia=idx["account_id"],
+        iu=idx["user_id"],
+        it=idx["occurred_at"],
+        idur=idx.get("duration_seconds"),
+        iid=idx.get("event_id"),
+        width=len(header),
+        timezone=run.tz.key,
+        known=frozenset(run.known_accounts),
+        watermark=watermark,
+        max_keys=AGG_MAX_KEYS,
+        id_chunk=ID_CHUNK,
+    )
+    sink = _Sink(conn, stream, run)
+    path = getattr(stream, "path", None)
+    ranges = parallel_ranges(path, WORKERS, PARALLEL_MIN_BYTES) if path is not None else None
+    if ranges:
+        stats = _load_parallel(str(path), ranges, params, sink, stream.label)
+    else:
+        parser = EventParser(params, sink)
+        parser.feed(stream.rows, stream.reader, stream.first_line)
+        stats = parser.finish()
+    run.report("events", stats.read, time.monotonic() - sink.started)
+    if stats.newest is not None and (watermark is None or stats.newest > watermark):
+        _write_watermark(conn, stats.newest)
+    return EventCounts(
+        read=stats.read,
+        taken=stats.taken + sink.id_taken,
+        skipped=stats.skipped + sink.id_skipped,
+        rejected=stats.rejected + sink.id_rejected,
+    )
+
+
+def _load_parallel(path: str, ranges: list, params: EventParams, sink: _Sink, label: str) -> EventStats:
+    from metrics.sync import SyncFailed
+
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue(maxsize=2 * len(ranges))
+    workers = [
+        ctx.Process(target=worker_main, args=(path, rng, params, out, os.getpid()), daemon=True) for rng in ranges
+    ]
+    for w in workers:
+        w.start()
+    total = EventStats()
+    running = len(workers)
+    try:
+        while running:
+            try:
+                kind, payload = out.get(timeout=5.0)
+            except queue_mod.Empty:
+                if not any(w.is_alive() for w in workers):
+                    raise SyncFailed(f"{label}: a reader process stopped unexpectedly") from None
+                continue
+            if kind == "done":
+                total.merge(payload)
+                running -= 1
+            elif kind == "error":
+                raise SyncFailed(f"{label}: {payload}")
+            else:
+                sink(kind, payload)
+    finally:
+        for w in workers:
+            if w.is_alive():
+                w.terminate()
+            w.join(timeout=5)
+        out.close()
+    return total

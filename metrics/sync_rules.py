@@ -1,0 +1,163 @@
+"""What each file of the data contract must hold, and how a raw value is read.
+
+One ``TableSpec`` per contract file: its columns (required or not), how each
+value is parsed and checked (``metrics.sync_values``), the key a row is
+replaced by, and the checks that look at two columns at once (an end before
+its start).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from sqlalchemy import Table
+
+from metrics import schema
+from metrics.sync_values import (  # noqa: F401 - re-exported for the loaders
+    BadValue,
+    is_empty,
+    parse_choice,
+    parse_date,
+    parse_int,
+    parse_money,
+    parse_seconds,
+    parse_text,
+    timestamp_parser,
+)
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    name: str
+    parse: Callable[[Any], Any] | None  # None: a timestamp (parser depends on the workspace zone)
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str  # contract file name without extension
+    table: Table
+    columns: tuple[ColumnSpec, ...]
+    key: tuple[str, ...]  # columns of the stored primary key
+    checks: tuple[tuple[str, str, str], ...] = ()  # (later, earlier, column reported): later must not precede earlier
+    references_accounts: bool = True
+    extra_to_attributes: bool = False
+    optional_key_column: str | None = None  # subscription_id: when empty, key is built from other columns
+    contract_only: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.required)
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+
+_ID = parse_text(64)
+_LONG_ID = parse_text(255)
+
+ACCOUNTS = TableSpec(
+    name="accounts",
+    table=schema.accounts,
+    columns=(
+        ColumnSpec("account_id", _ID, True),
+        ColumnSpec("name", parse_text(255), True),
+        ColumnSpec("plan", parse_text(64)),
+        ColumnSpec("segment", parse_text(64)),
+        ColumnSpec("touch_model", parse_choice(("high", "low", "tech", "community"))),
+        ColumnSpec("owner", parse_text(255)),
+        ColumnSpec("region", parse_text(64)),
+        ColumnSpec("industry", parse_text(128)),
+        ColumnSpec("seats", parse_int(0, None, "seats")),
+        ColumnSpec("renewal_date", parse_date),
+        ColumnSpec("created_at", None),
+    ),
+    key=("account_id",),
+    references_accounts=False,
+    extra_to_attributes=True,
+)
+
+SUBSCRIPTIONS = TableSpec(
+    name="subscriptions",
+    table=schema.subscriptions,
+    columns=(
+        ColumnSpec("subscription_id", _LONG_ID),
+        ColumnSpec("account_id", _ID, True),
+        ColumnSpec("product", parse_text(128), True),
+        ColumnSpec("start_date", parse_date, True),
+        ColumnSpec("end_date", parse_date),
+        ColumnSpec("mrr", parse_money(), True),
+        ColumnSpec("quantity", parse_int(0, None, "quantity")),
+        ColumnSpec("bill_period_months", parse_int(1, 120, "bill_period_months")),
+        ColumnSpec("discount", parse_money(allow_negative=False)),
+    ),
+    key=("subscription_id",),
+    checks=(("end_date", "start_date", "end_date"),),
+    optional_key_column="subscription_id",
+)
+
+NPS = TableSpec(
+    name="nps",
+    table=schema.nps_responses,
+    columns=(
+        ColumnSpec("response_id", _LONG_ID, True),
+        ColumnSpec("account_id", _ID, True),
+        ColumnSpec("respondent", parse_text(255)),
+        ColumnSpec("score", parse_int(0, 10, "NPS score"), True),
+        ColumnSpec("responded_at", None, True),
+        ColumnSpec("comment", parse_text(20000)),
+    ),
+    key=("response_id",),
+)
+
+CSAT = TableSpec(
+    name="csat",
+    table=schema.csat_responses,
+    columns=(
+        ColumnSpec("response_id", _LONG_ID, True),
+        ColumnSpec("account_id", _ID, True),
+        ColumnSpec("score", parse_int(1, 5, "CSAT score"), True),
+        ColumnSpec("responded_at", None, True),
+        ColumnSpec("ticket_id", _LONG_ID),
+        ColumnSpec("comment", parse_text(20000)),
+    ),
+    key=("response_id",),
+)
+
+ONBOARDING = TableSpec(
+    name="onboarding",
+    table=schema.onboarding,
+    columns=(
+        ColumnSpec("account_id", _ID, True),
+        ColumnSpec("milestone", parse_text(64), True),
+        ColumnSpec("completed_at", None, True),
+    ),
+    key=("account_id", "milestone"),
+)
+
+TICKETS = TableSpec(
+    name="tickets",
+    table=schema.tickets,
+    columns=(
+        ColumnSpec("ticket_id", _LONG_ID, True),
+        ColumnSpec("account_id", _ID, True),
+        ColumnSpec("opened_at", None, True),
+        ColumnSpec("closed_at", None),
+        ColumnSpec("priority", parse_choice(("low", "normal", "high", "urgent"))),
+        ColumnSpec("status", parse_text(32)),
+        ColumnSpec("subject", parse_text(20000)),
+    ),
+    key=("ticket_id",),
+    checks=(("closed_at", "opened_at", "closed_at"),),
+)
+
+EVENT_COLUMNS = ("account_id", "user_id", "occurred_at", "event_type", "duration_seconds", "event_id")
+EVENT_REQUIRED = ("account_id", "user_id", "occurred_at")
+
+# Accounts first, so every other file can reference accounts of the same run.
+TABLE_SPECS = {spec.name: spec for spec in (ACCOUNTS, SUBSCRIPTIONS, NPS, CSAT, ONBOARDING, TICKETS)}
+LOAD_ORDER = ("accounts", "subscriptions", "events", "nps", "csat", "onboarding", "tickets")
+REQUIRED_COLUMNS = {**{name: spec.required for name, spec in TABLE_SPECS.items()}, "events": EVENT_REQUIRED}
+KNOWN_COLUMNS = {**{name: spec.column_names for name, spec in TABLE_SPECS.items()}, "events": EVENT_COLUMNS}

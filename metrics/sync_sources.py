@@ -1,0 +1,255 @@
+"""Where synced rows come from: a folder of CSV files, or queries on a SQL database.
+
+Both give, per contract table, a ``RowStream``: the header (contract column
+names), the rows (sequences of raw values, read lazily so memory stays flat)
+and a ``reader.line_num`` the loader uses to tell the user where a bad row is
+(for CSV: the line in the file, 1-based, header included; for SQL: the row
+number of the query's result).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import logging
+import tomllib
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from metrics.db import safe_url
+from metrics.sync_rules import LOAD_ORDER
+
+logger = logging.getLogger(__name__)
+
+csv.field_size_limit(16 * 1024 * 1024)
+
+FETCH_ROWS = 20_000
+
+
+class SourceError(RuntimeError):
+    """The source cannot be read. ``str(err)`` is one line saying what to do."""
+
+
+@dataclass
+class _Counter:
+    line_num: int = 0
+
+
+@dataclass
+class RowStream:
+    table: str
+    label: str  # what the user sees as "file" in rejected rows
+    header: list[str]  # contract names (lower-cased) or, for extra columns, as given
+    rows: Iterator[Sequence[Any]]
+    reader: Any  # has .line_num: the last line (CSV) or row number (SQL) read
+    first_line: int  # line_num before the first data row (1 for a CSV header)
+    path: Path | None = None  # a plain .csv file (may be read in parallel byte ranges)
+
+
+def _normal(name: str) -> str:
+    return name.strip().lstrip("\ufeff").strip()
+
+
+def _contract_name(name: str) -> str:
+    return _normal(name).lower()
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+@dataclass(frozen=True)
+class CsvSource:
+    """A folder holding any of accounts.csv, subscriptions.csv, events.csv, nps.csv,
+    csat.csv, onboarding.csv, tickets.csv (each may be .csv.gz, or .parquet when
+    pyarrow is installed)."""
+
+    directory: Path
+
+    def describe(self) -> str:
+        return f"csv:{Path(self.directory).expanduser().resolve()}"
+
+    def files(self) -> dict[str, Path]:
+        folder = Path(self.directory).expanduser()
+        if not folder.is_dir():
+            raise SourceError(f"{folder}: no such folder; give the folder that holds accounts.csv, subscriptions.csv ...")
+        found: dict[str, Path] = {}
+        for table in LOAD_ORDER:
+            candidates = [folder / f"{table}{ext}" for ext in (".csv", ".csv.gz", ".parquet")]
+            present = [p for p in candidates if p.is_file()]
+            if len(present) > 1:
+                names = " and ".join(p.name for p in present)
+                raise SourceError(f"{folder}: both {names}; keep one of them")
+            if present:
+                found[table] = present[0]
+        if not found:
+            raise SourceError(
+                f"{folder}: none of the contract files found (expected accounts.csv, subscriptions.csv, events.csv, "
+                "nps.csv, csat.csv, onboarding.csv or tickets.csv)"
+            )
+        return found
+
+    @contextmanager
+    def open(self, table: str, path: Path) -> Iterator[RowStream]:
+        if path.name.endswith(".parquet"):
+            with _open_parquet(table, path) as stream:
+                yield stream
+            return
+        opener = gzip.open if path.name.endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:  # type: ignore[operator]
+            reader = csv.reader(handle)
+            try:
+                header = next(reader)
+            except StopIteration:
+                header = []
+            header = [_contract_name(h) if _contract_name(h) else _normal(h) for h in header]
+            plain = path if path.name.endswith(".csv") else None
+            yield RowStream(table, path.name, header, reader, reader, reader.line_num, plain)
+
+
+@contextmanager
+def _open_parquet(table: str, path: Path) -> Iterator[RowStream]:
+    try:
+        import pyarrow.parquet as pq  # type: ignore[import-not-found]
+    except ImportError:
+        raise SourceError(f"{path.name}: reading Parquet needs pyarrow (pip install pyarrow), or export CSV") from None
+    handle = pq.ParquetFile(path)
+    names = list(handle.schema_arrow.names)
+    counter = _Counter()
+
+    def rows() -> Iterator[Sequence[Any]]:
+        for batch in handle.iter_batches(batch_size=FETCH_ROWS):
+            columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
+            for values in zip(*columns):
+                counter.line_num += 1
+                yield values
+
+    yield RowStream(table, path.name, [_contract_name(n) for n in names], rows(), counter, 0)
+
+
+# --------------------------------------------------------------------------- SQL
+
+
+@dataclass(frozen=True)
+class TableQuery:
+    table: str
+    query: str
+    renames: tuple[tuple[str, str], ...] = ()  # (column in the result, contract column)
+
+
+@dataclass(frozen=True)
+class SqlSource:
+    """Any SQLAlchemy URL plus one query per contract table (see ``load_mapping``)."""
+
+    url: str
+    queries: tuple[TableQuery, ...]
+    mapping_file: str | None = None
+    _engine_cache: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_mapping(cls, url: str, mapping_file: str | Path) -> "SqlSource":
+        return cls(url=url, queries=load_mapping(mapping_file), mapping_file=str(mapping_file))
+
+    def describe(self) -> str:
+        return f"sql:{safe_url(self.url)}"
+
+    def files(self) -> dict[str, TableQuery]:
+        by_table = {q.table: q for q in self.queries}
+        return {t: by_table[t] for t in LOAD_ORDER if t in by_table}
+
+    def _engine(self):
+        if "engine" not in self._engine_cache:
+            from sqlalchemy.engine import make_url
+
+            from metrics.db import DatabaseUnavailable, make_engine
+
+            try:
+                parsed = make_url(self.url)
+            except Exception:
+                raise SourceError("--sql: cannot parse the URL; expected e.g. postgresql://user@host/warehouse") from None
+            if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+                if not Path(parsed.database).expanduser().is_file():
+                    raise SourceError(f"--sql: no SQLite file at {parsed.database}")
+            try:
+                self._engine_cache["engine"] = make_engine(self.url)
+            except DatabaseUnavailable as exc:
+                raise SourceError(f"--sql: {str(exc).removeprefix('DATABASE_URL: ')}") from None
+        return self._engine_cache["engine"]
+
+    def dispose(self) -> None:
+        engine = self._engine_cache.pop("engine", None)
+        if engine is not None:
+            engine.dispose()
+
+    @contextmanager
+    def open(self, table: str, query: TableQuery) -> Iterator[RowStream]:
+        from sqlalchemy import text
+        from sqlalchemy.exc import SQLAlchemyError
+
+        engine = self._engine()
+        try:
+            conn = engine.connect()
+        except SQLAlchemyError as exc:
+            raise SourceError(f"cannot reach the source database {safe_url(self.url)}: {_first_line(exc)}") from None
+        try:
+            try:
+                result = conn.execution_options(stream_results=True, yield_per=FETCH_ROWS).execute(text(query.query))
+            except SQLAlchemyError as exc:
+                raise SourceError(f"query for {table} failed: {_first_line(exc)}") from None
+            renames = dict(query.renames)
+            header = [renames.get(k, renames.get(_contract_name(k), _contract_name(k))) for k in result.keys()]
+            counter = _Counter()
+
+            def rows() -> Iterator[Sequence[Any]]:
+                try:
+                    while True:
+                        chunk = result.fetchmany(FETCH_ROWS)
+                        if not chunk:
+                            return
+                        for row in chunk:
+                            counter.line_num += 1
+                            yield row
+                except SQLAlchemyError as exc:
+                    raise SourceError(f"query for {table} failed while reading: {_first_line(exc)}") from None
+
+            yield RowStream(table, f"query {table}", header, rows(), counter, 0)
+        finally:
+            conn.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", exc) or exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def load_mapping(path: str | Path) -> tuple[TableQuery, ...]:
+    """Read a TOML mapping: ``[tables.<contract table>]`` with ``query`` and optional
+    ``columns = { source_column = "contract_column" }``."""
+    path = Path(path).expanduser()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SourceError(f"--mapping: no file at {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SourceError(f"--mapping: cannot read {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SourceError(f"--mapping: {path.name} is not valid TOML ({exc})") from None
+    tables = data.get("tables")
+    if not isinstance(tables, dict) or not tables:
+        raise SourceError(f"--mapping: {path.name} has no [tables.<name>] sections (e.g. [tables.subscriptions] query = \"...\")")
+    queries = []
+    for name, body in tables.items():
+        if name not in LOAD_ORDER:
+            raise SourceError(f"--mapping: unknown table [tables.{name}]; use one of {', '.join(LOAD_ORDER)}")
+        if not isinstance(body, dict) or not isinstance(body.get("query"), str) or not body["query"].strip():
+            raise SourceError(f"--mapping: [tables.{name}] needs query = \"SELECT ...\"")
+        columns = body.get("columns", {})
+        if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
+            raise SourceError(f"--mapping: [tables.{name}.columns] should map source column = \"contract column\"")
+        unknown = set(body) - {"query", "columns"}
+        if unknown:
+            raise SourceError(f"--mapping: [tables.{name}] has unknown key(s) {', '.join(sorted(unknown))}; use query and columns")
+        renames = tuple((str(k), str(v).strip().lower()) for k, v in columns.items())
+        queries.append(TableQuery(table=name, query=body["query"], renames=renames))
+    return tuple(queries)
