@@ -131,7 +131,7 @@ def _load_all() -> None:
 
 
 # Modules holding metric declarations, imported on first use of the registry.
-METRIC_MODULES: list[str] = ["metrics.revenue", "metrics.retention", "metrics.value", "metrics.voice", "metrics.usage", "metrics.onboarding"]
+METRIC_MODULES: list[str] = ["metrics.revenue", "metrics.retention", "metrics.value", "metrics.voice", "metrics.usage", "metrics.onboarding", "metrics.health"]
 
 
 def all_metrics() -> dict[str, MetricDef]:
