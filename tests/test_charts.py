@@ -1,0 +1,262 @@
+"""Charts: every kind becomes a small, valid PNG, in English and Japanese, with alt text.
+
+These tests draw real images (no database): each promise a Slack user sees.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import struct
+import threading
+import warnings
+
+import pytest
+from matplotlib import rcParams
+from matplotlib.image import imread
+
+from bot import charts
+from bot.charts import alt_text, format_value, has_data, render_chart, save_chart
+from commands.reply import Chart
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+LIMIT = 150 * 1024
+
+MONTHS_EN = ("Dec 2025", "Jan 2026", "Feb 2026", "Mar 2026", "Apr 2026", "May 2026", "Jun 2026", "Jul 2026",
+             "Aug 2026", "Sep 2026", "Oct 2026", "Nov 2026")
+MONTHS_JA = tuple(f"{y}年{m}月" for y, m in [(2025, 12)] + [(2026, i) for i in range(1, 12)])
+MOVES_JA = ("新規", "再開", "拡大", "縮小", "解約")
+PERIOD_JA = "2026年10月1日〜10月31日"
+
+
+def cohorts(rows: int = 24, cols: int = 12) -> tuple:
+    """24 monthly cohorts: the newest has one month, the oldest all twelve."""
+    out = []
+    for i in range(rows):
+        seen = rows - i
+        out.append((f"C{i:02d}", tuple(None if m >= seen else round(1.0 - 0.04 * m, 2) for m in range(cols))))
+    return tuple(out)
+
+
+def sample(kind: str, lang: str = "en") -> Chart:
+    """Realistic chart data for each kind: 12 periods, 24 cohorts x 12 months."""
+    ja = lang == "ja"
+    months = MONTHS_JA if ja else MONTHS_EN
+    if kind == "line":
+        return Chart("line", "解約率の推移" if ja else "Customer churn", "2025年12月〜2026年11月" if ja else
+                     "Dec 2025 – Nov 2026", months,
+                     (("顧客解約率" if ja else "Customers", (0.05, 0.048, None, 0.061, 0.044, 0.039, 0.041, 0.05,
+                                                          0.047, 0.043, 0.038, 0.035)),
+                      ("収益解約率" if ja else "Revenue", (0.04, 0.041, 0.05, None, 0.036, 0.031, 0.033, 0.04,
+                                                        0.039, 0.035, 0.03, 0.028))), "ratio")
+    if kind == "bars":
+        return Chart("bars", "新規顧客数" if ja else "New customers", "2025年12月〜2026年11月" if ja else
+                     "Dec 2025 – Nov 2026", months, (("n", (14, 18, 11, 20, 23, 17, 19, 25, 21, 16, 22, 24)),), "count")
+    if kind == "waterfall":
+        return Chart("waterfall", "MRRの増減" if ja else "MRR movements", PERIOD_JA if ja else "Oct 1 – Oct 31, 2026",
+                     MOVES_JA if ja else ("New", "Reactivation", "Expansion", "Contraction", "Churn"),
+                     (("MRR", (480_000, 35_000, 210_000, -72_000, -265_000)),), "money")
+    if kind == "stacked":
+        names = MOVES_JA if ja else ("New", "Reactivation", "Expansion", "Contraction", "Churn")
+        values = ((420_000,) * 12, (30_000,) * 12, (180_000,) * 12, (-60_000,) * 12, (-210_000,) * 12)
+        return Chart("stacked", "月別のMRR増減" if ja else "MRR movements per month", "2025年12月〜2026年11月" if ja
+                     else "Dec 2025 – Nov 2026", months, tuple(zip(names, values)), "money")
+    if kind == "heatmap":
+        return Chart("heatmap", "コホート継続率" if ja else "Cohort retention", "2024年12月〜2026年11月" if ja else
+                     "Dec 2024 – Nov 2026", tuple(f"{m}ヶ月" if ja else f"M{m}" for m in range(12)), cohorts(), "ratio")
+    if kind == "donut":
+        return Chart("donut", "NPSの内訳" if ja else "NPS breakdown", PERIOD_JA if ja else "Oct 1 – Oct 31, 2026",
+                     ("推奨者", "中立者", "批判者") if ja else ("Promoters", "Passives", "Detractors"),
+                     (("回答", (130, 70, 50)),), "count")
+    if kind == "share":
+        return Chart("share", "担当者別のヘルス" if ja else "Health bands per CSM", PERIOD_JA if ja else
+                     "Oct 1 – Oct 31, 2026", ("赤", "黄", "緑") if ja else ("Red", "Yellow", "Green"),
+                     (("佐藤", (3, 12, 60)), ("鈴木", (4, 10, 55))), "count")
+    raise AssertionError(kind)
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """Width and height from the PNG header (IHDR is the first chunk)."""
+    assert data[:8] == PNG_SIGNATURE
+    assert data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+@pytest.mark.parametrize("kind", charts.KINDS)
+def test_every_kind_renders_a_small_valid_png(kind, lang):
+    data = render_chart(sample(kind, lang), lang)
+    width, height = png_size(data)
+    assert (width, height) == (880, round(charts._heatmap_height(24) * 110) if kind == "heatmap" else 495)
+    assert len(data) < LIMIT, f"{kind}/{lang} is {len(data) / 1024:.0f} KB"
+    pixels = imread(io.BytesIO(data), format="png")  # decodes: a real image, not just a header
+    assert pixels.shape[:2] == (height, width)
+    assert pixels.std() > 0.05  # something is drawn, not a blank canvas
+
+
+def test_same_chart_gives_the_same_png():
+    chart = sample("waterfall")
+    assert render_chart(chart) == render_chart(chart)
+
+
+@pytest.mark.parametrize("kind", charts.KINDS)
+def test_japanese_labels_draw_without_missing_glyphs(kind, caplog):
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.WARNING, logger="matplotlib"):
+        warnings.simplefilter("always")
+        render_chart(sample(kind, "ja"), "ja")
+    messages = [str(w.message) for w in caught] + [r.getMessage() for r in caplog.records]
+    assert not [m for m in messages if "missing from font" in m or "Glyph" in m or "findfont" in m], messages
+
+
+def test_japanese_text_in_an_english_chart_falls_back_to_the_japanese_font():
+    chart = Chart("bars", "Top accounts", "Oct 1 – Oct 31, 2026", ("株式会社アクメ", "Globex"),
+                  (("MRR", (2_400_000, 1_850_000)),), "money")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        png_size(render_chart(chart, "en"))
+
+
+def test_drawing_leaves_matplotlib_global_settings_alone():
+    before = (list(rcParams["font.family"]), rcParams["backend"])
+    render_chart(sample("line", "ja"), "ja")
+    assert (list(rcParams["font.family"]), rcParams["backend"]) == before
+
+
+def test_charts_can_be_drawn_from_several_threads_at_once():
+    results, errors = {}, []
+
+    def work(i: int) -> None:
+        try:
+            kind = charts.KINDS[i % len(charts.KINDS)]
+            results[i] = (kind, render_chart(sample(kind, "ja"), "ja"))
+        except Exception as exc:  # pragma: no cover - shown by the assert
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for kind, data in results.values():
+        assert data == render_chart(sample(kind, "ja"), "ja")
+
+
+def test_empty_chart_says_no_data_instead_of_failing():
+    chart = Chart("line", "Customer churn", "Oct 1 – Oct 31, 2026", MONTHS_EN, (("churn", (None,) * 12),), "ratio")
+    assert not has_data(chart)
+    data = render_chart(chart)
+    assert png_size(data) == (880, 495)
+    assert alt_text(chart) == "Customer churn, Oct 1 – Oct 31, 2026: No data for this period"
+    no_series = Chart("heatmap", "コホート継続率", PERIOD_JA, (), (), "ratio")
+    assert png_size(render_chart(no_series, "ja")) == (880, 495)
+    assert "データはありません" in alt_text(no_series, "ja")
+
+
+def test_unknown_kind_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown chart kind 'pie'"):
+        render_chart(Chart("pie", "x", None, ("a",), (("s", (1,)),)))
+
+
+def test_series_longer_than_labels_is_a_clear_error():
+    with pytest.raises(ValueError, match="has 3 values for 2 labels"):
+        render_chart(Chart("bars", "x", None, ("a", "b"), (("s", (1, 2, 3)),)))
+
+
+def test_negative_parts_of_a_whole_are_refused():
+    with pytest.raises(ValueError, match="cannot be negative"):
+        render_chart(Chart("donut", "x", None, ("a", "b"), (("s", (3, -1)),)))
+
+
+def test_save_chart_writes_the_png_and_returns_its_path(tmp_path):
+    path = save_chart(sample("donut"), tmp_path / "nested" / "nps")
+    assert path == tmp_path / "nested" / "nps.png"
+    assert png_size(path.read_bytes()) == (880, 495)
+
+
+def test_alt_text_uses_the_commands_own_words_when_given():
+    chart = Chart("waterfall", "MRR movements", "Oct 2026", ("New",), (("MRR", (1.0,)),), "money",
+                  alt="MRR movements Oct 2026: net ¥1")
+    assert alt_text(chart) == "MRR movements Oct 2026: net ¥1"
+
+
+def test_alt_text_describes_the_data_with_title_and_period():
+    line = alt_text(sample("line"))
+    assert line.startswith("Customer churn, Dec 2025 – Nov 2026: Line chart, Dec 2025 to Nov 2026.")
+    assert "Customers from 5% in Dec 2025 to 3.5% in Nov 2026" in line
+    waterfall = alt_text(sample("waterfall", "ja"), "ja")
+    assert waterfall.startswith("MRRの増減（2026年10月1日〜10月31日）")
+    # net = 480,000 + 35,000 + 210,000 - 72,000 - 265,000 = 388,000 = 38.8万
+    assert "純増減 +¥38.8万" in waterfall
+    donut = alt_text(sample("donut"))
+    # 130 / 250 = 52%, 70 / 250 = 28%, 50 / 250 = 20%; NPS = 52 - 20 = +32
+    assert "Promoters 52%, Passives 28%, Detractors 20%" in donut and "NPS +32" in donut
+    heatmap = alt_text(sample("heatmap"))
+    assert "24 rows by 12 columns" in heatmap and "and 21 more rows" in heatmap
+
+
+def test_png_carries_the_title_and_alt_text():
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(render_chart(sample("donut", "ja"), "ja")))
+    assert image.text["Title"] == "NPSの内訳"
+    assert image.text["Description"].startswith("NPSの内訳（2026年10月1日〜10月31日）")
+
+
+@pytest.mark.parametrize(("unit", "value", "lang", "expected"), [
+    ("ratio", 0.052, "en", "5.2%"),
+    ("ratio", 0.05, "en", "5%"),
+    ("money", 980_000, "en", "¥980,000"),
+    ("money", 2_400_000, "en", "¥2.4M"),
+    ("money", 1_850_000, "en", "¥1.85M"),
+    ("money", 453_200, "ja", "¥45.3万"),
+    ("money", 41_200_000, "ja", "¥4,120万"),
+    ("money", 2_500_000_000, "ja", "¥25億"),
+    ("money", -72_000, "en", "-¥72,000"),
+    ("count", 1234, "en", "1,234"),
+    ("score", 32, "en", "+32"),
+    ("score", -4, "en", "-4"),
+    ("score", 0, "en", "0"),
+])
+def test_values_on_charts_are_written_by_unit(unit, value, lang, expected):
+    assert format_value(unit, value, lang) == expected
+
+
+def test_money_labels_of_one_chart_share_a_scale():
+    # 980,000 next to a 2.4M bar is written in millions too: 0.98M
+    assert format_value("money", 980_000, "en", ref=2_400_000) == "¥0.98M"
+    assert format_value("money", 35_000, "ja", ref=480_000, signed=True) == "+¥3.5万"
+
+
+@pytest.mark.parametrize(("unit", "lang", "locs", "expected"), [
+    ("ratio", "en", [0.0, 0.025, 0.05], ["0%", "2.5%", "5.0%"]),
+    ("money", "en", [0, 500_000, 1_000_000, 1_500_000], ["¥0", "¥0.5M", "¥1.0M", "¥1.5M"]),
+    ("money", "en", [0, 200_000, 400_000], ["¥0", "¥200,000", "¥400,000"]),
+    ("money", "ja", [0, 200_000, 400_000], ["¥0", "¥20万", "¥40万"]),
+    ("count", "en", [0, 1000, 2000], ["0", "1,000", "2,000"]),
+    ("score", "en", [-20, 0, 20, 40], ["-20", "0", "+20", "+40"]),
+])
+def test_axis_ticks_are_formatted_by_unit(unit, lang, locs, expected):
+    formatter = charts.UnitFormatter(unit, lang, "JPY")
+    assert formatter.format_ticks(locs) == expected
+
+
+def test_known_parts_keep_their_colours_in_both_languages():
+    en = charts._colours(["New", "Reactivation", "Expansion", "Contraction", "Churn"])
+    ja = charts._colours(list(MOVES_JA))
+    assert en == ja == [charts.BLUE, charts.SKY, charts.GREEN, charts.ORANGE, charts.VERMILLION]
+    assert charts._colours(["Red", "Yellow", "Green"]) == [charts.VERMILLION, charts.YELLOW, charts.GREEN]
+    # two churn series must not share a colour
+    two = charts._colours(["顧客解約率", "収益解約率"])
+    assert two[0] != two[1]
+
+
+def test_waterfall_with_a_start_level_ends_with_the_end_level():
+    chart = Chart("waterfall", "MRR", "Oct 2026", ("New", "Churn"), (("MRR", (500_000, -200_000)),
+                                                                      ("Start", (40_000_000,))), "money")
+    fig = charts.draw(chart)
+    ax = fig.axes[0]
+    bars = [p for p in ax.patches]
+    # Start bar 40,000,000; New floats 40.0M -> 40.5M; Churn 40.5M -> 40.3M; End bar 40,300,000
+    assert [round(b.get_y() + b.get_height()) for b in bars] == [40_000_000, 40_500_000, 40_300_000, 40_300_000]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["Start", "New", "Churn", "End"]
