@@ -1,0 +1,125 @@
+"""/health through the same dispatch as Slack, on the hand-made accounts of test_health."""
+
+from __future__ import annotations
+
+import pytest
+
+from metrics import schema
+
+from test_health import MODEL_TEXT, seed
+
+
+@pytest.fixture(autouse=True)
+def test_model(tmp_path, monkeypatch):
+    path = tmp_path / "health_model.toml"
+    path.write_text(MODEL_TEXT, encoding="utf-8")
+    monkeypatch.setenv("CSBOT_HEALTH_MODEL", str(path))
+    return path
+
+
+@pytest.fixture
+def seeded(engine):
+    seed(engine)
+    return engine
+
+
+def _text(reply) -> str:
+    rows = [" | ".join(r) for r in reply.table.rows] if reply.table else []
+    return "\n".join([reply.title, *reply.lines, *rows, *reply.how])
+
+
+def test_health_of_one_account_shows_score_band_drivers_and_facts(seeded, ask):
+    reply = ask("/health acme corp")
+    assert reply.kind == "answer", reply.title
+    assert reply.title.startswith("Acme Corp: health 61 (yellow)")
+    text = _text(reply)
+    assert "2 urgent tickets open" in text
+    assert "detractor NPS on Nov 3" in text
+    assert "usage down 50% in 14 days" in text
+    facts = dict(reply.table.rows)
+    assert facts["MRR"] == "¥80,000"
+    assert facts["Renewal"] == "Jan 1, 2027 (in 40 days)"
+    assert facts["Seats used (30 days) / bought"] == "4 / 10 (40.0%)"
+    assert facts["Latest NPS answer"] == "3 (detractor, Nov 3, 2026)"
+    assert facts["Latest CSAT"].startswith("4/5 (Nov 12, 2026; 90-day mean 3.0 from 2")
+    assert facts["Owner"] == "alice@example.com" and facts["Plan"] == "pro"
+    assert facts["Onboarding"].startswith("complete")
+    assert reply.data["score"] == pytest.approx(61.0) and reply.data["band"] == "yellow"
+    assert reply.footer is not None  # data freshness
+
+
+def test_japanese_question_gets_a_japanese_answer(seeded, ask):
+    reply = ask("acmeの状態は？")
+    assert reply.language == "ja"
+    assert reply.title.startswith("Acme Corp のヘルススコア 61（黄）")
+    text = _text(reply)
+    assert "緊急チケット 2件が未解決" in text
+    assert "11月3日に批判者のNPS回答" in text
+
+
+def test_how_is_name_doing_is_a_health_question(seeded, ask):
+    reply = ask("how is ACME Corp doing?")
+    assert reply.title.startswith("Acme Corp: health 61")
+
+
+def test_left_out_components_are_named(seeded, ask):
+    reply = ask("/health globex")
+    assert reply.title.startswith("Globex: health 36 (red)")
+    assert any("Left out for lack of data: seat utilisation, NPS" in line for line in reply.lines)
+
+
+def test_two_matching_names_give_a_pick_list(seeded, ask):
+    with seeded.begin() as conn:
+        conn.execute(schema.accounts.insert().values(account_id="L", name="Acme Logistics"))
+    reply = ask("/health acme")
+    assert reply.kind == "choices"
+    assert {(b.action_id, b.text, b.value) for b in reply.buttons} == {
+        ("csbot_pick", "Acme Corp", "health A"), ("csbot_pick", "Acme Logistics", "health L")}
+    # the button's command answers for that account
+    assert ask("health A").title.startswith("Acme Corp: health 61")
+
+
+def test_an_unknown_name_suggests_the_closest(seeded, ask):
+    reply = ask("/health umbrella")
+    assert reply.kind == "choices" and reply.title.startswith("No account called “umbrella”")
+    assert reply.buttons and all(b.action_id == "csbot_pick" for b in reply.buttons)
+
+
+def test_portfolio_counts_bands_and_lists_red_first(seeded, ask):
+    reply = ask("/health")
+    assert reply.title == "Portfolio health: 3 paying accounts, mean 61 · 1 red, 1 yellow, 1 green"
+    assert reply.table.rows[0][0] == "Globex"
+    assert reply.data["counts"] == {"red": 1, "yellow": 1, "green": 1}
+    assert reply.data["mrr"]["red"] == 50_000
+
+
+def test_mine_needs_to_know_who_is_asking(seeded, ask):
+    reply = ask("/health mine")
+    assert reply.kind == "error" and "owner:" in reply.title
+    mine = ask("/health mine", user_id="U0BOB")
+    assert mine.title.startswith("Your book health: 2 paying accounts")
+    assert {r[0] for r in mine.table.rows} <= {"Globex", "New Co"}
+
+
+def test_filters_work_as_everywhere(seeded, ask):
+    reply = ask("/health segment:enterprise")
+    assert reply.title.startswith("Portfolio health: 1 paying accounts")
+
+
+def test_dropped_to_red_without_snapshots_compares_the_two_ends(seeded, ask):
+    reply = ask("/health dropped last-7-days")
+    assert reply.kind == "answer"
+    assert reply.data["from_snapshots"] is False
+
+
+def test_backtest_through_the_command(seeded, ask):
+    reply = ask("/cs health backtest 2")
+    assert reply.kind == "answer" and "ROC AUC" in reply.title
+    assert len(reply.data["months"]) == 2
+
+
+def test_a_malformed_model_is_a_one_line_error_not_a_traceback(seeded, ask, test_model):
+    test_model.write_text(MODEL_TEXT.replace("yellow = [51, 75]", "yellow = [40, 75]"), encoding="utf-8")
+    reply = ask("/health acme corp")
+    assert reply.kind == "error"
+    assert "line 6:" in reply.title and "overlapping" in reply.title and "\n" not in reply.title
