@@ -482,7 +482,22 @@ def _value_axis(ctx: _Ctx, axis) -> None:
 def _legend(ctx: _Ctx, ax, handles, labels, *, ncol: int | None = None) -> None:
     if not handles:
         return
-    ncol = ncol or min(len(labels), 4 if max(_em(str(lbl)) for lbl in labels) < 14 else 2)
+    labels = [str(lbl) for lbl in labels]
+    item_pt = [_width_pt(lbl, LEGEND_PT) + 2.9 * LEGEND_PT for lbl in labels]  # handle, gaps, text
+    room = (WIDTH_IN - 1.2) * 72
+    n = len(labels)
+    if ncol is None:  # the fewest rows that fit, spread evenly (6 entries: 3 + 3, not 5 + 1)
+        ncol = 1
+        for rows in range(1, n + 1):
+            c = math.ceil(n / rows)
+            widths = [max(item_pt[i] for i in range(n) if i % c == j) for j in range(c)]
+            if sum(widths) <= room or c == 1:
+                ncol = c
+                break
+    # matplotlib fills legend columns first (longer columns on the left); order the entries
+    # so that they read across, row by row.
+    order = sorted(range(n), key=lambda i: (i % ncol, i // ncol))
+    handles, labels = [handles[i] for i in order], [labels[i] for i in order]
     ax.legend(handles, labels, loc="lower left", bbox_to_anchor=(0.0, 1.01), ncols=ncol, frameon=False,
               prop=ctx.font(LEGEND_PT), handlelength=1.2, handletextpad=0.4, columnspacing=1.2,
               borderaxespad=0.0, labelcolor=INK)
@@ -534,7 +549,7 @@ def _draw_line(ctx: _Ctx, series: list[_Series]) -> None:
         bottom = 0.0
     ax.set_ylim(bottom, hi + 0.15 * span)
     # Room on the right for the end labels: their width in points, as a share of the plot's width.
-    label_pt = max(_width_pt(" " + ctx.fmt(s.values[i]), VALUE_PT) for s in series
+    label_pt = 1.15 * max(_width_pt(" " + ctx.fmt(s.values[i]), VALUE_PT) for s in series
                    for i in [max((j for j, v in enumerate(s.values) if v is not None), default=-1)] if i >= 0)
     plot_pt = _plot_width_in() * 72
     units = (n - 1 + 0.4) * label_pt / max(plot_pt - label_pt, 1.0)
@@ -551,7 +566,9 @@ def _draw_bars(ctx: _Ctx, series: list[_Series]) -> None:
     n, k = len(labels), len(series)
     slot_pt = _plot_width_in() * 72 / max(n, 1)
     widest = max(_width_pt(lbl, TICK_PT) for lbl in labels) if labels else 0
-    horizontal = widest + 6 > slot_pt
+    # Long names (accounts, plans) read better as horizontal bars; short period labels that
+    # merely crowd each other stay vertical and are thinned like a line chart's.
+    horizontal = widest + 6 > 2 * slot_pt or (n <= 8 and widest + 6 > slot_pt)
     colours = _colours([s.name for s in series]) if k > 1 else [_semantic_colour(series[0].name) or BLUE]
     width = 0.8 / k
     handles = []
@@ -767,7 +784,7 @@ def _draw_heatmap(ctx: _Ctx, series: list[_Series]) -> None:
     ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=0.0, vmax=vmax, aspect="auto", interpolation="nearest")
     ax.set_xlim(-0.5, cols - 0.5)
     ax.set_ylim(rows - 0.5, -0.5)
-    size = max(7.0, min(VALUE_PT, cell_h_pt * 0.5, cell_w_pt / 3.0))
+    size = max(7.0, min(VALUE_PT - 1, cell_h_pt * 0.5, cell_w_pt / 3.4))
     shades = [_text_colour(to_hex(cmap((i + 0.5) / 10))) for i in range(10)]  # one per colour step
     cells = []
     for r in range(rows):
@@ -780,11 +797,13 @@ def _draw_heatmap(ctx: _Ctx, series: list[_Series]) -> None:
     _cell_labels(ctx, ax, cells, size)
     for r, name in enumerate(row_names):
         ctx.text(ax, -0.5 - 6 / cell_w_pt, r, name, label_pt, ha="right", va="center_baseline", clip_on=False)
-    widest = max(_width_pt(n, label_pt) for n in col_names) + 6
-    step = max(1, math.ceil(widest / cell_w_pt))
+    head_pt = label_pt  # column headers: smaller before skipping any
+    while head_pt > 9 and max(_width_pt(n, head_pt) for n in col_names) + 4 > cell_w_pt:
+        head_pt -= 0.5
+    step = max(1, math.ceil((max(_width_pt(n, head_pt) for n in col_names) + 4) / cell_w_pt))
     for c, name in enumerate(col_names):
         if (c % step) == 0:
-            ctx.text(ax, c, -0.5 - 4 / cell_h_pt, name, label_pt, ha="center", va="bottom", clip_on=False)
+            ctx.text(ax, c, -0.5 - 4 / cell_h_pt, name, head_pt, ha="center", va="bottom", clip_on=False)
     # White gaps between cells.
     ax.vlines([x - 0.5 for x in range(1, cols)], -0.5, rows - 0.5, colors="white", linewidth=1.2)
     ax.hlines([y - 0.5 for y in range(1, rows)], -0.5, cols - 0.5, colors="white", linewidth=1.2)
@@ -979,13 +998,31 @@ def render_chart(chart: Chart, lang: str = "en", currency: str = "JPY") -> bytes
     canvas.draw()
     width, height = canvas.get_width_height()
     image = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1).convert("RGB")
-    image = image.quantize(colors=256, method=Image.Quantize.FASTOCTREE)
+    image = _snap_palette(image.quantize(colors=256, method=Image.Quantize.FASTOCTREE))
     info = PngInfo()
     info.add_itxt("Title", chart.title)
     info.add_itxt("Description", alt_text(chart, lang, currency))
     buf = io.BytesIO()
     image.save(buf, format="png", compress_level=6, pnginfo=info, dpi=(DPI, DPI))
     return buf.getvalue()
+
+
+_FLAT = tuple(tuple(round(c * 255) for c in to_rgb(x)) for x in (
+    "#FFFFFF", INK, MUTED, GRID, TOTAL, PASSIVE_GREY, *PALETTE))
+
+
+def _snap_palette(image: Image.Image) -> Image.Image:
+    """Octree buckets are off by a step or two: put the chart's flat colours back exactly
+    (a white background that is really white)."""
+    palette = image.getpalette() or []
+    for i in range(0, len(palette) - 2, 3):
+        entry = palette[i:i + 3]
+        for flat in _FLAT:
+            if max(abs(a - b) for a, b in zip(entry, flat)) <= 3:
+                palette[i:i + 3] = flat
+                break
+    image.putpalette(palette)
+    return image
 
 
 def save_chart(chart: Chart, path: str | Path, lang: str = "en", currency: str = "JPY") -> Path:
