@@ -72,6 +72,12 @@ def generate(folder: Path, accounts: int, events: int, with_ids: bool, seed: int
             done += n
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process and its finished children (the reader processes)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
@@ -92,6 +98,7 @@ def child_sync(folder: str, url: str) -> None:
         "status": summary.status, "message": summary.message, "wall": wall,
         "events": ev.read if ev else 0, "taken": ev.inserted if ev else 0,
         "rss_mb": _peak_rss_mb(),
+        "cpu": _cpu_seconds(),
         # the largest of the reader processes a big plain CSV is split between
         "workers_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     }))
@@ -106,7 +113,7 @@ def child_pandas(folder: str, url: str) -> None:
     df = pd.read_csv(Path(folder) / "events.csv")
     df.to_sql("events_raw", engine, if_exists="replace", index=False, chunksize=100_000)
     wall = time.perf_counter() - t0
-    print(json.dumps({"status": "ok", "wall": wall, "events": len(df), "rss_mb": _peak_rss_mb()}))
+    print(json.dumps({"status": "ok", "wall": wall, "events": len(df), "rss_mb": _peak_rss_mb(), "cpu": _cpu_seconds()}))
 
 
 def _run_child(mode: str, folder: Path, url: str) -> dict:
@@ -124,7 +131,8 @@ def _show(name: str, r: dict, events: int) -> None:
         return
     rate = events / r["wall"] if r["wall"] else 0
     workers = f" (reader processes: {r['workers_rss_mb']:.0f} MB each at most)" if r.get("workers_rss_mb") else ""
-    print(f"{name:<34} {r['wall']:8.1f} s  {rate:>12,.0f} events/s  peak RSS {r['rss_mb']:5.0f} MB{workers}")
+    print(f"{name:<34} {r['wall']:8.1f} s  {rate:>10,.0f} events/s  CPU {r['cpu']:6.1f} s  "
+          f"peak RSS {r['rss_mb']:5.0f} MB{workers}")
 
 
 def main() -> None:
@@ -146,8 +154,10 @@ def main() -> None:
         t0 = time.perf_counter()
         generate(tmp, args.accounts, args.events, args.with_ids)
         size = (tmp / "events.csv").stat().st_size / 1e6
+        load = os.getloadavg()[0]
         print(f"generated {args.accounts:,} accounts and {args.events:,} events ({size:,.0f} MB) "
-              f"in {time.perf_counter() - t0:.1f} s; {os.cpu_count()} CPUs")
+              f"in {time.perf_counter() - t0:.1f} s; {os.cpu_count()} CPUs, load average {load:.1f} "
+              "(other work on the machine slows every figure below)")
         sqlite = _run_child("sync", tmp, f"sqlite:///{tmp / 'sync.db'}")
         _show("csbot sync -> SQLite", sqlite, args.events)
         if not args.no_pg:

@@ -238,8 +238,7 @@ class EventParser:
                 cnt[key] = 1
                 sec[key] = secs
                 if len(cnt) >= p.max_keys:
-                    self.emit("agg", rollup_rows(cnt, sec))
-                    cnt, sec = self.cnt, self.sec = {}, {}
+                    cnt, sec = self.cnt, self.sec = self._flush_all_but(day)
                     if len(days) > 100_000:
                         days.clear()
             since += 1
@@ -252,6 +251,19 @@ class EventParser:
         st.taken += taken
         st.skipped += skipped
         self.newest_naive, self.newest_aware = newest_naive, newest_aware
+
+    def _flush_all_but(self, day: str) -> tuple[dict, dict]:
+        """Hand on the roll-up except the keys of ``day`` (the day being read: in a time-ordered
+        file its keys would otherwise be written twice); everything when those are too many."""
+        cnt, sec = self.cnt, self.sec
+        keep = [k for k in cnt if k[2] == day]
+        if len(keep) > self.p.max_keys // 2 or len(keep) == len(cnt):
+            self.emit("agg", rollup_rows(cnt, sec))
+            return {}, {}
+        kept_cnt = {k: cnt.pop(k) for k in keep}
+        kept_sec = {k: sec.pop(k) for k in keep}
+        self.emit("agg", rollup_rows(cnt, sec))
+        return kept_cnt, kept_sec
 
     def finish(self) -> EventStats:
         if self.pending:

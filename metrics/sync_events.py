@@ -106,25 +106,34 @@ class _UsageWriter:
             self._add_generic(rows)
 
     def _add_postgres_copy(self, rows: list[tuple]) -> None:
+        """COPY into a staging table; ``finish`` adds it all into usage_daily in one statement."""
         raw = self.conn.connection.dbapi_connection
         with raw.cursor() as cur:
             if not self._staged:
+                cur.execute("DROP TABLE IF EXISTS csbot_usage_stage")
                 cur.execute(
-                    "CREATE TEMP TABLE IF NOT EXISTS csbot_usage_stage "
+                    "CREATE TEMP TABLE csbot_usage_stage "
                     "(account_id text, user_id text, day date, events integer, seconds double precision) ON COMMIT DROP"
                 )
                 self._staged = True
-            else:
-                cur.execute("TRUNCATE csbot_usage_stage")
             with cur.copy("COPY csbot_usage_stage (account_id, user_id, day, events, seconds) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
+
+    def finish(self) -> None:
+        if not self._staged:
+            return
+        raw = self.conn.connection.dbapi_connection
+        with raw.cursor() as cur:
             cur.execute(
                 "INSERT INTO usage_daily (account_id, user_id, day, events, seconds) "
-                "SELECT account_id, user_id, day, events, seconds FROM csbot_usage_stage "
+                "SELECT account_id, user_id, day, sum(events), sum(seconds) FROM csbot_usage_stage "
+                "GROUP BY account_id, user_id, day ORDER BY account_id, user_id, day "
                 "ON CONFLICT (account_id, user_id, day) DO UPDATE SET "
                 "events = usage_daily.events + excluded.events, seconds = usage_daily.seconds + excluded.seconds"
             )
+            cur.execute("DROP TABLE csbot_usage_stage")
+        self._staged = False
 
     def _add_generic(self, rows: list[tuple]) -> None:
         t = schema.usage_daily
@@ -268,6 +277,7 @@ def load_events(conn: Connection, stream: "RowStream", run: "_Run") -> EventCoun
         parser = EventParser(params, sink)
         parser.feed(stream.rows, stream.reader, stream.first_line)
         stats = parser.finish()
+    sink.writer.finish()
     run.report("events", stats.read, time.monotonic() - sink.started)
     if stats.newest is not None and (watermark is None or stats.newest > watermark):
         _write_watermark(conn, stats.newest)

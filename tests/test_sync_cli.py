@@ -1,0 +1,154 @@
+"""`csbot sync ...` on the command line, the status view and the scheduled sync."""
+
+from __future__ import annotations
+
+import io
+import textwrap
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from metrics import schema
+from metrics.settings import Settings
+from metrics.sync import cli, next_run_after, scheduled_sync
+
+FIXTURES = Path(__file__).parent / "fixtures" / "sync"
+BASIC = FIXTURES / "basic"
+
+
+@pytest.fixture(autouse=True)
+def _no_configured_source(monkeypatch):
+    for key in ("CSBOT_SYNC_CSV_DIR", "CSBOT_SYNC_SQL_URL", "CSBOT_SYNC_MAPPING", "CSBOT_SYNC_FULL_REFRESH"):
+        monkeypatch.delenv(key, raising=False)
+
+
+@pytest.fixture
+def db_settings(engine, tmp_path) -> Settings:
+    """Settings pointing the CLI at the test database."""
+    return Settings(data_dir=tmp_path / "data", database_url=engine.url.render_as_string(hide_password=False))
+
+
+def _write(folder: Path, name: str, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return folder / name
+
+
+def test_sync_prints_a_summary_per_table_and_exits_0(db_settings, capsys):
+    assert cli(["--csv", str(BASIC)], db_settings) == 0
+    out, err = capsys.readouterr()
+    lines = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line and line.split()[0] in ("accounts", "events")}
+    assert lines["accounts"] == ["3", "3", "0", "0", "0"]  # read inserted updated unchanged rejected
+    assert lines["events"] == ["4", "4", "0", "0", "0"]
+    assert "17 rows read in" in out
+    assert "\r" not in err  # not a terminal: no progress line
+
+
+def test_progress_shows_rows_and_rate_on_a_terminal(db_settings, capsys, monkeypatch):
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    fake = Tty()
+    monkeypatch.setattr("sys.stderr", fake)
+    assert cli(["--csv", str(BASIC)], db_settings) == 0
+    assert "\r  accounts" in fake.getvalue() and "rows/s" in fake.getvalue()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [[], ["--sql", "sqlite:///x.db"], ["--mapping", "m.toml"], ["--status", "--full-refresh"], ["--nope"], ["--csv"]],
+)
+def test_usage_errors_exit_2_with_one_line(db_settings, capsys, argv):
+    assert cli(argv, db_settings) == 2
+    out, err = capsys.readouterr()
+    assert len(err.strip().splitlines()) == 1 and err.startswith("csbot sync:")
+    assert "Traceback" not in err
+
+
+def test_failed_run_exits_1_with_one_line_and_no_traceback(db_settings, capsys, tmp_path):
+    assert cli(["--csv", str(tmp_path / "nowhere")], db_settings) == 1
+    out, err = capsys.readouterr()
+    assert err.splitlines()[-1] == f"csbot sync: {tmp_path / 'nowhere'}: no such folder; give the folder that holds accounts.csv, subscriptions.csv ..."
+    assert "Traceback" not in err
+
+
+def test_password_of_the_source_is_never_printed_nor_logged(db_settings, engine, capsys, tmp_path):
+    mapping = _write(tmp_path, "m.toml", '[tables.accounts]\nquery = "SELECT 1"\n')
+    code = cli(["--sql", "postgresql://bob:s3cret-pw@127.0.0.1:1/warehouse", "--mapping", str(mapping)], db_settings)
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "s3cret-pw" not in out + err
+    assert "bob:***@127.0.0.1:1/warehouse" in err
+    with engine.connect() as conn:
+        logged = conn.execute(select(schema.sync_log.c.source, schema.sync_log.c.message)).one()
+    assert "s3cret-pw" not in " ".join(logged) and logged.source == "sql:postgresql://bob:***@127.0.0.1:1/warehouse"
+
+
+def test_status_shows_last_runs_freshness_and_rejected_rows(db_settings, capsys, tmp_path):
+    folder = tmp_path / "x"
+    _write(folder, "accounts.csv", "account_id,name\nA1,Acme\n")
+    _write(folder, "nps.csv", "response_id,account_id,score,responded_at\nN1,A1,12,2026-01-01\n")
+    assert cli(["--csv", str(folder)], db_settings) == 0
+    capsys.readouterr()
+
+    assert cli(["--status"], db_settings) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Last successful sync: ")
+    assert "ok" in out and f"csv:{folder.resolve()}" in out
+    assert "nps.csv:2 [score]: NPS score 12 out of range 0-10" in out
+
+
+def test_dry_run_saves_nothing(db_settings, engine, capsys):
+    assert cli(["--csv", str(BASIC), "--dry-run"], db_settings) == 0
+    assert "dry run, nothing saved" in capsys.readouterr().out
+    with engine.connect() as conn:
+        assert conn.execute(select(schema.accounts)).all() == []
+
+
+def test_scheduled_sync_takes_its_source_from_the_environment(db_settings, engine, monkeypatch):
+    assert scheduled_sync(db_settings) is None  # nothing configured: nothing done
+    monkeypatch.setenv("CSBOT_SYNC_CSV_DIR", str(BASIC))
+    summary = scheduled_sync(db_settings)
+    assert summary is not None and summary.status == "ok" and summary.rows_in == 17
+    with engine.connect() as conn:
+        assert len(conn.execute(select(schema.accounts)).all()) == 3
+
+
+def test_scheduled_sync_is_skipped_while_another_sync_runs(db_settings, engine, monkeypatch):
+    import os
+    import socket
+
+    from sqlalchemy import insert
+
+    with engine.begin() as conn:
+        conn.execute(insert(schema.sync_lock).values(
+            name="sync", holder="cli", host=socket.gethostname(), pid=os.getppid(), acquired_at=datetime.utcnow()))
+    monkeypatch.setenv("CSBOT_SYNC_CSV_DIR", str(BASIC))
+    assert scheduled_sync(db_settings) is None
+    with engine.connect() as conn:
+        assert conn.execute(select(schema.accounts)).all() == []
+
+
+def test_schedule_is_read_as_cron():
+    assert next_run_after("0 6 * * *", datetime(2026, 11, 22, 7, 0)) == datetime(2026, 11, 23, 6, 0)
+    with pytest.raises(ValueError, match="CSBOT_SYNC_SCHEDULE"):
+        next_run_after("every morning", datetime(2026, 11, 22))
+
+
+def test_parquet_files_load_when_pyarrow_is_installed(db_settings, engine, tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "pq"
+    folder.mkdir()
+    pq.write_table(pa.table({"account_id": ["A1"], "name": ["Acme"]}), folder / "accounts.parquet")
+    pq.write_table(
+        pa.table({"account_id": ["A1", "A1"], "user_id": ["u1", "u1"], "occurred_at": ["2026-11-20T10:00:00", "2026-11-20T11:00:00"]}),
+        folder / "events.parquet",
+    )
+    assert cli(["--csv", str(folder)], db_settings) == 0
+    with engine.connect() as conn:
+        assert conn.execute(select(schema.usage_daily.c.events)).scalar_one() == 2
