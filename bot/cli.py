@@ -6,6 +6,8 @@ csbot ask "<text>"     one question through the same pipeline (--json: the Slack
 csbot metric <name>    one metric as JSON (--list --json: every name)
 csbot demo [--force]   fill the database with the demo company
 csbot sync ...         load the team's data (see csbot sync --help)
+csbot digest ...       the daily KPI digest (--dry-run, --channel C, --log)
+csbot health ...       health snapshots and the backtest (see csbot health --help)
 csbot glossary [term]  the CS glossary
 """
 
@@ -63,15 +65,35 @@ def build_parser() -> argparse.ArgumentParser:
                           add_help=False)
     sync.add_argument("args", nargs=argparse.REMAINDER)
 
+    health = sub.add_parser("health", help="health snapshots and the model's backtest (e.g. csbot health --backtest 6)",
+                            add_help=False)
+    health.add_argument("args", nargs=argparse.REMAINDER)
+
+    sub.add_parser("digest", help="the daily KPI digest: --dry-run, --channel C, --log (see csbot digest --help)",
+                   add_help=False)
+
     glossary = sub.add_parser("glossary", help="explain a Customer Success term (e.g. csbot glossary NRR)")
     glossary.add_argument("term", nargs="*", help="the term; none lists them all")
     return p
 
 
+# Subcommands with a command line of their own: everything after the name is theirs.
+DELEGATED = {
+    "sync": ("metrics.sync", "cli"),
+    "health": ("metrics.health", "cli"),
+    "digest": ("bot.scheduler", "digest_cli"),
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    verbose = "-v" in argv[:1] or "--verbose" in argv[:1]
+    rest = argv[1:] if verbose else argv
+    if rest and rest[0] in DELEGATED:
+        args = argparse.Namespace(cmd=rest[0], args=rest[1:], verbose=verbose)
+    else:
+        args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _load_dotenv()
@@ -111,10 +133,11 @@ def _load_dotenv() -> None:
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     cmd = args.cmd or "run"
-    if cmd == "sync":
-        from metrics.sync import cli as sync_cli
+    if cmd in DELEGATED:
+        import importlib
 
-        return sync_cli(args.args, settings)
+        module, function = DELEGATED[cmd]
+        return getattr(importlib.import_module(module), function)(args.args, settings)
     if cmd == "demo":
         return _demo(settings, force=args.force)
     if cmd == "metric" and args.list:

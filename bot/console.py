@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
 import sys
+from datetime import datetime
+from pathlib import Path
 
 from bot.blocks import message_payload
 from commands.core import Context, dispatch
-from commands.reply import render_text
+from commands.reply import Reply, render_text
 from metrics.db import open_database
 from metrics.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 BANNER = """csbot console: ask as you would in Slack, e.g.
   churn last-month · churn 2026-Q3 segment:enterprise · 先月の解約率 · help
@@ -24,7 +30,30 @@ def answer_once(settings: Settings, text: str, *, as_json: bool = False) -> int:
         print(json.dumps([message_payload(reply)], ensure_ascii=False, indent=2))
     else:
         print(render_text(reply))
+        _print_chart(reply, settings, sys.stdout)
     return 1 if reply.kind == "error" else 0
+
+
+def chart_path(settings: Settings, reply: Reply) -> Path:
+    slug = re.sub(r"[^a-z0-9]+", "-", (reply.chart.title if reply.chart else "chart").lower()).strip("-") or "chart"
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    return settings.data_dir / "charts" / f"{stamp}-{slug}.png"
+
+
+def _print_chart(reply: Reply, settings: Settings, stdout) -> None:
+    """The console saves a reply's chart as a PNG file and prints its path."""
+    if reply.chart is None:
+        return
+    try:
+        from bot.charts import has_data, save_chart
+
+        if not has_data(reply.chart):
+            return
+        path = save_chart(reply.chart, chart_path(settings, reply), reply.language, settings.currency)
+    except (OSError, ValueError) as exc:
+        logger.warning("could not save the chart: %s", exc)
+        return
+    print(("グラフ: " if reply.language == "ja" else "Chart: ") + str(path), file=stdout)
 
 
 def run_console(settings: Settings, stdin=None, stdout=None) -> int:
@@ -48,6 +77,8 @@ def run_console(settings: Settings, stdin=None, stdout=None) -> int:
         if text.lower() in ("quit", "exit", "q", ":q"):
             break
         ctx = Context.create(db, settings, surface="console")
-        print(render_text(dispatch(text, ctx)), file=stdout)
+        reply = dispatch(text, ctx)
+        print(render_text(reply), file=stdout)
+        _print_chart(reply, settings, stdout)
         print(file=stdout)
     return 0
