@@ -24,7 +24,7 @@ import socket
 import sys
 import time
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -46,7 +46,7 @@ from metrics.sync_rules import (
     is_empty,
     timestamp_parser,
 )
-from metrics.sync_sources import CsvSource, RowStream, SourceError, SqlSource, load_mapping
+from metrics.sync_sources import CsvSource, RowStream, SourceError, SqlSource
 
 logger = logging.getLogger(__name__)
 
@@ -152,6 +152,17 @@ class SyncStatus:
     rejected: tuple[RejectedRow, ...]  # of the last successful run (first ones)
     rejected_total: int
     running: LockInfo | None
+
+    def hours_since_success(self, now: datetime | None = None) -> float | None:
+        """Age of the data in hours (None before the first successful sync)."""
+        if self.last_success is None:
+            return None
+        return ((now or datetime.now(timezone.utc)) - self.last_success).total_seconds() / 3600
+
+    def is_stale(self, settings: Settings, now: datetime | None = None) -> bool:
+        """True when the data is older than CSBOT_STALE_SYNC_HOURS (or was never synced)."""
+        hours = self.hours_since_success(now)
+        return hours is None or hours > settings.stale_sync_hours
 
 
 class SyncFailed(RuntimeError):
@@ -807,7 +818,7 @@ def format_status(status: SyncStatus, tz: ZoneInfo, now: datetime | None = None)
     if status.last_success is None:
         lines.append("No successful sync yet.")
     else:
-        hours = (now - status.last_success).total_seconds() / 3600
+        hours = status.hours_since_success(now)
         local = status.last_success.astimezone(tz)
         lines.append(f"Last successful sync: {local:%Y-%m-%d %H:%M} {local.tzname()} ({hours:.1f} h ago)")
     if status.running is not None:

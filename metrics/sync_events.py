@@ -22,7 +22,6 @@ import queue as queue_mod
 import time
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
@@ -37,7 +36,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 WATERMARK_KEY = "sync.events.watermark"
-AGG_MAX_KEYS = 200_000  # (account, user, day) keys held before adding them into usage_daily
+AGG_MAX_KEYS = 100_000  # (account, user, day) keys held before adding them into usage_daily
 ID_CHUNK = 50_000  # events with an event_id checked against sync_seen_events at a time
 PARALLEL_MIN_BYTES = 64 * 1024 * 1024  # smaller files are read by the main process alone
 WORKERS = max(1, min(4, os.cpu_count() or 1))
@@ -293,7 +292,7 @@ def _load_parallel(path: str, ranges: list, params: EventParams, sink: _Sink, la
     from metrics.sync import SyncFailed
 
     ctx = multiprocessing.get_context("spawn")
-    out = ctx.Queue(maxsize=2 * len(ranges))
+    out = ctx.Queue(maxsize=len(ranges))
     workers = [
         ctx.Process(target=worker_main, args=(path, rng, params, out, os.getpid()), daemon=True) for rng in ranges
     ]

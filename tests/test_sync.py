@@ -449,6 +449,9 @@ def test_sync_log_records_each_run_and_status_shows_rejected_rows(engine, settin
     (rej,) = status.rejected
     assert (rej.file, rej.line, rej.column) == ("nps.csv", 2, "score") and "out of range" in rej.reason
     assert first.sync_id == status.runs[1].sync_id
+    later = status.last_success + timedelta(hours=40)
+    assert status.hours_since_success(later) == pytest.approx(40.0)
+    assert status.is_stale(settings, later) and not status.is_stale(settings, status.last_success)
 
 
 def test_dry_run_counts_everything_and_saves_nothing(engine, settings):
