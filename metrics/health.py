@@ -562,8 +562,13 @@ def _onboarding_rows(conn: Connection, day: date, milestones: Sequence[str], ids
     return {r["account_id"]: dict(r) for r in _by_account(conn, stmt, o.c.account_id, ids)}
 
 
-def _has_rows(conn: Connection, table, column, before) -> bool:
-    return bool(conn.execute(select(exists().where(column < before))).scalar())
+def _tracked(conn: Connection, day: date) -> tuple[bool, bool, bool]:
+    """Whether usage, tickets and onboarding hold any row before ``day`` (one statement):
+    a source nobody syncs is "no data" for every account, not a zero."""
+    at = _midnight(day)
+    row = conn.execute(select(exists().where(u.c.day < day), exists().where(t.c.opened_at < at),
+                              exists().where(o.c.completed_at < at))).one()
+    return bool(row[0]), bool(row[1]), bool(row[2])
 
 
 # =========================================================================== scoring
@@ -588,14 +593,12 @@ def score_accounts(conn: Connection, day: date, filters: Filters = NO_FILTERS, s
     query_ids = ids if account_ids is not None or len(ids) <= _IN_CHUNK else None
     milestones = tuple(settings.onboarding_milestones)
 
-    usage = _usage_rows(conn, day, model.trend_days, query_ids)
+    usage_tracked, tickets_tracked, onboarding_tracked = _tracked(conn, day)
+    usage = _usage_rows(conn, day, model.trend_days, query_ids) if usage_tracked else {}
     missing = [i for i in ids if i not in usage]
-    older = _older_activity(conn, day, missing)
-    usage_tracked = bool(usage) or _has_rows(conn, u, u.c.day, day)
+    older = _older_activity(conn, day, missing) if usage_tracked else {}
     nps = _nps_rows(conn, day, model.nps_lookback_days, query_ids)
-    tickets_tracked = _has_rows(conn, t, t.c.opened_at, _midnight(day))
     tickets = _ticket_rows(conn, day, query_ids) if tickets_tracked else {}
-    onboarding_tracked = _has_rows(conn, o, o.c.completed_at, _midnight(day))
     onboarding = _onboarding_rows(conn, day, milestones, query_ids) if onboarding_tracked else {}
 
     out: dict[str, AccountHealth] = {}
@@ -857,50 +860,55 @@ class AccountFacts:
 
 
 def account_facts(conn: Connection, account_id: str, day: date, settings: Settings | None = None) -> AccountFacts:
-    """The key facts of one account as of ``day`` (a few indexed statements, all filtered by its id)."""
+    """The key facts of one account as of ``day``: two statements, every part filtered by its id."""
     settings = settings or Settings()
     at = _midnight(day)
-    acc = conn.execute(select(a).where(a.c.account_id == account_id)).mappings().one()
-    sub = conn.execute(select(
-        func.sum(case((_active_on(day), s.c.mrr), else_=0)).label("mrr"),
-        func.min(case((s.c.mrr > 0, s.c.start_date), else_=None)).label("first_paid"),
-        func.max(s.c.end_date).label("last_end"),
-        func.sum(case((s.c.end_date.is_(None), 1), else_=0)).label("open_rows"),
-    ).where(s.c.account_id == account_id, s.c.start_date <= day)).mappings().one()
-    plan = acc["plan"]
-    if not plan:
-        plan = conn.execute(select(s.c.product).where(s.c.account_id == account_id, _active_on(day))
-                            .order_by(s.c.mrr.desc()).limit(1)).scalar()
-    users = conn.execute(select(func.count(func.distinct(u.c.user_id))).where(
-        u.c.account_id == account_id, u.c.day >= day - timedelta(days=30), u.c.day < day)).scalar() or 0
-    last_active = _as_date(conn.execute(select(func.max(u.c.day)).where(
-        u.c.account_id == account_id, u.c.day < day)).scalar())
-    nps_row = conn.execute(select(n.c.score, n.c.responded_at).where(
-        n.c.account_id == account_id, n.c.responded_at < at).order_by(n.c.responded_at.desc()).limit(1)).first()
-    csat_row = conn.execute(select(c.c.score, c.c.responded_at).where(
-        c.c.account_id == account_id, c.c.responded_at < at).order_by(c.c.responded_at.desc()).limit(1)).first()
-    csat90 = conn.execute(select(func.avg(c.c.score), func.count()).where(
-        c.c.account_id == account_id, c.c.responded_at < at,
-        c.c.responded_at >= _midnight(day - timedelta(days=90)))).first()
+    since90 = _midnight(day - timedelta(days=90))
+    mine_s, mine_u = s.c.account_id == account_id, u.c.account_id == account_id
+    mine_n, mine_c = n.c.account_id == account_id, c.c.account_id == account_id
+
+    def scalar(stmt):
+        return stmt.scalar_subquery()
+
+    latest_nps = select(n.c.score, n.c.responded_at).where(mine_n, n.c.responded_at < at).order_by(
+        n.c.responded_at.desc(), n.c.response_id.desc()).limit(1)
+    latest_csat = select(c.c.score, c.c.responded_at).where(mine_c, c.c.responded_at < at).order_by(
+        c.c.responded_at.desc(), c.c.response_id.desc()).limit(1)
+    stmt = select(
+        a.c.name, a.c.plan, a.c.segment, a.c.owner, a.c.seats, a.c.renewal_date,
+        scalar(select(func.coalesce(func.sum(s.c.mrr), 0)).where(mine_s, _active_on(day))).label("mrr"),
+        scalar(select(func.min(s.c.start_date)).where(mine_s, s.c.mrr > 0, s.c.start_date <= day)).label("first_paid"),
+        scalar(select(func.max(s.c.end_date)).where(mine_s, s.c.start_date <= day)).label("last_end"),
+        scalar(select(s.c.product).where(mine_s, _active_on(day)).order_by(s.c.mrr.desc()).limit(1)).label("product"),
+        scalar(select(func.count(func.distinct(u.c.user_id))).where(
+            mine_u, u.c.day >= day - timedelta(days=30), u.c.day < day)).label("users"),
+        scalar(select(func.max(u.c.day)).where(mine_u, u.c.day < day)).label("last_active"),
+        scalar(latest_nps.with_only_columns(n.c.score)).label("nps_score"),
+        scalar(latest_nps.with_only_columns(n.c.responded_at)).label("nps_at"),
+        scalar(latest_csat.with_only_columns(c.c.score)).label("csat_score"),
+        scalar(latest_csat.with_only_columns(c.c.responded_at)).label("csat_at"),
+        scalar(select(func.avg(c.c.score)).where(mine_c, c.c.responded_at < at, c.c.responded_at >= since90)).label("csat_mean"),
+        scalar(select(func.count()).where(mine_c, c.c.responded_at < at, c.c.responded_at >= since90)).label("csat_n"),
+    ).where(a.c.account_id == account_id)
+    r = conn.execute(stmt).mappings().one()
     required = tuple(settings.onboarding_milestones)
     done_rows = conn.execute(select(o.c.milestone, o.c.completed_at).where(
         o.c.account_id == account_id, o.c.completed_at < at)).all()
-    done = tuple(m for m in required if m in {r[0] for r in done_rows})
-    done_at = max((_as_datetime(r[1]) for r in done_rows if r[0] in required), default=None) \
+    done = tuple(m for m in required if m in {x[0] for x in done_rows})
+    done_at = max((_as_datetime(x[1]) for x in done_rows if x[0] in required), default=None) \
         if len(done) == len(required) else None
-    mrr = float(sub["mrr"] or 0)
-    last_end = _as_date(sub["last_end"])
+    mrr = float(r["mrr"] or 0)
+    last_end = _as_date(r["last_end"])
     churned_on = last_end if mrr <= 0 and last_end is not None and last_end <= day else None
     return AccountFacts(
-        account_id=account_id, name=acc["name"], plan=plan, segment=acc["segment"], owner=acc["owner"],
-        seats=acc["seats"], renewal_date=_as_date(acc["renewal_date"]), mrr=mrr, active_users_30=int(users),
-        last_active=last_active,
-        nps_score=None if nps_row is None else int(nps_row[0]), nps_at=None if nps_row is None else _as_datetime(nps_row[1]),
-        csat_score=None if csat_row is None else int(csat_row[0]),
-        csat_at=None if csat_row is None else _as_datetime(csat_row[1]),
-        csat_mean_90=None if not csat90 or not csat90[1] else float(csat90[0]), csat_answers_90=int(csat90[1] or 0),
+        account_id=account_id, name=r["name"], plan=r["plan"] or r["product"], segment=r["segment"], owner=r["owner"],
+        seats=r["seats"], renewal_date=_as_date(r["renewal_date"]), mrr=mrr, active_users_30=int(r["users"] or 0),
+        last_active=_as_date(r["last_active"]),
+        nps_score=None if r["nps_score"] is None else int(r["nps_score"]), nps_at=_as_datetime(r["nps_at"]),
+        csat_score=None if r["csat_score"] is None else int(r["csat_score"]), csat_at=_as_datetime(r["csat_at"]),
+        csat_mean_90=None if not r["csat_n"] else float(r["csat_mean"]), csat_answers_90=int(r["csat_n"] or 0),
         milestones_done=done, milestones_required=required, onboarding_done_at=done_at,
-        first_paid=_as_date(sub["first_paid"]), churned_on=churned_on,
+        first_paid=_as_date(r["first_paid"]), churned_on=churned_on,
     )
 
 
@@ -1245,7 +1253,7 @@ def _backtest(conn: Connection, first: date, months: int, settings: Settings, le
 
 
 def _health_metric(calc: Calc, period: Period, filters: Filters) -> Measurement:
-    today = datetime.now(calc.settings.tz).date()
+    today = getattr(calc, "today", None) or datetime.now(calc.settings.tz).date()
     day = min(period.end, today)
     scores = calc.memo(("health_scores", day, filters),
                        lambda: score_accounts(calc.conn, day, filters, calc.settings))
@@ -1303,6 +1311,8 @@ def cli(argv: Sequence[str] | None, settings: Settings) -> int:
     )
     parser.add_argument("--backtest", type=int, metavar="MONTHS", nargs="?", const=6,
                         help="score accounts 60 days before each of the last MONTHS months and compare with churn")
+    parser.add_argument("--lead-days", type=int, default=60, metavar="DAYS",
+                        help="with --backtest: score this many days before each month starts (default 60)")
     parser.add_argument("--snapshot", action="store_true", help="write today's health snapshots (every paying account)")
     parser.add_argument("--day", metavar="YYYY-MM-DD", help="with --snapshot: the day to write instead of today")
     parser.add_argument("--json", action="store_true", help="print the backtest as JSON")
@@ -1310,6 +1320,9 @@ def cli(argv: Sequence[str] | None, settings: Settings) -> int:
     if args.backtest is None and not args.snapshot:
         parser.print_usage(sys.stderr)
         print("csbot health: choose --backtest N or --snapshot", file=sys.stderr)
+        return 2
+    if not 0 <= args.lead_days <= 365:
+        print("csbot health: --lead-days takes a number of days from 0 to 365, e.g. --lead-days 60", file=sys.stderr)
         return 2
     if args.backtest is not None and not 1 <= args.backtest <= 36:
         print("csbot health: --backtest takes a number of months from 1 to 36, e.g. --backtest 6", file=sys.stderr)
@@ -1339,7 +1352,7 @@ def cli(argv: Sequence[str] | None, settings: Settings) -> int:
                 written = write_snapshots(conn, day, settings, model=model)
             print(f"Health snapshots for {day.isoformat()}: {written:,} paying accounts.")
         if args.backtest is not None:
-            result = backtest(db.engine, args.backtest, settings, model=model)
+            result = backtest(db.engine, args.backtest, settings, model=model, lead_days=args.lead_days)
             if args.json:
                 import json
 

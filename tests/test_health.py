@@ -459,3 +459,46 @@ def test_health_score_metric_is_the_mean_score_with_counts_per_band(seeded, monk
     parts = res.current.parts
     assert (parts["red_accounts"], parts["yellow_accounts"], parts["green_accounts"]) == (1, 1, 1)
     assert parts["yellow_mrr"] == 80_000
+
+
+# --------------------------------------------------------------------------- sync hook and CLI
+
+
+def test_every_sync_writes_todays_snapshots(engine, settings, monkeypatch):
+    from pathlib import Path
+
+    from metrics.sync import AFTER_SYNC_HOOKS, CsvSource, run_sync
+
+    assert hm._after_sync in AFTER_SYNC_HOOKS
+    monkeypatch.setattr(hm, "load_model", lambda path=None: MODEL)
+    summary = run_sync(engine, CsvSource(Path(__file__).parent / "fixtures" / "sync" / "basic"), settings=settings)
+    assert summary.status == "ok"
+    today = datetime.now(settings.tz).date()
+    with engine.connect() as conn:
+        paying = len(hm.score_accounts(conn, today, Filters(), settings, model=MODEL))
+        stored = conn.execute(select(func.count()).select_from(schema.health_snapshots)
+                              .where(schema.health_snapshots.c.day == today)).scalar()
+    assert paying > 0 and stored == paying
+
+
+def test_cli_refuses_bad_arguments_with_one_line(settings, capsys):
+    assert hm.cli([], settings) == 2
+    assert "choose --backtest N or --snapshot" in capsys.readouterr().err
+    assert hm.cli(["--backtest", "99"], settings) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "csbot health: --backtest takes a number of months from 1 to 36, e.g. --backtest 6"
+
+
+def test_cli_writes_snapshots_and_runs_the_backtest(seeded, tmp_path, capsys, monkeypatch):
+    from metrics.settings import Settings
+
+    url = seeded.url.render_as_string(hide_password=False)
+    monkeypatch.setattr(hm, "load_model", lambda path=None: MODEL)
+    settings = Settings(data_dir=tmp_path, database_url=url)
+    assert hm.cli(["--snapshot", "--day", "2026-11-22"], settings) == 0
+    assert "Health snapshots for 2026-11-22: 3 paying accounts." in capsys.readouterr().out
+    assert hm.cli(["--backtest", "2", "--json"], settings) == 0
+    import json
+
+    out = json.loads(capsys.readouterr().out)
+    assert len(out["months"]) == 2 and "auc" in out
