@@ -4,7 +4,9 @@ user and active day, rolled up from the raw events by the sync).
 
 A user is an (account, user id) pair. DAU, WAU, MAU, stickiness and seat
 utilisation are taken on the period's last day ``d``: DAU on ``d``, WAU over
-``d-6..d``, MAU over ``d-29..d``; one statement counts all of them.
+``d-6..d``, MAU over ``d-29..d``. DAU and user-days are plain counts of rows
+(one row per user and day); WAU and MAU de-duplicate users over a range of the
+day index.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import logging
 from datetime import date, timedelta
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from metrics import schema
 from metrics.filters import Filters
@@ -26,55 +28,64 @@ s = schema.subscriptions
 acc = schema.accounts
 
 
-def active_users(calc: Calc, day: date, filters: Filters) -> dict[str, int]:
-    """DAU, WAU, MAU on ``day`` and the user-days of the 30 days ending ``day``."""
-    return calc.memo(("active_users", day, filters), lambda: _active_users(calc, day, filters))
+def _window(day: date, days: int):
+    return and_(u.c.day >= day - timedelta(days=days - 1), u.c.day <= day)
 
 
-def _active_users(calc: Calc, day: date, filters: Filters) -> dict[str, int]:
-    week, month = day - timedelta(days=6), day - timedelta(days=29)
-    per_user = select(
-        u.c.account_id, u.c.user_id,
-        func.count().label("days"),
-        func.max(case((u.c.day >= week, 1), else_=0)).label("in_week"),
-        func.max(case((u.c.day == day, 1), else_=0)).label("on_day"),
-    ).where(u.c.day >= month, u.c.day <= day).group_by(u.c.account_id, u.c.user_id)
-    per_user = filters.restrict(per_user, u.c.account_id).subquery("per_user")
-    row = calc.conn.execute(select(
-        func.count().label("mau"),
-        func.coalesce(func.sum(per_user.c.in_week), 0).label("wau"),
-        func.coalesce(func.sum(per_user.c.on_day), 0).label("dau"),
-        func.coalesce(func.sum(per_user.c.days), 0).label("user_days"),
-    )).mappings().one()
-    return {k: int(v) for k, v in row.items()}
+def users_per_account(day: date, days: int):
+    """Per account, its distinct users in the window. (Grouping by account and counting
+    distinct users is about twice as fast on SQLite as grouping by account and user.)"""
+    return select(u.c.account_id, func.count(u.c.user_id.distinct()).label("users")) \
+        .where(_window(day, days)).group_by(u.c.account_id)
 
 
-def _parts(k: dict[str, int], day: date) -> dict[str, object]:
-    return {"dau": k["dau"], "wau": k["wau"], "mau": k["mau"], "user_days_30": k["user_days"], "day": day}
+def distinct_users(calc: Calc, day: date, days: int, filters: Filters) -> int:
+    """Distinct (account, user) pairs active in the ``days`` days ending ``day``."""
+    def compute() -> int:
+        per_account = filters.restrict(users_per_account(day, days), u.c.account_id).subquery("per_account")
+        return int(calc.conn.execute(select(func.coalesce(func.sum(per_account.c.users), 0))).scalar_one())
+
+    return calc.memo(("distinct_users", day, days, filters), compute)
+
+
+def user_days(calc: Calc, day: date, days: int, filters: Filters) -> int:
+    """Active user-days in the ``days`` days ending ``day`` (a row of usage_daily is one)."""
+    def compute() -> int:
+        stmt = filters.restrict(select(func.count()).select_from(u).where(_window(day, days)), u.c.account_id)
+        return int(calc.conn.execute(stmt).scalar_one())
+
+    return calc.memo(("user_days", day, days, filters), compute)
 
 
 def _dau(calc: Calc, period: Period, filters: Filters) -> Measurement:
-    k = active_users(calc, period.last_day, filters)
-    return Measurement(k["dau"], _parts(k, period.last_day))
+    d = period.last_day
+    dau = user_days(calc, d, 1, filters)  # one row per user and day: no need to de-duplicate
+    return Measurement(dau, {"dau": dau, "day": d})
 
 
 def _wau(calc: Calc, period: Period, filters: Filters) -> Measurement:
-    k = active_users(calc, period.last_day, filters)
-    return Measurement(k["wau"], _parts(k, period.last_day))
+    d = period.last_day
+    wau = distinct_users(calc, d, 7, filters)
+    return Measurement(wau, {"wau": wau, "day": d})
 
 
 def _mau(calc: Calc, period: Period, filters: Filters) -> Measurement:
-    k = active_users(calc, period.last_day, filters)
-    return Measurement(k["mau"], _parts(k, period.last_day))
+    d = period.last_day
+    mau = distinct_users(calc, d, 30, filters)
+    return Measurement(mau, {"mau": mau, "day": d})
 
 
 def _stickiness(calc: Calc, period: Period, filters: Filters) -> Measurement:
-    k = active_users(calc, period.last_day, filters)
-    mean_dau = k["user_days"] / 30
-    parts = _parts(k, period.last_day)
-    parts.update(numerator=round(mean_dau, 4), denominator=k["mau"], mean_dau_30=round(mean_dau, 4),
-                 dau_wau=ratio(k["dau"], k["wau"]), wau_mau=ratio(k["wau"], k["mau"]))
-    return Measurement(ratio(mean_dau, k["mau"]), parts)
+    d = period.last_day
+    mau = distinct_users(calc, d, 30, filters)
+    wau = distinct_users(calc, d, 7, filters)
+    dau = user_days(calc, d, 1, filters)
+    days30 = user_days(calc, d, 30, filters)
+    mean_dau = days30 / 30
+    parts = {"numerator": round(mean_dau, 4), "denominator": mau, "mean_dau_30": round(mean_dau, 4),
+             "user_days_30": days30, "dau": dau, "wau": wau, "mau": mau, "day": d,
+             "dau_wau": ratio(dau, wau), "wau_mau": ratio(wau, mau)}
+    return Measurement(ratio(mean_dau, mau), parts)
 
 
 def _avg_usage(calc: Calc, period: Period, filters: Filters) -> Measurement:
@@ -101,15 +112,14 @@ def _seat_utilization(calc: Calc, period: Period, filters: Filters) -> Measureme
     if cond is not None:
         seated = seated.where(cond)
     seated = seated.subquery("seated")
-    users = (
-        select(u.c.account_id, u.c.user_id)
-        .where(u.c.day >= day - timedelta(days=29), u.c.day <= day, u.c.account_id.in_(select(seated.c.account_id)))
-        .group_by(u.c.account_id, u.c.user_id)
-        .subquery("users")
-    )
-    mau = calc.conn.execute(select(func.count()).select_from(users)).scalar_one()
-    row = calc.conn.execute(select(func.count(), func.coalesce(func.sum(seated.c.seats), 0))).one()
-    accounts, seats = int(row[0]), int(row[1])
+    # the month's users per account (a range of the day index), then only the seated accounts
+    per_account = users_per_account(day, 30).subquery("per_account")
+    row = calc.conn.execute(
+        select(func.count(), func.coalesce(func.sum(seated.c.seats), 0),
+               func.coalesce(func.sum(per_account.c.users), 0))
+        .select_from(seated.outerjoin(per_account, per_account.c.account_id == seated.c.account_id))
+    ).one()
+    accounts, seats, mau = int(row[0]), int(row[1]), int(row[2])
     return Measurement(ratio(int(mau), seats),
                        {"numerator": int(mau), "denominator": seats, "mau": int(mau), "seats": seats,
                         "accounts": accounts, "day": day})

@@ -38,7 +38,10 @@ def _monthly_churn(calc: Calc, last_month: date, months: int, filters: Filters) 
     cols = [func.round(func.sum(case((_active_on(b), s.c.mrr), else_=0)), 2).label(f"m{i}")
             for i, b in enumerate(bounds)]
     per_account = filters.restrict(
-        select(s.c.account_id, *cols).where(s.c.start_date <= bounds[-1]).group_by(s.c.account_id),
+        # rows that ended by the first boundary add nothing to any boundary: skip them
+        select(s.c.account_id, *cols)
+        .where(s.c.start_date <= bounds[-1], or_(s.c.end_date.is_(None), s.c.end_date > bounds[0]))
+        .group_by(s.c.account_id),
         s.c.account_id,
     ).subquery("per_account")
     c = per_account.c
@@ -83,7 +86,8 @@ def _product_moves_sql(calc: Calc, period: Period, filters: Filters) -> dict[str
             s.c.account_id, s.c.product,
             func.round(func.sum(case((_active_on(period.start), s.c.mrr), else_=0)), 2).label("m0"),
             func.round(func.sum(case((_active_on(period.end), s.c.mrr), else_=0)), 2).label("m1"),
-        ).where(s.c.start_date <= period.end).group_by(s.c.account_id, s.c.product),
+        ).where(s.c.start_date <= period.end, or_(s.c.end_date.is_(None), s.c.end_date > period.start))
+        .group_by(s.c.account_id, s.c.product),
         s.c.account_id,
     ).subquery("per_product")
     p = per_product.c
