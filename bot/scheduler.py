@@ -138,7 +138,7 @@ class Scheduler:
 
     def __init__(self, client, settings: Settings, db: Database, clock: Callable[[], datetime] | None = None, *,
                  sleep: Callable[[float], None] = time.sleep, worker: str | None = None,
-                 interval: float = TICK_SECONDS):
+                 interval: float = TICK_SECONDS, wake_delay: float = 2.0):
         self.client = client
         self.settings = settings
         self.db = db
@@ -146,6 +146,7 @@ class Scheduler:
         self.sleep = sleep
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.interval = interval
+        self.wake_delay = wake_delay  # after an after-sync wake-up: let the sync commit before reading
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -202,7 +203,7 @@ class Scheduler:
             woken = self._wake.wait(self.interval)
             self._wake.clear()
             if woken and not self._stop.is_set():
-                self._stop.wait(2.0)  # let a sync that woke us commit first
+                self._stop.wait(self.wake_delay)  # let the sync that woke us commit first
 
     def _start_jobs(self) -> None:
         """The sync and the health snapshot run in a thread of their own, so a long sync never delays a digest."""

@@ -36,6 +36,15 @@ def at(y, mo, d, h, mi=0, tz=TOKYO) -> datetime:
 NOW = at(2026, 11, 22, 9, 30)  # a Sunday, 09:30 in Tokyo
 
 
+@pytest.fixture(autouse=True)
+def no_health_job(monkeypatch):
+    """The real daily health snapshot rewrites the snapshots these tests seed: leave it out
+    (the test of the job itself puts a stand-in back)."""
+    import bot.scheduler as scheduler_module
+
+    monkeypatch.setattr(scheduler_module, "_health_job", lambda: None)
+
+
 @pytest.fixture
 def slack():
     with SlackDouble() as double:
@@ -256,8 +265,8 @@ def test_daylight_saving_neither_skips_nor_doubles_a_digest(engine, database, cl
     t = start
     while t < start + timedelta(days=3):
         sched.tick(t)
-        # Every 10 minutes of real (UTC) time through the small hours, where the clock jumps; hourly after.
-        t += timedelta(minutes=10) if t.astimezone(NY).hour < 5 else timedelta(hours=1)
+        # Every 10 minutes of real (UTC) time through the small hours, where the clock jumps; 3-hourly after.
+        t += timedelta(minutes=10) if t.astimezone(NY).hour < 5 else timedelta(hours=3)
     rows = deliveries(engine)
     for sub in (early, late):
         mine = [r for r in rows if r.subscription_id == sub.id]
@@ -593,3 +602,46 @@ def test_health_and_sync_jobs_run_once_a_day_across_processes(engine, database, 
     assert b.run_jobs(at(2026, 11, 22, 5, 1)) == []
     assert b.run_jobs(at(2026, 11, 23, 6, 0)) == ["health|2026-11-23"]
     assert runs == ["health", "health"]
+
+
+def test_scheduled_sync_runs_once_per_scheduled_time_across_processes(engine, database, client, slack, cfg,
+                                                                      monkeypatch):
+    import metrics.sync
+
+    runs: list[str] = []
+
+    class Summary:
+        status, message = "ok", None
+
+    monkeypatch.setattr(metrics.sync, "scheduled_sync", lambda s: runs.append("sync") or Summary())
+    settings = replace(cfg, sync_schedule="0 6 * * *")
+    a = Scheduler(client, settings, database, sleep=no_sleep())
+    b = Scheduler(client, settings, database, sleep=no_sleep())
+    assert a.run_jobs(at(2026, 11, 22, 5, 59)) == []
+    assert a.run_jobs(at(2026, 11, 22, 6, 0)) == ["sync|2026-11-21T21:00"]
+    assert b.run_jobs(at(2026, 11, 22, 6, 20)) == []
+    assert b.run_jobs(at(2026, 11, 23, 8, 0)) == []  # missed by 2 h: wait for the next 06:00
+    assert b.run_jobs(at(2026, 11, 24, 6, 1)) == ["sync|2026-11-23T21:00"]
+    assert runs == ["sync", "sync"]
+
+
+def test_started_scheduler_posts_in_its_thread_and_checks_alerts_after_a_sync(engine, database, client, slack, cfg):
+    from metrics.sync import AFTER_SYNC_HOOKS
+
+    subscribe(engine)
+    sched = Scheduler(client, cfg, database, clock=lambda: NOW, sleep=no_sleep(), interval=60, wake_delay=0.01)
+    sched.start()
+    try:
+        slack.wait_for("chat.postMessage", count=2)  # headline and thread, at once on start
+        assert sched._after_sync in AFTER_SYNC_HOOKS
+        seed(engine)
+        store.set_alert(engine, channel="C0REVENUE", kind="red", now=at(2026, 11, 21, 12))
+        for hook in list(AFTER_SYNC_HOOKS):
+            if hook == sched._after_sync:
+                hook(None, None)  # what a sync does when it commits new data
+        calls = slack.wait_for("chat.postMessage", count=3)
+        assert any("Initech dropped to red" in c.params.get("text", "") for c in calls)
+    finally:
+        sched.stop()
+    assert sched._after_sync not in AFTER_SYNC_HOOKS
+    assert len(heads(slack, "C0GENERAL")) == 1
