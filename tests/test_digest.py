@@ -45,6 +45,15 @@ def no_health_job(monkeypatch):
     monkeypatch.setattr(scheduler_module, "_health_job", lambda: None)
 
 
+REAL_UPLOAD_CHART = Scheduler._upload_chart
+
+
+@pytest.fixture(autouse=True)
+def no_charts(monkeypatch):
+    """Drawing a chart takes a while: only the chart test draws and uploads one."""
+    monkeypatch.setattr(Scheduler, "_upload_chart", lambda self, *args: None)
+
+
 @pytest.fixture
 def slack():
     with SlackDouble() as double:
@@ -504,8 +513,10 @@ def test_personal_digest_goes_to_the_callers_dm_with_their_book(engine, database
     assert "Globex (¥50,000)" in body and "Initech" in body and "NewCo" not in body
 
 
-def test_chart_is_uploaded_in_the_thread_when_charts_are_available(engine, database, client, slack, cfg):
+def test_chart_is_uploaded_in_the_thread_when_charts_are_available(engine, database, client, slack, cfg,
+                                                                    monkeypatch):
     pytest.importorskip("bot.charts")
+    monkeypatch.setattr(Scheduler, "_upload_chart", REAL_UPLOAD_CHART)
     seed(engine)
     subscribe(engine, channel="C0REVENUE")
     Scheduler(client, cfg, database, sleep=no_sleep()).tick(NOW)
