@@ -254,9 +254,19 @@ def test_known_parts_keep_their_colours_in_both_languages():
 def test_waterfall_with_a_start_level_ends_with_the_end_level():
     chart = Chart("waterfall", "MRR", "Oct 2026", ("New", "Churn"), (("MRR", (500_000, -200_000)),
                                                                       ("Start", (40_000_000,))), "money")
-    fig = charts.draw(chart)
-    ax = fig.axes[0]
-    bars = [p for p in ax.patches]
-    # Start bar 40,000,000; New floats 40.0M -> 40.5M; Churn 40.5M -> 40.3M; End bar 40,300,000
-    assert [round(b.get_y() + b.get_height()) for b in bars] == [40_000_000, 40_500_000, 40_300_000, 40_300_000]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["Start", "New", "Churn", "End"]
+    bars = charts.waterfall_bars(chart)
+    # Start 40,000,000; New floats 40.0M -> 40.5M; Churn 40.5M -> 40.3M; End level 40,300,000
+    assert [(b.label, b.bottom, b.height, b.total) for b in bars] == [
+        ("Start", 0.0, 40_000_000, True), ("New", 40_000_000, 500_000, False),
+        ("Churn", 40_500_000, -200_000, False), ("End", 0.0, 40_300_000, True)]
+    png_size(render_chart(chart))
+
+
+def test_waterfall_without_start_ends_with_the_net_and_none_is_a_subtotal():
+    chart = Chart("waterfall", "MRRの増減", PERIOD_JA, ("新規", "拡大", "小計", "解約"),
+                  (("MRR", (300_000, 100_000, None, -150_000)),), "money")
+    bars = charts.waterfall_bars(chart, "ja")
+    # 300,000 + 100,000 = 400,000 (subtotal); - 150,000 = 250,000 net
+    assert [(b.label, b.bottom, b.height, b.total) for b in bars] == [
+        ("新規", 0.0, 300_000, False), ("拡大", 300_000, 100_000, False), ("小計", 0.0, 400_000, True),
+        ("解約", 400_000, -150_000, False), ("純増減", 0.0, 250_000, True)]
