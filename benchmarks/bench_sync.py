@@ -12,7 +12,7 @@ each peak RSS is its own):
     python benchmarks/bench_sync.py --events 2000000
     python benchmarks/bench_sync.py --pg postgresql://127.0.0.1/test --no-pandas
 
-The events are time-ordered over 30 days, UTC timestamps ("...Z", so each is
+The events are time-ordered over 30 days (``--days``), UTC timestamps ("...Z", so each is
 converted to the workspace zone), 4 users per account, without event_id (the
 watermark path; ``--with-ids`` adds an event_id column).
 """
@@ -36,7 +36,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
-def generate(folder: Path, accounts: int, events: int, with_ids: bool, seed: int = 7) -> None:
+def generate(folder: Path, accounts: int, events: int, with_ids: bool, seed: int = 7, days: int = 30) -> None:
     rng = random.Random(seed)
     ids = [f"ACC{i:06d}" for i in range(accounts)]
     with open(folder / "accounts.csv", "w", encoding="utf-8") as f:
@@ -45,7 +45,7 @@ def generate(folder: Path, accounts: int, events: int, with_ids: bool, seed: int
             f.write(f"{a},Company {i},pro,{rng.choice(('enterprise', 'mid-market', 'smb'))},high,{rng.randint(1, 500)},t{i % 3}\n")
     users = [f"{a}-u{k}" for a in ids for k in range(4)]
     start = datetime(2026, 10, 1, tzinfo=timezone.utc)
-    span = 30 * 86400
+    span = days * 86400
     block = 100_000
     with open(folder / "events.csv", "w", encoding="utf-8", newline="") as f:
         f.write(("event_id," if with_ids else "") + "account_id,user_id,occurred_at,event_type,duration_seconds\n")
@@ -147,12 +147,13 @@ def main() -> None:
     p.add_argument("--no-pg", action="store_true")
     p.add_argument("--no-pandas", action="store_true")
     p.add_argument("--with-ids", action="store_true", help="give every event an event_id")
+    p.add_argument("--days", type=int, default=30, help="the events span this many days (fewer: more events per user and day)")
     args = p.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="csbot-bench-"))
     try:
         t0 = time.perf_counter()
-        generate(tmp, args.accounts, args.events, args.with_ids)
+        generate(tmp, args.accounts, args.events, args.with_ids, days=args.days)
         size = (tmp / "events.csv").stat().st_size / 1e6
         load = os.getloadavg()[0]
         print(f"generated {args.accounts:,} accounts and {args.events:,} events ({size:,.0f} MB) "

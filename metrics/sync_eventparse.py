@@ -175,6 +175,10 @@ class EventParser:
             if not row:
                 continue  # a blank line
             read += 1
+            since += 1
+            if since >= PROGRESS_EVERY:
+                self.emit("progress", since)
+                since = 0
             try:
                 if len(row) != width:
                     raise TypeError
@@ -241,10 +245,6 @@ class EventParser:
                     cnt, sec = self.cnt, self.sec = self._flush_all_but(day)
                     if len(days) > 100_000:
                         days.clear()
-            since += 1
-            if since >= PROGRESS_EVERY:
-                self.emit("progress", since)
-                since = 0
         if since:
             self.emit("progress", since)
         st.read += read

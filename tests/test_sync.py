@@ -338,8 +338,9 @@ def test_bad_events_are_rejected_and_good_ones_counted(engine, settings, tmp_pat
     ]
 
 
-def _many_events(folder: Path) -> list[tuple]:
-    """240 events of 3 accounts over 4 days, one bad row near the end; returns the expected roll-up."""
+def _many_events(folder: Path, utc: bool = False) -> list[tuple]:
+    """240 events of 3 accounts over 5 days, one bad row near the end; returns the expected roll-up.
+    With ``utc`` the same moments are written in UTC ("...Z", nine hours earlier than Tokyo)."""
     write(folder, "accounts.csv", "account_id,name\nA1,a\nA2,b\nA3,c\n")
     lines = ["account_id,user_id,occurred_at,duration_seconds"]
     expected: dict = {}
@@ -347,7 +348,8 @@ def _many_events(folder: Path) -> list[tuple]:
     for i in range(240):
         acct, user = f"A{i % 3 + 1}", f"u{i % 2}"
         moment = start + timedelta(minutes=30 * i)  # 30-minute steps: 48 a day, 5 days
-        lines.append(f"{acct},{user},{moment.isoformat()},{i}")
+        stamp = (moment - timedelta(hours=9)).isoformat() + "Z" if utc else moment.isoformat()
+        lines.append(f"{acct},{user},{stamp},{i}")
         key = (acct, user, moment.date())
         events, secs = expected.get(key, (0, 0.0))
         expected[key] = (events + 1, secs + i)
@@ -367,8 +369,9 @@ def test_events_rolled_up_in_small_chunks_add_up_to_the_same_totals(engine, sett
     assert [r[:3] for r in rejected(engine)] == [("events.csv", 231, "occurred_at")]
 
 
-def test_events_read_by_parallel_workers_give_the_same_totals_and_lines(engine, settings, tmp_path, monkeypatch):
-    expected = _many_events(tmp_path / "x")
+@pytest.mark.parametrize("utc", [False, True], ids=["workspace-time", "utc"])
+def test_events_read_by_parallel_workers_give_the_same_totals_and_lines(engine, settings, tmp_path, monkeypatch, utc):
+    expected = _many_events(tmp_path / "x", utc=utc)
     monkeypatch.setattr(sync_events, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(sync_events, "WORKERS", 2)
     monkeypatch.setattr(sync_events, "AGG_MAX_KEYS", 5)
