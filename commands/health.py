@@ -421,8 +421,6 @@ def _portfolio(req: Request, day: date, filters: Filters, model: hm.HealthModel,
         share = (pf.mrr["red"] + pf.mrr["yellow"]) / total_mrr
         lines.append(f"赤または黄の顧客のMRRは全体の {fmt.percent(share)}。" if ja
                      else f"{fmt.percent(share)} of MRR sits with red or yellow accounts.")
-    if any(r.previous is None for r in pf.rows) and any(r.previous is not None for r in pf.rows):
-        pass
     chart = Chart(kind="donut", title="バンド別の顧客数" if ja else "Accounts by band", subtitle=_day(day, lang, True),
                   labels=tuple(BAND_LABEL[lang][b] for b in ("red", "yellow", "green")),
                   series=(("accounts", tuple(float(c[b]) for b in ("red", "yellow", "green"))),), unit="count",
@@ -453,8 +451,9 @@ def _dropped(req: Request, period: Period | None, filters: Filters, model: hm.He
         title = f"{n} account{'s' if n != 1 else ''} dropped to red · {when}"
     lines = []
     if not report.from_snapshots:
-        lines.append("この期間の日次スナップショットがないため、期間の初めと終わりのスコアを計算して比べました。" if ja
-                     else "No daily snapshots in this period yet: compared the scores computed at its start and end.")
+        lines.append("この期間とその前の日次スナップショットがそろっていないため、期間の初めと終わりのスコアを計算して比べました。" if ja
+                     else "Daily snapshots do not cover this period and the days before it yet: "
+                          "compared the scores computed at its start and end.")
     if not n:
         lines.append("該当する顧客はありません。" if ja else "None: no account fell into red.")
     cols = ("顧客", "スコア", "以前", "赤になった日", "MRR", "担当") if ja else (

@@ -1059,13 +1059,16 @@ def dropped_to_red(conn: Connection, start: date, end: date, filters: Filters = 
                    model: HealthModel | None = None) -> DropReport:
     """Accounts whose band fell into red on a day of ``[start, end)`` (days capped at today).
 
-    From the daily snapshots (a red snapshot whose previous snapshot was not red);
-    without snapshots in the period, the scores at both ends are computed and compared."""
+    From the daily snapshots (a red snapshot whose previous snapshot was not red, still red
+    at the end); without snapshots in the period and before it, the scores at both ends are
+    computed and compared."""
     model = model or load_model()
     last = min(end, (today or end - timedelta(days=1)) + timedelta(days=1))
-    in_period = select(exists().where(h.c.day >= start, h.c.day < last))
+    # Snapshots answer when they cover the period and the days just before it (the band it fell from).
+    covered = select(exists().where(h.c.day >= start, h.c.day < last),
+                     exists().where(h.c.day < start, h.c.day >= start - timedelta(days=60)))
     cond = filters.account_condition()
-    if conn.execute(in_period).scalar():
+    if all(conn.execute(covered).one()):
         prev_band = func.lag(h.c.band).over(partition_by=h.c.account_id, order_by=h.c.day)
         seq = select(h.c.account_id, h.c.day, h.c.band, h.c.score, prev_band.label("prev_band")).where(
             h.c.day >= start - timedelta(days=60), h.c.day < last)
