@@ -268,7 +268,7 @@ class UnitFormatter(Formatter):
         elif self.unit == "money":
             self.div, self.suffix = _money_scale(top, self.currency, self.lang)
         self.decimals = 0
-        if self.unit not in ("count", "score"):
+        if self.unit not in ("count", "score") or any(abs(x - round(x)) > 1e-9 for x in finite):
             for d in range(0, 4):
                 if all(abs(round(x / self.div, d) - x / self.div) < 1e-6 * max(1.0, top / self.div) for x in finite):
                     self.decimals = d
@@ -286,7 +286,7 @@ class UnitFormatter(Formatter):
         body = f"{abs(v):,.{self.decimals}f}"
         if self.unit == "money":
             return f"{sign}{_symbol(self.currency)}{body}{self.suffix}"
-        if self.unit in ("count", "score"):
+        if self.unit in ("count", "score") and self.decimals == 0:
             return f"{sign}{abs(round(v)):,d}"
         return f"{sign}{body}{self.suffix}"
 
@@ -318,12 +318,13 @@ def _width_pt(text: str, size: float) -> float:
     return _em(text) * size
 
 
-def _fit(text: str, size: float, max_pt: float, min_size: float) -> tuple[str, float]:
-    """Shrink a text to fit ``max_pt`` points, and cut it with an ellipsis if even that fails."""
-    while size > min_size and _width_pt(text, size) > max_pt:
+def _fit(text: str, size: float, max_pt: float, min_size: float, width=_width_pt) -> tuple[str, float]:
+    """Shrink a text to fit ``max_pt`` points, and cut it with an ellipsis if even that fails.
+    ``width(text, size)`` measures in points (an estimate unless a renderer's measure is given)."""
+    while size > min_size and width(text, size) > max_pt:
         size -= 1
-    if _width_pt(text, size) > max_pt:
-        while text and _width_pt(text + "…", size) > max_pt:
+    if width(text, size) > max_pt:
+        while text and width(text + "…", size) > max_pt:
             text = text[:-1]
         text = text.rstrip() + "…"
     return text, size
@@ -364,6 +365,8 @@ def has_data(chart: Chart) -> bool:
         series = _series(chart)[:1]
     else:
         series = _series(chart)
+    if chart.kind in ("donut", "share"):  # parts of a whole: a whole of zero has nothing to show
+        return any(sum(v for v in s.values if v is not None) > 0 for s in series)
     return any(v is not None for s in series for v in s.values)
 
 
@@ -446,13 +449,22 @@ def _figure(chart: Chart, lang: str, height: float = HEIGHT_IN) -> tuple[Figure,
     FigureCanvasAgg(fig)
     pad_pt = 10.0
     usable = WIDTH_IN * 72 - 2 * 14
-    title, tsize = _fit(chart.title or "", TITLE_PT, usable, 14)
+    renderer = fig.canvas.get_renderer()
+
+    def measure(weight: str):
+        def width(text: str, size: float) -> float:
+            props = _text_style(families, size, weight, text, INK)["fontproperties"]
+            w, _, _ = renderer.get_text_width_height_descent(text, props, ismath=False)
+            return w * 72.0 / DPI + (size / 14 if weight == "bold" and _has_wide(text) else 0)
+        return width
+
+    title, tsize = _fit(chart.title or "", TITLE_PT, usable, 14, measure("bold"))
     y_pt = pad_pt + tsize
     fig.text(14 / (WIDTH_IN * 72), 1 - y_pt / (height * 72), title, ha="left", va="baseline",
              **_text_style(families, tsize, "bold", title, INK))
     y_pt += 6
     if chart.subtitle:
-        sub, ssize = _fit(chart.subtitle, SUBTITLE_PT, usable, 11)
+        sub, ssize = _fit(chart.subtitle, SUBTITLE_PT, usable, 11, measure("normal"))
         y_pt += ssize
         fig.text(14 / (WIDTH_IN * 72), 1 - y_pt / (height * 72), sub, ha="left", va="baseline",
                  **_text_style(families, ssize, "normal", sub, MUTED))
@@ -474,7 +486,8 @@ def _style_axes(ctx: _Ctx, ax, *, grid_axis: str | None = "y") -> None:
 
 def _value_axis(ctx: _Ctx, axis) -> None:
     axis.set_major_formatter(UnitFormatter(ctx.chart.unit, ctx.lang, ctx.currency))
-    axis.set_major_locator(MaxNLocator(nbins=5, integer=ctx.chart.unit in ("count", "score"), min_n_ticks=3))
+    whole = ctx.chart.unit in ("count", "score")
+    axis.set_major_locator(MaxNLocator(nbins=5, integer=whole, min_n_ticks=2 if whole else 3))
 
 
 def _legend(ctx: _Ctx, ax, handles, labels, *, ncol: int | None = None) -> None:
@@ -612,12 +625,14 @@ def _draw_bars(ctx: _Ctx, series: list[_Series]) -> None:
     pad_lo = 0.12 * span if lo < 0 else 0.0
     if horizontal:
         ax.set_xlim(lo - pad_lo, hi + 0.22 * span)
+        ax.set_ylim(-0.6, n - 0.4)
         ax.set_yticks(range(n))
         ax.set_yticklabels([_fit(lbl, TICK_PT, 2.8 * 72, TICK_PT)[0] for lbl in labels])
         ax.invert_yaxis()
         ax.axvline(0, color="#9A9A9A", linewidth=1)
     else:
         ax.set_ylim(lo - pad_lo, hi + 0.12 * span)
+        ax.set_xlim(-0.6, n - 0.4)
         _category_ticks(ctx, ax, tuple(labels), _plot_width_in())
         ax.axhline(0, color="#9A9A9A", linewidth=1)
     _value_axis(ctx, value_axis)

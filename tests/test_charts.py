@@ -151,6 +151,9 @@ def test_empty_chart_says_no_data_instead_of_failing():
     no_series = Chart("heatmap", "コホート継続率", PERIOD_JA, (), (), "ratio")
     assert png_size(render_chart(no_series, "ja")) == (880, 495)
     assert "データはありません" in alt_text(no_series, "ja")
+    no_answers = Chart("donut", "NPS", "Oct 2026", ("Promoters", "Passives", "Detractors"), (("n", (0, 0, 0)),))
+    assert not has_data(no_answers)
+    assert png_size(render_chart(no_answers)) == (880, 495)
 
 
 def test_unknown_kind_is_a_clear_error():
