@@ -63,6 +63,10 @@ def _cohorts(calc, results, period, lang, currency):
     else:
         lines = [f"{ch['denominator'] - ch['numerator']:,} of the {ch['denominator']:,} customers paying at the start "
                  "still pay at the end."]
+    cohort = results["cohort_retention"].current
+    if cohort.value is None and not cohort.parts.get("known", True):
+        lines.append("この期間のコホートは翌月末をまだ迎えていないため、継続率はまだ出せません。" if lang == "ja" else
+                     "The cohort retention of this period is not known yet: the month after it has not ended.")
     return lines, table, chart
 
 

@@ -167,3 +167,10 @@ def test_empty_period_answers_not_defined_instead_of_failing(company, ask):
     reply = ask("nps 2026-09")
     assert reply.kind == "answer" and reply.data["nps"] is None
     assert "Not defined" in reply.lines[0]
+
+
+def test_retention_of_last_month_says_the_cohort_is_not_known_yet(company, ask):
+    # October's cohort (N) is checked at the end of November, after today (Nov 22)
+    reply = ask("retention 2026-10")
+    assert reply.data["cohort_retention"] is None
+    assert any("not known yet" in line for line in reply.lines)
