@@ -176,10 +176,6 @@ def local_stamp(at: datetime, tz, lang: str) -> str:
     return f"{calendar.day_abbr[local.weekday()]} {calendar.month_abbr[local.month]} {local.day} {local:%H:%M} {local.tzname()}"
 
 
-def _describe_filters(filters: Filters) -> str:
-    return filters.describe()
-
-
 # ---------------------------------------------------------------------------- preview
 
 def _preview(req: Request, words: list[str]) -> Reply:
@@ -337,7 +333,7 @@ def build_digest(db: Database, settings: Settings, *, now: datetime, filters: Fi
         lines.append(_t(lang, "No changes since the last digest.", "前回のダイジェストから変化はありません。"))
     since_text = _short_date(since, lang)
     thread_title = _t(lang, f"What changed since {since_text}", f"{since_text}からの変化")
-    thread = Reply(title=thread_title, summary=thread_title, language=lang, period=changes.describe(lang),
+    thread = Reply(title=thread_title, summary=thread_title, language=lang,
                    lines=tuple(lines), revenue=revenue,
                    data={kind: [r["account_id"] for r in lists[kind][0]] for kind in lists}
                    | {"red": [r["account_id"] for r in reds], "renewals": [r["account_id"] for r in renew],

@@ -409,7 +409,8 @@ def take_over_stale(engine: Engine, now: datetime, worker: str) -> list[Takeover
         if taken != 1:
             continue  # another process took it over first
         sub = get_subscription(engine, int(row.subscription_id))
-        if sub is None:
+        if sub is None or not sub.active:
+            finish(engine, int(row.id), "failed", now=now, reason="unsubscribed before it was posted")
             continue
         logger.warning("digest delivery %s (subscription %s, %s) was claimed by %s and never finished; taking it over",
                        row.id, row.subscription_id, row.local_date, row.claimed_by)
