@@ -14,6 +14,7 @@ writes what they emit. No SQLAlchemy here: the workers import this module.
 from __future__ import annotations
 
 import csv
+import gc
 import hashlib
 import io
 import math
@@ -372,6 +373,7 @@ def worker_main(path: str, rng: ByteRange, params: EventParams, out, parent_pid:
                 if os.getppid() != parent_pid:  # the sync was killed: stop quietly
                     os._exit(1)
 
+    gc.disable()  # the roll-up makes millions of short-lived objects and no cycles: ~5% faster
     parser = EventParser(params, lambda kind, payload: put((kind, payload)))
     try:
         read_range(path, rng, parser)
