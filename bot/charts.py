@@ -427,6 +427,7 @@ class _Ctx:
     ref: float | None = None  # the chart's largest magnitude: one money scale for all its labels
     top: float = 1.0  # the figure fraction below the title and period
     legend_rows: int = 0  # rows of the legend drawn above the plot
+    categories: tuple[str, ...] = ()  # x labels that may need thinning
 
     def font(self, size: float) -> FontProperties:
         return FontProperties(family=self.families, size=size)
@@ -522,15 +523,19 @@ def _category_ticks(ctx: _Ctx, ax, labels: tuple[str, ...], width_in: float) -> 
     if n == 0:
         return
     slot = width_in * 72 / n
-    widest = max(_width_pt(str(lbl), TICK_PT) for lbl in labels) + 14
+    widest = max(_width_pt(str(lbl), TICK_PT) for lbl in labels) + 8
     step = max(1, math.ceil(widest / slot))
-    shown = [str(lbl) if (n - 1 - i) % step == 0 else "" for i, lbl in enumerate(labels)]
-    ax.set_xticklabels(shown)
-    if step > 1:
-        ax.tick_params(axis="x", length=2)
+    _thin_labels(ax, labels, step)
+    ctx.categories = tuple(str(lbl) for lbl in labels)  # checked again once the plot is placed
 
 
-def _plot_width_in(ax_left_in: float = 1.0) -> float:
+def _thin_labels(ax, labels, step: int) -> None:
+    n = len(labels)
+    ax.set_xticklabels([str(lbl) if (n - 1 - i) % step == 0 else "" for i, lbl in enumerate(labels)])
+    ax.tick_params(axis="x", length=2 if step > 1 else 3)
+
+
+def _plot_width_in(ax_left_in: float = 0.8) -> float:
     return WIDTH_IN - ax_left_in - 0.2
 
 
@@ -1077,6 +1082,11 @@ def _fit_axes(ctx: _Ctx, ax) -> None:
         right = max(right, xwide_last / 2 + 4 * px)
     ax.set_position((left / width_px, bottom / height_px, (width_px - left - right) / width_px,
                      (top - bottom) / height_px))
+    if ctx.categories:  # now that the plot's width is known, thin the period labels on measured widths
+        lo, hi = ax.get_xlim()
+        slot = (width_px - left - right) / max(hi - lo, 1e-9)
+        widest = extent(list(ctx.categories), xsize)[0] + 8 * px
+        _thin_labels(ax, ctx.categories, max(1, math.ceil(widest / slot)))
 
 
 def render_chart(chart: Chart, lang: str = "en", currency: str = "JPY") -> bytes:
