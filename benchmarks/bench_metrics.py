@@ -59,16 +59,16 @@ def time_metric(engine, name: str) -> tuple[float, float]:
 
 # ---- the obvious pandas approach ------------------------------------------------------
 
-def _pandas_churn_and_nrr(url: str) -> dict[str, float]:
+def _pandas_churn_and_nrr(url: str) -> dict[str, tuple[float, float]]:
     import pandas as pd
     from sqlalchemy import create_engine
 
     engine = create_engine(url)
     out = {}
     for metric in ("customer_churn_rate", "nrr"):
-        times = []
+        times, cpus = [], []
         for _ in range(PANDAS_RUNS):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             subs = pd.read_sql("SELECT account_id, start_date, end_date, mrr FROM subscriptions", engine,
                                parse_dates=["start_date", "end_date"])
             for period in (PERIOD, PERIOD.previous()):
@@ -85,19 +85,20 @@ def _pandas_churn_and_nrr(url: str) -> dict[str, float]:
                 else:
                     s.m1.sum() / s.m0.sum()
             times.append((time.perf_counter() - t0) * 1000)
-        out[metric] = statistics.median(times)
+            cpus.append((time.process_time() - c0) * 1000)
+        out[metric] = (statistics.median(times), statistics.median(cpus))
     engine.dispose()
     return out
 
 
-def _pandas_nps(url: str) -> float:
+def _pandas_nps(url: str) -> tuple[float, float]:
     import pandas as pd
     from sqlalchemy import create_engine
 
     engine = create_engine(url)
-    times = []
+    times, cpus = [], []
     for _ in range(PANDAS_RUNS):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         nps = pd.read_sql("SELECT response_id, account_id, respondent, score, responded_at FROM nps_responses", engine,
                           parse_dates=["responded_at"])
         for period in (PERIOD, PERIOD.previous()):
@@ -106,26 +107,28 @@ def _pandas_nps(url: str) -> float:
             latest = p.drop_duplicates(["account_id", "who"], keep="last")
             round(100 * ((latest.score >= 9).sum() - (latest.score <= 6).sum()) / max(1, len(latest)))
         times.append((time.perf_counter() - t0) * 1000)
+        cpus.append((time.process_time() - c0) * 1000)
     engine.dispose()
-    return statistics.median(times)
+    return statistics.median(times), statistics.median(cpus)
 
 
-def _pandas_mau(url: str) -> float:
+def _pandas_mau(url: str) -> tuple[float, float]:
     import pandas as pd
     from sqlalchemy import create_engine
 
     engine = create_engine(url)
-    times = []
+    times, cpus = [], []
     for _ in range(PANDAS_RUNS):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         usage = pd.read_sql("SELECT account_id, user_id, day FROM usage_daily", engine, parse_dates=["day"])
         for period in (PERIOD, PERIOD.previous()):
             d = pd.Timestamp(period.last_day)
             window = usage[(usage.day > d - pd.Timedelta(days=30)) & (usage.day <= d)]
             len(window.drop_duplicates(["account_id", "user_id"]))
         times.append((time.perf_counter() - t0) * 1000)
+        cpus.append((time.process_time() - c0) * 1000)
     engine.dispose()
-    return statistics.median(times)
+    return statistics.median(times), statistics.median(cpus)
 
 
 def _pandas_child(url: str, queue) -> None:
@@ -136,7 +139,7 @@ def _pandas_child(url: str, queue) -> None:
     queue.put(results)
 
 
-def pandas_times(url: str) -> dict[str, float]:
+def pandas_times(url: str) -> dict:
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     proc = ctx.Process(target=_pandas_child, args=(url, queue))
@@ -202,12 +205,15 @@ def main(argv: list[str] | None = None) -> int:
         print("the obvious pandas approach (read_sql the table, compute in memory), SQLite, median of "
               f"{PANDAS_RUNS}, ms")
         pd_results = pandas_times(f"sqlite:///{args.data}")
-        print(f"{'metric':28}{'csbot':>12}{'pandas':>12}{'speed-up':>10}")
+        print(f"{'metric':28}{'csbot':>10}{'pandas':>10}{'speed-up':>10}{'csbot cpu':>11}{'pandas cpu':>11}"
+              f"{'speed-up':>10}")
         for name in ("customer_churn_rate", "nrr", "nps", "mau"):
-            ours = results.get(name, {}).get("SQLite")
-            if ours is None:
+            if name not in results:
                 continue
-            print(f"{name:28}{ours:12.1f}{pd_results[name]:12.1f}{pd_results[name] / ours:9.0f}x")
+            ours, ours_cpu = results[name]["SQLite"], results[name]["SQLite cpu"]
+            theirs, theirs_cpu = pd_results[name]
+            print(f"{name:28}{ours:10.1f}{theirs:10.1f}{theirs / ours:9.1f}x{ours_cpu:11.1f}{theirs_cpu:11.1f}"
+                  f"{theirs_cpu / ours_cpu:9.1f}x")
         print(f"peak RSS of the pandas process: {pd_results['peak_rss_mb']:.0f} MB")
     return 0
 
