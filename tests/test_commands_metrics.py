@@ -174,3 +174,35 @@ def test_retention_of_last_month_says_the_cohort_is_not_known_yet(company, ask):
     reply = ask("retention 2026-10")
     assert reply.data["cohort_retention"] is None
     assert any("not known yet" in line for line in reply.lines)
+
+
+NAMES = ("mrr arr arpa mrr_movements net_new_mrr customer_churn_rate revenue_churn_rate net_mrr_churn_rate "
+         "annualized_churn_rate grr nrr expansion_rate retention_rate cohort_retention ltv upsell_rate cross_sell_rate "
+         "quick_ratio nps csat dau wau mau stickiness avg_usage_minutes seat_utilization onboarding_completion_rate "
+         "ttv").split()
+
+
+def test_csbot_metric_json_works_for_every_name_of_metrics_md(company, monkeypatch, capsys, tmp_path):
+    import json
+    import math
+
+    from bot.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CSBOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DATABASE_URL", company.url.render_as_string(hide_password=False))
+    expected = {"nrr": 0.85, "grr": 0.70, "expansion_rate": 0.15, "nps": 30, "csat": 50.0, "mau": 2,
+                "retention_rate": 2 / 3, "onboarding_completion_rate": 1.0, "ttv": 10.0}
+    for name in NAMES:
+        code = main(["metric", name, "--period", "2026-10", "--json"])
+        out, err = capsys.readouterr()
+        assert code == 0, (name, err)
+        data = json.loads(out)
+        assert data["name"] == name and data["period"] == {"start": "2026-10-01", "end": "2026-11-01"}
+        value = data["value"]
+        assert value is None or (isinstance(value, (int, float)) and math.isfinite(value)), (name, value)
+        if name in expected:
+            assert value == pytest.approx(expected[name]), name
+    # a filter: smb is A and C only -> NRR 130,000 / 150,000
+    assert main(["metric", "nrr", "--period", "2026-10", "--filter", "segment=smb", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["value"] == pytest.approx(130_000 / 150_000, abs=1e-6)
