@@ -7,8 +7,8 @@ cross-sell, churn, downgrades to free, reactivations and early churn; daily
 product usage for the last 13 months; quarterly NPS waves; support tickets with
 CSAT; onboarding milestones.
 
-Accounts that churn show it first: their usage fades over the 60-90 days before
-they leave, their NPS drops and they open more high / urgent tickets. Some
+Accounts that churn show it first: three to five months before they leave their
+usage drops a step and keeps sliding, their NPS drops and they open more high / urgent tickets. Some
 accounts are fading right now (they churn after ``today``, so their
 subscriptions are still open), including "Acme Logistics".
 
@@ -389,7 +389,7 @@ class _Company:
         acct.churns.append(day)
         # most churners fade first; some leave abruptly (acquired, budget cut)
         if fade_days is not None or rng.random() < 0.82:
-            length = fade_days or rng.randint(60, 95)
+            length = fade_days or rng.randint(90, 150)
             acct.fades.append((day - timedelta(days=length), day))
             # a third of the fading monthly payers cut seats on the way out
             prev = next(r for r in reversed(acct.rows) if r.product == "core" and r.end == day and r.mrr > 0)
@@ -536,7 +536,7 @@ class _Company:
         rng = self.rng
         forced = [a for a in paying if a.forced_churn and month <= a.forced_churn < nxt]
         for acct in forced:
-            self._churn(acct, acct.forced_churn, fade_days=100)
+            self._churn(acct, acct.forced_churn, fade_days=130)
         if not paying:
             return
         candidates: list[tuple[_Account, date, float]] = []
@@ -601,7 +601,8 @@ def _trouble(acct: _Account, day: date) -> float:
     worst = 0.0
     for start, end in acct.fades:
         if start <= day < end:
-            worst = max(worst, (day - start).days / max(1, (end - start).days))
+            # disengagement starts with a step (a champion leaves, a budget is cut) and slides from there
+            worst = max(worst, 0.35 + 0.65 * (day - start).days / max(1, (end - start).days))
     for start, end in acct.dips:
         if start <= day < end:
             worst = max(worst, 0.55)

@@ -343,12 +343,16 @@ def _usage_seconds(engine, account: str, start: date, end: date) -> float:
         u.account_id == account, u.day >= start, u.day < end)))
 
 
-def test_churned_accounts_use_the_product_less_in_the_30_days_before_churn_than_90_to_60_days_before(demo):
+def test_churned_accounts_use_the_product_less_in_the_30_days_before_churn_than_half_a_year_before(demo):
+    # Churners start fading three to five months before they leave: compare the last
+    # 30 days with a month before any fade began (180 to 150 days before churn).
     engine, _ = demo
     first_usage = _as_date(_scalar(engine, select(func.min(schema.usage_daily.c.day))))
-    churns = [(a, d) for a, d in _churn_days(engine) if d - timedelta(days=90) >= first_usage]
-    assert len(churns) >= 30
-    before = [_usage_seconds(engine, a, d - timedelta(days=90), d - timedelta(days=60)) for a, d in churns]
+    churns = [(a, d) for a, d in _churn_days(engine) if d - timedelta(days=180) >= first_usage]
+    # only accounts that were already customers using the product half a year before they left
+    churns = [(a, d) for a, d in churns if _usage_seconds(engine, a, d - timedelta(days=180), d - timedelta(days=150))]
+    assert len(churns) >= 20
+    before = [_usage_seconds(engine, a, d - timedelta(days=180), d - timedelta(days=150)) for a, d in churns]
     last = [_usage_seconds(engine, a, d - timedelta(days=30), d) for a, d in churns]
     assert sum(last) / len(last) < 0.6 * sum(before) / len(before)
     faded = sum(1 for x, y in zip(before, last) if y < 0.7 * x)
