@@ -27,10 +27,14 @@ def _active_on(day) -> object:
 
 def monthly_churn(calc: Calc, last_month: date, months: int, filters: Filters) -> list[tuple[date, int, int]]:
     """Customer churn of each calendar month ``last_month - months + 1 .. last_month``:
-    (month, churned, paying at the start), in one statement (the same counts as
-    ``customer_churn_rate`` for each month)."""
-    key = ("monthly_churn", last_month, months, filters)
-    return calc.memo(key, lambda: _monthly_churn(calc, last_month, months, filters))
+    (month, churned, paying at the start), counted in one statement (the same counts
+    as ``customer_churn_rate`` for each month). Each month is memoised, and one month
+    more than asked is counted, so the previous period's LTV needs no second statement."""
+    wanted = [add_months(last_month, i - months + 1) for i in range(months)]
+    if any(("month_churn", m, filters) not in calc._memo for m in wanted):  # Calc has no "has" yet
+        for month, churned, start in _monthly_churn(calc, last_month, months + 1, filters):
+            calc.memo(("month_churn", month, filters), lambda c=churned, s=start: (c, s))
+    return [(m, *calc.memo(("month_churn", m, filters), lambda: (0, 0))) for m in wanted]
 
 
 def _monthly_churn(calc: Calc, last_month: date, months: int, filters: Filters) -> list[tuple[date, int, int]]:
