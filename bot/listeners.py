@@ -273,8 +273,10 @@ class Listeners:
         if reply.chart is None or not channel:
             return
         try:
-            from bot.charts import alt_text, render_chart
+            from bot.charts import alt_text, has_data, render_chart
 
+            if not has_data(reply.chart):
+                return
             png = render_chart(reply.chart, reply.language, self.settings.currency)
             client.files_upload_v2(channel=channel, thread_ts=thread_ts, file=png, filename="csbot-chart.png",
                                    title=reply.chart.title, alt_txt=alt_text(reply.chart, reply.language))

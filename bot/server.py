@@ -25,13 +25,38 @@ def run_socket_mode(settings: Settings) -> int:
         raise ConfigError("SLACK_APP_TOKEN", "missing; Socket Mode needs an app-level token (xapp-...) "
                           "with connections:write, or run csbot serve with SLACK_SIGNING_SECRET")
     db = open_database(settings)
+    check_startup(settings)
     app = create_app(settings, db, socket_mode=True)
+    scheduler = start_scheduler(app, settings, db)
     handler = SocketModeHandler(app, settings.slack_app_token)
     if settings.slack_api_url:
         handler.client.api_url = settings.slack_api_url
     print("csbot is connected in Socket Mode. Ctrl-C to stop.", file=sys.stderr)
-    handler.start()
+    try:
+        handler.start()
+    finally:
+        scheduler.stop()
     return 0
+
+
+def check_startup(settings: Settings) -> None:
+    """Refuse to start on a broken configuration file, with one line (HealthModelError)."""
+    from metrics.health import HealthModelError, load_model
+
+    try:
+        load_model()
+    except HealthModelError as exc:
+        raise ConfigError("CSBOT_HEALTH_MODEL", str(exc)) from None
+
+
+def start_scheduler(app, settings: Settings, db):
+    """Digests, alerts, scheduled syncs and the daily health snapshot, in a daemon thread.
+    Every replica may run one: each job is claimed in the database first."""
+    from bot.scheduler import Scheduler
+
+    scheduler = Scheduler(app.client, settings, db)
+    scheduler.start()
+    return scheduler
 
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
@@ -48,7 +73,10 @@ def wsgi_app(settings: Settings):
     from slack_bolt.adapter.wsgi import SlackRequestHandler
 
     db = open_database(settings)
-    handler = SlackRequestHandler(create_app(settings, db))
+    check_startup(settings)
+    app = create_app(settings, db)
+    scheduler = start_scheduler(app, settings, db)
+    handler = SlackRequestHandler(app)
 
     def application(environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -60,6 +88,7 @@ def wsgi_app(settings: Settings):
             return [b"not found"]
         return handler(environ, start_response)
 
+    application.scheduler = scheduler  # type: ignore[attr-defined]  # so a caller can stop it
     return application
 
 

@@ -36,7 +36,7 @@ class Table:
 class Chart:
     """Data for a chart; ``bot`` (or the console) draws it with matplotlib."""
 
-    kind: str  # "bars", "line", "waterfall", "stacked", "heatmap", "donut"
+    kind: str  # "bars", "line", "waterfall", "stacked", "heatmap", "donut", "share" (100% bars)
     title: str
     subtitle: str | None = None  # the exact period
     labels: tuple[str, ...] = ()
