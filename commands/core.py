@@ -29,7 +29,7 @@ from metrics.settings import Settings
 logger = logging.getLogger(__name__)
 
 # Modules that register commands (each uses @command at import).
-COMMAND_MODULES: list[str] = ["commands.churn", "commands.help", "commands.term", "commands.mrr", "commands.retention", "commands.voice", "commands.usage", "commands.onboarding", "commands.ltv", "commands.kpi", "commands.health", "commands.digest"]
+COMMAND_MODULES: list[str] = ["commands.churn", "commands.help", "commands.term", "commands.mrr", "commands.retention", "commands.voice", "commands.usage", "commands.onboarding", "commands.ltv", "commands.kpi", "commands.health", "commands.digest", "commands.sync"]
 
 # Functions that may claim a free-form question before keyword routing:
 # text -> (command name, its arguments) or None. "what is stickiness?" is a

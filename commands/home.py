@@ -51,6 +51,7 @@ def home_reply(ctx: Context) -> Reply:
         else:
             book = conn.execute(select(func.count()).select_from(a).where(mine)).scalar_one()
             lines.append(f"あなたの担当顧客: *{book}社*" if lang == "ja" else f"Your book: *{book}* accounts")
+            lines.extend(_book_health(conn, ctx, lang))
             horizon = ctx.today + timedelta(days=RENEWAL_DAYS)
             rows = conn.execute(
                 select(a.c.name, a.c.renewal_date, a.c.plan)
@@ -75,3 +76,26 @@ def home_reply(ctx: Context) -> Reply:
                              else f"No renewals in your book in the next {RENEWAL_DAYS} days.")
     return Reply(title=title, summary=title, language=lang, period=period.describe(lang), figures=figures,
                  lines=tuple(lines), table=table, footer=freshness(ctx, lang), revenue=True)
+
+
+BAND_EMOJI = {"red": "🔴", "yellow": "🟡", "green": "🟢"}
+BAND_JA = {"red": "赤", "yellow": "黄", "green": "緑"}
+
+
+def _book_health(conn, ctx: Context, lang: str) -> list[str]:
+    """The viewer's accounts by health band, the ones at risk named first."""
+    from metrics.filters import Filters
+    from metrics.health import portfolio
+
+    ids = tuple(x for x in (ctx.user_id, ctx.user_email) if x)
+    book = portfolio(conn, ctx.today, Filters(owner=ids), ctx.settings)
+    if not book.rows:
+        return []
+    bands = " · ".join(f"{BAND_EMOJI[b]} {BAND_JA[b] if lang == 'ja' else b} {book.counts.get(b, 0)}"
+                       for b in ("red", "yellow", "green"))
+    out = [bands]
+    risky = [r for r in book.rows if r.band in ("red", "yellow")][:5]
+    if risky:
+        head = "要注意: " if lang == "ja" else "At risk: "
+        out.append(head + ", ".join(f"{r.name} ({r.score:.0f})" for r in risky))
+    return out
