@@ -6,14 +6,13 @@ from __future__ import annotations
 from commands.core import Request
 from commands.reply import Button, Figure
 from metrics import format as fmt
-from metrics.db import Database
 from metrics.filters import Filters
 from metrics.periods import Period
 from metrics.registry import Calc, MetricResult, compute_metric
 
 
 def calc_for(req: Request, conn) -> Calc:
-    return Calc(conn, req.ctx.settings)
+    return Calc(conn, req.ctx.settings, today=req.ctx.today)
 
 
 def result(calc: Calc, name: str, period: Period, filters: Filters) -> MetricResult:
@@ -78,6 +77,3 @@ def standard_buttons(command: str, period: Period, filters: Filters, lang: str,
         buttons.append(Button("csbot_accounts", "対象の顧客" if lang == "ja" else "Show accounts", f"{base} accounts"))
     return tuple(buttons)
 
-
-def database(req: Request) -> Database:
-    return req.ctx.db

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from commands.answers import figure, how_lines, period_line, result, standard_buttons
+from commands.answers import calc_for, figure, how_lines, period_line, result, standard_buttons
 from commands.core import Request, UsageError, command, strict_words
 from commands.reply import Chart, Reply, Table
 from metrics import format as fmt
-from metrics.registry import Calc
 from metrics.revenue import movement_accounts, movements
 
 PAGE = 10
@@ -31,7 +30,7 @@ def churn(req: Request) -> Reply:
     filters = args.filters
 
     with req.ctx.db.engine.connect() as conn:
-        calc = Calc(conn, req.ctx.settings)
+        calc = calc_for(req, conn)
         customer = result(calc, "customer_churn_rate", period, filters)
         revenue = result(calc, "revenue_churn_rate", period, filters)
         moves = movements(calc, period, filters)

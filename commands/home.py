@@ -41,7 +41,7 @@ def home_reply(ctx: Context) -> Reply:
     lines: list[str] = []
     table = None
     with engine.connect() as conn:
-        calc = Calc(conn, ctx.settings)
+        calc = Calc(conn, ctx.settings, today=ctx.today)
         figures = tuple(figure(compute_metric(conn, name, period, settings=ctx.settings, calc=calc), lang, currency)
                         for name in HEADLINE if name in declared)
         mine = owner_condition(ctx)

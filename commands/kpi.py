@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable, Iterable
 
-from commands.answers import figure, how_lines, period_line, result, standard_buttons
+from commands.answers import calc_for, figure, how_lines, period_line, result, standard_buttons
 from commands.core import Request, command, strict_words
 from commands.reply import Chart, Figure, Reply, Table
 from metrics import format as fmt
@@ -44,8 +44,7 @@ def family_reply(req: Request, command_name: str, names: Iterable[str], extra: E
     filters = args.filters
     names = list(names)
     with req.ctx.db.engine.connect() as conn:
-        calc = Calc(conn, req.ctx.settings)
-        calc.today = req.ctx.today  # month ends after today are not known yet (cohorts)
+        calc = calc_for(req, conn)  # month ends after today are not known yet (cohorts)
         results = {name: result(calc, name, period, filters) for name in names}
         lines, table, chart = extra(calc, results, period, lang, currency) if extra else ([], None, None)
     main = results[title_metric or names[0]]

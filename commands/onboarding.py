@@ -19,6 +19,11 @@ def _lines(calc, results, period, lang, currency):
         lines = [f"{p['completed']:,} of the {p['accounts']:,} customers who started paying in the period completed "
                  f"every required milestone ({steps}) within {p['within_days']} days.",
                  f"TTV is the median over the {t['accounts']:,} that reached first_value."]
+    open_ = p.get("still_in_window", 0)
+    if open_:
+        lines.insert(1, f"うち {open_:,}社はまだ{p['within_days']}日の期限内のため、この率はこれから上がる可能性があります。"
+                     if lang == "ja" else
+                     f"{open_:,} of them are still inside their {p['within_days']}-day window, so this rate can still rise.")
     return lines, None, None
 
 

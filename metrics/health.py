@@ -1256,7 +1256,7 @@ def _backtest(conn: Connection, first: date, months: int, settings: Settings, le
 
 
 def _health_metric(calc: Calc, period: Period, filters: Filters) -> Measurement:
-    today = getattr(calc, "today", None) or datetime.now(calc.settings.tz).date()
+    today = calc.today or datetime.now(calc.settings.tz).date()
     day = min(period.end, today)
     scores = calc.memo(("health_scores", day, filters),
                        lambda: score_accounts(calc.conn, day, filters, calc.settings))

@@ -12,7 +12,7 @@ import logging
 import statistics
 from datetime import date, datetime
 
-from sqlalchemy import Date, case, func, literal, select
+from sqlalchemy import Date, and_, case, func, literal, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
@@ -64,15 +64,20 @@ def _completion(calc: Calc, period: Period, filters: Filters) -> Measurement:
         .group_by(o.c.account_id)
         .subquery("done")
     )
+    finished = func.coalesce(done.c.n, 0) >= len(required)
+    today = calc.today or datetime.now(calc.settings.tz).date()
     row = calc.conn.execute(select(
         func.count().label("accounts"),
-        func.coalesce(func.sum(case((func.coalesce(done.c.n, 0) >= len(required), 1), else_=0)), 0)
-        .label("completed"),
+        func.coalesce(func.sum(case((finished, 1), else_=0)), 0).label("completed"),
+        # not finished yet, but their window has not closed: the rate can still rise
+        func.coalesce(func.sum(case((and_(~finished, days_after(cohort.c.first_paid, literal(days)) >= today), 1),
+                                    else_=0)), 0).label("still_in_window"),
     ).select_from(cohort.outerjoin(done, done.c.account_id == cohort.c.account_id))).mappings().one()
     accounts, completed = int(row["accounts"]), int(row["completed"])
     return Measurement(ratio(completed, accounts),
                        {"numerator": completed, "denominator": accounts, "completed": completed,
-                        "accounts": accounts, "within_days": days, "milestones": list(required)})
+                        "accounts": accounts, "still_in_window": int(row["still_in_window"]),
+                        "within_days": days, "milestones": list(required)})
 
 
 def _ttv(calc: Calc, period: Period, filters: Filters) -> Measurement:

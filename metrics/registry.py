@@ -17,6 +17,7 @@ import logging
 import re
 import string
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Callable
 
 from sqlalchemy import Connection, Engine
@@ -40,10 +41,15 @@ class Measurement:
 class Calc:
     """One connection, the settings, and a memo shared by the metrics of one answer."""
 
-    def __init__(self, conn: Connection, settings: Settings):
+    def __init__(self, conn: Connection, settings: Settings, today: date | None = None):
         self.conn = conn
         self.settings = settings
+        # The answer's "today" (workspace time zone): month ends after it are not known yet.
+        self.today = today
         self._memo: dict[tuple, Any] = {}
+
+    def has(self, key: tuple) -> bool:
+        return key in self._memo
 
     def memo(self, key: tuple, compute: Callable[[], Any]) -> Any:
         if key not in self._memo:

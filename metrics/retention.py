@@ -31,7 +31,7 @@ def as_of(calc: Calc) -> date:
     """The last day data can describe: "today" of the answer (``calc.today`` when
     the caller set it, else today in the workspace time zone). Month ends after it
     are not known yet."""
-    today = getattr(calc, "today", None)
+    today = calc.today
     if today is not None:
         return today
     return datetime.now(ZoneInfo(calc.settings.timezone)).date()

@@ -5,6 +5,7 @@ plus what csbot keeps for itself: the sync log, rejected rows, daily health
 snapshots and a small key/value table.
 
 Conventions:
+- Autoincrement keys name their sequence: PostgreSQL and DuckDB use it, SQLite ignores it.
 - Dates are ``Date``; timestamps are naive ``DateTime`` in the workspace time
   zone (``CSBOT_TIMEZONE``), so a period ``[start, end)`` compares directly.
   The sync converts zoned timestamps before they are stored.
@@ -26,6 +27,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
+    Sequence,
     String,
     Table,
     Text,
@@ -66,7 +68,8 @@ subscriptions = Table(
     Column("quantity", Integer),
     Column("bill_period_months", Integer),
     Column("discount", Money),
-    Index("ix_subscriptions_account", "account_id", "start_date"),
+    # covers the per-account grouping of the revenue metrics (no table lookups)
+    Index("ix_subscriptions_cover", "account_id", "start_date", "end_date", "mrr", "product"),
     Index("ix_subscriptions_dates", "start_date", "end_date"),
 )
 
@@ -78,7 +81,8 @@ usage_daily = Table(
     Column("day", Date, primary_key=True),
     Column("events", Integer, nullable=False, default=0),
     Column("seconds", Float, nullable=False, default=0),
-    Index("ix_usage_daily_day", "day", "account_id"),
+    # covers DAU/WAU/MAU and usage time over a window of days (no table lookups)
+    Index("ix_usage_daily_day_cover", "day", "account_id", "user_id", "seconds"),
 )
 
 nps_responses = Table(
@@ -131,7 +135,7 @@ tickets = Table(
 sync_log = Table(
     "sync_log",
     metadata,
-    Column("sync_id", Integer, primary_key=True, autoincrement=True),
+    Column("sync_id", Integer, Sequence("sync_log_sync_id_seq"), primary_key=True, autoincrement=True),
     Column("source", String(1024), nullable=False),  # never holds a password
     Column("started_at", DateTime, nullable=False),  # UTC
     Column("finished_at", DateTime),  # UTC
@@ -146,7 +150,7 @@ sync_log = Table(
 rejected_rows = Table(
     "rejected_rows",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("id", Integer, Sequence("rejected_rows_id_seq"), primary_key=True, autoincrement=True),
     Column("sync_id", Integer, nullable=False, index=True),
     Column("table_name", String(64), nullable=False),
     Column("file", String(1024)),
@@ -209,7 +213,7 @@ from sqlalchemy import Boolean, UniqueConstraint  # noqa: E402  (kept next to th
 digest_subscriptions = Table(
     "digest_subscriptions",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("id", Integer, Sequence("digest_subscriptions_id_seq"), primary_key=True, autoincrement=True),
     Column("target", String(16), nullable=False),  # channel | dm
     Column("channel", String(64), nullable=False),  # channel ID; for a DM the user's ID
     Column("channel_name", String(255)),  # as Slack named it when subscribing (revenue rule)
@@ -228,7 +232,7 @@ digest_subscriptions = Table(
 digest_deliveries = Table(
     "digest_deliveries",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("id", Integer, Sequence("digest_deliveries_id_seq"), primary_key=True, autoincrement=True),
     Column("subscription_id", Integer),  # NULL for `csbot digest --channel` (posted by hand)
     Column("local_date", Date, nullable=False),
     Column("channel", String(64)),
@@ -247,7 +251,7 @@ digest_deliveries = Table(
 digest_alerts = Table(
     "digest_alerts",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("id", Integer, Sequence("digest_alerts_id_seq"), primary_key=True, autoincrement=True),
     Column("channel", String(64), nullable=False),
     Column("channel_name", String(255)),
     Column("kind", String(16), nullable=False),  # red | churn | contraction | detractor
@@ -262,7 +266,7 @@ digest_alerts = Table(
 alerts_fired = Table(
     "alerts_fired",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("id", Integer, Sequence("alerts_fired_id_seq"), primary_key=True, autoincrement=True),
     Column("event_key", String(255), nullable=False, unique=True),  # "<channel>|churn|A42|2026-11-20"
     Column("alert_id", Integer),
     Column("channel", String(64), nullable=False),

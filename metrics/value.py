@@ -31,7 +31,7 @@ def monthly_churn(calc: Calc, last_month: date, months: int, filters: Filters) -
     as ``customer_churn_rate`` for each month). Each month is memoised, and one month
     more than asked is counted, so the previous period's LTV needs no second statement."""
     wanted = [add_months(last_month, i - months + 1) for i in range(months)]
-    if any(("month_churn", m, filters) not in calc._memo for m in wanted):  # Calc has no "has" yet
+    if any(not calc.has(("month_churn", m, filters)) for m in wanted):
         for month, churned, start in _monthly_churn(calc, last_month, months + 1, filters):
             calc.memo(("month_churn", month, filters), lambda c=churned, s=start: (c, s))
     return [(m, *calc.memo(("month_churn", m, filters), lambda: (0, 0))) for m in wanted]

@@ -79,3 +79,16 @@ def test_no_new_customers_means_not_defined(cohort):
     nov = OCT.__class__(date(2026, 11, 1), date(2026, 12, 1), "month")
     assert value(cohort, "onboarding_completion_rate", nov).value is None
     assert value(cohort, "ttv", nov).value is None
+
+
+def measured_on(engine, today, name="onboarding_completion_rate", period=Q3):
+    with engine.connect() as conn:
+        return measure(Calc(conn, Settings(), today=today), name, period)
+
+
+def test_the_rate_says_how_many_unfinished_customers_are_still_inside_their_window(cohort):
+    # Not finished in time: B (window closed Oct 8), C (window to Oct 30), E (window to Dec 29).
+    assert measured_on(cohort, date(2026, 10, 15)).parts["still_in_window"] == 2  # C and E
+    assert measured_on(cohort, date(2026, 11, 22)).parts["still_in_window"] == 1  # E only
+    # the rate itself does not change with today
+    assert measured_on(cohort, date(2026, 11, 22)).value == pytest.approx(0.4)
