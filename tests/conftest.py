@@ -26,7 +26,14 @@ for _key in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "SLAC
     os.environ.pop(_key, None)
 
 
-def _postgres_engine():
+def new_database(tmp_dir) -> tuple:
+    """An empty csbot database of its own, with every table: a new SQLite file in
+    ``tmp_dir``, or a new schema on CSBOT_TEST_DATABASE_URL. Returns (engine, schema
+    name or None); hand both to ``drop_database`` when done."""
+    if not TEST_DATABASE_URL:
+        engine = make_engine(f"sqlite:///{tmp_dir / 'csbot-test.db'}")
+        schema.metadata.create_all(engine)
+        return engine, None
     schema_name = f"csbot_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = make_engine(TEST_DATABASE_URL)
     with admin.begin() as conn:
@@ -34,22 +41,28 @@ def _postgres_engine():
     admin.dispose()
     sep = "&" if "?" in TEST_DATABASE_URL else "?"
     engine = make_engine(f"{TEST_DATABASE_URL}{sep}options=-csearch_path%3D{schema_name}")
+    schema.metadata.create_all(engine)
     return engine, schema_name
 
 
+def drop_database(engine, schema_name) -> None:
+    engine.dispose()
+    if schema_name:
+        admin = make_engine(TEST_DATABASE_URL)
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema_name}" CASCADE'))
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
-def _shared_engine():
+def _shared_engine(tmp_path_factory):
     """One engine per test process for PostgreSQL (None on SQLite)."""
     if not TEST_DATABASE_URL:
         yield None
         return
-    engine, schema_name = _postgres_engine()
+    engine, schema_name = new_database(tmp_path_factory.mktemp("pg"))
     yield engine
-    engine.dispose()
-    admin = make_engine(TEST_DATABASE_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema_name}" CASCADE'))
-    admin.dispose()
+    drop_database(engine, schema_name)
 
 
 @pytest.fixture

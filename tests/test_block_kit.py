@@ -10,14 +10,13 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
-from conftest import seed_two_plans
+from conftest import drop_database, new_database, seed_two_plans
 from slack_sdk.models.blocks import Block
 
 from bot.blocks import MAX_BLOCKS, MAX_SECTION, message_payload
 from bot.home import home_view
 from commands.core import Context, dispatch, load_commands
-from metrics import schema
-from metrics.db import Database, make_engine
+from metrics.db import Database
 from metrics.demo import load_demo
 from metrics.settings import Settings
 
@@ -51,11 +50,10 @@ def assert_valid_message(payload: dict) -> None:
 
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory):
-    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('bk') / 'demo.db'}")
-    schema.metadata.create_all(engine)
+    engine, name = new_database(tmp_path_factory.mktemp("block-kit"))
     load_demo(engine, today=date(2026, 11, 22))
     yield Database(engine=engine, url="demo", embedded=False)
-    engine.dispose()
+    drop_database(engine, name)
 
 
 @pytest.mark.parametrize("question", QUESTIONS)

@@ -8,46 +8,17 @@ Everything else is asked of the data with SQL, the way the metrics will.
 from __future__ import annotations
 
 import hashlib
-import os
-import uuid
 from datetime import date, datetime, timedelta
 
 import pytest
 from sqlalchemy import and_, func, or_, select, text
 
 from metrics import schema
-from metrics.db import get_meta, make_engine
+from metrics.db import get_meta
 from metrics.demo import DemoSummary, clear_data, load_demo
-from tests.conftest import TEST_DATABASE_URL, TODAY
+from conftest import TODAY, drop_database, new_database
 
 MIDNIGHT = datetime.combine(TODAY, datetime.min.time())
-
-
-def _fresh_engine(tmp_path_factory):
-    """An empty database of its own (a new SQLite file, or a new PostgreSQL schema)."""
-    if not TEST_DATABASE_URL:
-        path = tmp_path_factory.mktemp("demo") / "demo.db"
-        engine = make_engine(f"sqlite:///{path}")
-        schema.metadata.create_all(engine)
-        return engine, None
-    name = f"csbot_demo_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = make_engine(TEST_DATABASE_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{name}"'))
-    admin.dispose()
-    sep = "&" if "?" in TEST_DATABASE_URL else "?"
-    engine = make_engine(f"{TEST_DATABASE_URL}{sep}options=-csearch_path%3D{name}")
-    schema.metadata.create_all(engine)
-    return engine, name
-
-
-def _drop(engine, name) -> None:
-    engine.dispose()
-    if name:
-        admin = make_engine(TEST_DATABASE_URL)
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
-        admin.dispose()
 
 
 def _digest(engine) -> str:
@@ -63,19 +34,19 @@ def _digest(engine) -> str:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    engine, name = _fresh_engine(tmp_path_factory)
+    engine, name = new_database(tmp_path_factory.mktemp("demo"))
     summary = load_demo(engine, today=TODAY)
     yield engine, summary
-    _drop(engine, name)
+    drop_database(engine, name)
 
 
 @pytest.fixture(scope="module")
 def reloaded(tmp_path_factory):
     """A second, independent load with the same today and seed, and its digest taken right after."""
-    engine, name = _fresh_engine(tmp_path_factory)
+    engine, name = new_database(tmp_path_factory.mktemp("demo"))
     summary = load_demo(engine, today=TODAY, seed=2026)
     yield engine, summary, _digest(engine)
-    _drop(engine, name)
+    drop_database(engine, name)
 
 
 def _scalar(engine, stmt, **params):
