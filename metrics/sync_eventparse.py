@@ -18,6 +18,7 @@ import gc
 import hashlib
 import io
 import math
+import operator
 import os
 import queue as queue_mod
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from metrics.sync_values import BadValue, is_empty, parse_seconds, parse_text, t
 PROGRESS_EVERY = 131_072
 REJECT_BATCH = 1000
 BLOCK_BYTES = 8 * 1024 * 1024
+_SPLIT = operator.methodcaller("split", ",")
 
 _parse_user = parse_text(255)
 _parse_account = parse_text(64)
@@ -153,7 +155,7 @@ class EventParser:
 
     def feed(self, rows: Iterable, reader: Any, prev: int, offset: int = 0) -> None:
         """Rows of one stretch of the file; ``reader.line_num + offset`` is the last line
-        read, ``prev`` the line just before the first row."""
+        read (reader None: each row is one line), ``prev`` the line just before the first row."""
         p = self.p
         ia, iu, it, idur, iid, width = p.ia, p.iu, p.it, p.idur, p.iid, p.width
         known = p.known
@@ -172,7 +174,7 @@ class EventParser:
         since = 0
         for row in rows:
             line = prev + 1
-            prev = reader.line_num + offset
+            prev = reader.line_num + offset if reader is not None else line
             if not row:
                 continue  # a blank line
             read += 1
@@ -200,6 +202,10 @@ class EventParser:
                 zone = dt.tzinfo
                 dkey = ts[:10] if zone is None else (ts[:16], zone)
             except (TypeError, ValueError):
+                if len(row) == 1 and not row[0]:  # a blank line of a split (unquoted) block
+                    read -= 1
+                    since -= 1
+                    continue
                 got = self._slow(row, line)
                 if got is None:
                     continue
@@ -355,8 +361,11 @@ def read_range(path: str, rng: ByteRange, parser: EventParser) -> None:
             except UnicodeDecodeError as exc:
                 at = line + data.count(b"\n", 0, exc.start)
                 raise ValueError(f"not UTF-8 text ({exc.reason} on line {at}); save it as UTF-8") from None
-            reader = csv.reader(io.StringIO(text, newline=""))
-            parser.feed(reader, reader, line - 1, offset=line - 1)
+            if "\r" in text:
+                reader = csv.reader(io.StringIO(text, newline=""))
+                parser.feed(reader, reader, line - 1, offset=line - 1)
+            else:  # no quotes in the file, one row per line: splitting is twice as fast as csv
+                parser.feed(map(_SPLIT, text.split("\n")), None, line - 1)
             line += text.count("\n")
             del text
 

@@ -339,7 +339,7 @@ def test_bad_events_are_rejected_and_good_ones_counted(engine, settings, tmp_pat
 
 
 def _many_events(folder: Path, utc: bool = False) -> list[tuple]:
-    """240 events of 3 accounts over 5 days, one bad row near the end; returns the expected roll-up.
+    """240 events of 3 accounts over 5 days, a blank line, one bad row near the end; returns the roll-up.
     With ``utc`` the same moments are written in UTC ("...Z", nine hours earlier than Tokyo)."""
     write(folder, "accounts.csv", "account_id,name\nA1,a\nA2,b\nA3,c\n")
     lines = ["account_id,user_id,occurred_at,duration_seconds"]
@@ -353,7 +353,8 @@ def _many_events(folder: Path, utc: bool = False) -> list[tuple]:
         key = (acct, user, moment.date())
         events, secs = expected.get(key, (0, 0.0))
         expected[key] = (events + 1, secs + i)
-    lines.insert(230, "A1,u1,not-a-time,1")  # file line 231
+    lines.insert(100, "")  # a blank line (line 101) is skipped, not counted, not rejected
+    lines.insert(231, "A1,u1,not-a-time,1")  # file line 232
     write(folder, "events.csv", "\n".join(lines) + "\n")
     return sorted((a, u, d, e, s) for (a, u, d), (e, s) in expected.items())
 
@@ -366,7 +367,7 @@ def test_events_rolled_up_in_small_chunks_add_up_to_the_same_totals(engine, sett
 
     assert summary.table("events").inserted == 240
     assert usage(engine) == expected
-    assert [r[:3] for r in rejected(engine)] == [("events.csv", 231, "occurred_at")]
+    assert [r[:3] for r in rejected(engine)] == [("events.csv", 232, "occurred_at")]
 
 
 @pytest.mark.parametrize("utc", [False, True], ids=["workspace-time", "utc"])
@@ -384,7 +385,7 @@ def test_events_read_by_parallel_workers_give_the_same_totals_and_lines(engine, 
     assert calls == [2]  # two worker processes read the file
     assert summary.table("events").read == 241
     assert usage(engine) == expected
-    assert [r[:3] for r in rejected(engine)] == [("events.csv", 231, "occurred_at")]
+    assert [r[:3] for r in rejected(engine)] == [("events.csv", 232, "occurred_at")]
     again = sync(engine, tmp_path / "x", settings).table("events")
     assert (again.inserted, again.unchanged) == (0, 240)
 
