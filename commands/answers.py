@@ -4,7 +4,7 @@ change, the how-computed lines, the period line and the standard buttons."""
 from __future__ import annotations
 
 from commands.core import Request
-from commands.reply import Button, Figure
+from commands.reply import Button, Figure, Reply, Table
 from metrics import format as fmt
 from metrics.filters import Filters
 from metrics.periods import Period
@@ -77,3 +77,69 @@ def standard_buttons(command: str, period: Period, filters: Filters, lang: str,
         buttons.append(Button("csbot_accounts", "対象の顧客" if lang == "ja" else "Show accounts", f"{base} accounts"))
     return tuple(buttons)
 
+
+
+# ---- the accounts behind a number -------------------------------------------------
+
+PAGE = 10
+MOVEMENT_LABELS = {
+    "new": ("New", "新規"), "reactivation": ("Reactivation", "再開"), "expansion": ("Expansion", "拡大"),
+    "contraction": ("Contraction", "縮小"), "churn": ("Churn", "解約"),
+}
+MOVEMENT_SIGN = {"new": 1, "reactivation": 1, "expansion": 1, "contraction": -1, "churn": -1}
+
+
+def page_number(words: list[str]) -> int:
+    from commands.core import UsageError
+
+    numbers = [int(w) for w in words if w.isdigit()]
+    page = numbers[0] if numbers else 1
+    if page < 1:
+        raise UsageError("Pages start at 1.")
+    return page
+
+
+def movement_table(rows: list[dict], lang: str, currency: str, title: str, total: int) -> Table:
+    ja = lang == "ja"
+    cols = ("顧客", "動き", "MRRの増減", "セグメント", "担当") if ja else ("Account", "Movement", "MRR change", "Segment", "Owner")
+    body = tuple(
+        (r["name"], MOVEMENT_LABELS[r["movement"]][1 if ja else 0],
+         fmt.money(MOVEMENT_SIGN[r["movement"]] * r["amount"], currency).replace("¥", "+¥", 1)
+         if MOVEMENT_SIGN[r["movement"]] > 0 else fmt.money(-r["amount"], currency),
+         r["segment"] or "—", r["owner"] or "—")
+        for r in rows)
+    return Table(columns=cols, rows=body, title=title, total_rows=total)
+
+
+def accounts_reply(req: Request, command: str, period: Period, filters: Filters, kinds: tuple[str, ...],
+                   page: int) -> Reply:
+    """The accounts behind a revenue number (its movements), largest first, ``PAGE`` a page."""
+    from commands.core import UsageError
+    from metrics.revenue import movement_accounts
+
+    lang, currency = req.lang, req.ctx.settings.currency
+    ja = lang == "ja"
+    with req.ctx.db.engine.connect() as conn:
+        calc = calc_for(req, conn)
+        merged, total = [], 0
+        for kind in kinds:  # enough rows of each kind to fill this page after merging
+            rows, n = movement_accounts(calc, period, filters, kind, limit=page * PAGE)
+            merged += [{**r, "movement": kind} for r in rows]
+            total += n
+    pages = max(1, -(-total // PAGE))
+    if page > pages:
+        raise UsageError(f"ページは {pages} までです。" if ja else
+                         ("There is only 1 page." if pages == 1 else f"There are only {pages} pages."))
+    merged.sort(key=lambda r: (-r["amount"], r["name"]))
+    rows = merged[(page - 1) * PAGE: page * PAGE]
+    names = "・".join(MOVEMENT_LABELS[k][1] for k in kinds) if ja else ", ".join(MOVEMENT_LABELS[k][0].lower() for k in kinds)
+    where = period_line(period, filters, lang)
+    title = f"{names}の顧客 {total}社（{where}）" if ja else f"{total} account(s) with {names} · {where}"
+    buttons: tuple[Button, ...] = ()
+    if page < pages:
+        value = f"{command} {period_token(period)} {filter_tokens(filters)} accounts {page + 1}".replace("  ", " ")
+        buttons = (Button("csbot_accounts", "次へ" if ja else "Next page", value),)
+    return Reply(title=title, summary=title, language=lang, period=period.describe(lang),
+                 table=movement_table(rows, lang, currency, "対象の顧客" if ja else "Accounts", total),
+                 lines=(f"{page}/{pages} ページ" if ja else f"page {page}/{pages}",), buttons=buttons, revenue=True,
+                 data={"accounts": [r["account_id"] for r in rows], "total": total, "page": page})

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from commands.answers import calc_for, figure, how_lines, period_line, result, standard_buttons
-from commands.core import Request, UsageError, command, strict_words
+from commands.answers import PAGE, accounts_reply, calc_for, figure, page_number, how_lines, period_line, result, standard_buttons
+from commands.core import Request, command, strict_words
 from commands.reply import Chart, Reply, Table
 from metrics import format as fmt
 from metrics.revenue import movement_accounts, movements
 
-PAGE = 10
 WORDS = ("how", "accounts", "page")
 
 
@@ -25,7 +24,7 @@ def churn(req: Request) -> Reply:
     lang, currency = req.lang, req.ctx.settings.currency
     words = [w.lower() for w in args.words]
     if not req.natural:
-        strict_words(args, WORDS + tuple(str(n) for n in range(1, 1000)), lang, "churn [period] [filters]")
+        strict_words(args, WORDS, lang, "churn [period] [filters]")
     period = args.period_or_default(req.ctx.today)
     filters = args.filters
 
@@ -35,9 +34,7 @@ def churn(req: Request) -> Reply:
         revenue = result(calc, "revenue_churn_rate", period, filters)
         moves = movements(calc, period, filters)
         if "accounts" in words:
-            page = _page(words)
-            rows, total = movement_accounts(calc, period, filters, "churn", limit=PAGE, offset=(page - 1) * PAGE)
-            return _accounts_reply(req, period, filters, rows, total, page)
+            return accounts_reply(req, "churn", period, filters, ("churn",), page_number(words))
         rows, total = movement_accounts(calc, period, filters, "churn", limit=PAGE)
 
     where = period_line(period, filters, lang)
@@ -101,38 +98,8 @@ def churn(req: Request) -> Reply:
     )
 
 
-def _page(words: list[str]) -> int:
-    numbers = [int(w) for w in words if w.isdigit()]
-    page = numbers[0] if numbers else 1
-    if page < 1:
-        raise UsageError("Pages start at 1.")
-    return page
-
-
 def _table(rows: list[dict], total: int, lang: str, currency: str) -> Table:
     cols = ("顧客", "セグメント", "失ったMRR", "担当") if lang == "ja" else ("Account", "Segment", "MRR lost", "Owner")
     body = tuple((r["name"], r["segment"] or "—", fmt.money(r["amount"], currency), r["owner"] or "—") for r in rows)
     title = "解約した顧客" if lang == "ja" else "Churned accounts"
     return Table(columns=cols, rows=body, title=title, total_rows=total)
-
-
-def _accounts_reply(req: Request, period, filters, rows, total, page) -> Reply:
-    lang, currency = req.lang, req.ctx.settings.currency
-    pages = max(1, -(-total // PAGE))
-    if lang == "ja":
-        title = f"解約した顧客 {total}社（{period_line(period, filters, lang)}）"
-    else:
-        title = f"{total} churned account(s) · {period_line(period, filters, lang)}"
-    if page > pages:
-        raise UsageError(f"There are only {pages} page(s)." if lang != "ja" else f"ページは {pages} までです。")
-    table = _table(rows, total, lang, currency)
-    buttons = ()
-    if page < pages:
-        from commands.answers import filter_tokens, period_token
-        from commands.reply import Button
-
-        value = f"churn {period_token(period)} {filter_tokens(filters)} accounts {page + 1}".replace("  ", " ")
-        buttons = (Button("csbot_accounts", "次へ" if lang == "ja" else "Next page", value),)
-    return Reply(title=title, summary=title, language=lang, period=period.describe(lang), table=table,
-                 lines=(f"page {page}/{pages}",), buttons=buttons, revenue=True,
-                 data={"accounts": [r["account_id"] for r in rows], "total": total, "page": page})

@@ -220,7 +220,8 @@ def _empty_filter(key: str, lang: str) -> str:
 
 def strict_words(args: Args, allowed: tuple[str, ...], lang: str, usage: str) -> None:
     """Refuse words a command does not take (a typo in a period, say)."""
-    extra = [w for w in args.words if w.lower() not in allowed]
+    paging = any(w.lower() == "accounts" for w in args.words)  # "accounts 2": a page number
+    extra = [w for w in args.words if w.lower() not in allowed and not (paging and w.isdigit())]
     if not extra:
         return
     word = " ".join(extra)

@@ -7,14 +7,14 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable, Iterable
 
-from commands.answers import calc_for, figure, how_lines, period_line, result, standard_buttons
+from commands.answers import accounts_reply, calc_for, figure, page_number, how_lines, period_line, result, standard_buttons
 from commands.core import Request, command, strict_words
 from commands.reply import Chart, Figure, Reply, Table
 from metrics import format as fmt
 from metrics.periods import Period
 from metrics.registry import Calc, MetricResult
 
-WORDS = ("how",)
+WORDS = ("how", "accounts", "page")
 
 # (results by name, lang, currency) -> lines / table / chart
 Extra = Callable[[Calc, dict[str, MetricResult], Period, str, str], tuple[list[str], Table | None, Chart | None]]
@@ -32,9 +32,10 @@ def headline(res: MetricResult, lang: str, currency: str) -> str:
 
 
 def family_reply(req: Request, command_name: str, names: Iterable[str], extra: Extra | None = None,
-                 title_metric: str | None = None, accounts_button: bool = False,
+                 title_metric: str | None = None, movements: tuple[str, ...] = (),
                  title_fn: Callable[[str, str], str] | None = None) -> Reply:
-    """Compute ``names`` for the asked period and filters and build the answer."""
+    """Compute ``names`` for the asked period and filters and build the answer.
+    ``movements``: the MRR movements behind the number, listed by "Show accounts"."""
     args = req.parse()
     lang, currency = req.lang, req.ctx.settings.currency
     if not req.natural:
@@ -42,6 +43,8 @@ def family_reply(req: Request, command_name: str, names: Iterable[str], extra: E
     words = [w.lower() for w in args.words]
     period = args.period_or_default(req.ctx.today)
     filters = args.filters
+    if movements and "accounts" in words:
+        return accounts_reply(req, command_name, period, filters, movements, page_number(words))
     names = list(names)
     with req.ctx.db.engine.connect() as conn:
         calc = calc_for(req, conn)  # month ends after today are not known yet (cohorts)
@@ -76,7 +79,7 @@ def family_reply(req: Request, command_name: str, names: Iterable[str], extra: E
         table=None if only_how else table,
         chart=None if only_how else chart,
         how=how_lines(list(results.values()), lang, currency),
-        buttons=standard_buttons(command_name, period, filters, lang, accounts=accounts_button),
+        buttons=standard_buttons(command_name, period, filters, lang, accounts=bool(movements)),
         revenue=any(r.metric.revenue for r in results.values()),
         data=data,
     )

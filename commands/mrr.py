@@ -50,4 +50,5 @@ def _movements(calc, results, period, lang, currency):
 )
 def mrr(req: Request) -> Reply:
     """mrr [period] [filters]: MRR, ARR and ARPA at the end of the period, and how MRR moved"""
-    return family_reply(req, "mrr", ("mrr", "arr", "arpa", "net_new_mrr", "quick_ratio"), _movements)
+    return family_reply(req, "mrr", ("mrr", "arr", "arpa", "net_new_mrr", "quick_ratio"), _movements,
+                        movements=("new", "reactivation", "expansion", "contraction", "churn"))

@@ -80,7 +80,8 @@ def _cohorts(calc, results, period, lang, currency):
 )
 def nrr(req: Request) -> Reply:
     """nrr [period] [filters]: net revenue retention, with GRR and the expansion rate"""
-    return family_reply(req, "nrr", ("nrr", "grr", "expansion_rate", "net_mrr_churn_rate"), _revenue_lines)
+    return family_reply(req, "nrr", ("nrr", "grr", "expansion_rate", "net_mrr_churn_rate"), _revenue_lines,
+                        movements=("expansion", "contraction", "churn"))
 
 
 @command(
@@ -93,7 +94,8 @@ def nrr(req: Request) -> Reply:
 )
 def grr(req: Request) -> Reply:
     """grr [period] [filters]: gross revenue retention, with revenue churn and NRR"""
-    return family_reply(req, "grr", ("grr", "revenue_churn_rate", "nrr"), _revenue_lines)
+    return family_reply(req, "grr", ("grr", "revenue_churn_rate", "nrr"), _revenue_lines,
+                        movements=("contraction", "churn"))
 
 
 @command(
@@ -107,4 +109,4 @@ def grr(req: Request) -> Reply:
 def retention(req: Request) -> Reply:
     """retention [period] [filters]: customer retention, annualised churn and the cohort retention table"""
     return family_reply(req, "retention", ("retention_rate", "customer_churn_rate", "annualized_churn_rate",
-                                           "cohort_retention"), _cohorts)
+                                           "cohort_retention"), _cohorts, movements=("churn",))

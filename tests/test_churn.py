@@ -136,3 +136,24 @@ def test_metric_json_follows_the_contract(engine):
     assert data["value"] == 0.0 and data["parts"]["denominator"] == 1
     assert data["previous"]["period"] == {"start": "2026-09-01", "end": "2026-10-01"}
     assert data["previous"]["value"] == 0.5
+
+
+def test_show_accounts_lists_the_accounts_behind_nrr_with_signed_amounts_largest_first(engine, ask):
+    load(engine, [(x, "smb") for x in "ECKS"] + [(f"Z{i}", "smb") for i in range(12)], [
+        ("E", "core", date(2026, 1, 1), date(2026, 10, 15), 20_000),
+        ("E", "core", date(2026, 10, 15), None, 30_000),                  # expansion +10,000
+        ("C", "core", date(2026, 1, 1), date(2026, 10, 15), 50_000),
+        ("C", "core", date(2026, 10, 15), None, 35_000),                  # contraction -15,000
+        ("K", "core", date(2026, 1, 1), date(2026, 10, 31), 12_000),      # churn -12,000
+        ("S", "core", date(2026, 1, 1), None, 8_000),                     # steady: not listed
+        *[(f"Z{i}", "core", date(2026, 1, 1), date(2026, 10, 20), 1_000 + i) for i in range(12)],  # 12 small churns
+    ])
+    reply = ask("nrr 2026-10 accounts")
+    assert reply.data["total"] == 15 and reply.table.total_rows == 15
+    rows = reply.table.rows
+    assert [r[:3] for r in rows[:3]] == [
+        ("Account C", "Contraction", "-¥15,000"), ("Account K", "Churn", "-¥12,000"), ("Account E", "Expansion", "+¥10,000")]
+    assert len(rows) == 10 and reply.buttons[0].value == "nrr 2026-10-01..2026-10-31 accounts 2"
+    second = ask(reply.buttons[0].value)
+    assert len(second.table.rows) == 5 and second.buttons == ()
+    assert ask("nrr 2026-10 accounts 3").kind == "error"  # only 2 pages
