@@ -949,12 +949,16 @@ def load_demo(engine: Engine, tz: ZoneInfo = ZoneInfo("Asia/Tokyo"), today: date
 
 
 def clear_data(engine: Engine) -> None:
-    """Delete every row of the data tables, the sync log, rejected rows, health snapshots and the data-source key."""
+    """Delete every row of the data tables, the sync log, rejected rows, health snapshots, the
+    data-source key, and what the sync remembers about events (seen ids, the watermark): with
+    the usage gone, a later sync must count those events again."""
+    from metrics.sync_events import WATERMARK_KEY
+
     children = [t for t in schema.DATA_TABLES if t is not schema.accounts]
     with engine.begin() as conn:
         for table in children:
             conn.execute(delete(table))
         conn.execute(delete(schema.accounts))
-        for table in (schema.sync_log, schema.rejected_rows, schema.health_snapshots):
+        for table in (schema.sync_log, schema.rejected_rows, schema.health_snapshots, schema.sync_seen_events):
             conn.execute(delete(table))
-        conn.execute(delete(schema.meta).where(schema.meta.c.key == "data_source"))
+        conn.execute(delete(schema.meta).where(schema.meta.c.key.in_(("data_source", WATERMARK_KEY))))

@@ -173,6 +173,17 @@ class SyncFailed(RuntimeError):
 
 AFTER_SYNC_HOOKS: list[Callable[[Connection, SyncSummary], None]] = []
 
+# Modules that keep something derived from the data (they register a hook when
+# imported): every sync brings them up to date, whoever started it.
+DERIVED_MODULES = ("metrics.health",)
+
+
+def _load_derived() -> None:
+    import importlib
+
+    for module in DERIVED_MODULES:
+        importlib.import_module(module)
+
 
 def register_after_sync(fn: Callable[[Connection, SyncSummary], None]) -> Callable[[Connection, SyncSummary], None]:
     """Run ``fn(conn, summary)`` after every sync, inside its transaction (usable as a decorator)."""
@@ -514,6 +525,7 @@ def _run_locked(engine, source, plan, described, settings, full_refresh, progres
                 message="; ".join(refused),
                 source=described,
             )
+            _load_derived()
             for hook in list(AFTER_SYNC_HOOKS):
                 try:
                     hook(conn, summary)
