@@ -285,5 +285,5 @@ class Listeners:
         except Exception:
             logger.exception("drawing the chart failed")
 
-    def on_error(self, error, body, logger=logger) -> None:
+    def on_error(self, error) -> None:
         logger.error("listener error: %s", type(error).__name__)

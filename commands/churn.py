@@ -24,7 +24,7 @@ def churn(req: Request) -> Reply:
     lang, currency = req.lang, req.ctx.settings.currency
     words = [w.lower() for w in args.words]
     if not req.natural:
-        strict_words(args, WORDS, lang, "churn [period] [filters]")
+        strict_words(args, WORDS, lang)
     period = args.period_or_default(req.ctx.today)
     filters = args.filters
 

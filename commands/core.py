@@ -13,7 +13,7 @@ import logging
 import re
 import unicodedata
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
 from typing import Callable
 
@@ -218,7 +218,7 @@ def _empty_filter(key: str, lang: str) -> str:
     return f"The filter “{key}:” needs a value, e.g. {key}:enterprise."
 
 
-def strict_words(args: Args, allowed: tuple[str, ...], lang: str, usage: str) -> None:
+def strict_words(args: Args, allowed: tuple[str, ...], lang: str) -> None:
     """Refuse words a command does not take (a typo in a period, say)."""
     paging = any(w.lower() == "accounts" for w in args.words)  # "accounts 2": a page number
     extra = [w for w in args.words if w.lower() not in allowed and not (paging and w.isdigit())]
@@ -282,8 +282,8 @@ def dispatch(text: str, ctx: Context, *, command_name: str | None = None) -> Rep
                 spec, args, natural = route(cleaned, lang)
             if spec is None:
                 return _not_understood(cleaned, lang)
-        if spec.needs_data:
-            _require_data(ctx, lang)
+        if spec.needs_data and is_empty(ctx.db.engine):
+            raise NoData()
         reply = spec.fn(Request(command=spec.name, args=args, text=cleaned, lang=lang, ctx=ctx, natural=natural))
         if spec.needs_data and reply.footer is None and reply.kind == "answer":
             reply = replace(reply, footer=freshness(ctx, lang))
@@ -313,11 +313,6 @@ def dispatch(text: str, ctx: Context, *, command_name: str | None = None) -> Rep
 def _one_line(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
-
-
-def _require_data(ctx: Context, lang: str) -> None:
-    if is_empty(ctx.db.engine):
-        raise NoData()
 
 
 def _no_data(ctx: Context, lang: str) -> Reply:

@@ -10,7 +10,6 @@ from commands.answers import figure
 from commands.core import Context, freshness
 from commands.periods import parse_period
 from commands.reply import Reply, Table
-from metrics import format as fmt
 from metrics import schema
 from metrics.db import is_empty
 from metrics.registry import Calc, all_metrics, compute_metric

@@ -39,7 +39,7 @@ def family_reply(req: Request, command_name: str, names: Iterable[str], extra: E
     args = req.parse()
     lang, currency = req.lang, req.ctx.settings.currency
     if not req.natural:
-        strict_words(args, WORDS, lang, f"{command_name} [period] [filters]")
+        strict_words(args, WORDS, lang)
     words = [w.lower() for w in args.words]
     period = args.period_or_default(req.ctx.today)
     filters = args.filters

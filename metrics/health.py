@@ -45,7 +45,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import Connection, Engine, and_, case, delete, exists, func, insert, literal, or_, select
+from sqlalchemy import Connection, Engine, and_, case, delete, exists, func, insert, or_, select
 
 from metrics import schema
 from metrics.filters import NO_FILTERS, Filters

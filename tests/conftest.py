@@ -92,10 +92,8 @@ def database(engine) -> Database:
 TODAY = date(2026, 11, 22)  # the fixed "today" of the tests (a Sunday)
 
 
-NOW = None  # set below; the fixed "now" of the tests: 2026-11-22 09:30 in Tokyo
-
-
 def _now():
+    """The fixed "now" of the tests: 2026-11-22 09:30 in Tokyo."""
     from datetime import datetime, timezone
 
     return datetime(2026, 11, 22, 0, 30, tzinfo=timezone.utc)

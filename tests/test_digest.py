@@ -22,7 +22,6 @@ from commands.digest import build_digest
 from metrics import digest as store
 from metrics import schema
 from metrics.db import Database, make_engine
-from metrics.filters import Filters
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 NY = ZoneInfo("America/New_York")
