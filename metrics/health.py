@@ -991,15 +991,23 @@ class Portfolio:
 def portfolio(conn: Connection, day: date, filters: Filters = NO_FILTERS, settings: Settings | None = None,
               *, model: HealthModel | None = None, compare_days: int = 30) -> Portfolio:
     model = model or load_model()
-    now = score_accounts(conn, day, filters, settings, model=model)
+    # (mrr, score, band) per account: today's stored snapshot when the sync or the daily job
+    # wrote it (one read instead of scoring every account again), else computed.
+    if has_snapshots(conn, day):
+        stored = scores_as_of(conn, day, filters, settings, model=model)
+        mrrs = _mrr_on(conn, day, list(stored))
+        now = {k: (mrrs.get(k, 0.0), v.score, v.band) for k, v in stored.items()}
+    else:
+        now = {k: (hl.mrr, hl.score, hl.band) for k, hl in score_accounts(conn, day, filters, settings,
+                                                                           model=model).items()}
     before_day = day - timedelta(days=compare_days)
     before = scores_as_of(conn, before_day, filters, settings, model=model) if now else {}
     names = _names(conn, list(now))
     rows = []
-    for acc_id, hl in now.items():
+    for acc_id, (acc_mrr, score, band) in now.items():
         prev = before.get(acc_id)
         info = names.get(acc_id, {})
-        rows.append(PortfolioRow(acc_id, info.get("name", acc_id), info.get("owner"), hl.mrr, hl.score, hl.band,
+        rows.append(PortfolioRow(acc_id, info.get("name", acc_id), info.get("owner"), acc_mrr, score, band,
                                  prev.score if prev else None, _as_date(info.get("renewal_date"))))
 
     def risk_key(r: PortfolioRow):

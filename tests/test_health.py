@@ -502,3 +502,19 @@ def test_cli_writes_snapshots_and_runs_the_backtest(seeded, tmp_path, capsys, mo
 
     out = json.loads(capsys.readouterr().out)
     assert len(out["months"]) == 2 and "auc" in out
+
+
+def test_the_portfolio_reads_todays_snapshot_when_there_is_one_and_says_the_same(seeded):
+    model = hm.load_model(hm.DEFAULT_MODEL_PATH)
+    with seeded.begin() as conn:
+        computed = hm.portfolio(conn, D, model=model)
+        hm.write_snapshots(conn, D, model=model)
+        stored = hm.portfolio(conn, D, model=model)
+        # a snapshot that differs from a fresh computation shows it is really the one read
+        conn.execute(update(schema.health_snapshots).where(schema.health_snapshots.c.day == D)
+                     .values(score=10.0, band="red"))
+        altered = hm.portfolio(conn, D, model=model)
+    assert [(r.account_id, r.mrr, r.band) for r in stored.rows] == [(r.account_id, r.mrr, r.band) for r in computed.rows]
+    assert [r.score for r in stored.rows] == pytest.approx([r.score for r in computed.rows], abs=1e-3)  # stored rounded
+    assert stored.counts == computed.counts and stored.mrr == computed.mrr
+    assert {r.band for r in altered.rows} == {"red"} and altered.counts["red"] == len(computed.rows)
