@@ -4,7 +4,7 @@ change, the how-computed lines, the period line and the standard buttons."""
 from __future__ import annotations
 
 from commands.core import Request
-from commands.reply import Button, Figure, Reply, Table
+from commands.reply import Button, Chart, Figure, Reply, Table
 from metrics import format as fmt
 from metrics.filters import Filters
 from metrics.periods import Period
@@ -143,3 +143,17 @@ def accounts_reply(req: Request, command: str, period: Period, filters: Filters,
                  table=movement_table(rows, lang, currency, "対象の顧客" if ja else "Accounts", total),
                  lines=(f"{page}/{pages} ページ" if ja else f"page {page}/{pages}",), buttons=buttons, revenue=True,
                  data={"accounts": [r["account_id"] for r in rows], "total": total, "page": page})
+
+
+def movements_chart(moves, period: Period, lang: str, currency: str) -> Chart:
+    """The period's MRR movements as a waterfall (churn, mrr and the digest draw the same one)."""
+    kinds = ("new", "reactivation", "expansion", "contraction", "churn")
+    return Chart(
+        kind="waterfall",
+        title="MRRの増減" if lang == "ja" else "MRR movements",
+        subtitle=period.describe(lang),
+        labels=tuple(MOVEMENT_LABELS[k][1 if lang == "ja" else 0] for k in kinds),
+        series=(("MRR", tuple(MOVEMENT_SIGN[k] * moves.amounts[k] for k in kinds)),),
+        unit="money",
+        alt=f"MRR movements {period.describe('en')}: net {fmt.money(moves.net_new, currency)}",
+    )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from commands.answers import PAGE, accounts_reply, calc_for, figure, page_number, how_lines, period_line, result, standard_buttons
+from commands.answers import (PAGE, accounts_reply, calc_for, figure, how_lines, movements_chart, page_number,
+                              period_line, result, standard_buttons)
 from commands.core import Request, command, strict_words
-from commands.reply import Chart, Reply, Table
+from commands.reply import Reply, Table
 from metrics import format as fmt
 from metrics.revenue import movement_accounts, movements
 
@@ -63,16 +64,7 @@ def churn(req: Request) -> Reply:
 
     table = _table(rows, total, lang, currency) if rows else None
     how = how_lines([customer, revenue], lang, currency)
-    chart = Chart(
-        kind="waterfall",
-        title="MRRの増減" if lang == "ja" else "MRR movements",
-        subtitle=period.describe(lang),
-        labels=("新規", "再開", "拡大", "縮小", "解約") if lang == "ja" else ("New", "Reactivation", "Expansion", "Contraction", "Churn"),
-        series=(("MRR", (moves.amounts["new"], moves.amounts["reactivation"], moves.amounts["expansion"],
-                         -moves.amounts["contraction"], -moves.amounts["churn"])),),
-        unit="money",
-        alt=f"MRR movements {period.describe('en')}: net {fmt.money(moves.net_new, currency)}",
-    )
+    chart = movements_chart(moves, period, lang, currency)
     words_requested_how = "how" in words
     return Reply(
         title=title,

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
-from commands.answers import figure
+from commands.answers import figure, movements_chart
 from commands.core import Context, NoData, Request, UsageError, command, freshness, parse_args
 from commands.periods import parse_period
 from commands.reply import Chart, Figure, Reply
@@ -355,17 +355,7 @@ def _short_date(d: date, lang: str) -> str:
 
 def _chart(moves, period: Period, reds, lists, lang: str, currency: str, revenue: bool) -> Chart:
     if revenue:
-        return Chart(
-            kind="waterfall",
-            title=_t(lang, "MRR movements", "MRRの増減"),
-            subtitle=period.describe(lang),
-            labels=(("新規", "再開", "拡大", "縮小", "解約") if lang == "ja"
-                    else ("New", "Reactivation", "Expansion", "Contraction", "Churn")),
-            series=(("MRR", (moves.amounts["new"], moves.amounts["reactivation"], moves.amounts["expansion"],
-                             -moves.amounts["contraction"], -moves.amounts["churn"])),),
-            unit="money",
-            alt=f"MRR movements {period.describe('en')}: net {fmt.money(moves.net_new, currency)}",
-        )
+        return movements_chart(moves, period, lang, currency)
     counts = (lists["new"][1], lists["expansion"][1], lists["contraction"][1], lists["churn"][1], len(reds))
     return Chart(
         kind="bars",

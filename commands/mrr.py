@@ -3,9 +3,10 @@ expansion, contraction, churn, net new MRR)."""
 
 from __future__ import annotations
 
+from commands.answers import movements_chart
 from commands.core import Request, command
 from commands.kpi import family_reply
-from commands.reply import Chart, Reply
+from commands.reply import Reply
 from metrics import format as fmt
 from metrics.revenue import movements
 
@@ -22,7 +23,6 @@ def _movements(calc, results, period, lang, currency):
             f"拡大 {n['expansion']}社 {money(a['expansion'])}、縮小 {n['contraction']}社 −{money(a['contraction'])}、"
             f"解約 {n['churn']}社 −{money(a['churn'])}。",
         ]
-        labels = ("新規", "再開", "拡大", "縮小", "解約")
     else:
         lines = [
             f"MRR went from {money(m.mrr_start)} to {money(m.mrr_end)}: net new *{money(m.net_new)}*.",
@@ -30,13 +30,7 @@ def _movements(calc, results, period, lang, currency):
             f"expansion {n['expansion']} ({money(a['expansion'])}), contraction {n['contraction']} "
             f"(−{money(a['contraction'])}), churn {n['churn']} (−{money(a['churn'])}).",
         ]
-        labels = ("New", "Reactivation", "Expansion", "Contraction", "Churn")
-    chart = Chart(
-        kind="waterfall", title="MRRの増減" if lang == "ja" else "MRR movements", subtitle=period.describe(lang),
-        labels=labels,
-        series=(("MRR", (a["new"], a["reactivation"], a["expansion"], -a["contraction"], -a["churn"])),),
-        unit="money", alt=f"MRR movements {period.describe('en')}: net {fmt.money(m.net_new, currency)}",
-    )
+    chart = movements_chart(m, period, lang, currency)
     return lines, None, chart
 
 
