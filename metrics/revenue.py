@@ -163,7 +163,12 @@ def movement_accounts(calc: Calc, period: Period, filters: Filters, movement: st
 
 
 def mrr_on(calc: Calc, day, filters: Filters) -> tuple[float, int]:
-    """MRR and paying customers at 00:00 of ``day``."""
+    """MRR and paying customers at 00:00 of ``day`` (counted once per answer: mrr, arr,
+    arpa and ltv all start from it)."""
+    return calc.memo(("mrr_on", day, filters), lambda: _mrr_on(calc, day, filters))
+
+
+def _mrr_on(calc: Calc, day, filters: Filters) -> tuple[float, int]:
     per_account = (
         select(s.c.account_id, func.sum(s.c.mrr).label("m"))
         .where(_active_on(day))
