@@ -17,6 +17,7 @@ from sqlalchemy import Integer, and_, case, cast, func, literal, or_, select
 from sqlalchemy.sql import Subquery
 
 from metrics import schema
+from metrics.active import active_on
 from metrics.filters import Filters
 from metrics.periods import Period
 from metrics.registry import Calc, Measurement, MetricDef, declare, ratio
@@ -25,15 +26,11 @@ s = schema.subscriptions
 a = schema.accounts
 
 
-def _active_on(day) -> object:
-    return and_(s.c.start_date <= day, or_(s.c.end_date.is_(None), s.c.end_date > day))
-
-
 def account_mrr(period: Period, filters: Filters) -> Subquery:
     """Per account: m0 (MRR at start), m1 (MRR at end), paid_before (0/1), paid_within (0/1)."""
     start, end = period.start, period.end
-    m0 = func.round(func.sum(case((_active_on(start), s.c.mrr), else_=0)), 2)
-    m1 = func.round(func.sum(case((_active_on(end), s.c.mrr), else_=0)), 2)
+    m0 = func.round(func.sum(case((active_on(start), s.c.mrr), else_=0)), 2)
+    m1 = func.round(func.sum(case((active_on(end), s.c.mrr), else_=0)), 2)
     paid_before = func.max(
         case(
             (and_(s.c.mrr > 0, s.c.start_date < start,
@@ -171,7 +168,7 @@ def mrr_on(calc: Calc, day, filters: Filters) -> tuple[float, int]:
 def _mrr_on(calc: Calc, day, filters: Filters) -> tuple[float, int]:
     per_account = (
         select(s.c.account_id, func.sum(s.c.mrr).label("m"))
-        .where(_active_on(day))
+        .where(active_on(day))
         .group_by(s.c.account_id)
     )
     per_account = filters.restrict(per_account, s.c.account_id).subquery()

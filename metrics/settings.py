@@ -1,6 +1,7 @@
 """Configuration from the environment (and ``.env``, loaded by the CLI).
 
-Every key is listed in ``.env.example``. A missing or malformed setting raises
+Every key is listed in ``.env.example``, and this module is the only place that
+reads them: the rest of csbot takes a ``Settings``. A missing or malformed setting raises
 ``ConfigError`` whose message is one line naming the key; the entry points
 print that line and exit, never a traceback.
 """
@@ -45,6 +46,13 @@ class Settings:
     sync_schedule: str | None = None
     stale_sync_hours: float = 36.0
     slack_timeout: float = 15.0  # seconds for one Slack Web API call
+    health_model: Path | None = None  # CSBOT_HEALTH_MODEL; None: the shipped model
+    digest_max_late_hours: float = 3.0
+    sync_csv_dir: Path | None = None
+    sync_sql_url: str | None = None
+    sync_mapping: Path | None = None
+    sync_full_refresh: bool = False
+    sync_lock_ttl_minutes: float = 180.0
 
     @property
     def tz(self) -> ZoneInfo:
@@ -105,6 +113,20 @@ def _list(env: Mapping[str, str], key: str) -> tuple[str, ...]:
     return tuple(part.strip().lstrip("#") for part in raw.split(",") if part.strip())
 
 
+def _flag(env: Mapping[str, str], key: str) -> bool:
+    raw = (_text(env, key) or "false").lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(key, f"expected true or false, got {raw!r}")
+
+
+def _path(env: Mapping[str, str], key: str) -> Path | None:
+    raw = _text(env, key)
+    return Path(raw).expanduser() if raw else None
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and check every setting. Raises ``ConfigError`` on the first bad key."""
     env = os.environ if env is None else env
@@ -154,4 +176,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sync_schedule=_text(env, "CSBOT_SYNC_SCHEDULE"),
         stale_sync_hours=_number(env, "CSBOT_STALE_SYNC_HOURS", 36.0, 1, 24 * 365),
         slack_timeout=_number(env, "CSBOT_SLACK_TIMEOUT", 15.0, 0.5, 120),
+        health_model=_path(env, "CSBOT_HEALTH_MODEL"),
+        digest_max_late_hours=_number(env, "CSBOT_DIGEST_MAX_LATE_HOURS", 3.0, 0, 24 * 7),
+        sync_csv_dir=_path(env, "CSBOT_SYNC_CSV_DIR"),
+        sync_sql_url=_text(env, "CSBOT_SYNC_SQL_URL"),
+        sync_mapping=_path(env, "CSBOT_SYNC_MAPPING"),
+        sync_full_refresh=_flag(env, "CSBOT_SYNC_FULL_REFRESH"),
+        sync_lock_ttl_minutes=_number(env, "CSBOT_SYNC_LOCK_TTL_MINUTES", 180.0, 1, 24 * 60 * 30),
     )

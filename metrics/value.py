@@ -9,6 +9,7 @@ from datetime import date
 from sqlalchemy import and_, case, func, or_, select
 
 from metrics import schema
+from metrics.active import active_on
 from metrics.filters import Filters
 from metrics.periods import Period, add_months, month_start
 from metrics.registry import Calc, Measurement, MetricDef, declare, ratio
@@ -19,10 +20,6 @@ logger = logging.getLogger(__name__)
 s = schema.subscriptions
 
 LTV_MONTHS = 6
-
-
-def _active_on(day) -> object:
-    return and_(s.c.start_date <= day, or_(s.c.end_date.is_(None), s.c.end_date > day))
 
 
 def monthly_churn(calc: Calc, last_month: date, months: int, filters: Filters) -> list[tuple[date, int, int]]:
@@ -39,7 +36,7 @@ def monthly_churn(calc: Calc, last_month: date, months: int, filters: Filters) -
 
 def _monthly_churn(calc: Calc, last_month: date, months: int, filters: Filters) -> list[tuple[date, int, int]]:
     bounds = [add_months(last_month, i - months + 1) for i in range(months + 1)]
-    cols = [func.round(func.sum(case((_active_on(b), s.c.mrr), else_=0)), 2).label(f"m{i}")
+    cols = [func.round(func.sum(case((active_on(b), s.c.mrr), else_=0)), 2).label(f"m{i}")
             for i, b in enumerate(bounds)]
     per_account = filters.restrict(
         # rows that ended by the first boundary add nothing to any boundary: skip them
@@ -88,8 +85,8 @@ def _product_moves_sql(calc: Calc, period: Period, filters: Filters) -> dict[str
     per_product = filters.restrict(
         select(
             s.c.account_id, s.c.product,
-            func.round(func.sum(case((_active_on(period.start), s.c.mrr), else_=0)), 2).label("m0"),
-            func.round(func.sum(case((_active_on(period.end), s.c.mrr), else_=0)), 2).label("m1"),
+            func.round(func.sum(case((active_on(period.start), s.c.mrr), else_=0)), 2).label("m0"),
+            func.round(func.sum(case((active_on(period.end), s.c.mrr), else_=0)), 2).label("m1"),
         ).where(s.c.start_date <= period.end, or_(s.c.end_date.is_(None), s.c.end_date > period.start))
         .group_by(s.c.account_id, s.c.product),
         s.c.account_id,
