@@ -1,0 +1,94 @@
+"""``csbot metric``: one metric as the JSON of the command-line contract."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from metrics.settings import Settings
+
+NAME = "metric"
+
+
+def add_parser(sub) -> None:
+    metric = sub.add_parser("metric", help="one metric as JSON (e.g. csbot metric nrr --period 2026-Q3 --json)")
+    metric.add_argument("name", nargs="?", help="metric name (csbot metric --list)")
+    metric.add_argument("--period", default="last-month", help="period word (default last-month)")
+    metric.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE",
+                        help="segment=, touch=, owner=, plan=, region= (repeatable)")
+    metric.add_argument("--list", action="store_true", help="list every metric name")
+    metric.add_argument("--json", action="store_true", help="print JSON (the contract's format)")
+    metric.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.list:
+        return _metric_list(args.json)
+    return _metric(settings, args)
+
+
+def _metric_list(as_json: bool) -> int:
+    from metrics.registry import all_metrics
+
+    metrics = all_metrics()
+    if as_json:
+        print(json.dumps([{"name": m.name, "unit": m.unit, "label": m.label_en, "label_ja": m.label_ja,
+                           "description": m.description_en, "formula": m.formula_en}
+                          for m in metrics.values()], ensure_ascii=False, indent=2))
+    else:
+        for m in metrics.values():
+            print(f"{m.name:28} {m.unit:8} {m.label_en}")
+    return 0
+
+
+def _metric(settings: Settings, args: argparse.Namespace) -> int:
+    from commands.periods import PeriodError, parse_period
+    from metrics.db import is_empty, open_database
+    from metrics.filters import FILTER_KEYS, Filters
+    from metrics.registry import compute_metric, get_metric
+
+    if not args.name:
+        print("csbot metric: name a metric, e.g. csbot metric customer_churn_rate --json (csbot metric --list)",
+              file=sys.stderr)
+        return 2
+    try:
+        metric = get_metric(args.name)
+    except KeyError:
+        from rapidfuzz import process
+
+        from metrics.registry import all_metrics
+
+        close = [m for m, score, _ in process.extract(args.name, list(all_metrics()), limit=3) if score > 60]
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        print(f"csbot metric: unknown metric {args.name!r}.{hint} See csbot metric --list.", file=sys.stderr)
+        return 2
+    filters: dict[str, object] = {}
+    for item in args.filter:
+        key, sep, value = item.partition("=")
+        if not sep or key.strip().lower() not in FILTER_KEYS or not value.strip():
+            print(f"csbot metric: bad filter {item!r}; use KEY=VALUE with KEY one of segment, touch, owner, plan, region",
+                  file=sys.stderr)
+            return 2
+        name = FILTER_KEYS[key.strip().lower()]
+        filters[name] = (value.strip(),) if name == "owner" else value.strip()
+    db = open_database(settings)
+    from datetime import datetime, timezone
+
+    today = datetime.now(timezone.utc).astimezone(settings.tz).date()
+    try:
+        period = parse_period(args.period, today)
+    except PeriodError as exc:
+        print(f"csbot metric: {exc}", file=sys.stderr)
+        return 2
+    if is_empty(db.engine):
+        print("csbot metric: this database holds no data yet; load it with csbot sync --csv <folder> (or csbot demo)",
+              file=sys.stderr)
+        return 1
+    result = compute_metric(db.engine, metric.name, period, Filters(**filters), settings)
+    if args.json:
+        print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+    else:
+        print(f"{metric.label_en}: {metric.format_value(result.value, settings.currency)}  ({period.describe()})")
+        print(f"  {metric.explain(result.current, 'en', settings.currency)}")
+    return 0
