@@ -1,0 +1,36 @@
+"""Who may see a reply: the one place that decides whether it may be public.
+
+A reply is a revenue reply when it carries a revenue figure (``carries_revenue``).
+A revenue reply may be public only in a DM with the asker or in a revenue channel
+(``CSBOT_REVENUE_CHANNELS``); everything else may be public anywhere. Every
+surface (slash commands, mentions, Share, the digest, alerts, App Home) asks
+``may_be_public`` and never decides for itself.
+"""
+
+from __future__ import annotations
+
+from commands.reply import Reply
+from metrics.settings import Settings
+
+
+def carries_revenue(reply: Reply) -> bool:
+    """Does the reply show a revenue figure (MRR, ARR, NRR, LTV ...)?"""
+    return reply.revenue
+
+
+def is_revenue_channel(settings: Settings, channel_id: str | None, channel_name: str | None = None) -> bool:
+    """Is the channel listed in CSBOT_REVENUE_CHANNELS (by ID, or by name while names are allowed)?"""
+    allowed = {c.lower().lstrip("#") for c in settings.revenue_channels}
+    if not allowed or not channel_id:
+        return False
+    if channel_id.lower().lstrip("#") in allowed:
+        return True
+    return bool(channel_name) and channel_name.lower().lstrip("#") in allowed
+
+
+def may_be_public(reply: Reply, settings: Settings, channel_id: str | None, *, channel_name: str | None = None,
+                  is_dm: bool = False) -> bool:
+    """May ``reply`` be posted where everyone in the channel sees it?"""
+    if not carries_revenue(reply) or is_dm:
+        return True
+    return is_revenue_channel(settings, channel_id, channel_name)
