@@ -13,8 +13,8 @@ import pytest
 from conftest import drop_database, new_database, seed_two_plans
 from slack_sdk.models.blocks import Block
 
-from bot.blocks import MAX_BLOCKS, MAX_SECTION, message_payload
-from bot.home import home_view
+from bot.slack.blocks import MAX_BLOCKS, MAX_SECTION, message_payload
+from bot.slack.listeners.home import home_view
 from commands.core import Context, dispatch, load_commands
 from metrics.db import Database
 from metrics.demo import load_demo

@@ -18,7 +18,7 @@ from slack_double import (
     slash_command_body,
 )
 
-from bot.app import create_app
+from bot.slack.app import create_app
 from metrics import schema
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"

@@ -20,7 +20,7 @@ from slack_double import (
     slash_command_body,
 )
 
-from bot.app import create_app
+from bot.slack.app import create_app
 
 SECRET = "test-secret"
 NOW = datetime(2026, 11, 22, 0, 30, tzinfo=timezone.utc)
