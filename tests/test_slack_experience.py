@@ -80,6 +80,15 @@ def test_sharing_revenue_figures_outside_the_revenue_channels_is_refused_with_th
     assert slack.calls_to("chat.postMessage") == []
 
 
+def test_a_japanese_answer_that_may_not_be_shared_here_says_so_in_japanese(make, slack):
+    app = make(revenue_channels=("cs-revenue",))
+    send(app, block_actions_body("csbot_share_3", "先月の解約率は？", channel_id="C0GENERAL",
+                                 response_url=slack.response_url("r9")))
+    [reply] = slack.wait_for("response_url")
+    assert "#cs-revenue" in reply.json["text"] and "共有できません" in reply.json["text"]
+    assert slack.calls_to("chat.postMessage") == []
+
+
 def test_sharing_where_the_bot_is_not_a_member_says_how_to_invite_it(make, slack):
     app = make(revenue_channels=("C0NOTMEMBER",))
     send(app, block_actions_body("csbot_share_3", "churn last-month", channel_id="C0NOTMEMBER",
