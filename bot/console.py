@@ -9,7 +9,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from bot.blocks import message_payload
+from bot.slack.blocks import message_payload
 from commands.core import Context, dispatch
 from commands.reply import Reply, render_text
 from metrics.db import open_database

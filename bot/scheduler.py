@@ -32,8 +32,8 @@ from typing import Any, Callable
 
 from slack_sdk.errors import SlackApiError
 
-from bot.blocks import message_payload
-from bot.listeners import NETWORK_ERRORS, slack_error
+from bot.slack.blocks import message_payload
+from bot.slack.client import NETWORK_ERRORS, slack_error
 from commands.digest import Target, alert_reply, build_digest, log_lines, parse_channel
 from commands.reply import Reply, render_text
 from metrics import digest as store
@@ -610,7 +610,7 @@ def digest_cli(argv: list[str], settings: Settings, *, out=None, err=None, clock
               "or try `csbot demo`.", file=err)
         return 1
     if target is not None and not args.dry_run:
-        from bot.app import make_client
+        from bot.slack.client import make_client
 
         scheduler = Scheduler(make_client(settings), settings, db)
         ok, reason = scheduler.post_now(target, now=now, lang=lang)

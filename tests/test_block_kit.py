@@ -1,5 +1,6 @@
 """Every message csbot builds is valid Block Kit within Slack's limits, every command is in
-the app manifest, and the main replies match their stored snapshots.
+the app manifest (generated from the command registry), and the main replies match their
+stored snapshots.
 
 Snapshots live in tests/snapshots/; regenerate them with CSBOT_UPDATE_SNAPSHOTS=1 pytest
 tests/test_block_kit.py after a deliberate change, and review the diff."""
@@ -13,15 +14,16 @@ import pytest
 from conftest import drop_database, new_database, seed_two_plans
 from slack_sdk.models.blocks import Block
 
-from bot.blocks import MAX_BLOCKS, MAX_SECTION, message_payload
-from bot.home import home_view
+from bot.slack.blocks import MAX_BLOCKS, MAX_SECTION, message_payload
+from bot.slack.listeners.home import home_view
+from bot.slack.manifest import MANIFEST_PATH, manifest_json
 from commands.core import Context, dispatch, load_commands
 from metrics.db import Database
 from metrics.demo import load_demo
 from metrics.settings import Settings
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
-MANIFEST = Path(__file__).parent.parent / "bot" / "manifest.json"
+MANIFEST = Path(__file__).parent.parent / "bot" / "slack" / "manifest.json"
 NOW = datetime(2026, 11, 22, 0, 30, tzinfo=timezone.utc)
 
 QUESTIONS = [
@@ -84,6 +86,21 @@ def test_every_command_has_its_own_slash_command_in_the_manifest_and_each_slash_
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {"commands", "chat:write", "app_mentions:read", "im:history", "files:write", "users:read.email"} <= scopes
     assert {"app_mention", "message.im", "app_home_opened"} <= set(manifest["settings"]["event_subscriptions"]["bot_events"])
+
+
+def test_the_committed_manifest_is_the_one_generated_from_the_command_registry():
+    assert MANIFEST_PATH == MANIFEST
+    assert MANIFEST.read_text(encoding="utf-8") == manifest_json(load_commands().values()), (
+        "bot/slack/manifest.json is stale: python -m bot.slack.manifest > bot/slack/manifest.json")
+
+
+def test_each_slash_command_is_described_by_its_commands_own_help():
+    manifest = json.loads(MANIFEST.read_text())
+    by_name = {c["command"].lstrip("/"): c for c in manifest["features"]["slash_commands"]}
+    for name, spec in load_commands().items():
+        if name in by_name:
+            assert by_name[name]["description"].lower() == spec.help_en.lower()
+            assert by_name[name]["usage_hint"].startswith(spec.usage.partition(" ")[2])
 
 
 @pytest.mark.parametrize("name, question", [

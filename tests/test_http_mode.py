@@ -9,7 +9,7 @@ import pytest
 from conftest import seed_two_plans
 from slack_double import SlackDouble, sign, slash_command_body
 
-from bot.server import _QuietHandler, _ThreadingWSGIServer, wsgi_app
+from bot.slack.server import _QuietHandler, _ThreadingWSGIServer, wsgi_app
 
 SECRET = "http-mode-secret"
 

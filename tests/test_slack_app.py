@@ -3,6 +3,7 @@ Web API, and the messages csbot sends back."""
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import date, datetime, timezone
 
@@ -18,7 +19,7 @@ from slack_double import (
     slash_command_body,
 )
 
-from bot.app import create_app
+from bot.slack.app import create_app
 from metrics import schema
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -32,7 +33,20 @@ def slack():
 
 
 @pytest.fixture
-def app(slack, database, settings):
+def listeners():
+    """The thread pool the app's lazy listeners run in: ``settle`` waits until they are done."""
+    pool = ThreadPoolExecutor(max_workers=5)
+    yield pool
+    pool.shutdown(wait=True)
+
+
+def settle(listeners: ThreadPoolExecutor) -> None:
+    """Wait until every lazy listener has finished, so "nothing was posted" is a fact, not a guess."""
+    listeners.shutdown(wait=True)
+
+
+@pytest.fixture
+def app(slack, database, settings, listeners):
     # The seeds' example: plans of 30,000 and 50,000; the 50,000 one leaves in October.
     with database.engine.begin() as conn:
         conn.execute(schema.accounts.insert(), [
@@ -46,7 +60,7 @@ def app(slack, database, settings):
              "end_date": date(2026, 10, 15), "mrr": 50_000},
         ])
     st = replace(settings, slack_api_url=slack.api_url, slack_bot_token=slack.bot_token, slack_signing_secret=SECRET)
-    return create_app(st, database, clock=lambda: NOW)
+    return create_app(st, database, clock=lambda: NOW, listener_executor=listeners)
 
 
 def send(app, body, secret=SECRET):
@@ -79,27 +93,27 @@ def test_cs_prefix_reaches_the_same_command(app, slack):
     assert "50.0%" in all_text(reply.json)
 
 
-def test_a_request_with_a_bad_signature_is_refused_and_nothing_is_posted(app, slack):
+def test_a_request_with_a_bad_signature_is_refused_and_nothing_is_posted(app, slack, listeners):
     body = slash_command_body("/churn", "last-month", response_url=slack.response_url("r3"))
     response, _ = send(app, body, secret="not-the-secret")
     assert response.status == 401
-    time.sleep(0.3)
+    settle(listeners)
     assert slack.calls_to("response_url") == []
 
 
-def test_a_mistyped_period_gets_the_usage_text_in_the_ack(app, slack):
+def test_a_mistyped_period_gets_the_usage_text_in_the_ack(app, slack, listeners):
     body = slash_command_body("/churn", "2026-13", response_url=slack.response_url("r4"))
     response, _ = send(app, body)
     assert response.status == 200
     assert "2026-13" in response.body and "last-month" in response.body
-    time.sleep(0.3)
+    settle(listeners)
     assert slack.calls_to("response_url") == []  # answered once, in the ack
 
 
-def make_app(slack, database, settings, **overrides):
+def make_app(slack, database, settings, listeners=None, **overrides):
     st = replace(settings, slack_api_url=slack.api_url, slack_bot_token=slack.bot_token,
                  slack_signing_secret=SECRET, **overrides)
-    return create_app(st, database, clock=lambda: NOW)
+    return create_app(st, database, clock=lambda: NOW, listener_executor=listeners)
 
 
 def test_a_mention_in_a_revenue_channel_is_answered_publicly_in_its_thread(app, slack, database, settings):
@@ -113,14 +127,14 @@ def test_a_mention_in_a_revenue_channel_is_answered_publicly_in_its_thread(app, 
     assert "50.0%" in all_text(post.params)
 
 
-def test_revenue_figures_asked_for_elsewhere_stay_private_and_say_why(app, slack, database, settings):
-    app = make_app(slack, database, settings, revenue_channels=("cs-revenue",))
+def test_revenue_figures_asked_for_elsewhere_stay_private_and_say_why(app, slack, database, settings, listeners):
+    app = make_app(slack, database, settings, listeners, revenue_channels=("cs-revenue",))
     event = app_mention_event("<@U0BOT> churn last month", channel="C0GENERAL", ts="1732240000.000600")
     send(app, event_body(event))
     [post] = slack.wait_for("chat.postEphemeral")
     assert post.params["user"] == "U0ALICE" and post.params["thread_ts"] == "1732240000.000600"
     assert "62.5%" in all_text(post.params) and "#cs-revenue" in all_text(post.params)
-    time.sleep(0.3)
+    settle(listeners)
     assert slack.calls_to("chat.postMessage") == []
 
 

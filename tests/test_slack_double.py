@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from urllib.error import URLError
 from urllib.parse import parse_qs
 
@@ -367,8 +368,9 @@ def test_slash_command_body_carries_every_field_slack_sends():
 # ------------------------------------------------------------------------------------ Bolt app
 
 
-def echo_app(double: SlackDouble) -> App:
-    app = App(signing_secret=SECRET, client=WebClient(token=double.bot_token, base_url=double.api_url))
+def echo_app(double: SlackDouble, listener_executor: ThreadPoolExecutor | None = None) -> App:
+    app = App(signing_secret=SECRET, client=WebClient(token=double.bot_token, base_url=double.api_url),
+              listener_executor=listener_executor)
 
     @app.command("/echo")
     def echo(ack, respond, command):
@@ -409,14 +411,15 @@ def test_signed_slash_command_is_acked_and_answered_on_the_response_url(slack_do
 
 
 def test_badly_signed_slash_command_gets_401_and_no_answer(slack_double):
-    app = echo_app(slack_double)
+    listeners = ThreadPoolExecutor(max_workers=2)
+    app = echo_app(slack_double, listeners)
     body = slash_command_body("/echo", "hello", response_url=slack_double.response_url())
 
     wrong_secret = app.dispatch(bolt_request(body, sign("not-the-secret", body)))
     stale = app.dispatch(bolt_request(body, sign(SECRET, body, timestamp=int(time.time()) - 3600)))
 
     assert wrong_secret.status == 401 and stale.status == 401
-    time.sleep(0.2)
+    listeners.shutdown(wait=True)  # every listener that was started has finished
     assert slack_double.calls_to("response_url") == []
 
 

@@ -4,6 +4,7 @@ rate limits, timeouts) handled the way a user would want."""
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timezone
 
@@ -20,7 +21,7 @@ from slack_double import (
     slash_command_body,
 )
 
-from bot.app import create_app
+from bot.slack.app import create_app
 
 SECRET = "test-secret"
 NOW = datetime(2026, 11, 22, 0, 30, tzinfo=timezone.utc)
@@ -36,10 +37,10 @@ def slack():
 def make(slack, database, settings, engine):
     seed_two_plans(engine)
 
-    def _make(**overrides):
+    def _make(clock=lambda: NOW, listener_executor=None, **overrides):
         st = replace(settings, slack_api_url=slack.api_url, slack_bot_token=slack.bot_token,
                      slack_signing_secret=SECRET, **overrides)
-        return create_app(st, database, clock=lambda: NOW)
+        return create_app(st, database, clock=clock, listener_executor=listener_executor)
 
     return _make
 
@@ -76,6 +77,15 @@ def test_sharing_revenue_figures_outside_the_revenue_channels_is_refused_with_th
                                  response_url=slack.response_url("r3")))
     [reply] = slack.wait_for("response_url")
     assert "#cs-revenue" in reply.json["text"]
+    assert slack.calls_to("chat.postMessage") == []
+
+
+def test_a_japanese_answer_that_may_not_be_shared_here_says_so_in_japanese(make, slack):
+    app = make(revenue_channels=("cs-revenue",))
+    send(app, block_actions_body("csbot_share_3", "先月の解約率は？", channel_id="C0GENERAL",
+                                 response_url=slack.response_url("r9")))
+    [reply] = slack.wait_for("response_url")
+    assert "#cs-revenue" in reply.json["text"] and "共有できません" in reply.json["text"]
     assert slack.calls_to("chat.postMessage") == []
 
 
@@ -134,3 +144,33 @@ def test_owner_me_finds_the_askers_accounts_through_their_slack_email(make, slac
                                  response_url=slack.response_url("r6")))
     slack.wait_for("response_url", count=2)
     assert len(slack.calls_to("users.info")) == 1  # looked up once, then cached
+
+
+def test_a_failing_answer_is_logged_with_its_traceback(make, slack, caplog):
+    def broken_clock():
+        raise RuntimeError("the clock broke")
+
+    listeners = ThreadPoolExecutor(max_workers=2)
+    app = make(clock=broken_clock, listener_executor=listeners)
+    with caplog.at_level(logging.ERROR):
+        assert send(app, slash_command_body("/churn", "last-month", response_url=slack.response_url("r7"))).status == 200
+        listeners.shutdown(wait=True)
+    [failure] = [r for r in caplog.records if r.exc_info]
+    assert failure.exc_info[0] is RuntimeError and "the clock broke" in failure.getMessage()
+    assert "Traceback" in caplog.text and "broken_clock" in caplog.text
+    assert slack.bot_token not in caplog.text
+
+
+def test_a_listener_that_raises_reaches_the_error_handler_with_its_traceback(make, slack, caplog):
+    app = make()
+
+    @app.action("csbot-test-boom")
+    def boom(ack):
+        raise ValueError("boom in a listener")
+
+    with caplog.at_level(logging.ERROR):
+        response = send(app, block_actions_body("csbot-test-boom", "x", response_url=slack.response_url("r8")))
+    assert response.status == 500
+    [failure] = [r for r in caplog.records if r.exc_info]
+    assert failure.exc_info[0] is ValueError and "boom in a listener" in failure.getMessage()
+    assert "Traceback" in caplog.text

@@ -21,7 +21,7 @@ def add_parser(sub) -> None:
 def run_default(args: argparse.Namespace, settings: Settings) -> int:
     """``csbot`` and ``csbot run``: Socket Mode when Slack tokens are set, else the console."""
     if settings.slack_bot_token or settings.slack_app_token:
-        from bot.server import run_socket_mode
+        from bot.slack.server import run_socket_mode
 
         return run_socket_mode(settings)
     from bot.console import run_console
@@ -30,6 +30,6 @@ def run_default(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.server import serve_http
+    from bot.slack.server import serve_http
 
     return serve_http(settings, host=args.host, port=args.port)

@@ -7,7 +7,10 @@ import sys
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from bot.app import create_app
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+from bot.slack.app import create_app
 from metrics.db import open_database
 from metrics.settings import ConfigError, Settings
 
@@ -17,8 +20,6 @@ EVENTS_PATH = "/slack/events"
 
 
 def run_socket_mode(settings: Settings) -> int:
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
-
     if not settings.slack_bot_token:
         raise ConfigError("SLACK_BOT_TOKEN", "missing; Socket Mode needs the bot token (xoxb-...) and SLACK_APP_TOKEN")
     if not settings.slack_app_token:
@@ -70,8 +71,6 @@ class _QuietHandler(WSGIRequestHandler):
 
 def wsgi_app(settings: Settings):
     """A WSGI app: POST /slack/events to Bolt, GET /healthz for load balancers."""
-    from slack_bolt.adapter.wsgi import SlackRequestHandler
-
     db = open_database(settings)
     check_startup(settings)
     app = create_app(settings, db)

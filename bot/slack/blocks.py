@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from commands.messages import t
 from commands.reply import Reply, Table, render_text
 
 MAX_BLOCKS = 50
@@ -35,8 +36,7 @@ def figure_text(fig, lang: str) -> str:
     text = f"*{fig.label}*\n{fig.value}"
     if fig.change is not None and fig.previous is not None:
         mark = "" if fig.good is None else (" ✅" if fig.good else " ⚠️")
-        prev = "前期" if lang == "ja" else "prev."
-        text += f"  {ARROWS[fig.trend]} {fig.change} ({prev} {fig.previous}){mark}"
+        text += f"  {ARROWS[fig.trend]} {fig.change} ({t('slack.previous', lang)} {fig.previous}){mark}"
     return text
 
 
@@ -55,8 +55,7 @@ def table_text(table: Table, lang: str, max_chars: int = MAX_SECTION - 200) -> s
     total = table.total_rows or len(table.rows)
     text = "```\n" + "\n".join(kept) + "\n```"
     if total > shown_rows:
-        more = total - shown_rows
-        text += f"\n…ほか {more} 件" if lang == "ja" else f"\n… and {more} more"
+        text += "\n" + t("slack.more_rows", lang, count=total - shown_rows)
     if table.title:
         text = f"*{table.title}*\n" + text
     return text

@@ -1,0 +1,92 @@
+"""Buttons under an answer. Each button's value is the question to ask again.
+
+- ``csbot_how``, ``csbot_accounts``, ``csbot_term``, ``csbot_pick``: answer the value
+  privately (``csbot_how`` with the "how it was computed" section open);
+- ``csbot_share``: post the answer in the channel for everyone, when it may be public there;
+- ``csbot_chart``: send the answer's chart to the asker's DM.
+
+Block Kit action IDs carry the button's position (``csbot_how_0``) so they stay unique.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import replace
+from typing import Any
+
+from slack_bolt import App
+
+from bot.slack.blocks import message_payload
+from bot.slack.client import SLACK_ERRORS, slack_error
+from bot.slack.listeners.deps import Deps, ack_at_once, logged
+from bot.slack.listeners.send import post, respond_safely, revenue_note, upload_chart
+from commands.core import dispatch
+from commands.messages import t
+from commands.reply import Reply
+
+logger = logging.getLogger(__name__)
+
+SHARE = re.compile(r"^csbot_share(?:_\d+)?$")
+CHART = re.compile(r"^csbot_chart(?:_\d+)?$")
+ANSWER = re.compile(r"^csbot_(?!share(?:_|$)|chart(?:_|$))[a-z]+(?:_\d+)?$")  # how, accounts, term, pick
+
+
+def register(app: App, deps: Deps) -> None:
+    @logged
+    def answer_button(body, action, respond, client) -> None:
+        on_answer(deps, body, action, respond, client)
+
+    @logged
+    def share_button(body, action, respond, client) -> None:
+        on_share(deps, body, action, respond, client)
+
+    @logged
+    def chart_button(body, action, respond, client) -> None:
+        on_chart(deps, body, action, respond, client)
+
+    app.action(ANSWER)(ack=ack_at_once, lazy=[answer_button])
+    app.action(SHARE)(ack=ack_at_once, lazy=[share_button])
+    app.action(CHART)(ack=ack_at_once, lazy=[chart_button])
+
+
+def _asked(deps: Deps, body: dict[str, Any], action: dict[str, Any], client) -> tuple[Reply, str | None, str | None]:
+    """The answer to the button's question, the asker and the channel."""
+    user = (body.get("user") or {}).get("id")
+    channel = (body.get("channel") or {}).get("id")
+    ctx = deps.context(client, user_id=user, channel_id=channel, surface="action")
+    return dispatch(action.get("value", ""), ctx), user, channel
+
+
+def on_answer(deps: Deps, body: dict[str, Any], action: dict[str, Any], respond, client) -> None:
+    reply, _, _ = _asked(deps, body, action, client)
+    show_how = re.sub(r"_\d+$", "", action.get("action_id", "")) == "csbot_how"
+    respond_safely(respond, response_type="ephemeral", replace_original=False,
+                   **message_payload(reply, show_how=show_how))
+
+
+def on_share(deps: Deps, body: dict[str, Any], action: dict[str, Any], respond, client) -> None:
+    reply, user, channel = _asked(deps, body, action, client)
+    lang = reply.language
+    if not deps.may_be_public(client, reply, channel):
+        respond_safely(respond, response_type="ephemeral", replace_original=False,
+                       text=revenue_note("slack.share_refused", deps.settings, lang))
+        return
+    by = t("slack.shared_by", lang, user=user)
+    shared = replace(reply, footer=f"{reply.footer} · {by}" if reply.footer else by)
+    if post(client, channel, shared, on_failure=respond):
+        upload_chart(client, deps.settings, channel, reply)
+
+
+def on_chart(deps: Deps, body: dict[str, Any], action: dict[str, Any], respond, client) -> None:
+    reply, user, _ = _asked(deps, body, action, client)
+    if reply.chart is None or not user:
+        respond_safely(respond, response_type="ephemeral", replace_original=False,
+                       text=t("slack.no_chart", reply.language))
+        return
+    try:
+        dm = client.conversations_open(users=user)["channel"]["id"]
+    except SLACK_ERRORS as exc:
+        logger.error("conversations.open failed: %s", slack_error(exc))
+        return
+    upload_chart(client, deps.settings, dm, reply)
