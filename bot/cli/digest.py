@@ -7,14 +7,6 @@ import argparse
 import sys
 from datetime import datetime
 
-from bot.jobs.scheduler import Scheduler
-from commands.digest import Target, build_digest, log_lines, parse_channel
-from commands.messages import t
-from commands.privacy import is_revenue_channel
-from commands.reply import render_text
-from metrics import digest_store as store
-from metrics.clock import utcnow
-from metrics.db import DatabaseUnavailable, is_empty, open_database
 from metrics.settings import Settings
 
 NAME = "digest"
@@ -39,6 +31,15 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace, settings: Settings, *, now: datetime | None = None) -> int:
     """Exit codes: 0 done, 1 no database / no data / the post failed, 2 a bad command line."""
+    # Imported here so that `csbot --help` and the other subcommands start fast.
+    from commands.digest import Target, build_digest, log_lines, parse_channel
+    from commands.messages import t
+    from commands.privacy import is_revenue_channel
+    from commands.reply import render_text
+    from metrics import digest_store as store
+    from metrics.clock import utcnow
+    from metrics.db import DatabaseUnavailable, is_empty, open_database
+
     lang = settings.language if settings.language in ("en", "ja") else "en"
     target = None
     if args.channel:
@@ -84,8 +85,10 @@ def run(args: argparse.Namespace, settings: Settings, *, now: datetime | None = 
     return 0
 
 
-def _post(target: Target, settings: Settings, db, now: datetime, lang: str) -> int:
+def _post(target, settings: Settings, db, now: datetime, lang: str) -> int:
+    """Post the digest to ``target`` (a ``commands.digest.Target``) now, through Slack."""
     from bot.app import make_client
+    from bot.jobs.scheduler import Scheduler
     from bot.slack.poster import SlackPoster
 
     scheduler = Scheduler(SlackPoster(make_client(settings), settings), settings, db)
