@@ -18,7 +18,7 @@ from sqlalchemy import insert, select, update
 
 from bot.cli import digest as digest_cli
 from bot.jobs.scheduler import Scheduler
-from bot.poster import PostError
+from bot.poster import ChannelInfo, PostError
 from bot.slack.poster import SlackPoster
 from commands.core import Context, dispatch
 from commands.digest import build_digest
@@ -287,6 +287,50 @@ def test_daylight_saving_neither_skips_nor_doubles_a_digest(engine, database, cl
         assert sent_at[(late.id, date(2026, 3, 8))] == datetime(2026, 3, 8, 7, 30)
     else:
         assert sent_at[(early.id, date(2026, 11, 1))] == datetime(2026, 11, 1, 5, 30)
+
+
+# ---------------------------------------------------------------------------- any poster
+
+class RecordingPoster:
+    """A Poster that is not Slack: the jobs need nothing more than this."""
+
+    def __init__(self, names=None, broken=()):
+        self.names, self.broken = names or {}, set(broken)
+        self.posts: list[tuple[str, object, str | None]] = []
+        self.charts: list[tuple[str, str | None]] = []
+
+    def post(self, channel, reply, *, thread_ts=None):
+        if channel in self.broken:
+            raise PostError("not_in_channel", permanent=True)
+        self.posts.append((channel, reply, thread_ts))
+        return f"{len(self.posts)}.000"
+
+    def post_text(self, channel, text, *, thread_ts=None):
+        return self.post(channel, text, thread_ts=thread_ts)
+
+    def upload_chart(self, channel, chart, *, thread_ts=None, lang="en"):
+        self.charts.append((channel, thread_ts))
+
+    def open_dm(self, user):
+        return "D" + user
+
+    def channel_info(self, channel):
+        return ChannelInfo(channel, name=self.names.get(channel))
+
+
+def test_jobs_post_through_any_poster(engine, database, cfg):
+    seed(engine)
+    subscribe(engine, channel="C0REVENUE")  # no name stored: the poster is asked for it
+    subscribe(engine, channel="C0BROKEN")
+    poster = RecordingPoster(names={"C0REVENUE": "cs-revenue"}, broken={"C0BROKEN"})
+    result = Scheduler(poster, cfg, database, snapshot=None).tick(NOW)
+    assert len(result.sent) == 1 and len(result.failed) == 1
+    (channel, head, _), (_, thread, thread_ts), (admin, report, _) = poster.posts
+    assert channel == "C0REVENUE" and "MRR" in [f.label for f in head.figures]  # a revenue channel by name
+    assert thread_ts == "1.000" and poster.charts == [("C0REVENUE", "1.000")]
+    assert admin == "C0ADMIN" and "C0BROKEN" in report and "not_in_channel" in report
+    status = {r.channel: (r.status, r.reason) for r in deliveries(engine)}
+    assert status["C0BROKEN"] == ("failed", "not_in_channel")
 
 
 # ---------------------------------------------------------------------------- Slack errors
