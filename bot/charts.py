@@ -66,17 +66,16 @@ from pathlib import Path
 # The Agg canvas is attached to each Figure directly: no pyplot, no global backend switch.
 from matplotlib import font_manager
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection, PathCollection, PolyCollection
 from matplotlib.colors import LinearSegmentedColormap, to_hex, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.patches import FancyBboxPatch, Patch
-from matplotlib.patheffects import withStroke
-from matplotlib.collections import LineCollection, PathCollection, PolyCollection
 from matplotlib.path import Path as Path_
+from matplotlib.patheffects import withStroke
 from matplotlib.textpath import TextPath
-from matplotlib.transforms import Affine2D
 from matplotlib.ticker import Formatter, MaxNLocator
-
+from matplotlib.transforms import Affine2D
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 

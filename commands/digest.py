@@ -1,23 +1,37 @@
-"""digest: the daily KPI digest (preview, subscriptions, delivery log) and per-channel alerts.
+"""digest: the daily KPI digest in words: the headline and thread a digest posts, an alert's post,
+``/cs digest`` (preview, subscribe, list, unsubscribe, log, alert, alerts) and the admin reports.
 
 The digest itself is two ``Reply`` values: a short headline (MRR and its change,
 customer churn month to date, NRR last month, NPS last 30 days, accounts in red)
-and a thread reply with what changed since the last digest. ``bot/scheduler.py``
-posts them; ``/cs digest preview`` shows them now.
+and a thread reply with what changed since the last digest. ``bot/jobs/`` posts
+them; ``/cs digest preview`` shows them now. Every sentence is in
+``commands/messages/digest.toml``; the state is in ``metrics/digest_store.py``
+and the numbers in ``metrics/digest_queries.py``.
 """
 
 from __future__ import annotations
 
-import calendar
 import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from commands.answers import figure, movements_chart
-from commands.core import Context, NoData, Request, UsageError, command, freshness, parse_args
+from commands.core import (
+    Context,
+    NoData,
+    Request,
+    UsageError,
+    command,
+    freshness,
+    parse_args,
+)
+from commands.messages import t, t_list
 from commands.periods import parse_period
+from commands.privacy import is_revenue_channel
 from commands.reply import Chart, Figure, Reply
-from metrics import digest as store
+from metrics import digest_queries as queries
+from metrics import digest_store as store
 from metrics import format as fmt
 from metrics.db import Database, is_empty, last_successful_sync
 from metrics.filters import NO_FILTERS, Filters
@@ -29,19 +43,8 @@ from metrics.settings import Settings
 LIST_LIMIT = 8  # accounts named per section of the thread
 RENEWAL_DAYS = 30
 NPS_DAYS = 30
-
-USAGE_EN = (
-    "`digest preview [filters]` · `digest subscribe #channel 09:00 [Asia/Tokyo] [weekdays|weekly] [filters]` · "
-    "`digest subscribe me 08:30` · `digest list` · `digest unsubscribe <id|#channel|me>` · `digest log` · "
-    "`digest alert #channel red|churn [amount]|contraction [amount]|detractor` · `digest alerts` · "
-    "`digest alert off #channel <kind>`"
-)
-USAGE_JA = (
-    "`digest プレビュー` · `digest 購読 #チャンネル 09:00 [Asia/Tokyo] [平日|毎週]` · `digest 購読 自分 08:30` · "
-    "`digest 一覧` · `digest 解除 <ID|#チャンネル|自分>` · `digest 履歴` · "
-    "`digest アラート #チャンネル red|churn [金額]|contraction [金額]|detractor` · `digest アラート一覧` · "
-    "`digest アラート 解除 #チャンネル <種類>`"
-)
+DEFAULT_TIME = "09:00"
+ADMIN_LANG = "en"  # reports to CSBOT_ADMIN_CHANNEL are for whoever runs csbot
 
 SUBCOMMANDS = {
     "preview": "preview", "プレビュー": "preview", "now": "preview", "今": "preview",
@@ -67,16 +70,132 @@ KIND_WORDS = {
     "contraction": "contraction", "縮小": "contraction", "downgrade": "contraction",
     "detractor": "detractor", "detractors": "detractor", "批判者": "detractor",
 }
+STATUS_ICON = {"sent": ":white_check_mark:", "failed": ":x:", "skipped": ":fast_forward:", "claimed": ":hourglass:"}
+MOVEMENT_KINDS = ("churn", "new", "expansion", "contraction")
 
 _CHANNEL = re.compile(r"^<#([CGD][A-Z0-9]+)(?:\|([^>]*))?>$")
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
+_CHANNEL_REF = re.compile(r"[CGD][A-Z0-9]+")
 _FILTER = re.compile(r"^[a-z_]+:(?!//).+$", re.I)
 _AMOUNT = re.compile(r"^[¥$€£]?(\d[\d,]*(?:\.\d+)?)\s*([kmKM万]?)$")
+_TIME = re.compile(r"^(\d{1,2})(?::(\d{2}))?\s*(am|pm)?$", re.I)
+_TIME_JA = re.compile(r"^(?:(午前|午後))?(\d{1,2})時(?:(\d{1,2})分|半)?$")
+_TIMELIKE = re.compile(r"[\d:：.]+(?:am|pm)?|.*時.*", re.I)
 
 
-def _t(lang: str, en: str, ja: str) -> str:
-    return ja if lang == "ja" else en
+# ---------------------------------------------------------------------------- reading words
 
+def parse_time(text: str) -> str | None:
+    """"9:00", "09:30", "9am", "6:15pm", "9時", "9時30分", "午後6時半" -> "HH:MM"; None if not a time."""
+    text = text.strip()
+    m = _TIME.match(text)
+    if m and (m.group(2) is not None or m.group(3)):
+        hour, minute, ampm = int(m.group(1)), int(m.group(2) or 0), (m.group(3) or "").lower()
+        if ampm:
+            if not 1 <= hour <= 12:
+                return None
+            hour = hour % 12 + (12 if ampm == "pm" else 0)
+    else:
+        m = _TIME_JA.match(text)
+        if not m:
+            return None
+        hour = int(m.group(2))
+        minute = 30 if text.endswith("半") else int(m.group(3) or 0)
+        if m.group(1) == "午後" and hour < 12:
+            hour += 12
+    if not (0 <= hour <= 23 and 0 <= minute <= 59):
+        return None
+    return f"{hour:02d}:{minute:02d}"
+
+
+def parse_amount(word: str) -> float | None:
+    m = _AMOUNT.match(word.strip())
+    if not m:
+        return None
+    value = float(m.group(1).replace(",", ""))
+    return value * {"": 1, "k": 1e3, "m": 1e6, "万": 1e4}[m.group(2).lower()]
+
+
+def channel_ref(channel: str) -> str:
+    """A channel for a Slack message: <#C123> for an ID, "#name" as it is."""
+    return f"<#{channel}>" if _CHANNEL_REF.fullmatch(channel) else channel
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: str  # channel | dm
+    channel: str
+    name: str | None = None
+
+    def mention(self) -> str:
+        return f"<@{self.channel}>" if self.kind == "dm" else channel_ref(self.channel)
+
+
+def parse_channel(word: str, ctx: Context | None = None, lang: str = "en") -> Target | None:
+    """A channel as Slack sends it (``<#C123|general>``), a channel ID, ``#name``, or ``here``."""
+    m = _CHANNEL.match(word)
+    if m:
+        return Target("channel", m.group(1), m.group(2) or None)
+    if _CHANNEL_ID.match(word):
+        return Target("channel", word)
+    if word.startswith("#") and len(word) > 1:
+        return Target("channel", word, word[1:])
+    if ctx is not None and word.lower() in HERE_WORDS:
+        if not ctx.channel_id:
+            raise UsageError(t("digest.here_needs_channel", lang))
+        return Target("channel", ctx.channel_id)
+    return None
+
+
+def _split_filters(words: list[str], ctx: Context, lang: str) -> tuple[Filters, list[str]]:
+    """Filters (``segment:enterprise``, ``owner:@alice``) through the shared parser; the rest as words."""
+    tokens = [w for w in words if _FILTER.match(w)]
+    rest = [w for w in words if not _FILTER.match(w)]
+    filters = parse_args(" ".join(tokens), ctx, lang).filters if tokens else NO_FILTERS
+    return filters, rest
+
+
+def _me_filters(filters: Filters, ctx: Context, lang: str) -> Filters:
+    ids = tuple(x for x in (ctx.user_id, ctx.user_email) if x)
+    if not ids:
+        raise UsageError(t("digest.me_needs_user", lang))
+    return replace(filters, owner=ids)
+
+
+# ---------------------------------------------------------------------------- dates and places in words
+
+def short_date(d: date, lang: str) -> str:
+    """"Nov 22" / "11月22日"."""
+    return t("digest.short_date", lang, month=t_list("digest.months", lang)[d.month - 1], day=d.day)
+
+
+def local_stamp(at: datetime, tz: ZoneInfo, lang: str) -> str:
+    """An instant in a zone: "Sun Nov 22 09:30 JST" / "11月22日(日) 09:30 JST"."""
+    local = at.astimezone(tz)
+    return t("digest.stamp", lang, weekday=t_list("digest.weekdays", lang)[local.weekday()],
+             month=t_list("digest.months", lang)[local.month - 1], day=local.day, time=f"{local:%H:%M}",
+             zone=local.tzname())
+
+
+def when_text(sub: store.Subscription, lang: str) -> str:
+    """"daily 09:00 Asia/Tokyo" / "毎日 09:00 Asia/Tokyo"."""
+    return t("digest.when", lang, schedule=t(f"digest.schedule_{sub.schedule}", lang), time=sub.local_time,
+             zone=sub.tz)
+
+
+def where(target: str, channel: str) -> str:
+    """The target as Slack shows it: <#C123> or <@U123> (a DM)."""
+    return f"<@{channel}>" if target == "dm" else channel_ref(channel)
+
+
+def where_text(target: str, channel: str, channel_name: str | None) -> str:
+    """The target for a terminal."""
+    if target == "dm":
+        return f"DM {channel}"
+    return f"#{channel_name}" if channel_name else channel
+
+
+# ---------------------------------------------------------------------------- /cs digest
 
 @command(
     "digest",
@@ -97,8 +216,8 @@ def digest_command(req: Request) -> Reply:
         if _FILTER.match(words[0]) or words[0].lower() in ME_WORDS:
             sub, rest = "preview", words  # "digest segment:enterprise" = a preview
         else:
-            raise UsageError(_t(lang, f"I don't know “digest {words[0]}”. Try: {USAGE_EN}",
-                                f"「digest {words[0]}」は分かりません。使い方: {USAGE_JA}"))
+            raise UsageError(t("digest.unknown_subcommand", lang, word=words[0],
+                               usage=" · ".join(t_list("digest.usage", lang))))
     return {
         "preview": _preview, "subscribe": _subscribe, "list": _list, "unsubscribe": _unsubscribe,
         "log": _log, "alert": _alert, "alerts": _alerts,
@@ -111,72 +230,10 @@ def _info(lang: str, title: str, *lines: str, data: dict | None = None) -> Reply
 
 
 def _usage_reply(lang: str) -> Reply:
-    title = _t(lang, "The daily KPI digest", "毎朝のKPIダイジェスト")
-    lines = (USAGE_JA if lang == "ja" else USAGE_EN).split(" · ")
-    return Reply(title=title, summary=title, kind="help", language=lang, lines=tuple(f"• {x}" for x in lines))
+    title = t("digest.title", lang)
+    return Reply(title=title, summary=title, kind="help", language=lang,
+                 lines=tuple(f"• {x}" for x in t_list("digest.usage", lang)))
 
-
-# ---------------------------------------------------------------------------- parsing helpers
-
-@dataclass(frozen=True)
-class Target:
-    kind: str  # channel | dm
-    channel: str
-    name: str | None = None
-
-    def mention(self) -> str:
-        return f"<@{self.channel}>" if self.kind == "dm" else store.channel_ref(self.channel)
-
-
-def parse_channel(word: str, ctx: Context | None = None) -> Target | None:
-    """A channel as Slack sends it (``<#C123|general>``), a channel ID, ``#name``, or ``here``."""
-    m = _CHANNEL.match(word)
-    if m:
-        return Target("channel", m.group(1), m.group(2) or None)
-    if _CHANNEL_ID.match(word):
-        return Target("channel", word)
-    if word.startswith("#") and len(word) > 1:
-        return Target("channel", word, word[1:])
-    if ctx is not None and word.lower() in HERE_WORDS:
-        if not ctx.channel_id:
-            raise UsageError("“here” needs a channel: ask in Slack, or name the channel (#cs-team).")
-        return Target("channel", ctx.channel_id)
-    return None
-
-
-def _split_filters(words: list[str], ctx: Context, lang: str) -> tuple[Filters, list[str]]:
-    """Filters (``segment:enterprise``, ``owner:@alice``) through the shared parser; the rest as words."""
-    tokens = [w for w in words if _FILTER.match(w)]
-    rest = [w for w in words if not _FILTER.match(w)]
-    filters = parse_args(" ".join(tokens), ctx, lang).filters if tokens else NO_FILTERS
-    return filters, rest
-
-
-def _me_filters(filters: Filters, ctx: Context, lang: str) -> Filters:
-    ids = tuple(x for x in (ctx.user_id, ctx.user_email) if x)
-    if not ids:
-        raise UsageError(_t(lang, "“me” needs to know who you are: ask in Slack (a personal digest goes to your DM).",
-                            "「自分」はSlackで使ってください（個人用ダイジェストはDMに届きます）。"))
-    return replace(filters, owner=ids)
-
-
-def parse_amount(word: str) -> float | None:
-    m = _AMOUNT.match(word.strip())
-    if not m:
-        return None
-    value = float(m.group(1).replace(",", ""))
-    return value * {"": 1, "k": 1e3, "m": 1e6, "万": 1e4}[m.group(2).lower()]
-
-
-def local_stamp(at: datetime, tz, lang: str) -> str:
-    local = at.astimezone(tz)
-    if lang == "ja":
-        wd = "月火水木金土日"[local.weekday()]
-        return f"{local.month}月{local.day}日({wd}) {local:%H:%M} {local.tzname()}"
-    return f"{calendar.day_abbr[local.weekday()]} {calendar.month_abbr[local.month]} {local.day} {local:%H:%M} {local.tzname()}"
-
-
-# ---------------------------------------------------------------------------- preview
 
 def _preview(req: Request, words: list[str]) -> Reply:
     ctx, lang = req.ctx, req.lang
@@ -185,12 +242,10 @@ def _preview(req: Request, words: list[str]) -> Reply:
         if w.lower() in ME_WORDS:
             filters = _me_filters(filters, ctx, lang)
         else:
-            raise UsageError(_t(lang, f"“{w}” is not a filter: try `digest preview segment:enterprise` or `digest preview me`.",
-                                f"「{w}」はフィルターではありません（例: `digest プレビュー segment:enterprise`）。"))
+            raise UsageError(t("digest.not_a_filter", lang, word=w))
     if is_empty(ctx.db.engine):
         raise NoData()
-    now = ctx.now
-    d = build_digest(ctx.db, ctx.settings, now=now, filters=filters, lang=lang, revenue=True)
+    d = build_digest(ctx.db, ctx.settings, now=ctx.now, filters=filters, lang=lang, revenue=True)
     head, thread = d.headline, d.thread
     return replace(head, lines=head.lines + ("",) + (f"*{thread.title}*",) + thread.lines, chart=d.chart,
                    footer=freshness(ctx, lang))
@@ -239,24 +294,21 @@ def build_digest(db: Database, settings: Settings, *, now: datetime, filters: Fi
         nps = metric("nps", nps_period)
         figures: list[Figure] = []
         if revenue:
-            mrr = metric("mrr", mtd)
-            figures.append(figure(mrr, lang, currency, label=_t(lang, "MRR", "MRR")))
-        figures.append(figure(churn, lang, currency, label=_t(lang, "Customer churn (month to date)", "顧客解約率（今月）")))
+            figures.append(figure(metric("mrr", mtd), lang, currency, label=t("digest.label_mrr", lang)))
+        figures.append(figure(churn, lang, currency, label=t("digest.label_churn", lang)))
         if revenue:
-            nrr = metric("nrr", last_month)
-            figures.append(figure(nrr, lang, currency,
-                                  label=_t(lang, f"NRR ({calendar.month_abbr[last_month.start.month]})",
-                                           f"NRR（{last_month.start.month}月）")))
-        figures.append(figure(nps, lang, currency, label=_t(lang, "NPS (last 30 days)", "NPS（過去30日）")))
-        red = store.red_accounts(conn, today, filters)
-        figures.append(Figure(label=_t(lang, "Accounts in red", "レッドの顧客"), value="—" if red is None else f"{red:,}"))
+            month = t_list("digest.months", lang)[last_month.start.month - 1]
+            figures.append(figure(metric("nrr", last_month), lang, currency,
+                                  label=t("digest.label_nrr", lang, month=month)))
+        figures.append(figure(nps, lang, currency, label=t("digest.label_nps", lang)))
+        red = queries.red_accounts(conn, today, filters)
+        figures.append(Figure(label=t("digest.label_red", lang), value="—" if red is None else f"{red:,}"))
 
         moves = movements(calc, changes, filters)
-        lists = {kind: movement_accounts(calc, changes, filters, kind, limit=LIST_LIMIT)
-                 for kind in ("churn", "new", "expansion", "contraction")}
-        reds = store.moved_to_red(conn, since, today, filters)
-        renew, renew_total = store.renewals(conn, today, RENEWAL_DAYS, filters, limit=LIST_LIMIT)
-        detract, detract_total = store.detractors(conn, local_since, local_now, filters, limit=LIST_LIMIT)
+        lists = {kind: movement_accounts(calc, changes, filters, kind, limit=LIST_LIMIT) for kind in MOVEMENT_KINDS}
+        reds = queries.moved_to_red(conn, since, today, filters)
+        renew, renew_total = queries.renewals(conn, today, RENEWAL_DAYS, filters, limit=LIST_LIMIT)
+        detract, detract_total = queries.detractors(conn, local_since, local_now, filters, limit=LIST_LIMIT)
 
     # Headline
     head_lines: list[str] = []
@@ -264,20 +316,14 @@ def build_digest(db: Database, settings: Settings, *, now: datetime, filters: Fi
     stale = synced is not None and now - synced > timedelta(hours=settings.stale_sync_hours)
     if stale:
         hours = (now - synced).total_seconds() / 3600
-        head_lines.append(_t(
-            lang,
-            f":warning: *Stale data*: the last sync finished {local_stamp(synced, tz, lang)} ({hours:.0f} h ago, "
-            f"limit {settings.stale_sync_hours:g} h). Check `csbot sync --status`.",
-            f":warning: *データが古くなっています*: 最後の同期は {local_stamp(synced, tz, lang)}（{hours:.0f}時間前、"
-            f"上限 {settings.stale_sync_hours:g}時間）。`csbot sync --status` を確認してください。"))
+        head_lines.append(t("digest.stale", lang, when=local_stamp(synced, tz, lang), hours=f"{hours:.0f}",
+                            limit=f"{settings.stale_sync_hours:g}"))
     if not filters.empty:
-        head_lines.append(_t(lang, f"Filtered: {filters.describe()}", f"フィルター: {filters.describe()}"))
+        head_lines.append(t("digest.filtered", lang, filters=filters.describe()))
     if not revenue:
-        head_lines.append(_t(lang, ":lock: Revenue figures (MRR, NRR, amounts) are left out: this channel is not a revenue channel.",
-                             ":lock: 売上の数字（MRR・NRR・金額）は、売上チャンネル以外のため省いています。"))
-    day_text = (f"{today.month}月{today.day}日" if lang == "ja"
-                else f"{calendar.day_abbr[today.weekday()]} {calendar.month_abbr[today.month]} {today.day}")
-    title = _t(lang, f"KPI digest · {day_text}", f"KPIダイジェスト（{day_text}）")
+        head_lines.append(t("digest.revenue_left_out", lang))
+    title = t("digest.headline", lang, weekday=t_list("digest.headline_weekdays", lang)[today.weekday()],
+              date=short_date(today, lang))
     summary_bits = [f"{f.label} {f.value}" for f in figures]
     headline = Reply(title=title, summary=f"{title}: " + ", ".join(summary_bits), language=lang,
                      figures=tuple(figures), lines=tuple(head_lines), revenue=revenue,
@@ -291,18 +337,14 @@ def build_digest(db: Database, settings: Settings, *, now: datetime, filters: Fi
         parts = [f"{r['name']} ({fmt.money(r['amount'], currency)})" if amount else str(r["name"]) for r in rows]
         more = total - len(rows)
         if more > 0:
-            parts.append(_t(lang, f"and {more} more", f"ほか{more}社"))
+            parts.append(t("digest.and_more", lang, n=more))
         return ", ".join(parts)
 
-    labels = {
-        "churn": _t(lang, "Churned", "解約"), "new": _t(lang, "New", "新規"),
-        "expansion": _t(lang, "Expanded", "拡大"), "contraction": _t(lang, "Contracted", "縮小"),
-    }
-    for kind in ("churn", "new", "expansion", "contraction"):
+    for kind in MOVEMENT_KINDS:
         rows, total = lists[kind]
         if not total:
             continue
-        head = f"*{labels[kind]}* {total}"
+        head = f"*{t(f'digest.{kind}', lang)}* {total}"
         if revenue:
             head += f" ({fmt.money(moves.amounts[kind], currency)})"
         lines.append(f"{head}: {names(rows, total, revenue)}")
@@ -311,16 +353,15 @@ def build_digest(db: Database, settings: Settings, *, now: datetime, filters: Fi
         text = ", ".join(f"{r['name']} ({fmt.score(r['score'])})" if r["score"] is not None else str(r["name"])
                          for r in shown)
         if len(reds) > len(shown):
-            text += _t(lang, f", and {len(reds) - len(shown)} more", f"、ほか{len(reds) - len(shown)}社")
-        lines.append(f"*{_t(lang, 'Moved to red', 'レッドに悪化')}* {len(reds)}: {text}")
+            text += t("digest.list_and_more", lang, n=len(reds) - len(shown))
+        lines.append(f"*{t('digest.moved_to_red', lang)}* {len(reds)}: {text}")
     if renew_total:
-        text = ", ".join(f"{r['name']} ({_short_date(r['renewal_date'], lang)})" for r in renew)
+        text = ", ".join(f"{r['name']} ({short_date(r['renewal_date'], lang)})" for r in renew)
         if renew_total > len(renew):
-            text += _t(lang, f", and {renew_total - len(renew)} more", f"、ほか{renew_total - len(renew)}社")
-        lines.append(f"*{_t(lang, f'Renewals in the next {RENEWAL_DAYS} days', f'{RENEWAL_DAYS}日以内の更新')}* "
-                     f"{renew_total}: {text}")
+            text += t("digest.list_and_more", lang, n=renew_total - len(renew))
+        lines.append(f"*{t('digest.renewals', lang, days=RENEWAL_DAYS)}* {renew_total}: {text}")
     if detract_total:
-        lines.append(f"*{_t(lang, 'New detractors', '新しい批判者（NPS 0〜6）')}* {detract_total}:")
+        lines.append(f"*{t('digest.new_detractors', lang)}* {detract_total}:")
         for r in detract:
             comment = (r["comment"] or "").strip().replace("\n", " ")
             if len(comment) > 200:
@@ -328,11 +369,10 @@ def build_digest(db: Database, settings: Settings, *, now: datetime, filters: Fi
             quote = f" “{comment}”" if comment else ""
             lines.append(f"• {r['name']} {r['score']}/10{quote}")
         if detract_total > len(detract):
-            lines.append(_t(lang, f"• and {detract_total - len(detract)} more", f"• ほか{detract_total - len(detract)}件"))
+            lines.append(t("digest.bullet_and_more", lang, n=detract_total - len(detract)))
     if not lines:
-        lines.append(_t(lang, "No changes since the last digest.", "前回のダイジェストから変化はありません。"))
-    since_text = _short_date(since, lang)
-    thread_title = _t(lang, f"What changed since {since_text}", f"{since_text}からの変化")
+        lines.append(t("digest.no_changes", lang))
+    thread_title = t("digest.thread_title", lang, date=short_date(since, lang))
     thread = Reply(title=thread_title, summary=thread_title, language=lang,
                    lines=tuple(lines), revenue=revenue,
                    data={kind: [r["account_id"] for r in lists[kind][0]] for kind in lists}
@@ -343,14 +383,10 @@ def build_digest(db: Database, settings: Settings, *, now: datetime, filters: Fi
     return Digest(headline, thread, chart, stale, revenue, since)
 
 
-def _footer(synced: datetime | None, tz, lang: str) -> str:
+def _footer(synced: datetime | None, tz: ZoneInfo, lang: str) -> str:
     if synced is None:
-        return _t(lang, "never synced", "同期記録なし")
-    return _t(lang, f"synced {local_stamp(synced, tz, lang)}", f"{local_stamp(synced, tz, lang)} 同期")
-
-
-def _short_date(d: date, lang: str) -> str:
-    return f"{d.month}月{d.day}日" if lang == "ja" else f"{calendar.month_abbr[d.month]} {d.day}"
+        return t("digest.footer_never_synced", lang)
+    return t("digest.footer_synced", lang, when=local_stamp(synced, tz, lang))
 
 
 def _chart(moves, period: Period, reds, lists, lang: str, currency: str, revenue: bool) -> Chart:
@@ -359,48 +395,40 @@ def _chart(moves, period: Period, reds, lists, lang: str, currency: str, revenue
     counts = (lists["new"][1], lists["expansion"][1], lists["contraction"][1], lists["churn"][1], len(reds))
     return Chart(
         kind="bars",
-        title=_t(lang, "Accounts that changed", "変化した顧客"),
+        title=t("digest.chart_title", lang),
         subtitle=period.describe(lang),
-        labels=(("新規", "拡大", "縮小", "解約", "レッド") if lang == "ja"
-                else ("New", "Expanded", "Contracted", "Churned", "To red")),
-        series=((_t(lang, "Accounts", "顧客数"), tuple(float(c) for c in counts)),),
+        labels=t_list("digest.chart_labels", lang),
+        series=((t("digest.chart_series", lang), tuple(float(c) for c in counts)),),
         unit="count",
         alt="Accounts that changed: " + ", ".join(f"{n} {c}" for n, c in zip(
             ("new", "expanded", "contracted", "churned", "to red"), counts)),
     )
 
 
-def alert_reply(alert: store.Alert, event: store.AlertEvent, settings: Settings, *, revenue: bool) -> Reply:
+# ---------------------------------------------------------------------------- an alert's post
+
+def alert_reply(alert: store.Alert, event: queries.AlertEvent, settings: Settings, *, revenue: bool) -> Reply:
     """The message an alert posts: one line naming the account and what happened."""
     lang = alert.lang if alert.lang in ("en", "ja") else "en"
     currency = settings.currency
     name = event.account_name or event.account_id or "?"
-    owner = f" · {_t(lang, 'owner', '担当')} {event.owner}" if event.owner else ""
+    owner = t("digest.alert_owner", lang, owner=event.owner) if event.owner else ""
+    day = short_date(event.day, lang)
     if event.kind == "red":
         score = f" ({fmt.score(event.score)})" if event.score is not None else ""
-        text = _t(lang, f":red_circle: *{name}* dropped to red{score} on {_short_date(event.day, lang)}{owner}",
-                  f":red_circle: *{name}* がレッドになりました{score}（{_short_date(event.day, lang)}）{owner}")
+        text = t("digest.alert_red", lang, name=name, score=score, day=day, owner=owner)
     elif event.kind in ("churn", "contraction"):
-        what = {"churn": _t(lang, "churned", "が解約しました"),
-                "contraction": _t(lang, "contracted", "が縮小しました")}[event.kind]
         if revenue and event.amount is not None:
-            amount = _t(lang, f", losing {fmt.money(event.amount, currency)} of MRR",
-                        f"（MRR {fmt.money(event.amount, currency)} 減）")
+            amount = t("digest.alert_lost", lang, amount=fmt.money(event.amount, currency))
         elif alert.threshold:
-            amount = _t(lang, f" (at least {fmt.money(alert.threshold, currency)} of MRR)",
-                        f"（MRR {fmt.money(alert.threshold, currency)} 以上）")
+            amount = t("digest.alert_at_least", lang, amount=fmt.money(alert.threshold, currency))
         else:
             amount = ""
-        icon = ":rotating_light:" if event.kind == "churn" else ":chart_with_downwards_trend:"
-        if lang == "ja":
-            text = f"{icon} *{name}* {what}{amount}（{_short_date(event.day, lang)}）{owner}"
-        else:
-            text = f"{icon} *{name}* {what}{amount} on {_short_date(event.day, lang)}{owner}"
+        text = t(f"digest.alert_{event.kind}", lang, name=name, amount=amount, day=day, owner=owner)
     else:
         comment = f" “{event.comment.strip()}”" if event.comment and event.comment.strip() else ""
         score = fmt.score(event.score) if event.score is not None else "?"
-        text = _t(lang, f":speech_balloon: New detractor at *{name}*: NPS {score}/10{comment}{owner}",
-                  f":speech_balloon: *{name}* から批判的な回答: NPS {score}/10{comment}{owner}")
+        text = t("digest.alert_detractor", lang, name=name, score=score, comment=comment, owner=owner)
     return Reply(title=text, summary=text.replace("*", ""), kind="info", language=lang,
                  lines=(text,), revenue=revenue and event.kind in ("churn", "contraction"),
                  data={"kind": event.kind, "account_id": event.account_id, "key": event.key})
@@ -410,8 +438,7 @@ def alert_reply(alert: store.Alert, event: store.AlertEvent, settings: Settings,
 
 def _subscribe(req: Request, words: list[str]) -> Reply:
     ctx, lang, settings = req.ctx, req.lang, req.ctx.settings
-    usage = _t(lang, "Usage: `digest subscribe #channel 09:00 [Asia/Tokyo] [weekdays|weekly] [filters]` or `digest subscribe me 08:30`.",
-               "使い方: `digest 購読 #チャンネル 09:00 [Asia/Tokyo] [平日|毎週]` または `digest 購読 自分 08:30`")
+    usage = t("digest.subscribe_usage", lang)
     filters, rest = _split_filters(words, ctx, lang)
     target: Target | None = None
     local_time: str | None = None
@@ -421,62 +448,57 @@ def _subscribe(req: Request, words: list[str]) -> Reply:
         low = w.lower()
         if low in ME_WORDS:
             if not ctx.user_id:
-                raise UsageError(_t(lang, "“subscribe me” works in Slack: it sends the digest of your accounts to your DM.",
-                                    "「購読 自分」はSlackで使ってください（担当顧客のダイジェストをDMに送ります）。"))
+                raise UsageError(t("digest.subscribe_me_outside_slack", lang))
             target = Target("dm", ctx.user_id)
             filters = _me_filters(filters, ctx, lang)
             continue
-        channel = parse_channel(w, ctx)
+        channel = parse_channel(w, ctx, lang)
         if channel is not None:
             target = channel
             continue
         if low in SCHEDULE_WORDS:
             schedule = SCHEDULE_WORDS[low]
             continue
-        parsed = store.parse_time(w)
+        parsed = parse_time(w)
         if parsed is not None:
             local_time = parsed
             continue
-        if re.fullmatch(r"[\d:：.]+(?:am|pm)?|.*時.*", w, re.I):
-            raise UsageError(_t(lang, f"“{w}” is not a time of day: use HH:MM, e.g. 09:00 or 18:30.",
-                                f"「{w}」は時刻として読めません。09:00 や 18:30 のように書いてください。"))
+        if _TIMELIKE.fullmatch(w):
+            raise UsageError(t("digest.bad_time", lang, word=w))
         if "/" in w or w.upper() in ("UTC", "GMT"):
-            if store.zone(w) is None:
-                raise UsageError(_t(lang, f"Unknown time zone “{w}”: use a name such as Asia/Tokyo or America/New_York.",
-                                    f"タイムゾーン「{w}」が分かりません。Asia/Tokyo や America/New_York のように書いてください。"))
-            tz_name = store.zone(w).key
+            found = store.zone(w)
+            if found is None:
+                raise UsageError(t("digest.bad_zone", lang, word=w))
+            tz_name = found.key
             continue
-        raise UsageError(_t(lang, f"I don't understand “{w}”. {usage}", f"「{w}」が分かりません。{usage}"))
+        raise UsageError(t("digest.dont_understand", lang, word=w, usage=usage))
     if target is None:
-        raise UsageError(_t(lang, f"Which channel? {usage}", f"どのチャンネルに送りますか？ {usage}"))
+        raise UsageError(t("digest.which_channel", lang, usage=usage))
     defaulted = local_time is None
-    local_time = local_time or "09:00"
+    local_time = local_time or DEFAULT_TIME
     existing = store.find_same(ctx.db.engine, target=target.kind, channel=target.channel, local_time=local_time,
                                tz=tz_name, schedule=schedule, filters=filters)
     if existing is not None:
-        msg = _t(lang, f"{target.mention()} already gets this digest (ID {existing.id}).",
-                 f"{target.mention()} はすでにこのダイジェストを購読しています（ID {existing.id}）。")
-        return _info(lang, _t(lang, "Already subscribed", "購読済みです"), msg, data={"id": existing.id})
+        return _info(lang, t("digest.already_title", lang),
+                     t("digest.already", lang, where=target.mention(), id=existing.id), data={"id": existing.id})
     sub = store.create_subscription(
         ctx.db.engine, target=target.kind, channel=target.channel, channel_name=target.name, local_time=local_time,
         tz=tz_name, schedule=schedule, filters=filters, lang=lang, created_by=ctx.user_id, now=ctx.now)
     nxt = store.next_run(sub, ctx.now)
-    title = _t(lang, f"KPI digest subscribed ({sub.when(lang)})", f"KPIダイジェストを登録しました（{sub.when(lang)}）")
-    lines = [_t(lang, f"{target.mention()} gets the digest {sub.when(lang)}. Subscription ID {sub.id}.",
-                f"{target.mention()} に {sub.when(lang)} に届けます。購読ID {sub.id}。")]
+    when = when_text(sub, lang)
+    title = t("digest.subscribed_title", lang, when=when)
+    lines = [t("digest.subscribed", lang, where=target.mention(), when=when, id=sub.id)]
     if nxt is not None:
-        lines.append(_t(lang, f"Next digest: {local_stamp(nxt, sub.zone, lang)}.", f"次回: {local_stamp(nxt, sub.zone, lang)}"))
+        lines.append(t("digest.next_digest", lang, when=local_stamp(nxt, sub.zone, lang)))
     if defaulted:
-        lines.append(_t(lang, "No time given, so 09:00; add a time such as 08:30 to change it.",
-                        "時刻の指定がないため 09:00 にしました。"))
+        lines.append(t("digest.default_time", lang))
     if not filters.empty:
-        lines.append(_t(lang, f"Filters: {filters.describe()}", f"フィルター: {filters.describe()}"))
+        lines.append(t("digest.filters", lang, filters=filters.describe()))
     if target.kind == "channel":
-        if not store.is_revenue_channel(settings, target.channel, target.name):
-            lines.append(_t(lang, ":lock: This is not a revenue channel, so the digest leaves out MRR, NRR and amounts.",
-                            ":lock: 売上チャンネルではないため、MRR・NRR・金額は省きます。"))
-        lines.append(_t(lang, "Make sure I'm in the channel: `/invite @csbot`.", "チャンネルに招待してください: `/invite @csbot`"))
-    lines.append(_t(lang, f"Stop it with `digest unsubscribe {sub.id}`.", f"停止: `digest 解除 {sub.id}`"))
+        if not is_revenue_channel(settings, target.channel, target.name):
+            lines.append(t("digest.not_revenue_channel", lang))
+        lines.append(t("digest.invite", lang))
+    lines.append(t("digest.stop_it", lang, id=sub.id))
     return Reply(title=title, summary=title, kind="info", language=lang, lines=tuple(lines), data={"id": sub.id})
 
 
@@ -484,27 +506,25 @@ def _list(req: Request, words: list[str]) -> Reply:
     ctx, lang = req.ctx, req.lang
     subs = store.list_subscriptions(ctx.db.engine)
     if not subs:
-        msg = _t(lang, "No digest subscriptions yet. Start one with `digest subscribe #channel 09:00`.",
-                 "ダイジェストの購読はまだありません。`digest 購読 #チャンネル 09:00` で始めます。")
-        return _info(lang, _t(lang, "No subscriptions", "購読なし"), msg, data={"ids": []})
+        return _info(lang, t("digest.no_subscriptions_title", lang), t("digest.no_subscriptions", lang),
+                     data={"ids": []})
     lines = []
     for s in subs:
         nxt = store.next_run(s, ctx.now)
-        parts = [f"*{s.id}*", s.where(), s.when(lang)]
+        parts = [f"*{s.id}*", where(s.target, s.channel), when_text(s, lang)]
         if not s.filters.empty:
-            parts.append(s.filters.describe() if s.target != "dm" else _t(lang, "your accounts", "担当顧客"))
+            parts.append(s.filters.describe() if s.target != "dm" else t("digest.your_accounts", lang))
         if nxt is not None:
-            parts.append(_t(lang, f"next {local_stamp(nxt, s.zone, lang)}", f"次回 {local_stamp(nxt, s.zone, lang)}"))
+            parts.append(t("digest.next", lang, when=local_stamp(nxt, s.zone, lang)))
         lines.append(" · ".join(parts))
-    title = _t(lang, f"{len(subs)} digest subscription(s)", f"ダイジェストの購読 {len(subs)}件")
+    title = t("digest.subscriptions_title", lang, n=len(subs))
     return Reply(title=title, summary=title, kind="info", language=lang, lines=tuple(lines),
                  data={"ids": [s.id for s in subs]})
 
 
 def _unsubscribe(req: Request, words: list[str]) -> Reply:
     ctx, lang = req.ctx, req.lang
-    usage = _t(lang, "Usage: `digest unsubscribe <id | #channel | me>` (see `digest list`).",
-               "使い方: `digest 解除 <ID | #チャンネル | 自分>`（`digest 一覧` で確認できます）")
+    usage = t("digest.unsubscribe_usage", lang)
     if len(words) != 1:
         raise UsageError(usage)
     w = words[0]
@@ -517,32 +537,29 @@ def _unsubscribe(req: Request, words: list[str]) -> Reply:
         for i in ids:
             store.unsubscribe(ctx.db.engine, sub_id=i, now=ctx.now)
     else:
-        target = parse_channel(w, ctx)
+        target = parse_channel(w, ctx, lang)
         if target is None:
             raise UsageError(usage)
         ids = store.unsubscribe(ctx.db.engine, channel=target.channel, now=ctx.now)
     if not ids:
-        raise UsageError(_t(lang, f"No active subscription matches “{w}”. See `digest list`.",
-                            f"「{w}」に当たる購読はありません。`digest 一覧` で確認してください。"))
-    msg = _t(lang, f"Unsubscribed: {', '.join(str(i) for i in ids)}. Past deliveries stay in `digest log`.",
-             f"購読を解除しました: {', '.join(str(i) for i in ids)}（配信履歴は `digest 履歴` に残ります）。")
-    return _info(lang, _t(lang, "Unsubscribed", "購読を解除しました"), msg, data={"ids": ids})
+        raise UsageError(t("digest.no_match", lang, word=w))
+    return _info(lang, t("digest.unsubscribed_title", lang),
+                 t("digest.unsubscribed", lang, ids=", ".join(str(i) for i in ids)), data={"ids": ids})
 
 
-STATUS_ICON = {"sent": ":white_check_mark:", "failed": ":x:", "skipped": ":fast_forward:", "claimed": ":hourglass:"}
+# ---------------------------------------------------------------------------- the delivery log
 
-
-def log_lines(entries: list[store.LogEntry], tz, lang: str, *, slack: bool = True) -> list[str]:
+def log_lines(entries: list[store.LogEntry], tz: ZoneInfo, lang: str, *, slack: bool = True) -> list[str]:
+    """One line per delivery; ``slack``: with icons and channel mentions, else for a terminal."""
     out = []
     for e in entries:
         when = local_stamp(e.at, tz, lang)
-        where = e.where if slack else e.where_text
-        status = {"sent": "送信", "failed": "失敗", "skipped": "スキップ", "claimed": "送信中"}.get(e.status, e.status) \
-            if lang == "ja" else e.status
+        place = where(e.target, e.channel) if slack else where_text(e.target, e.channel, e.channel_name)
+        status = t(f"digest.status_{e.status}", lang) if e.status in STATUS_ICON else e.status
         icon = (STATUS_ICON.get(e.status, "") + " ") if slack else ""
-        sub = _t(lang, f"digest {e.subscription_id}", f"購読 {e.subscription_id}") if e.subscription_id \
-            else _t(lang, "by hand", "手動")
-        line = f"{icon}{when} · {status} · {where} · {sub} · {e.local_date.isoformat()}"
+        sub = (t("digest.log_subscription", lang, id=e.subscription_id) if e.subscription_id
+               else t("digest.log_by_hand", lang))
+        line = f"{icon}{when} · {status} · {place} · {sub} · {e.local_date.isoformat()}"
         if e.reason:
             line += f" · {e.reason}"
         out.append(line)
@@ -553,22 +570,18 @@ def _log(req: Request, words: list[str]) -> Reply:
     ctx, lang = req.ctx, req.lang
     entries = store.delivery_log(ctx.db.engine, limit=20)
     if not entries:
-        msg = _t(lang, "No digest has been sent yet.", "まだダイジェストは配信されていません。")
-        return _info(lang, msg)
-    title = _t(lang, "Digest delivery log (newest first)", "ダイジェストの配信履歴（新しい順）")
+        return _info(lang, t("digest.log_empty", lang))
+    title = t("digest.log_title", lang)
     return Reply(title=title, summary=title, kind="info", language=lang,
                  lines=tuple(log_lines(entries, ctx.settings.tz, lang)),
                  data={"statuses": [e.status for e in entries]})
 
 
-# ---------------------------------------------------------------------------- alerts
+# ---------------------------------------------------------------------------- alert rules
 
 def _alert(req: Request, words: list[str]) -> Reply:
     ctx, lang, settings = req.ctx, req.lang, req.ctx.settings
-    usage = _t(lang, "Usage: `digest alert #channel red|churn [amount]|contraction [amount]|detractor`, "
-                     "`digest alert off #channel <kind>`, `digest alerts`.",
-               "使い方: `digest アラート #チャンネル red|churn [金額]|contraction [金額]|detractor`、"
-               "`digest アラート 解除 #チャンネル <種類>`、`digest アラート一覧`")
+    usage = t("digest.alert_usage", lang)
     off = bool(words) and words[0].lower() in OFF_WORDS
     if off:
         words = words[1:]
@@ -576,7 +589,7 @@ def _alert(req: Request, words: list[str]) -> Reply:
     kind: str | None = None
     threshold: float | None = None
     for w in words:
-        channel = parse_channel(w, ctx)
+        channel = parse_channel(w, ctx, lang)
         if channel is not None:
             target = channel
             continue
@@ -587,33 +600,24 @@ def _alert(req: Request, words: list[str]) -> Reply:
         if amount is not None and not off:
             threshold = amount
             continue
-        raise UsageError(_t(lang, f"I don't understand “{w}”. {usage}", f"「{w}」が分かりません。{usage}"))
+        raise UsageError(t("digest.dont_understand", lang, word=w, usage=usage))
     if target is None or target.kind != "channel" or (kind is None and not off):
         raise UsageError(usage)
     if off:
         n = store.remove_alert(ctx.db.engine, channel=target.channel, kind=kind)
         if not n:
-            raise UsageError(_t(lang, f"No such alert in {target.mention()}. See `digest alerts`.",
-                                f"{target.mention()} にそのアラートはありません。`digest アラート一覧` で確認してください。"))
-        msg = _t(lang, f"Alert off: {kind or 'all'} in {target.mention()}.",
-                 f"{target.mention()} のアラート（{kind or 'すべて'}）を止めました。")
-        return _info(lang, _t(lang, "Alert off", "アラートを停止しました"), msg)
+            raise UsageError(t("digest.no_such_alert", lang, where=target.mention()))
+        return _info(lang, t("digest.alert_off_title", lang),
+                     t("digest.alert_off", lang, kind=kind or t("digest.all_kinds", lang), where=target.mention()))
     if threshold is not None and kind not in ("churn", "contraction"):
-        raise UsageError(_t(lang, "Only churn and contraction alerts take an amount.", "金額を指定できるのは churn と contraction だけです。"))
+        raise UsageError(t("digest.amount_only_for_money", lang))
     alert, created = store.set_alert(ctx.db.engine, channel=target.channel, channel_name=target.name, kind=kind,
                                      threshold=threshold, lang=lang, created_by=ctx.user_id, now=ctx.now)
-    what = {
-        "red": _t(lang, "an account drops to red", "顧客がレッドになったとき"),
-        "churn": _t(lang, "an account churns", "顧客が解約したとき"),
-        "contraction": _t(lang, "an account contracts", "顧客が縮小したとき"),
-        "detractor": _t(lang, "a detractor answers NPS (0-6)", "NPSで批判的な回答（0〜6）があったとき"),
-    }[kind]
+    what = t(f"digest.when_{kind}", lang)
     if threshold is not None:
-        what += _t(lang, f" by at least {fmt.money(threshold, settings.currency)} of MRR",
-                   f"（MRR {fmt.money(threshold, settings.currency)} 以上）")
-    msg = _t(lang, f"Alert {'on' if created else 'updated'}: {target.mention()} hears when {what}. Each event is posted once.",
-             f"{target.mention()} にアラートを{'設定' if created else '更新'}しました: {what}。各イベントは一度だけ通知します。")
-    return _info(lang, _t(lang, "Alert on" if created else "Alert updated", "アラートを設定しました"), msg,
+        what += t("digest.by_at_least", lang, amount=fmt.money(threshold, settings.currency))
+    key = "alert_on" if created else "alert_updated"
+    return _info(lang, t(f"digest.{key}_title", lang), t(f"digest.{key}", lang, where=target.mention(), what=what),
                  data={"id": alert.id})
 
 
@@ -621,14 +625,40 @@ def _alerts(req: Request, words: list[str]) -> Reply:
     ctx, lang = req.ctx, req.lang
     alerts = store.list_alerts(ctx.db.engine)
     if not alerts:
-        msg = _t(lang, "No alerts yet. Try `digest alert #cs-team red`.", "アラートはまだありません。`digest アラート #cs-team red` で設定します。")
-        return _info(lang, _t(lang, "No alerts", "アラートなし"), msg, data={"alerts": []})
+        return _info(lang, t("digest.no_alerts_title", lang), t("digest.no_alerts", lang), data={"alerts": []})
     lines = []
     for a in alerts:
-        text = f"{store.channel_ref(a.channel)} · {a.kind}"
+        text = f"{channel_ref(a.channel)} · {a.kind}"
         if a.threshold is not None:
             text += f" ≥ {fmt.money(a.threshold, ctx.settings.currency)}"
         lines.append(text)
-    title = _t(lang, f"{len(alerts)} alert(s)", f"アラート {len(alerts)}件")
+    title = t("digest.alerts_title", lang, n=len(alerts))
     return Reply(title=title, summary=title, kind="info", language=lang, lines=tuple(lines),
                  data={"alerts": [(a.channel, a.kind, a.threshold) for a in alerts]})
+
+
+# ---------------------------------------------------------------------------- reports to the admin channel
+
+def admin_digest_failed(sub: store.Subscription, channel: str, day: date, reason: str) -> str:
+    """A digest that failed for good (``sub.id`` 0: one posted by hand)."""
+    if sub.id:
+        return t("digest.admin_digest_failed", ADMIN_LANG, id=sub.id, where=where(sub.target, sub.channel),
+                 day=day.isoformat(), reason=reason)
+    return t("digest.admin_manual_digest_failed", ADMIN_LANG, where=channel_ref(channel), day=day.isoformat(),
+             reason=reason)
+
+
+def admin_alert_failed(alert: store.Alert, reason: str) -> str:
+    return t("digest.admin_alert_failed", ADMIN_LANG, kind=alert.kind, where=channel_ref(alert.channel), reason=reason)
+
+
+def admin_sync_crashed(error: str) -> str:
+    return t("digest.admin_sync_crashed", ADMIN_LANG, error=error)
+
+
+def admin_sync_failed(message: str | None) -> str:
+    return t("digest.admin_sync_failed", ADMIN_LANG, message=message or t("digest.admin_sync_see_status", ADMIN_LANG))
+
+
+def admin_snapshot_failed(error: str) -> str:
+    return t("digest.admin_snapshot_failed", ADMIN_LANG, error=error)

@@ -207,7 +207,7 @@ sync_lock = Table(
 # The tables that hold the team's data (what "is the database empty?" looks at).
 DATA_TABLES = (accounts, subscriptions, usage_daily, nps_responses, csat_responses, onboarding, tickets)
 
-# Digests and alerts (metrics/digest.py). Timestamps here are UTC (naive), like sync_log.
+# Digests and alerts (metrics/digest_store.py). Timestamps here are UTC (naive), like sync_log.
 from sqlalchemy import Boolean, UniqueConstraint  # noqa: E402  (kept next to the digest tables)
 
 digest_subscriptions = Table(

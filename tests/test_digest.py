@@ -5,7 +5,7 @@ and the alerts. Time is a fake clock; nothing sleeps."""
 
 from __future__ import annotations
 
-import io
+import argparse
 import threading
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
@@ -16,10 +16,13 @@ from slack_double import SlackDouble
 from slack_sdk import WebClient
 from sqlalchemy import insert, select, update
 
-from bot.scheduler import Scheduler, call_slack, digest_cli
+from bot.cli import digest as digest_cli
+from bot.jobs.scheduler import Scheduler
+from bot.poster import ChannelInfo, PostError
+from bot.slack.poster import SlackPoster
 from commands.core import Context, dispatch
 from commands.digest import build_digest
-from metrics import digest as store
+from metrics import digest_store as store
 from metrics import schema
 from metrics.db import Database, make_engine
 
@@ -35,22 +38,19 @@ def at(y, mo, d, h, mi=0, tz=TOKYO) -> datetime:
 NOW = at(2026, 11, 22, 9, 30)  # a Sunday, 09:30 in Tokyo
 
 
-@pytest.fixture(autouse=True)
-def no_health_job(monkeypatch):
-    """The real daily health snapshot rewrites the snapshots these tests seed: leave it out
-    (the test of the job itself puts a stand-in back)."""
-    import bot.scheduler as scheduler_module
-
-    monkeypatch.setattr(scheduler_module, "_health_job", lambda: None)
-
-
-REAL_UPLOAD_CHART = Scheduler._upload_chart
-
-
-@pytest.fixture(autouse=True)
-def no_charts(monkeypatch):
+class NoCharts(SlackPoster):
     """Drawing a chart takes a while: only the chart test draws and uploads one."""
-    monkeypatch.setattr(Scheduler, "_upload_chart", lambda self, *args: None)
+
+    def upload_chart(self, channel, chart, *, thread_ts=None, lang="en"):
+        return None
+
+
+def scheduler(client, cfg, database, *, slept=None, charts=False, **kw):
+    """A scheduler posting to the Slack double without sleeping (``slept`` records the waits). The daily
+    health snapshot is left out: the real one rewrites the snapshots these tests seed."""
+    poster = (SlackPoster if charts else NoCharts)(client, cfg, sleep=no_sleep(slept))
+    kw.setdefault("snapshot", None)
+    return Scheduler(poster, cfg, database, **kw)
 
 
 @pytest.fixture
@@ -146,7 +146,7 @@ def second_engine(engine):
 
 def test_digest_is_posted_once_at_its_time_and_not_again_after_a_restart(engine, database, client, slack, cfg):
     subscribe(engine)
-    first = Scheduler(client, cfg, database, sleep=no_sleep())
+    first = scheduler(client, cfg, database)
     assert first.tick(at(2026, 11, 22, 8, 59)).sent == []
     assert heads(slack) == []
     assert len(first.tick(at(2026, 11, 22, 9, 0)).sent) == 1
@@ -155,7 +155,7 @@ def test_digest_is_posted_once_at_its_time_and_not_again_after_a_restart(engine,
     # A restart: a new process, a new engine, the same database.
     other = second_engine(engine)
     try:
-        again = Scheduler(client, cfg, Database(other, "x", False), sleep=no_sleep())
+        again = scheduler(client, cfg, Database(other, "x", False))
         assert again.tick(at(2026, 11, 22, 9, 5)).sent == []
         assert again.tick(at(2026, 11, 22, 23, 59)).sent == []
         assert len(again.tick(at(2026, 11, 23, 9, 0)).sent) == 1  # the next day
@@ -172,7 +172,7 @@ def test_digest_is_posted_once_at_its_time_and_not_again_after_a_restart(engine,
 
 def test_digest_late_by_less_than_the_limit_is_posted_once_on_start(engine, database, client, slack, cfg):
     subscribe(engine)
-    sched = Scheduler(client, cfg, database, sleep=no_sleep())
+    sched = scheduler(client, cfg, database)
     result = sched.tick(at(2026, 11, 22, 11, 50))  # down from 08:00 to 11:50: 2 h 50 min late
     assert len(result.sent) == 1 and result.skipped == []
     assert sched.tick(at(2026, 11, 22, 11, 51)).sent == []
@@ -181,7 +181,7 @@ def test_digest_late_by_less_than_the_limit_is_posted_once_on_start(engine, data
 
 def test_digest_late_by_more_than_the_limit_is_skipped_and_logged(engine, database, client, slack, cfg, caplog):
     subscribe(engine)
-    sched = Scheduler(client, cfg, database, sleep=no_sleep())
+    sched = scheduler(client, cfg, database)
     result = sched.tick(at(2026, 11, 22, 12, 30))  # 3.5 h late, limit 3 h
     assert result.sent == [] and len(result.skipped) == 1
     assert heads(slack) == []
@@ -191,16 +191,16 @@ def test_digest_late_by_more_than_the_limit_is_skipped_and_logged(engine, databa
     assert sched.tick(at(2026, 11, 22, 12, 31)).skipped == []  # recorded once
 
 
-def test_max_late_hours_comes_from_the_environment(engine, database, client, slack, cfg, monkeypatch):
-    monkeypatch.setenv("CSBOT_DIGEST_MAX_LATE_HOURS", "5")
+def test_max_late_hours_comes_from_the_settings(engine, database, client, slack, cfg):
     subscribe(engine)
-    result = Scheduler(client, cfg, database, sleep=no_sleep()).tick(at(2026, 11, 22, 12, 30))
+    settings = replace(cfg, digest_max_late_hours=5)
+    result = scheduler(client, settings, database).tick(at(2026, 11, 22, 12, 30))
     assert len(result.sent) == 1
 
 
 def test_a_digest_just_before_midnight_survives_a_short_outage_past_midnight(engine, database, client, slack, cfg):
     subscribe(engine, local_time="23:30")
-    sched = Scheduler(client, cfg, database, sleep=no_sleep())
+    sched = scheduler(client, cfg, database)
     result = sched.tick(at(2026, 11, 23, 0, 20))  # down 23:00-00:20: 50 min late, but a new local day
     assert len(result.sent) == 1
     [row] = deliveries(engine)
@@ -209,7 +209,7 @@ def test_a_digest_just_before_midnight_survives_a_short_outage_past_midnight(eng
 
 def test_subscription_created_after_todays_time_starts_tomorrow(engine, database, client, slack, cfg):
     subscribe(engine, created=at(2026, 11, 22, 10, 0))
-    sched = Scheduler(client, cfg, database, sleep=no_sleep())
+    sched = scheduler(client, cfg, database)
     assert sched.tick(at(2026, 11, 22, 10, 1)).sent == []
     assert sched.tick(at(2026, 11, 22, 23, 0)).sent == []
     assert len(sched.tick(at(2026, 11, 23, 9, 0)).sent) == 1
@@ -218,7 +218,7 @@ def test_subscription_created_after_todays_time_starts_tomorrow(engine, database
 def test_weekdays_and_weekly_schedules_post_on_their_days_only(engine, database, client, slack, cfg):
     weekdays = subscribe(engine, schedule="weekdays")
     weekly = subscribe(engine, channel="C0REVENUE", schedule="weekly")
-    sched = Scheduler(client, cfg, database, sleep=no_sleep())
+    sched = scheduler(client, cfg, database)
     for day in range(21, 29):  # Sat Nov 21 .. Sat Nov 28
         sched.tick(at(2026, 11, day, 9, 1))
     rows = deliveries(engine)
@@ -231,7 +231,7 @@ def test_two_processes_on_one_database_post_each_digest_once(engine, database, c
     subs.append(subscribe(engine, channel="C0GENERAL", local_time="09:10"))
     engines = [second_engine(engine), second_engine(engine)]
     try:
-        workers = [Scheduler(client, cfg, Database(e, "x", False), sleep=no_sleep(), worker=f"w{i}")
+        workers = [scheduler(client, cfg, Database(e, "x", False), worker=f"w{i}")
                    for i, e in enumerate(engines)]
         errors: list[BaseException] = []
         for minute in (0, 5, 10, 15):
@@ -268,7 +268,7 @@ def test_daylight_saving_neither_skips_nor_doubles_a_digest(engine, database, cl
     created = at(days[0].year, days[0].month, days[0].day - 1, 12, tz=NY)
     early = subscribe(engine, local_time="01:30", tz="America/New_York", created=created)
     late = subscribe(engine, channel="C0REVENUE", local_time="02:30", tz="America/New_York", created=created)
-    sched = Scheduler(client, cfg, database, sleep=no_sleep())
+    sched = scheduler(client, cfg, database)
     start = datetime(days[0].year, days[0].month, days[0].day, tzinfo=NY).astimezone(timezone.utc)
     t = start
     while t < start + timedelta(days=3):
@@ -289,13 +289,57 @@ def test_daylight_saving_neither_skips_nor_doubles_a_digest(engine, database, cl
         assert sent_at[(early.id, date(2026, 11, 1))] == datetime(2026, 11, 1, 5, 30)
 
 
+# ---------------------------------------------------------------------------- any poster
+
+class RecordingPoster:
+    """A Poster that is not Slack: the jobs need nothing more than this."""
+
+    def __init__(self, names=None, broken=()):
+        self.names, self.broken = names or {}, set(broken)
+        self.posts: list[tuple[str, object, str | None]] = []
+        self.charts: list[tuple[str, str | None]] = []
+
+    def post(self, channel, reply, *, thread_ts=None):
+        if channel in self.broken:
+            raise PostError("not_in_channel", permanent=True)
+        self.posts.append((channel, reply, thread_ts))
+        return f"{len(self.posts)}.000"
+
+    def post_text(self, channel, text, *, thread_ts=None):
+        return self.post(channel, text, thread_ts=thread_ts)
+
+    def upload_chart(self, channel, chart, *, thread_ts=None, lang="en"):
+        self.charts.append((channel, thread_ts))
+
+    def open_dm(self, user):
+        return "D" + user
+
+    def channel_info(self, channel):
+        return ChannelInfo(channel, name=self.names.get(channel))
+
+
+def test_jobs_post_through_any_poster(engine, database, cfg):
+    seed(engine)
+    subscribe(engine, channel="C0REVENUE")  # no name stored: the poster is asked for it
+    subscribe(engine, channel="C0BROKEN")
+    poster = RecordingPoster(names={"C0REVENUE": "cs-revenue"}, broken={"C0BROKEN"})
+    result = Scheduler(poster, cfg, database, snapshot=None).tick(NOW)
+    assert len(result.sent) == 1 and len(result.failed) == 1
+    (channel, head, _), (_, thread, thread_ts), (admin, report, _) = poster.posts
+    assert channel == "C0REVENUE" and "MRR" in [f.label for f in head.figures]  # a revenue channel by name
+    assert thread_ts == "1.000" and poster.charts == [("C0REVENUE", "1.000")]
+    assert admin == "C0ADMIN" and "C0BROKEN" in report and "not_in_channel" in report
+    status = {r.channel: (r.status, r.reason) for r in deliveries(engine)}
+    assert status["C0BROKEN"] == ("failed", "not_in_channel")
+
+
 # ---------------------------------------------------------------------------- Slack errors
 
 def test_rate_limited_post_waits_for_retry_after_then_posts(engine, database, client, slack, cfg):
     subscribe(engine)
     slack.rate_limit_next("chat.postMessage", retry_after=7)
     slept: list[float] = []
-    result = Scheduler(client, cfg, database, sleep=no_sleep(slept)).tick(NOW)
+    result = scheduler(client, cfg, database, slept=slept).tick(NOW)
     assert len(result.sent) == 1
     assert slept == [7.0]
     assert len(heads(slack)) == 2  # the 429 and the retry
@@ -305,7 +349,7 @@ def test_transient_errors_are_retried_with_backoff(engine, database, client, sla
     subscribe(engine)
     slack.fail_next("chat.postMessage", "internal_error", times=2)
     slept: list[float] = []
-    result = Scheduler(client, cfg, database, sleep=no_sleep(slept)).tick(NOW)
+    result = scheduler(client, cfg, database, slept=slept).tick(NOW)
     assert len(result.sent) == 1
     assert slept == [1.0, 2.0]
 
@@ -314,7 +358,7 @@ def test_a_digest_that_finally_fails_is_recorded_and_reported_to_the_admin_chann
                                                                                    cfg):
     subscribe(engine)
     slack.fail_next("chat.postMessage", "internal_error", times=3)
-    result = Scheduler(client, cfg, database, sleep=no_sleep()).tick(NOW)
+    result = scheduler(client, cfg, database).tick(NOW)
     assert result.sent == [] and len(result.failed) == 1
     [row] = deliveries(engine)
     assert row.status == "failed" and row.reason == "internal_error"
@@ -327,7 +371,7 @@ def test_one_channels_failure_never_stops_another(engine, database, client, slac
     gone = subscribe(engine, channel="C0DELETED")
     ok = subscribe(engine, channel="C0GENERAL")
     slept: list[float] = []
-    result = Scheduler(client, cfg, database, sleep=no_sleep(slept)).tick(NOW)
+    result = scheduler(client, cfg, database, slept=slept).tick(NOW)
     assert len(result.sent) == 1 and len(result.failed) == 2
     status = {r.subscription_id: (r.status, r.reason) for r in deliveries(engine)}
     assert status[ok.id] == ("sent", None)
@@ -342,7 +386,7 @@ def test_a_claim_left_by_a_crashed_process_is_taken_over_once(engine, database, 
     crashed_at = at(2026, 11, 22, 9, 0)
     store.claim(engine, subscription_id=sub.id, local_date=date(2026, 11, 22), channel="C0GENERAL", now=crashed_at,
                 worker="dead-process", scheduled_at=crashed_at)
-    sched = Scheduler(client, cfg, database, sleep=no_sleep())
+    sched = scheduler(client, cfg, database)
     assert sched.tick(at(2026, 11, 22, 9, 5)).sent == []  # 5 minutes: maybe still posting
     assert len(sched.tick(at(2026, 11, 22, 9, 11)).sent) == 1  # 11 minutes: taken over
     assert sched.tick(at(2026, 11, 22, 9, 30)).sent == []
@@ -358,28 +402,35 @@ def test_a_claim_still_unfinished_after_its_takeover_is_failed_not_posted_a_thir
                       now=at(2026, 11, 22, 9, 0), worker="dead")
     with engine.begin() as conn:
         conn.execute(update(schema.digest_deliveries).where(schema.digest_deliveries.c.id == did).values(attempts=2))
-    Scheduler(client, cfg, database, sleep=no_sleep()).tick(at(2026, 11, 22, 9, 30))
+    scheduler(client, cfg, database).tick(at(2026, 11, 22, 9, 30))
     [row] = deliveries(engine)
     assert row.status == "failed" and "takeover" in row.reason
     assert heads(slack) == []
 
 
-def test_call_slack_gives_up_on_rate_limits_after_a_bounded_number_of_waits(slack, client):
+def test_the_slack_poster_gives_up_on_rate_limits_after_a_bounded_number_of_waits(slack, client, cfg):
     slack.rate_limit_next("chat.postMessage", retry_after=1, times=10)
     slept: list[float] = []
-    with pytest.raises(Exception) as info:
-        call_slack(lambda: client.chat_postMessage(channel="C0GENERAL", text="x"), sleep=slept.append)
-    assert getattr(info.value, "reason", None) == "ratelimited"
+    with pytest.raises(PostError) as info:
+        SlackPoster(client, cfg, sleep=slept.append).post_text("C0GENERAL", "x")
+    assert info.value.reason == "ratelimited"
     assert slept == [1.0] * 5
 
 
 # ---------------------------------------------------------------------------- the log and the CLI
 
-def test_delivery_log_shows_sent_failed_and_skipped_with_reasons(engine, database, client, slack, cfg):
+def cli_args(*argv: str) -> argparse.Namespace:
+    """``csbot digest ARGV`` parsed by the real command line."""
+    from bot.cli import build_parser
+
+    return build_parser().parse_args(["digest", *argv])
+
+
+def test_delivery_log_shows_sent_failed_and_skipped_with_reasons(engine, database, client, slack, cfg, capsys):
     subscribe(engine, channel="C0GENERAL")
     subscribe(engine, channel="C0NOTMEMBER")
     subscribe(engine, channel="C0REVENUE", local_time="05:00")  # 4.5 h late at 09:30
-    Scheduler(client, cfg, database, sleep=no_sleep()).tick(NOW)
+    scheduler(client, cfg, database).tick(NOW)
 
     ctx = Context.create(database, cfg, now=NOW, user_id="U0ALICE", channel_id="C0GENERAL", surface="slash")
     reply = dispatch("digest log", ctx)
@@ -388,42 +439,41 @@ def test_delivery_log_shows_sent_failed_and_skipped_with_reasons(engine, databas
     assert "<#C0GENERAL>" in text and "not_in_channel" in text and "4.5 h late" in text
     assert "Sun Nov 22 09:30 JST" in text
 
-    out, err = io.StringIO(), io.StringIO()
-    assert digest_cli(["--log"], replace(cfg, database_url=str(engine.url.render_as_string(False))),
-                      out=out, err=err) == 0
-    lines = out.getvalue().splitlines()
+    capsys.readouterr()
+    assert digest_cli.run(cli_args("--log"), replace(cfg, database_url=str(engine.url.render_as_string(False)))) == 0
+    lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 3
     assert any("sent" in line and "C0GENERAL" in line for line in lines)
     assert any("failed" in line and "not_in_channel" in line for line in lines)
     assert any("skipped" in line and "4.5 h late" in line for line in lines)
 
 
-def test_cli_dry_run_prints_the_digest_without_posting(engine, database, slack, cfg):
+def test_cli_dry_run_prints_the_digest_without_posting(engine, database, slack, cfg, capsys):
     seed(engine)
     url = engine.url.render_as_string(hide_password=False)
-    out, err = io.StringIO(), io.StringIO()
-    code = digest_cli(["--dry-run"], replace(cfg, database_url=url), out=out, err=err, clock=lambda: NOW)
-    assert code == 0, err.getvalue()
-    text = out.getvalue()
+    code = digest_cli.run(cli_args("--dry-run"), replace(cfg, database_url=url), now=NOW)
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    text = out
     assert "KPI digest · Sun Nov 22" in text and "MRR: ¥65,000" in text
     assert "Globex (¥50,000)" in text
     assert slack.calls == []
 
 
-def test_cli_channel_without_a_token_is_a_one_line_error(engine, cfg):
-    out, err = io.StringIO(), io.StringIO()
-    code = digest_cli(["--channel", "C0GENERAL"], replace(cfg, slack_bot_token=None), out=out, err=err)
+def test_cli_channel_without_a_token_is_a_one_line_error(engine, cfg, capsys):
+    code = digest_cli.run(cli_args("--channel", "C0GENERAL"), replace(cfg, slack_bot_token=None))
+    err = capsys.readouterr().err
     assert code == 2
-    assert err.getvalue().count("\n") == 1 and "SLACK_BOT_TOKEN" in err.getvalue()
+    assert err.count("\n") == 1 and "SLACK_BOT_TOKEN" in err
 
 
-def test_cli_channel_posts_now_and_logs_it(engine, slack, cfg):
+def test_cli_channel_posts_now_and_logs_it(engine, slack, cfg, capsys):
     seed(engine)
     url = engine.url.render_as_string(hide_password=False)
     settings = replace(cfg, database_url=url, slack_bot_token=slack.bot_token, slack_api_url=slack.api_url)
-    out, err = io.StringIO(), io.StringIO()
-    assert digest_cli(["--channel", "<#C0REVENUE|cs-revenue>"], settings, out=out, err=err,
-                      clock=lambda: NOW) == 0, err.getvalue()
+    assert digest_cli.run(cli_args("--channel", "<#C0REVENUE|cs-revenue>"), settings, now=NOW) == 0, \
+        capsys.readouterr().err
+    assert "Posted the KPI digest to #cs-revenue." in capsys.readouterr().out
     [head] = heads(slack)
     assert head.params["channel"] == "C0REVENUE" and "MRR" in head.params["text"]
     [row] = deliveries(engine)
@@ -488,7 +538,7 @@ def test_posted_digest_respects_the_revenue_channels(engine, database, client, s
     seed(engine)
     subscribe(engine, channel="C0GENERAL")
     subscribe(engine, channel="C0REVENUE")
-    Scheduler(client, cfg, database, sleep=no_sleep()).tick(NOW)
+    scheduler(client, cfg, database).tick(NOW)
     general, = heads(slack, "C0GENERAL")
     revenue, = heads(slack, "C0REVENUE")
     assert "¥65,000" not in str(general.params) and "left out" in str(general.params)
@@ -501,7 +551,7 @@ def test_personal_digest_goes_to_the_callers_dm_with_their_book(engine, database
                          channel_id="C0GENERAL", surface="slash")
     reply = dispatch("digest subscribe me 08:30", ctx)
     assert reply.kind == "info", reply.title
-    Scheduler(client, cfg, database, sleep=no_sleep()).tick(NOW)
+    scheduler(client, cfg, database).tick(NOW)
     assert slack.calls_to("conversations.open")[0].params["users"] == "U0BOB"
     [head] = heads(slack)
     dm = head.params["channel"]
@@ -512,13 +562,10 @@ def test_personal_digest_goes_to_the_callers_dm_with_their_book(engine, database
     assert "Globex (¥50,000)" in body and "Initech" in body and "NewCo" not in body
 
 
-def test_chart_is_uploaded_in_the_thread_when_charts_are_available(engine, database, client, slack, cfg,
-                                                                    monkeypatch):
-    pytest.importorskip("bot.charts")
-    monkeypatch.setattr(Scheduler, "_upload_chart", REAL_UPLOAD_CHART)
+def test_chart_is_uploaded_in_the_thread(engine, database, client, slack, cfg):
     seed(engine)
     subscribe(engine, channel="C0REVENUE")
-    Scheduler(client, cfg, database, sleep=no_sleep()).tick(NOW)
+    scheduler(client, cfg, database, charts=True).tick(NOW)
     [row] = deliveries(engine)
     assert row.status == "sent" and row.reason is None
     [done] = slack.wait_for("files.completeUploadExternal")
@@ -539,7 +586,7 @@ def _alerts(engine, cfg):
 def test_alerts_fire_once_per_event_and_channel(engine, database, client, slack, cfg):
     seed(engine)
     _alerts(engine, cfg)
-    sched = Scheduler(client, cfg, database, sleep=no_sleep())
+    sched = scheduler(client, cfg, database)
     first = sched.tick(NOW)
     texts = {c.params["channel"]: [] for c in slack.calls_to("chat.postMessage")}
     for c in slack.calls_to("chat.postMessage"):
@@ -557,7 +604,7 @@ def test_alerts_fire_once_per_event_and_channel(engine, database, client, slack,
     assert sched.tick(NOW + timedelta(minutes=1)).alerts == []
     other = second_engine(engine)
     try:
-        assert Scheduler(client, cfg, Database(other, "x", False), sleep=no_sleep()).check_alerts(NOW) == []
+        assert scheduler(client, cfg, Database(other, "x", False)).check_alerts(NOW) == []
     finally:
         other.dispose()
     assert len(slack.calls_to("chat.postMessage")) == 4
@@ -568,7 +615,7 @@ def test_alert_racing_processes_post_once(engine, database, client, slack, cfg):
     store.set_alert(engine, channel="C0GENERAL", kind="red", now=at(2026, 11, 21, 12))
     engines = [second_engine(engine), second_engine(engine)]
     try:
-        workers = [Scheduler(client, cfg, Database(e, "x", False), sleep=no_sleep()) for e in engines]
+        workers = [scheduler(client, cfg, Database(e, "x", False)) for e in engines]
         barrier = threading.Barrier(2)
         fired: list[list[int]] = []
 
@@ -592,7 +639,7 @@ def test_alert_to_a_broken_channel_is_recorded_and_reported(engine, database, cl
     seed(engine)
     store.set_alert(engine, channel="C0NOTMEMBER", kind="detractor", now=at(2026, 11, 21, 12))
     store.set_alert(engine, channel="C0GENERAL", kind="red", now=at(2026, 11, 21, 12))
-    Scheduler(client, cfg, database, sleep=no_sleep()).tick(NOW)
+    scheduler(client, cfg, database).tick(NOW)
     with engine.connect() as conn:
         rows = {r.channel: (r.status, r.reason) for r in conn.execute(select(schema.alerts_fired))}
     assert rows["C0NOTMEMBER"][0] == "failed" and rows["C0NOTMEMBER"][1].startswith("not_in_channel")
@@ -600,33 +647,35 @@ def test_alert_to_a_broken_channel_is_recorded_and_reported(engine, database, cl
     assert len(admin_reports(slack)) == 1
 
 
-def test_health_and_sync_jobs_run_once_a_day_across_processes(engine, database, client, slack, cfg, monkeypatch):
-    import bot.scheduler as scheduler_module
-
+def test_health_and_sync_jobs_run_once_a_day_across_processes(engine, database, client, slack, cfg):
     runs: list[str] = []
-    monkeypatch.setattr(scheduler_module, "_health_job", lambda: (lambda eng, s: runs.append("health")))
-    a = Scheduler(client, cfg, database, sleep=no_sleep())
-    b = Scheduler(client, cfg, database, sleep=no_sleep())
+
+    def snapshot(eng, day, settings):
+        runs.append(f"health {day}")
+        return 0
+
+    a = scheduler(client, cfg, database, snapshot=snapshot)
+    b = scheduler(client, cfg, database, snapshot=snapshot)
     assert a.run_jobs(at(2026, 11, 22, 4, 59)) == []  # before 05:00
     assert a.run_jobs(at(2026, 11, 22, 5, 0)) == ["health|2026-11-22"]
     assert b.run_jobs(at(2026, 11, 22, 5, 1)) == []
     assert b.run_jobs(at(2026, 11, 23, 6, 0)) == ["health|2026-11-23"]
-    assert runs == ["health", "health"]
+    assert runs == ["health 2026-11-22", "health 2026-11-23"]
 
 
-def test_scheduled_sync_runs_once_per_scheduled_time_across_processes(engine, database, client, slack, cfg,
-                                                                      monkeypatch):
-    import metrics.sync
-
+def test_scheduled_sync_runs_once_per_scheduled_time_across_processes(engine, database, client, slack, cfg):
     runs: list[str] = []
 
     class Summary:
         status, message = "ok", None
 
-    monkeypatch.setattr(metrics.sync, "scheduled_sync", lambda s: runs.append("sync") or Summary())
+    def sync(settings):
+        runs.append("sync")
+        return Summary()
+
     settings = replace(cfg, sync_schedule="0 6 * * *")
-    a = Scheduler(client, settings, database, sleep=no_sleep())
-    b = Scheduler(client, settings, database, sleep=no_sleep())
+    a = scheduler(client, settings, database, sync=sync)
+    b = scheduler(client, settings, database, sync=sync)
     assert a.run_jobs(at(2026, 11, 22, 5, 59)) == []
     assert a.run_jobs(at(2026, 11, 22, 6, 0)) == ["sync|2026-11-21T21:00"]
     assert b.run_jobs(at(2026, 11, 22, 6, 20)) == []
@@ -639,19 +688,19 @@ def test_started_scheduler_posts_in_its_thread_and_checks_alerts_after_a_sync(en
     from metrics.sync import AFTER_SYNC_HOOKS
 
     subscribe(engine)
-    sched = Scheduler(client, cfg, database, clock=lambda: NOW, sleep=no_sleep(), interval=60, wake_delay=0.01)
+    sched = scheduler(client, cfg, database, clock=lambda: NOW, interval=60, wake_delay=0.01)
     sched.start()
     try:
         slack.wait_for("chat.postMessage", count=2)  # headline and thread, at once on start
-        assert sched._after_sync in AFTER_SYNC_HOOKS
+        assert sched.on_sync in AFTER_SYNC_HOOKS
         seed(engine)
         store.set_alert(engine, channel="C0REVENUE", kind="red", now=at(2026, 11, 21, 12))
         for hook in list(AFTER_SYNC_HOOKS):
-            if hook == sched._after_sync:
+            if hook == sched.on_sync:
                 hook(None, None)  # what a sync does when it commits new data
         calls = slack.wait_for("chat.postMessage", count=3)
         assert any("Initech dropped to red" in c.params.get("text", "") for c in calls)
     finally:
         sched.stop()
-    assert sched._after_sync not in AFTER_SYNC_HOOKS
+    assert sched.on_sync not in AFTER_SYNC_HOOKS
     assert len(heads(slack, "C0GENERAL")) == 1

@@ -9,7 +9,8 @@ from datetime import datetime, timezone
 import pytest
 
 from commands.core import Context, dispatch, precheck
-from metrics import digest as store
+from commands.digest import parse_time
+from metrics import digest_store as store
 
 NOW = datetime(2026, 11, 22, 0, 30, tzinfo=timezone.utc)  # Sun 09:30 in Tokyo
 
@@ -172,4 +173,4 @@ def test_log_is_empty_before_the_first_digest(ask):
     ("9時30分", "09:30"), ("午後6時半", "18:30"), ("24:00", None), ("9", None), ("13pm", None),
 ])
 def test_times_of_day_are_read_in_common_spellings(word, expected):
-    assert store.parse_time(word) == expected
+    assert parse_time(word) == expected

@@ -53,9 +53,10 @@ def check_startup(settings: Settings) -> None:
 def start_scheduler(app, settings: Settings, db):
     """Digests, alerts, scheduled syncs and the daily health snapshot, in a daemon thread.
     Every replica may run one: each job is claimed in the database first."""
-    from bot.scheduler import Scheduler
+    from bot.jobs.scheduler import Scheduler
+    from bot.slack.poster import SlackPoster
 
-    scheduler = Scheduler(app.client, settings, db)
+    scheduler = Scheduler(SlackPoster(app.client, settings), settings, db)
     scheduler.start()
     return scheduler
 
