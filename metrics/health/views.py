@@ -146,6 +146,7 @@ class AccountView:
 
 def account_view(conn: Connection, account_id: str, day: date, settings: Settings | None = None,
                  *, model: HealthModel | None = None, compare_days: int = 30) -> AccountView:
+    """One account on ``day``: its health computed now, ``compare_days`` before (stored or computed), its facts."""
     model = model or model_for(settings)
     now = score_accounts(conn, day, NO_FILTERS, settings, account_ids=[account_id], model=model)[account_id]
     before_day = day - timedelta(days=compare_days)
@@ -194,6 +195,7 @@ class Portfolio:
 
 def portfolio(conn: Connection, day: date, filters: Filters = NO_FILTERS, settings: Settings | None = None,
               *, model: HealthModel | None = None, compare_days: int = 30) -> Portfolio:
+    """Every paying account passing ``filters`` on ``day``, with its score ``compare_days`` before."""
     model = model or model_for(settings)
     # (mrr, score, band) per account: today's stored snapshot when the sync or the daily job
     # wrote it (one read instead of scoring every account again), else computed.
