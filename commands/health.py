@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 from commands.accounts import Match, resolve_account
 from commands.answers import period_line
 from commands.core import Request, UsageError, command, parse_args
+from commands.messages import t, t_list
 from commands.reply import Button, Chart, Figure, Reply, Table, error_reply
 from metrics import format as fmt
 from metrics import health as hm
@@ -28,17 +29,28 @@ logger = logging.getLogger(__name__)
 AT_RISK_ROWS = 10
 COMPARE_DAYS = 30
 
-BAND_LABEL = {
-    "en": {"red": "red", "yellow": "yellow", "green": "green", None: "no score"},
-    "ja": {"red": "赤", "yellow": "黄", "green": "緑", None: "スコアなし"},
-}
 BAND_EMOJI = {"red": "🔴", "yellow": "🟡", "green": "🟢", None: "⚪"}
-COMPONENT_LABEL = {
-    "en": {"usage": "usage", "seats": "seat utilisation", "last_activity": "last activity", "nps": "NPS",
-           "support": "support", "revenue": "revenue trend", "onboarding": "onboarding"},
-    "ja": {"usage": "利用状況", "seats": "シート利用率", "last_activity": "最終利用", "nps": "NPS",
-           "support": "サポート", "revenue": "収益の推移", "onboarding": "オンボーディング"},
-}
+
+
+def band_label(band: str | None, lang: str) -> str:
+    """A band's name for people: "red" / "赤"; "no score" when there is none."""
+    return t(f"health.band_{band or 'none'}", lang)
+
+
+def component_label(name: str, lang: str) -> str:
+    """A component's name for people: "seat utilisation" / "シート利用率"."""
+    return t(f"health.component_{name}", lang)
+
+
+def bands_text(model: hm.HealthModel, lang: str) -> str:
+    """The model's band ranges: "0-50 red, 51-75 yellow, 76-100 green"."""
+    return t("health.sep_names", lang).join(
+        t("health.band_range", lang, low=lo, high=hi, band=band_label(name, lang)) for name, lo, hi in model.bands)
+
+
+def _counted(key: str, n: int, lang: str, **values: object) -> str:
+    """``key_one`` for one, ``key_other`` for any other count."""
+    return t(f"{key}_{'one' if n == 1 else 'other'}", lang, n=n, **values)
 
 # Words of a free-form question that are not the account's name.
 _EN_NOISE = re.compile(
@@ -65,11 +77,9 @@ def health(req: Request) -> Reply:
     """health [account | mine | dropped [period] | backtest [N]] [filters]: an account's score, band, trend and drivers; or the portfolio with its accounts at risk first"""
     lang = req.lang
     try:
-        model = hm.load_model()
+        model = hm.model_for(req.ctx.settings)
     except hm.HealthModelError as exc:
-        hint = ("設定ファイルを直すか、CSBOT_HEALTH_MODEL を外してください。" if lang == "ja"
-                else "Fix the file, or unset CSBOT_HEALTH_MODEL to use the shipped model.")
-        return error_reply(str(exc), language=lang, hint=hint)
+        return error_reply(str(exc), language=lang, hint=t("health.model_error_hint", lang))
 
     text = req.args
     dropped = False
@@ -90,8 +100,7 @@ def health(req: Request) -> Reply:
         months = 6
         if len(words) > 1:
             if not words[1].isdigit() or not 1 <= int(words[1]) <= 24:
-                raise UsageError("バックテストの月数は 1〜24 で指定してください（例: health backtest 6）。" if lang == "ja"
-                                 else "Give the backtest a number of months from 1 to 24, e.g. health backtest 6.")
+                raise UsageError(t("health.backtest_months", lang))
             months = int(words[1])
         return _backtest(req, months, model)
     filters = args.filters
@@ -99,10 +108,7 @@ def health(req: Request) -> Reply:
     if mine:
         ids = tuple(x for x in (req.ctx.user_id, req.ctx.user_email) if x)
         if not ids:
-            raise UsageError("「mine」にはあなたが誰か分かる必要があります。Slack から聞くか、owner:<メールアドレス> を使ってください。"
-                             if lang == "ja" else
-                             "“mine” needs to know who you are: ask from Slack (your user ID is used), "
-                             "or name the owner, e.g. /health owner:alice@example.com.")
+            raise UsageError(t("health.mine_needs_user", lang))
         filters = replace(filters, owner=ids)
         words = words[1:]
     if words and not mine:
@@ -121,31 +127,24 @@ def _account(req: Request, name: str, day: date, model: hm.HealthModel) -> Reply
             return _not_one(match, lang)
         view = hm.account_view(conn, match.exact.account_id, day, req.ctx.settings, model=model,
                                compare_days=COMPARE_DAYS)
-    return account_reply(view, lang, req.ctx.settings.currency, match)
+    return account_reply(view, lang, req.ctx.settings.currency, model, match)
 
 
 def _not_one(match: Match, lang: str) -> Reply:
     if match.candidates:
         more = match.total_candidates - len(match.candidates)
-        if lang == "ja":
-            title = f"「{match.query}」に当てはまる顧客が {match.total_candidates}社あります。どれですか？"
-            lines = (f"ほか {more}社。名前をもう少し詳しく入力してください。",) if more > 0 else ()
-        else:
-            title = f"“{match.query}” matches {match.total_candidates} accounts. Which one?"
-            lines = (f"… and {more} more: type more of the name.",) if more > 0 else ()
+        title = t("health.pick_title", lang, query=match.query, total=match.total_candidates)
+        lines = (t("health.pick_more", lang, more=more),) if more > 0 else ()
         buttons = tuple(Button("csbot_pick", r.name, f"health {r.account_id}") for r in match.candidates)
         return Reply(title=title, summary=title, kind="choices", language=lang, lines=lines, buttons=buttons,
                      data={"candidates": [r.account_id for r in match.candidates], "total": match.total_candidates})
     if match.closest:
-        names = "、".join(r.name for r in match.closest) if lang == "ja" else ", ".join(r.name for r in match.closest)
-        if lang == "ja":
-            title = f"「{match.query}」という顧客は見つかりません。近い名前: {names}"
-        else:
-            title = f"No account called “{match.query}”. Closest names: {names}."
+        names = t("health.sep_names", lang).join(r.name for r in match.closest)
+        title = t("health.closest_title", lang, query=match.query, names=names)
         buttons = tuple(Button("csbot_pick", r.name, f"health {r.account_id}") for r in match.closest)
         return Reply(title=title, summary=title, kind="choices", language=lang, buttons=buttons,
                      data={"closest": [r.account_id for r in match.closest]})
-    return error_reply("顧客がまだありません。" if lang == "ja" else "There are no accounts to look up yet.", language=lang)
+    return error_reply(t("health.no_accounts", lang), language=lang)
 
 
 def _day(d: date | datetime | None, lang: str, year: bool = False) -> str:
@@ -153,67 +152,54 @@ def _day(d: date | datetime | None, lang: str, year: bool = False) -> str:
         return "—"
     if isinstance(d, datetime):
         d = d.date()
-    if lang == "ja":
-        return f"{d.year}年{d.month}月{d.day}日" if year else f"{d.month}月{d.day}日"
-    text = f"{d.strftime('%b')} {d.day}"
-    return f"{text}, {d.year}" if year else text
+    return t("health.day_year" if year else "health.day", lang, d=d)
 
 
 def component_words(name: str, comp: hm.ComponentScore, lang: str) -> str:
     """What a component says, in words: "usage down 40% in 14 days", "2 urgent tickets open"."""
     d = comp.detail
-    ja = lang == "ja"
     if comp.score is None:
-        label = COMPONENT_LABEL[lang][name]
-        return f"{label}: データなし" if ja else f"{label}: no data"
+        return t("health.no_data", lang, label=component_label(name, lang))
     if name == "usage":
         change, days = d.get("change"), d.get("trend_days")
         if change is not None and abs(change) >= 0.05:
             pct = f"{abs(change) * 100:.0f}%"
-            if ja:
-                return f"利用が{days}日間で{pct}{'減少' if change < 0 else '増加'}"
-            return f"usage {'down' if change < 0 else 'up'} {pct} in {days} days"
-        stick = fmt.percent(d.get("stickiness"))
-        return f"利用は安定（スティッキネス {stick}）" if ja else f"usage steady (stickiness {stick})"
+            return t("health.usage_down" if change < 0 else "health.usage_up", lang, pct=pct, days=days)
+        return t("health.usage_steady", lang, stickiness=fmt.percent(d.get("stickiness")))
     if name == "seats":
-        used, seats = d["active_users"], d["seats"]
-        pct = fmt.percent(d["utilisation"])
-        return f"シート {seats}席中 {used}席を利用（{pct}）" if ja else f"{used} of {seats} seats used ({pct})"
+        return t("health.seats_used", lang, used=d["active_users"], seats=d["seats"], pct=fmt.percent(d["utilisation"]))
     if name == "last_activity":
         days, last = d["days"], d.get("last_active")
         if last is None:
-            return f"契約以来 {days}日間利用なし" if ja else f"no activity in {days} days since the first paid day"
+            return t("health.never_active", lang, days=days)
         if days <= 1:
-            return "昨日も利用あり" if ja else "active yesterday"
-        return f"最終利用は{days}日前（{_day(last, lang)}）" if ja else f"last active {days} days ago ({_day(last, lang)})"
+            return t("health.active_yesterday", lang)
+        return t("health.last_active", lang, days=days, day=_day(last, lang))
     if name == "nps":
         last_det, last_at = d.get("last_detractor_at"), d.get("last_at")
         if last_det is not None and last_at is not None and (last_at - last_det).days <= 90:
-            return f"{_day(last_det, lang)}に批判者のNPS回答" if ja else f"detractor NPS on {_day(last_det, lang)}"
-        value = fmt.score(d["nps"], signed=True)
-        return f"NPS {value}・回答{d['respondents']}人" if ja else f"NPS {value} from {d['respondents']} respondent(s)"
+            return t("health.nps_detractor_on", lang, day=_day(last_det, lang))
+        return t("health.nps_from", lang, value=fmt.score(d["nps"], signed=True), respondents=d["respondents"])
     if name == "support":
         urgent, high, total = d["urgent"], d["high"], d["open"]
         if urgent:
-            return f"緊急チケット {urgent}件が未解決" if ja else f"{urgent} urgent ticket{'s' if urgent > 1 else ''} open"
+            return _counted("health.urgent_open", urgent, lang)
         if high:
-            return f"優先度高のチケット {high}件が未解決" if ja else f"{high} high-priority ticket{'s' if high > 1 else ''} open"
+            return _counted("health.high_open", high, lang)
         if total:
-            return f"未解決チケット {total}件" if ja else f"{total} ticket{'s' if total > 1 else ''} open"
-        return "未解決チケットなし" if ja else "no open tickets"
+            return _counted("health.tickets_open", total, lang)
+        return t("health.no_open_tickets", lang)
     if name == "revenue":
         change, days = d["change"], d["days"]
         if abs(change) < 0.005:
-            return f"MRRは{days}日間横ばい" if ja else f"MRR flat over {days} days"
+            return t("health.mrr_flat", lang, days=days)
         pct = f"{abs(change) * 100:.0f}%"
-        if ja:
-            return f"MRRが{days}日間で{pct}{'減少' if change < 0 else '増加'}"
-        return f"MRR {'down' if change < 0 else 'up'} {pct} in {days} days"
+        return t("health.mrr_down" if change < 0 else "health.mrr_up", lang, pct=pct, days=days)
     if name == "onboarding":
-        done, req = d["done"], d["required"]
-        if done >= req:
-            return "オンボーディング完了" if ja else "onboarding complete"
-        return f"オンボーディング {req}項目中 {done}項目完了" if ja else f"onboarding {done} of {req} milestones done"
+        done, required = d["done"], d["required"]
+        if done >= required:
+            return t("health.onboarding_complete", lang)
+        return t("health.onboarding_progress", lang, done=done, required=required)
     return name
 
 
@@ -221,24 +207,20 @@ def _score_text(score: float | None) -> str:
     return "—" if score is None else str(hm.rounded(score))
 
 
-def account_reply(view: hm.AccountView, lang: str, currency: str, match: Match | None = None) -> Reply:
-    now, facts, ja = view.now, view.facts, lang == "ja"
-    band = BAND_LABEL[lang][now.band]
+def account_reply(view: hm.AccountView, lang: str, currency: str, model: hm.HealthModel,
+                  match: Match | None = None) -> Reply:
+    now, facts = view.now, view.facts
+    band = band_label(now.band, lang)
     change = view.change
     score = _score_text(now.score)
-    if ja:
-        trend = ""
-        if change is not None:
-            trend = f"、{COMPARE_DAYS}日前から{'±0' if round(change) == 0 else f'{round(change):+d}'}ポイント"
-        title = f"{facts.name} のヘルススコア {score}（{band}）{trend}"
-    else:
-        trend = ""
-        if change is not None:
-            trend = f", {'±0' if round(change) == 0 else f'{round(change):+d}'} in {COMPARE_DAYS} days"
-        title = f"{facts.name}: health {score} ({band}){trend}"
+    trend = ""
+    if change is not None:
+        trend = t("health.account_trend", lang, days=COMPARE_DAYS,
+                  change="±0" if round(change) == 0 else f"{round(change):+d}")
+    title = t("health.account_title", lang, name=facts.name, score=score, band=band, trend=trend)
     prev_score = view.before.score if view.before is not None else None
     figure = Figure(
-        label="ヘルススコア" if ja else "Health score",
+        label=t("health.score_label", lang),
         value=f"{score} / 100 {BAND_EMOJI[now.band]} {band}",
         previous=None if prev_score is None else f"{_score_text(prev_score)} ({_day(view.before_day, lang)})",
         change=None if change is None else f"{round(change):+d}",
@@ -247,68 +229,61 @@ def account_reply(view: hm.AccountView, lang: str, currency: str, match: Match |
     )
     lines: list[str] = []
     if match is not None and match.how == "typo":
-        lines.append(f"「{match.query}」を {facts.name} として表示しています。" if ja
-                     else f"Showing {facts.name} (closest to “{match.query}”).")
+        lines.append(t("health.showing_closest", lang, name=facts.name, query=match.query))
     if not now.paying:
-        ended = f"（{_day(facts.churned_on, lang, True)}に終了）" if facts.churned_on and ja else (
-            f" (ended {_day(facts.churned_on, lang, True)})" if facts.churned_on else "")
-        lines.append(f"{_day(now.day, lang, True)}時点で有料顧客ではありません{ended}。" if ja
-                     else f"Not a paying customer on {_day(now.day, lang, True)}{ended}.")
+        ended = t("health.not_paying_ended", lang, day=_day(facts.churned_on, lang, True)) if facts.churned_on else ""
+        lines.append(t("health.not_paying", lang, day=_day(now.day, lang, True), ended=ended))
+    drivers = t("health.sep_drivers", lang)
     movers = view.movers()
     moved: list[tuple[str, float]] = []
     if view.before is not None:
         moved = [(n, v) for n, v in movers if abs(v) >= 1.0][:3]
         if moved:
-            words = ("、" if ja else "; ").join(
-                f"{component_words(n, now.components[n], lang)}（{v:+.0f}点）" if ja
-                else f"{component_words(n, now.components[n], lang)} ({v:+.0f} pts)" for n, v in moved)
-            lines.append(f"*変化の要因:* {words}" if ja else f"*What moved it:* {words}")
+            words = drivers.join(t("health.mover", lang, words=component_words(n, now.components[n], lang),
+                                   points=f"{v:+.0f}") for n, v in moved)
+            lines.append(t("health.what_moved", lang, drivers=words))
         else:
-            lines.append(f"{COMPARE_DAYS}日前からほぼ変化なし。" if ja else f"About the same as {COMPARE_DAYS} days ago.")
+            lines.append(t("health.about_same", lang, days=COMPARE_DAYS))
     named = {n for n, _ in moved}
     weak = sorted(((n, comp.score) for n, comp in now.components.items()
                    if comp.score is not None and now.weights.get(n) and n not in named and comp.score < 100),
                   key=lambda x: x[1])
     low = [n for n, sc in weak if sc < 60][:3]
     if low:
-        words = ("、" if ja else "; ").join(component_words(n, now.components[n], lang) for n in low)
-        lines.append(f"*スコアを下げている要因:* {words}" if ja else f"*Holding it down:* {words}")
+        words = drivers.join(component_words(n, now.components[n], lang) for n in low)
+        lines.append(t("health.holding_down", lang, drivers=words))
     elif not moved and weak:
-        words = ("、" if ja else "; ").join(component_words(n, now.components[n], lang) for n, _ in weak[:2])
-        lines.append(f"*満点に届かない要因:* {words}" if ja else f"*Short of full marks:* {words}")
+        words = drivers.join(component_words(n, now.components[n], lang) for n, _ in weak[:2])
+        lines.append(t("health.short_of_full", lang, drivers=words))
     if now.left_out:
-        names = ("、" if ja else ", ").join(COMPONENT_LABEL[lang][n] for n in now.left_out)
-        lines.append(f"データがないため除外: {names}（残りの重みで再配分）" if ja
-                     else f"Left out for lack of data: {names} (the other weights were scaled up).")
+        names = t("health.sep_names", lang).join(component_label(n, lang) for n in now.left_out)
+        lines.append(t("health.left_out", lang, names=names))
     if now.onboarding_phase:
-        lines.append("オンボーディング期間中のため、オンボーディングの重みを大きくしています。" if ja
-                     else "Still onboarding: scored with the onboarding weights (onboarding counts more).")
+        lines.append(t("health.onboarding_weights", lang))
 
     rows = _fact_rows(view, lang, currency)
-    table = Table(columns=("項目", "値") if ja else ("Fact", "Value"), rows=rows,
-                  title="主な情報" if ja else "Key facts")
+    table = Table(columns=t_list("health.facts_columns", lang), rows=rows, title=t("health.facts_title", lang))
     how = []
     for name in hm.COMPONENTS:
         comp = now.components.get(name)
         if comp is None:
             continue
-        label = COMPONENT_LABEL[lang][name]
+        label = component_label(name, lang)
         w = now.weights.get(name)
         if comp.score is None or not w:
-            how.append(f"{label}: {'除外' if ja else 'left out'}" if comp.score is None else
+            how.append(t("health.how_left_out", lang, label=label) if comp.score is None else
                        f"{label}: {_score_text(comp.score)} × 0%")
             continue
         how.append(f"{label}: {comp.score:.0f} × {w * 100:.0f}% = {comp.score * w:.1f} · {component_words(name, comp, lang)}")
-    total = "合計" if ja else "Total"
-    how.append(f"{total} = {score}  ({'0〜50 赤、51〜75 黄、76〜100 緑' if ja else '0-50 red, 51-75 yellow, 76-100 green'})")
+    how.append(t("health.how_total", lang, score=score, bands=bands_text(model, lang)))
     scored = [n for n in hm.COMPONENTS if now.components.get(n) is not None and now.components[n].score is not None]
     chart = Chart(
         kind="bars",
-        title=("構成要素のスコア" if ja else "Component scores"),
+        title=t("health.chart_components", lang),
         subtitle=_day(now.day, lang, True),
-        labels=tuple(COMPONENT_LABEL[lang][n] for n in scored),
-        series=((("今" if ja else "now"), tuple(now.components[n].score for n in scored)),
-                *((((f"{COMPARE_DAYS}日前" if ja else f"{COMPARE_DAYS} days before"),
+        labels=tuple(component_label(n, lang) for n in scored),
+        series=((t("health.series_now", lang), tuple(now.components[n].score for n in scored)),
+                *(((t("health.series_before", lang, days=COMPARE_DAYS),
                     tuple(view.before.components.get(n) for n in scored)),) if view.before is not None else ())),
         unit="score",
         alt=f"{facts.name} health components",
@@ -329,51 +304,49 @@ def account_reply(view: hm.AccountView, lang: str, currency: str, match: Match |
 
 
 def _fact_rows(view: hm.AccountView, lang: str, currency: str) -> tuple[tuple[str, str], ...]:
-    f, now, ja = view.facts, view.now, lang == "ja"
+    f, now = view.facts, view.now
     day = now.day
     rows: list[tuple[str, str]] = [("MRR", fmt.money(f.mrr, currency))]
-    rows.append(("プラン" if ja else "Plan", f.plan or "—"))
-    rows.append(("担当" if ja else "Owner", f.owner or ("未割り当て" if ja else "unassigned")))
+    rows.append((t("health.fact_plan", lang), f.plan or "—"))
+    rows.append((t("health.fact_owner", lang), f.owner or t("health.unassigned", lang)))
     if f.renewal_date:
         left = (f.renewal_date - day).days
-        when = (f"あと{left}日" if left >= 0 else f"{-left}日超過") if ja else (
-            f"in {left} days" if left >= 0 else f"{-left} days ago")
-        rows.append(("更新日" if ja else "Renewal", f"{_day(f.renewal_date, lang, True)} ({when})"))
+        when = t("health.renewal_in", lang, days=left) if left >= 0 else t("health.renewal_past", lang, days=-left)
+        rows.append((t("health.fact_renewal", lang), f"{_day(f.renewal_date, lang, True)} ({when})"))
     else:
-        rows.append(("更新日" if ja else "Renewal", "—"))
+        rows.append((t("health.fact_renewal", lang), "—"))
     if f.last_active:
         ago = (day - f.last_active).days
-        rows.append(("最終利用" if ja else "Last activity",
-                     f"{_day(f.last_active, lang, True)}（{ago}日前）" if ja else f"{_day(f.last_active, lang, True)} ({ago} day{'s' if ago != 1 else ''} ago)"))
+        rows.append((t("health.fact_last_activity", lang),
+                     _counted("health.last_activity", ago, lang, day=_day(f.last_active, lang, True), days=ago)))
     else:
-        rows.append(("最終利用" if ja else "Last activity", "—"))
+        rows.append((t("health.fact_last_activity", lang), "—"))
     seats = "—"
     if f.seats:
         seats = f"{f.active_users_30} / {f.seats} ({fmt.percent(f.active_users_30 / f.seats)})"
     elif f.active_users_30:
         seats = f"{f.active_users_30} / —"
-    rows.append(("シート（30日利用 / 契約）" if ja else "Seats used (30 days) / bought", seats))
+    rows.append((t("health.fact_seats", lang), seats))
     if f.nps_score is not None:
-        kind = ("推奨者" if f.nps_score >= 9 else "中立者" if f.nps_score >= 7 else "批判者") if ja else (
-            "promoter" if f.nps_score >= 9 else "passive" if f.nps_score >= 7 else "detractor")
-        rows.append(("最新のNPS回答" if ja else "Latest NPS answer", f"{f.nps_score} ({kind}, {_day(f.nps_at, lang, True)})"))
+        kind = t("health.promoter" if f.nps_score >= 9 else "health.passive" if f.nps_score >= 7 else "health.detractor",
+                 lang)
+        rows.append((t("health.fact_nps", lang), f"{f.nps_score} ({kind}, {_day(f.nps_at, lang, True)})"))
     else:
-        rows.append(("最新のNPS回答" if ja else "Latest NPS answer", "—"))
+        rows.append((t("health.fact_nps", lang), "—"))
     if f.csat_score is not None:
         mean = ""
         if f.csat_mean_90 is not None:
-            mean = (f"、90日平均 {f.csat_mean_90:.1f}（{f.csat_answers_90}件）" if ja
-                    else f"; 90-day mean {f.csat_mean_90:.1f} from {f.csat_answers_90}")
-        rows.append(("最新のCSAT" if ja else "Latest CSAT", f"{f.csat_score}/5 ({_day(f.csat_at, lang, True)}{mean})"))
+            mean = t("health.csat_mean", lang, mean=f"{f.csat_mean_90:.1f}", answers=f.csat_answers_90)
+        rows.append((t("health.fact_csat", lang), f"{f.csat_score}/5 ({_day(f.csat_at, lang, True)}{mean})"))
     else:
-        rows.append(("最新のCSAT" if ja else "Latest CSAT", "—"))
-    done, req = len(f.milestones_done), len(f.milestones_required)
-    if req and done >= req:
-        status = f"完了（{_day(f.onboarding_done_at, lang, True)}）" if ja else f"complete ({_day(f.onboarding_done_at, lang, True)})"
+        rows.append((t("health.fact_csat", lang), "—"))
+    done, required = len(f.milestones_done), len(f.milestones_required)
+    if required and done >= required:
+        status = t("health.onboarding_done_on", lang, day=_day(f.onboarding_done_at, lang, True))
     else:
         missing = ", ".join(m for m in f.milestones_required if m not in f.milestones_done)
-        status = f"{req}項目中 {done}項目完了（残り: {missing}）" if ja else f"{done} of {req} milestones (to do: {missing})"
-    rows.append(("オンボーディング" if ja else "Onboarding", status))
+        status = t("health.onboarding_to_do", lang, done=done, required=required, missing=missing)
+    rows.append((t("health.fact_onboarding", lang), status))
     return tuple(rows)
 
 
@@ -381,49 +354,39 @@ def _fact_rows(view: hm.AccountView, lang: str, currency: str) -> tuple[tuple[st
 
 
 def _portfolio(req: Request, day: date, filters: Filters, model: hm.HealthModel, *, mine: bool) -> Reply:
-    lang, currency, ja = req.lang, req.ctx.settings.currency, req.lang == "ja"
+    lang, currency = req.lang, req.ctx.settings.currency
     with req.ctx.db.engine.connect() as conn:
         pf = hm.portfolio(conn, day, filters, req.ctx.settings, model=model, compare_days=COMPARE_DAYS)
     scope = filters.describe()
     if not pf.rows:
         if mine:
-            who = " / ".join(filters.owner)
-            msg = (f"あなた（{who}）が担当する有料顧客が見つかりません。accounts の owner にあなたの Slack ID かメールアドレスが入っているか確認してください。"
-                   if ja else f"No paying accounts are owned by you ({who}). Check that the accounts' owner holds your Slack user ID or e-mail.")
+            msg = t("health.mine_empty", lang, who=" / ".join(filters.owner))
         else:
-            msg = ("条件に合う有料顧客がいません。" if ja else "No paying accounts match.") + (f" ({scope})" if scope else "")
+            msg = t("health.none_match", lang) + (f" ({scope})" if scope else "")
         return error_reply(msg, language=lang)
     c = pf.counts
-    mean = _score_text(pf.mean_score)
-    who = ("自分の担当" if ja else "Your book") if mine else ("ポートフォリオ" if ja else "Portfolio")
-    if ja:
-        title = f"{who}のヘルス: 有料顧客 {pf.total}社、平均 {mean} · 赤 {c['red']}社、黄 {c['yellow']}社、緑 {c['green']}社"
-    else:
-        title = f"{who} health: {pf.total} paying accounts, mean {mean} · {c['red']} red, {c['yellow']} yellow, {c['green']} green"
+    title = t("health.portfolio_title", lang, who=t("health.your_book" if mine else "health.portfolio", lang),
+              total=pf.total, mean=_score_text(pf.mean_score), red=c["red"], yellow=c["yellow"], green=c["green"])
     figures = tuple(
-        Figure(label=f"{BAND_EMOJI[b]} {BAND_LABEL[lang][b]}",
-               value=(f"{c[b]}社 · {fmt.money(pf.mrr[b], currency)}" if ja else f"{c[b]} · {fmt.money(pf.mrr[b], currency)}"))
-        for b in ("red", "yellow", "green"))
+        Figure(label=f"{BAND_EMOJI[b]} {band_label(b, lang)}",
+               value=t("health.band_figure", lang, count=c[b], mrr=fmt.money(pf.mrr[b], currency)))
+        for b in hm.BANDS)
     risky = [r for r in pf.rows if r.band == "red" or (r.change is not None and r.change <= -5)]
     shown = (risky or list(pf.rows))[:AT_RISK_ROWS]
-    cols = ("顧客", "スコア", f"{COMPARE_DAYS}日の変化", "MRR", "担当") if ja else (
-        "Account", "Score", f"{COMPARE_DAYS}-day change", "MRR", "Owner")
     body = tuple((r.name, f"{_score_text(r.score)} {BAND_EMOJI[r.band]}",
                   "—" if r.change is None else f"{round(r.change):+d}", fmt.money(r.mrr, currency), r.owner or "—")
                  for r in shown)
-    table = Table(columns=cols, rows=body, total_rows=len(risky) if risky else pf.total,
-                  title=("要注意の顧客（赤、または30日で5ポイント以上低下）" if ja else
-                         "At risk: red, or down 5 points or more in 30 days") if risky else
-                  ("スコアの低い顧客" if ja else "Lowest scores"))
+    table = Table(columns=t_list("health.portfolio_columns", lang, days=COMPARE_DAYS), rows=body,
+                  total_rows=len(risky) if risky else pf.total,
+                  title=t("health.at_risk_title" if risky else "health.lowest_title", lang))
     total_mrr = sum(pf.mrr.values())
     lines = []
     if total_mrr:
-        share = (pf.mrr["red"] + pf.mrr["yellow"]) / total_mrr
-        lines.append(f"赤または黄の顧客のMRRは全体の {fmt.percent(share)}。" if ja
-                     else f"{fmt.percent(share)} of MRR sits with red or yellow accounts.")
-    chart = Chart(kind="donut", title="バンド別の顧客数" if ja else "Accounts by band", subtitle=_day(day, lang, True),
-                  labels=tuple(BAND_LABEL[lang][b] for b in ("red", "yellow", "green")),
-                  series=(("accounts", tuple(float(c[b]) for b in ("red", "yellow", "green"))),), unit="count",
+        share = sum(pf.mrr[b] for b in hm.RISKY_BANDS) / total_mrr
+        lines.append(t("health.risky_mrr_share", lang, share=fmt.percent(share)))
+    chart = Chart(kind="donut", title=t("health.chart_bands", lang), subtitle=_day(day, lang, True),
+                  labels=tuple(band_label(b, lang) for b in hm.BANDS),
+                  series=(("accounts", tuple(float(c[b]) for b in hm.BANDS)),), unit="count",
                   alt=f"{c['red']} red, {c['yellow']} yellow, {c['green']} green")
     buttons = tuple(Button("csbot_pick", r.name, f"health {r.account_id}") for r in shown[:5])
     period_text = _day(day, lang, True) + (f" · {scope}" if scope else "")
@@ -437,30 +400,22 @@ def _portfolio(req: Request, day: date, filters: Filters, model: hm.HealthModel,
 
 
 def _dropped(req: Request, period: Period | None, filters: Filters, model: hm.HealthModel) -> Reply:
-    lang, currency, ja = req.lang, req.ctx.settings.currency, req.lang == "ja"
+    lang, currency = req.lang, req.ctx.settings.currency
     today = req.ctx.today
     if period is None:
         period = Period(today - timedelta(days=6), today + timedelta(days=1), grain="days")
     with req.ctx.db.engine.connect() as conn:
         report = hm.dropped_to_red(conn, period.start, period.end, filters, req.ctx.settings, today=today, model=model)
-    when = period_line(period, filters, lang)
     n = len(report.drops)
-    if ja:
-        title = f"赤に落ちた顧客 {n}社（{when}）"
-    else:
-        title = f"{n} account{'s' if n != 1 else ''} dropped to red · {when}"
+    title = _counted("health.dropped_title", n, lang, when=period_line(period, filters, lang))
     lines = []
     if not report.from_snapshots:
-        lines.append("この期間とその前の日次スナップショットがそろっていないため、期間の初めと終わりのスコアを計算して比べました。" if ja
-                     else "Daily snapshots do not cover this period and the days before it yet: "
-                          "compared the scores computed at its start and end.")
+        lines.append(t("health.dropped_computed", lang))
     if not n:
-        lines.append("該当する顧客はありません。" if ja else "None: no account fell into red.")
-    cols = ("顧客", "スコア", "以前", "赤になった日", "MRR", "担当") if ja else (
-        "Account", "Score", "From", "Red since", "MRR", "Owner")
-    body = tuple((d.name, _score_text(d.score), BAND_LABEL[lang].get(d.from_band, "—"), _day(d.day, lang),
+        lines.append(t("health.dropped_none", lang))
+    body = tuple((d.name, _score_text(d.score), band_label(d.from_band, lang), _day(d.day, lang),
                   fmt.money(d.mrr, currency), d.owner or "—") for d in report.drops[:15])
-    table = Table(columns=cols, rows=body, total_rows=n) if n else None
+    table = Table(columns=t_list("health.dropped_columns", lang), rows=body, total_rows=n) if n else None
     buttons = tuple(Button("csbot_pick", d.name, f"health {d.account_id}") for d in report.drops[:5])
     return Reply(title=title, summary=title, language=lang, period=period.describe(lang), lines=tuple(lines),
                  table=table, buttons=buttons, revenue=True,
@@ -470,28 +425,43 @@ def _dropped(req: Request, period: Period | None, filters: Filters, model: hm.He
 # --------------------------------------------------------------------------- backtest
 
 
+def _auc_text(auc: float | None) -> str:
+    return "—" if auc is None else f"{auc:.2f}"
+
+
+def backtest_report(r: hm.BacktestResult, lang: str) -> tuple[str, ...]:
+    """The backtest as plain-text lines (the CLI prints them): a heading, the shares
+    flagged, the AUC, and a table of the months."""
+    def pct(v: float | None) -> str:
+        return "—" if v is None else f"{v * 100:.1f}%"
+
+    lines = [
+        t("health.backtest_heading", lang, months=len(r.months), lead_days=r.lead_days),
+        t("health.backtest_churned", lang, share=pct(r.share_churned_flagged), flagged=r.churned_flagged,
+          churned=r.churned, red=r.churned_red),
+        t("health.backtest_stayed", lang, share=pct(r.share_stayed_flagged), flagged=r.stayed_flagged, stayed=r.stayed),
+        t("health.backtest_auc", lang, auc=_auc_text(r.auc)),
+        "",
+        t("health.backtest_table_head", lang),
+    ]
+    for m in r.months:
+        lines.append(f"  {m.month.strftime('%Y-%m')}   {m.as_of.isoformat()}  {m.accounts:8d}  {m.churned:7d}  "
+                     f"{m.churned_flagged:7d}  {_auc_text(m.auc)}")
+    return tuple(lines)
+
+
 def _backtest(req: Request, months: int, model: hm.HealthModel) -> Reply:
-    lang, ja = req.lang, req.lang == "ja"
+    lang = req.lang
     result = hm.backtest(req.ctx.db.engine, months, req.ctx.settings, today=req.ctx.today, model=model)
-    auc = "—" if result.auc is None else f"{result.auc:.2f}"
-    title = (f"ヘルススコアのバックテスト（直近{months}か月）: ROC AUC {auc}" if ja
-             else f"Health score backtest, last {months} months: ROC AUC {auc}")
-    text = hm.format_backtest(result, lang).splitlines()
+    auc = _auc_text(result.auc)
+    title = t("health.backtest_title", lang, months=months, auc=auc)
     figures = (
-        Figure(label="解約顧客のうち赤・黄" if ja else "Churned that were red/yellow",
-               value=fmt.percent(result.share_churned_flagged)),
-        Figure(label="継続顧客のうち赤・黄" if ja else "Stayed but red/yellow", value=fmt.percent(result.share_stayed_flagged)),
+        Figure(label=t("health.backtest_churned_flagged", lang), value=fmt.percent(result.share_churned_flagged)),
+        Figure(label=t("health.backtest_stayed_flagged", lang), value=fmt.percent(result.share_stayed_flagged)),
         Figure(label="ROC AUC", value=auc),
     )
-    cols = ("月", "スコア日", "顧客", "解約", "うち赤・黄", "AUC") if ja else ("Month", "Scored on", "Accounts", "Churned",
-                                                                     "of them red/yellow", "AUC")
     body = tuple((m.month.strftime("%Y-%m"), m.as_of.isoformat(), str(m.accounts), str(m.churned),
-                  str(m.churned_flagged), "—" if m.auc is None else f"{m.auc:.2f}") for m in result.months)
-    return Reply(title=title, summary=title, language=lang, figures=figures, lines=tuple(text[1:4]),
-                 table=Table(columns=cols, rows=body),
-                 how=(("各月の60日前に有料だった顧客をその日のスコアで評価し、その月に解約したかと比べます。AUC は"
-                       "「継続した顧客が解約した顧客より高いスコアだった確率」（同点は半分）。") if ja else
-                      ("Each month's sample: accounts paying 60 days before it began and still paying at its start, "
-                       "scored as of that day; outcome: churned within the month. AUC = the chance that a stayer "
-                       "scored higher than a churner (ties count half)."),),
-                 data=result.to_json())
+                  str(m.churned_flagged), _auc_text(m.auc)) for m in result.months)
+    return Reply(title=title, summary=title, language=lang, figures=figures, lines=backtest_report(result, lang)[1:4],
+                 table=Table(columns=t_list("health.backtest_columns", lang), rows=body),
+                 how=(t("health.backtest_how", lang),), data=result.to_json())

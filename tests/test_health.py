@@ -157,6 +157,22 @@ def seeded(engine):
     return engine
 
 
+@pytest.fixture
+def model_path(tmp_path):
+    """The test model written to a file, as a team's own model would be."""
+    path = tmp_path / "test-model.toml"
+    path.write_text(MODEL_TEXT, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def model_settings(settings, model_path):
+    """Settings naming the test model (Settings.health_model)."""
+    from dataclasses import replace
+
+    return replace(settings, health_model=model_path)
+
+
 def scores(engine, day=D, **kw):
     with engine.connect() as conn:
         return hm.score_accounts(conn, day, Filters(), None, model=MODEL, **kw)
@@ -328,14 +344,16 @@ def test_a_malformed_model_is_refused_with_the_line_and_the_reason(tmp_path, old
     assert str(path) in message
 
 
-def test_the_model_file_comes_from_csbot_health_model(tmp_path, monkeypatch):
+def test_the_model_file_comes_from_csbot_health_model(tmp_path):
+    from metrics.settings import load_settings
+
     path = tmp_path / "custom.toml"
     path.write_text(MODEL_TEXT.replace("usage = 30", "usage = 40", 1), encoding="utf-8")
-    monkeypatch.setenv("CSBOT_HEALTH_MODEL", str(path))
-    assert hm.load_model().weights["usage"] == 40
-    monkeypatch.setenv("CSBOT_HEALTH_MODEL", str(tmp_path / "missing.toml"))
+    assert hm.model_for(load_settings({"CSBOT_HEALTH_MODEL": str(path)})).weights["usage"] == 40
+    missing = load_settings({"CSBOT_HEALTH_MODEL": str(tmp_path / "missing.toml")})
     with pytest.raises(hm.HealthModelError, match="file not found"):
-        hm.load_model()
+        hm.model_for(missing)
+    assert hm.model_for(load_settings({})).path == str(hm.DEFAULT_MODEL_PATH)
 
 
 # --------------------------------------------------------------------------- snapshots and trend
@@ -367,10 +385,9 @@ def test_snapshots_are_written_once_per_account_and_day_however_often_they_run(s
     assert again[0][2] == pytest.approx(61.0 + 60 * 10 / 100)  # support 30 -> 90
 
 
-def test_ensure_snapshots_writes_only_when_the_day_has_none(seeded, monkeypatch):
-    monkeypatch.setattr(hm, "load_model", lambda path=None: MODEL)
-    assert hm.ensure_snapshots(seeded, D) == 3
-    assert hm.ensure_snapshots(seeded, D) == 0
+def test_ensure_snapshots_writes_only_when_the_day_has_none(seeded, model_settings):
+    assert hm.ensure_snapshots(seeded, D, model_settings) == 3
+    assert hm.ensure_snapshots(seeded, D, model_settings) == 0
     with seeded.connect() as conn:
         assert conn.execute(select(func.count()).select_from(schema.health_snapshots)).scalar() == 3
 
@@ -447,57 +464,48 @@ def test_backtest_scores_accounts_60_days_before_the_month_and_checks_who_churne
 # --------------------------------------------------------------------------- the metric
 
 
-def test_health_score_metric_is_the_mean_score_with_counts_per_band(seeded, monkeypatch):
+def test_health_score_metric_is_the_mean_score_with_counts_per_band(seeded, model_settings):
     from metrics.periods import Period
-    from metrics.registry import compute_metric
+    from metrics.registry import Calc
 
-    monkeypatch.setattr(hm, "load_model", lambda path=None: MODEL)
-    res = compute_metric(seeded, "health_score", Period(date(2026, 11, 1), D, "range"), Filters())
+    with seeded.connect() as conn:
+        res = hm.health_score_measure(Calc(conn, model_settings, today=D), Period(date(2026, 11, 1), D, "range"),
+                                      Filters())
     # as of Nov 22: A 61.0, B 35.71, C 86.11
     expected = (61.0 + 2500 / 70 + (1000 + (100 - 100 / 6) * 50) / 60) / 3
     assert res.value == pytest.approx(expected, abs=0.01)
-    parts = res.current.parts
+    parts = res.parts
     assert (parts["red_accounts"], parts["yellow_accounts"], parts["green_accounts"]) == (1, 1, 1)
     assert parts["yellow_mrr"] == 80_000
 
 
-# --------------------------------------------------------------------------- sync hook and CLI
+# --------------------------------------------------------------------------- CLI
 
 
-def test_every_sync_writes_todays_snapshots(engine, settings, monkeypatch):
-    from pathlib import Path
+def cli(argv: list[str], settings) -> int:
+    """``csbot health <argv>`` with these settings (the parser and runner of bot/cli)."""
+    from bot.cli import build_parser
 
-    from metrics.sync import AFTER_SYNC_HOOKS, CsvSource, run_sync
-
-    assert hm._after_sync in AFTER_SYNC_HOOKS
-    monkeypatch.setattr(hm, "load_model", lambda path=None: MODEL)
-    summary = run_sync(engine, CsvSource(Path(__file__).parent / "fixtures" / "sync" / "basic"), settings=settings)
-    assert summary.status == "ok"
-    today = datetime.now(settings.tz).date()
-    with engine.connect() as conn:
-        paying = len(hm.score_accounts(conn, today, Filters(), settings, model=MODEL))
-        stored = conn.execute(select(func.count()).select_from(schema.health_snapshots)
-                              .where(schema.health_snapshots.c.day == today)).scalar()
-    assert paying > 0 and stored == paying
+    args = build_parser().parse_args(["health", *argv])
+    return args.run(args, settings)
 
 
 def test_cli_refuses_bad_arguments_with_one_line(settings, capsys):
-    assert hm.cli([], settings) == 2
+    assert cli([], settings) == 2
     assert "choose --backtest N or --snapshot" in capsys.readouterr().err
-    assert hm.cli(["--backtest", "99"], settings) == 2
+    assert cli(["--backtest", "99"], settings) == 2
     err = capsys.readouterr().err.strip()
     assert err == "csbot health: --backtest takes a number of months from 1 to 36, e.g. --backtest 6"
 
 
-def test_cli_writes_snapshots_and_runs_the_backtest(seeded, tmp_path, capsys, monkeypatch):
+def test_cli_writes_snapshots_and_runs_the_backtest(seeded, tmp_path, capsys, model_path):
     from metrics.settings import Settings
 
     url = seeded.url.render_as_string(hide_password=False)
-    monkeypatch.setattr(hm, "load_model", lambda path=None: MODEL)
-    settings = Settings(data_dir=tmp_path, database_url=url)
-    assert hm.cli(["--snapshot", "--day", "2026-11-22"], settings) == 0
+    settings = Settings(data_dir=tmp_path, database_url=url, health_model=model_path)
+    assert cli(["--snapshot", "--day", "2026-11-22"], settings) == 0
     assert "Health snapshots for 2026-11-22: 3 paying accounts." in capsys.readouterr().out
-    assert hm.cli(["--backtest", "2", "--json"], settings) == 0
+    assert cli(["--backtest", "2", "--json"], settings) == 0
     import json
 
     out = json.loads(capsys.readouterr().out)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from metrics import schema
@@ -9,12 +11,17 @@ from metrics import schema
 from test_health import MODEL_TEXT, seed
 
 
-@pytest.fixture(autouse=True)
-def test_model(tmp_path, monkeypatch):
+@pytest.fixture
+def test_model(tmp_path):
     path = tmp_path / "health_model.toml"
     path.write_text(MODEL_TEXT, encoding="utf-8")
-    monkeypatch.setenv("CSBOT_HEALTH_MODEL", str(path))
     return path
+
+
+@pytest.fixture
+def settings(settings, test_model):
+    """The conftest settings, naming the test model (as CSBOT_HEALTH_MODEL would)."""
+    return replace(settings, health_model=test_model)
 
 
 @pytest.fixture

@@ -42,10 +42,10 @@ def run_socket_mode(settings: Settings) -> int:
 
 def check_startup(settings: Settings) -> None:
     """Refuse to start on a broken configuration file, with one line (HealthModelError)."""
-    from metrics.health import HealthModelError, load_model
+    from metrics.health import HealthModelError, model_for
 
     try:
-        load_model()
+        model_for(settings)
     except HealthModelError as exc:
         raise ConfigError("CSBOT_HEALTH_MODEL", str(exc)) from None
 

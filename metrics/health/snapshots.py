@@ -1,0 +1,96 @@
+"""Daily health snapshots: write, check and read the stored score of every paying
+account per day, and "the scores on day d" from them (computed when a day has none).
+
+Nothing here runs by itself: the sync's caller and the daily job call
+``write_snapshots`` / ``ensure_snapshots`` with the day they mean.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Sequence
+
+from sqlalchemy import Connection, Engine, delete, exists, insert, select
+
+from metrics import schema
+from metrics.filters import NO_FILTERS, Filters
+from metrics.health.model import HealthModel
+from metrics.health.score import AccountHealth, score_accounts
+from metrics.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+a = schema.accounts
+h = schema.health_snapshots
+
+
+@dataclass(frozen=True)
+class SnapshotScore:
+    """A score as of a day: from a stored snapshot or computed on the fly."""
+
+    account_id: str
+    day: date
+    score: float | None
+    band: str | None
+    components: dict[str, float | None]  # component -> score
+    stored: bool
+
+
+def _snapshot_row(hl: AccountHealth) -> dict[str, Any]:
+    return {"account_id": hl.account_id, "day": hl.day, "score": None if hl.score is None else round(hl.score, 4),
+            "band": hl.band, "components": hl.components_json()}
+
+
+def write_snapshots(conn: Connection, day: date, settings: Settings | None = None,
+                    *, model: HealthModel | None = None) -> int:
+    """Store the health of every paying account on ``day``; replaces that day's rows (idempotent)."""
+    scores = score_accounts(conn, day, NO_FILTERS, settings, model=model)
+    conn.execute(delete(h).where(h.c.day == day))
+    rows = [_snapshot_row(x) for x in scores.values()]
+    for i in range(0, len(rows), 1000):
+        conn.execute(insert(h), rows[i:i + 1000])
+    logger.info("health snapshots for %s: %d accounts", day, len(rows))
+    return len(rows)
+
+
+def has_snapshots(conn: Connection, day: date) -> bool:
+    """Whether ``day`` has stored snapshots."""
+    return bool(conn.execute(select(exists().where(h.c.day == day))).scalar())
+
+
+def ensure_snapshots(engine: Engine, day: date, settings: Settings | None = None) -> int:
+    """Write ``day``'s snapshots unless they exist. Returns how many rows were written (0: already there)."""
+    with engine.begin() as conn:
+        if has_snapshots(conn, day):
+            return 0
+        return write_snapshots(conn, day, settings)
+
+
+def scores_as_of(conn: Connection, day: date, filters: Filters = NO_FILTERS, settings: Settings | None = None,
+                 *, account_ids: Sequence[str] | None = None, model: HealthModel | None = None) -> dict[str, SnapshotScore]:
+    """Scores on ``day``: the stored snapshots when that day has them, else computed on the fly (backfill)."""
+    if has_snapshots(conn, day):
+        stmt = select(h.c.account_id, h.c.score, h.c.band, h.c.components).where(h.c.day == day)
+        if account_ids is not None:
+            stmt = stmt.where(h.c.account_id.in_(list(account_ids)))
+        cond = filters.account_condition()
+        if cond is not None:
+            stmt = stmt.where(h.c.account_id.in_(select(a.c.account_id).where(cond)))
+        out = {}
+        for r in conn.execute(stmt).mappings():
+            comps = r["components"] or {}
+            out[r["account_id"]] = SnapshotScore(
+                r["account_id"], day, r["score"], r["band"],
+                {k: (v or {}).get("score") for k, v in comps.items() if not k.startswith("_") and isinstance(v, dict)},
+                stored=True)
+        return out
+    computed = score_accounts(conn, day, filters, settings, account_ids=account_ids, model=model,
+                              paying_only=True)
+    return {k: _as_snapshot(v) for k, v in computed.items()}
+
+
+def _as_snapshot(hl: AccountHealth) -> SnapshotScore:
+    return SnapshotScore(hl.account_id, hl.day, hl.score, hl.band,
+                         {k: v.score for k, v in hl.components.items()}, stored=False)

@@ -1,0 +1,82 @@
+"""The SQL plumbing the health rooms share: chunked ``IN`` lists, midnight of a day,
+dates read back from any driver, and per-account MRR and names for a set of ids."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import Connection, func, select
+
+from metrics import schema
+from metrics.active import active_on
+
+IN_CHUNK = 500  # account ids per IN (...) list
+
+
+def midnight(d: date) -> datetime:
+    """00:00 of ``d``: "as of d" is the state at this instant."""
+    return datetime.combine(d, time.min)
+
+
+def as_date(v: Any) -> date | None:
+    """A date column's value as a ``date`` (drivers return dates, datetimes or text)."""
+    if v is None:
+        return None
+    if isinstance(v, datetime):
+        return v.date()
+    if isinstance(v, date):
+        return v
+    return date.fromisoformat(str(v)[:10])
+
+
+def as_datetime(v: Any) -> datetime | None:
+    """A timestamp column's value as a ``datetime``."""
+    if v is None or isinstance(v, datetime):
+        return v
+    if isinstance(v, date):
+        return midnight(v)
+    return datetime.fromisoformat(str(v))
+
+
+def chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
+    """``ids`` in slices short enough for one ``IN (...)`` list."""
+    for i in range(0, len(ids), IN_CHUNK):
+        yield ids[i:i + IN_CHUNK]
+
+
+def by_account(conn: Connection, stmt, column, ids: Sequence[str] | None) -> list:
+    """Run ``stmt`` for every account (ids None) or for the given ids, chunked."""
+    if ids is None:
+        return list(conn.execute(stmt).mappings())
+    rows: list = []
+    for chunk in chunks(list(ids)):
+        rows.extend(conn.execute(stmt.where(column.in_(chunk))).mappings())
+    return rows
+
+
+def mrr_on(conn: Connection, day: date, ids: Sequence[str]) -> dict[str, float]:
+    """Per account of ``ids``: the MRR of its subscriptions active on ``day``."""
+    s = schema.subscriptions
+    out: dict[str, float] = {}
+    for chunk in chunks(list(ids)):
+        stmt = select(s.c.account_id, func.sum(s.c.mrr)).where(active_on(day), s.c.account_id.in_(chunk)).group_by(
+            s.c.account_id)
+        out.update({r[0]: float(r[1] or 0) for r in conn.execute(stmt)})
+    return out
+
+
+def account_names(conn: Connection, ids: Sequence[str]) -> dict[str, dict]:
+    """Per account of ``ids``: its row's name, owner and renewal date."""
+    a = schema.accounts
+    out: dict[str, dict] = {}
+    stmt = select(a.c.account_id, a.c.name, a.c.owner, a.c.renewal_date)
+    if len(ids) > IN_CHUNK:
+        wanted = set(ids)
+        for r in conn.execute(stmt).mappings():
+            if r["account_id"] in wanted:
+                out[r["account_id"]] = dict(r)
+        return out
+    for r in conn.execute(stmt.where(a.c.account_id.in_(list(ids)))).mappings():
+        out[r["account_id"]] = dict(r)
+    return out
