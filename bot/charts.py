@@ -81,7 +81,7 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from commands.reply import Chart
-from metrics.format import CURRENCY_SYMBOLS, NO_DECIMALS
+from commands.format import CURRENCY_SYMBOLS, NO_DECIMALS
 
 logger = logging.getLogger(__name__)
 

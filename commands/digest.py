@@ -13,16 +13,18 @@ import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
-from commands.answers import figure, movements_chart
+from commands import format as fmt
 from commands.core import Context, NoData, Request, UsageError, command, freshness, parse_args
+from commands.metric_answer import figure
+from commands.movements import movements_chart
 from commands.periods import parse_period
 from commands.reply import Chart, Figure, Reply
 from metrics import digest as store
-from metrics import format as fmt
+from metrics.calc import Calc
+from metrics.compute import compute_metric
 from metrics.db import Database, is_empty, last_successful_sync
 from metrics.filters import NO_FILTERS, Filters
 from metrics.periods import Period
-from metrics.registry import Calc, compute_metric
 from metrics.revenue import movement_accounts, movements
 from metrics.settings import Settings
 
@@ -360,7 +362,7 @@ def _chart(moves, period: Period, reds, lists, lang: str, currency: str, revenue
     return Chart(
         kind="bars",
         title=_t(lang, "Accounts that changed", "変化した顧客"),
-        subtitle=period.describe(lang),
+        subtitle=fmt.period(period, lang),
         labels=(("新規", "拡大", "縮小", "解約", "レッド") if lang == "ja"
                 else ("New", "Expanded", "Contracted", "Churned", "To red")),
         series=((_t(lang, "Accounts", "顧客数"), tuple(float(c) for c in counts)),),

@@ -14,11 +14,10 @@ import re
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 
+from commands import format as fmt
 from commands.accounts import Match, resolve_account
-from commands.answers import period_line
 from commands.core import Request, UsageError, command, parse_args
 from commands.reply import Button, Chart, Figure, Reply, Table, error_reply
-from metrics import format as fmt
 from metrics import health as hm
 from metrics.filters import Filters
 from metrics.periods import Period
@@ -443,7 +442,7 @@ def _dropped(req: Request, period: Period | None, filters: Filters, model: hm.He
         period = Period(today - timedelta(days=6), today + timedelta(days=1), grain="days")
     with req.ctx.db.engine.connect() as conn:
         report = hm.dropped_to_red(conn, period.start, period.end, filters, req.ctx.settings, today=today, model=model)
-    when = period_line(period, filters, lang)
+    when = fmt.period_line(period, filters, lang)
     n = len(report.drops)
     if ja:
         title = f"赤に落ちた顧客 {n}社（{when}）"
@@ -462,7 +461,7 @@ def _dropped(req: Request, period: Period | None, filters: Filters, model: hm.He
                   fmt.money(d.mrr, currency), d.owner or "—") for d in report.drops[:15])
     table = Table(columns=cols, rows=body, total_rows=n) if n else None
     buttons = tuple(Button("csbot_pick", d.name, f"health {d.account_id}") for d in report.drops[:5])
-    return Reply(title=title, summary=title, language=lang, period=period.describe(lang), lines=tuple(lines),
+    return Reply(title=title, summary=title, language=lang, period=fmt.period(period, lang), lines=tuple(lines),
                  table=table, buttons=buttons, revenue=True,
                  data={"accounts": [d.account_id for d in report.drops], "from_snapshots": report.from_snapshots})
 

@@ -577,7 +577,7 @@ def alert_events(conn: Connection, kind: str, settings, now: datetime) -> list[A
     if kind == "red":
         return _red_events(conn, first, today)
     if kind in ("churn", "contraction"):
-        from metrics.registry import Calc
+        from metrics.calc import Calc
         from metrics.revenue import movement_accounts
 
         calc = Calc(conn, settings)

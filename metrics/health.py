@@ -48,9 +48,9 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import Connection, Engine, and_, case, delete, exists, func, insert, or_, select
 
 from metrics import schema
+from metrics.calc import Calc, Measurement
 from metrics.filters import NO_FILTERS, Filters
 from metrics.periods import Period, add_months
-from metrics.registry import Calc, Measurement, MetricDef, declare
 from metrics.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -1263,7 +1263,8 @@ def _backtest(conn: Connection, first: date, months: int, settings: Settings, le
 # =========================================================================== the metric
 
 
-def _health_metric(calc: Calc, period: Period, filters: Filters) -> Measurement:
+def health_score_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
+    """The metric health_score: the mean score of the paying accounts at the end of the period, by band."""
     today = calc.today or datetime.now(calc.settings.tz).date()
     day = min(period.end, today)
     scores = calc.memo(("health_scores", day, filters),
@@ -1283,29 +1284,6 @@ def _health_metric(calc: Calc, period: Period, filters: Filters) -> Measurement:
         parts[f"{b}_accounts"] = counts[b]
         parts[f"{b}_mrr"] = round(mrr[b], 2)
     return Measurement(None if mean is None else round(mean, 2), parts)
-
-
-HEALTH_SCORE = declare(MetricDef(
-    name="health_score",
-    unit="score",
-    family="health",
-    label_en="Health score",
-    label_ja="ヘルススコア",
-    description_en="Mean health score (0-100) of the paying accounts at the end of the period; "
-                   "each account's score is the weighted mean of usage, seats, activity, NPS, support, "
-                   "revenue trend and onboarding. Bands: 0-50 red, 51-75 yellow, 76-100 green.",
-    description_ja="期末時点の有料顧客のヘルススコア（0〜100）の平均。各顧客のスコアは利用状況・シート利用率・"
-                   "最終利用日・NPS・サポート・収益の推移・オンボーディングの加重平均。0〜50 赤、51〜75 黄、76〜100 緑。",
-    formula_en="sum of account scores / paying accounts",
-    formula_ja="各顧客のスコアの合計 ÷ 有料顧客数",
-    compute=_health_metric,
-    how_en="{score_sum} / {accounts} accounts = {value} (red {red_accounts}, yellow {yellow_accounts}, "
-           "green {green_accounts})",
-    how_ja="{score_sum} ÷ {accounts}社 = {value}（赤 {red_accounts}社、黄 {yellow_accounts}社、緑 {green_accounts}社）",
-    part_units={"red_mrr": "money", "yellow_mrr": "money", "green_mrr": "money"},
-    higher_is_better=True,
-    point_in_time=True,
-))
 
 
 # =========================================================================== CLI

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from commands.core import route
+from commands.privacy import carries_revenue
 from metrics import schema
 
 from test_metrics_retention import load
@@ -55,7 +56,7 @@ def test_nrr_question_in_english_gets_the_hand_computed_nrr_with_grr_and_the_pre
     assert "85.0%" in reply.title and "Oct 1 – Oct 31, 2026" in reply.title
     nrr_fig = reply.figures[0]
     assert (nrr_fig.value, nrr_fig.previous, nrr_fig.change, nrr_fig.good) == ("85.0%", "100.0%", "-15.0 pt", False)
-    assert reply.revenue is True
+    assert carries_revenue(reply) is True
     assert any("¥170,000" not in line and "¥200,000" in line for line in reply.how)
 
 
@@ -64,7 +65,7 @@ def test_japanese_nps_question_answers_in_japanese_with_a_signed_score(company, 
     assert reply.language == "ja" and reply.data["nps"] == 30
     assert "+30" in reply.title and "2026年10月1日" in reply.title
     assert "推奨者 5" in reply.lines[0] and "批判者 2" in reply.lines[0]
-    assert reply.revenue is False
+    assert carries_revenue(reply) is False
 
 
 def test_grr_command_shows_revenue_churn_beside_it(company, ask):

@@ -449,7 +449,7 @@ def test_backtest_scores_accounts_60_days_before_the_month_and_checks_who_churne
 
 def test_health_score_metric_is_the_mean_score_with_counts_per_band(seeded, monkeypatch):
     from metrics.periods import Period
-    from metrics.registry import compute_metric
+    from metrics.compute import compute_metric
 
     monkeypatch.setattr(hm, "load_model", lambda path=None: MODEL)
     res = compute_metric(seeded, "health_score", Period(date(2026, 11, 1), D, "range"), Filters())

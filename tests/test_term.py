@@ -3,7 +3,7 @@
 from conftest import seed_two_plans
 
 from commands.glossary import get_glossary
-from metrics.registry import all_metrics, get_metric
+from metrics import catalog
 
 
 def test_a_metric_term_carries_todays_value_from_the_database(engine, ask):
@@ -17,9 +17,9 @@ def test_a_metric_term_carries_todays_value_from_the_database(engine, ask):
 
 def test_the_formula_shown_is_the_metric_declarations_own(engine, ask):
     reply = ask("term churn rate")
-    assert any(get_metric("customer_churn_rate").formula_en in line for line in reply.lines)
+    assert any(catalog.get("customer_churn_rate").text("en", "formula") in line for line in reply.lines)
     reply_ja = ask("/term チャーンレート")
-    assert any(get_metric("customer_churn_rate").formula_ja in line for line in reply_ja.lines)
+    assert any(catalog.get("customer_churn_rate").text("ja", "formula") in line for line in reply_ja.lines)
 
 
 def test_a_japanese_question_gets_a_japanese_answer_and_an_empty_database_still_gets_the_definition(engine, ask):
@@ -54,4 +54,4 @@ def test_term_alone_lists_the_terms_by_category(engine, ask):
 
 
 def test_every_declared_metric_has_a_glossary_term_and_every_metric_term_is_declared():
-    assert get_glossary().check_metric_coverage(all_metrics()) == []
+    assert get_glossary().check_metric_coverage(catalog.names()) == []
