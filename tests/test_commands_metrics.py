@@ -207,3 +207,31 @@ def test_csbot_metric_json_works_for_every_name_of_metrics_md(company, monkeypat
     # a filter: smb is A and C only -> NRR 130,000 / 150,000
     assert main(["metric", "nrr", "--period", "2026-10", "--filter", "segment=smb", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["value"] == pytest.approx(130_000 / 150_000, abs=1e-6)
+
+
+def test_each_metric_is_shown_by_the_command_the_catalog_names_and_privacy_follows_it(company, ask):
+    from metrics import catalog
+
+    commands = {info.command for info in catalog.all()} - {"health"}  # health: its own answer
+    for name in sorted(commands):
+        reply = ask(f"{name} 2026-10")
+        assert reply.kind == "answer", name
+        assert set(reply.metrics) <= set(catalog.names()), name
+        for info in catalog.all():
+            if info.command == name:
+                assert info.name in reply.metrics, (info.name, name)
+        assert carries_revenue(reply) == any(catalog.get(m).revenue for m in reply.metrics), name
+    assert carries_revenue(ask("churn 2026-10")) and carries_revenue(ask("mrr 2026-10 accounts"))
+    assert not carries_revenue(ask("usage 2026-10")) and not carries_revenue(ask("retention 2026-10"))
+
+
+def test_the_accounts_view_signs_gains_in_the_reporting_currency(company, ask, settings):
+    reply = ask("mrr 2026-10 accounts")
+    changes = {row[0]: row[2] for row in reply.table.rows}
+    assert changes["Account N"] == "+¥500,000" and changes["Account C"] == "-¥50,000"
+    from commands.movements import movement_table
+
+    usd = movement_table([{"name": "N", "movement": "new", "amount": 30.0, "segment": None, "owner": None},
+                          {"name": "C", "movement": "churn", "amount": 5.0, "segment": None, "owner": None}],
+                         "en", "USD", "Accounts", 2)
+    assert [row[2] for row in usd.rows] == ["+$30.00", "-$5.00"]  # USD gets its sign too

@@ -55,3 +55,22 @@ def test_term_alone_lists_the_terms_by_category(engine, ask):
 
 def test_every_declared_metric_has_a_glossary_term_and_every_metric_term_is_declared():
     assert get_glossary().check_metric_coverage(catalog.names()) == []
+
+
+def test_a_term_that_shows_todays_revenue_figure_is_private_like_the_answer(engine, ask, settings):
+    from commands.privacy import carries_revenue, may_be_public
+
+    seed_two_plans(engine)
+    for question in ("term MRR", "what is MRR?", "MRRって何？"):
+        reply = ask(question)
+        assert reply.data["metric"] == "mrr" and reply.metrics == ("mrr",), question
+        assert carries_revenue(reply) and not may_be_public(reply, settings, "C0GENERAL"), question
+        assert may_be_public(reply, settings, "D0ASKER", is_dm=True)
+    nps = ask("term NPS")
+    assert nps.metrics == ("nps",) and not carries_revenue(nps)
+
+
+def test_a_metric_term_points_to_the_command_that_shows_it(engine, ask):
+    seed_two_plans(engine)
+    assert "`/ltv`" in ask("term upsell").lines[-1]  # upsell is shown by ltv, not nrr
+    assert "`/churn`" in ask("term churn rate").lines[-1]
