@@ -13,11 +13,11 @@ a 0..100 scale is never asked for one (only a metric marked ``signed`` in the ca
 
 from __future__ import annotations
 
-import calendar
 import logging
 import math
+from datetime import date
 
-from commands.messages import t
+from commands.messages import t, t_list
 from metrics.filters import Filters
 from metrics.periods import Period
 
@@ -102,20 +102,16 @@ def change(unit: str, current: float | None, previous: float | None, currency: s
 def period(p: Period, lang: str = "en") -> str:
     """The exact dates, inclusive: "Oct 1 – Oct 31, 2026" / "2026年10月1日〜10月31日"."""
     first, last = p.start, p.last_day
-    if lang == "ja":
-        if first == last:
-            return f"{first.year}年{first.month}月{first.day}日"
-        tail = f"{last.month}月{last.day}日" if first.year == last.year else f"{last.year}年{last.month}月{last.day}日"
-        return f"{first.year}年{first.month}月{first.day}日〜{tail}"
+    months = t_list("format.months", lang)
 
-    def day(d) -> str:
-        return f"{calendar.month_abbr[d.month]} {d.day}"
+    def day(d: date, key: str = "format.day") -> str:
+        return t(key, lang, month=months[d.month - 1], day=d.day, year=d.year)
 
     if first == last:
-        return f"{day(first)}, {first.year}"
+        return day(first, "format.day_year")
     if first.year == last.year:
-        return f"{day(first)} – {day(last)}, {last.year}"
-    return f"{day(first)}, {first.year} – {day(last)}, {last.year}"
+        return t("format.range_in_year", lang, first=day(first), last=day(last), year=last.year)
+    return t("format.range", lang, first=day(first, "format.day_year"), last=day(last, "format.day_year"))
 
 
 def period_line(p: Period, filters: Filters, lang: str) -> str:
