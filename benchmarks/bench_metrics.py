@@ -31,7 +31,10 @@ from scale_data import DEFAULT_DATA, EXTRA_INDEXES, TODAY, copy_to_postgres, ens
 
 from metrics.db import make_engine  # noqa: E402
 from metrics.periods import Period  # noqa: E402
-from metrics.registry import Calc, all_metrics, compute_metric  # noqa: E402
+from commands import format as fmt  # noqa: E402
+from metrics import catalog  # noqa: E402
+from metrics.calc import Calc  # noqa: E402
+from metrics.compute import compute_metric  # noqa: E402
 from metrics.settings import Settings  # noqa: E402
 
 PERIOD = Period(date(2026, 10, 1), date(2026, 11, 1), "month")
@@ -173,9 +176,9 @@ def main(argv: list[str] | None = None) -> int:
         print("added indexes (proposed for metrics/schema.py):")
         for ddl in EXTRA_INDEXES:
             print("  " + ddl)
-    names = [n for n in all_metrics() if n != "health_score" and (not args.only or n in args.only)]
+    names = [n for n in catalog.names() if n != "health_score" and (not args.only or n in args.only)]
 
-    print(f"period {PERIOD.describe()} (value + previous period), median of {RUNS} warm runs, ms; "
+    print(f"period {fmt.period(PERIOD)} (value + previous period), median of {RUNS} warm runs, ms; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     columns = ["SQLite", "SQLite cpu"] + [db for db in engines if db != "SQLite"]
     header = f"{'metric':28}" + "".join(f"{c:>12}" for c in columns)

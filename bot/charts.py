@@ -79,8 +79,8 @@ from matplotlib.transforms import Affine2D
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
+from commands.format import CURRENCY_SYMBOLS, NO_DECIMALS
 from commands.reply import Chart
-from metrics.format import CURRENCY_SYMBOLS, NO_DECIMALS
 
 logger = logging.getLogger(__name__)
 

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from commands.answers import (PAGE, accounts_reply, calc_for, figure, how_lines, movements_chart, page_number,
-                              period_line, result, standard_buttons)
+import logging
+
+from commands import format as fmt
+from commands.buttons import standard_buttons
 from commands.core import Request, command, strict_words
+from commands.messages import t, t_list
+from commands.metric_answer import calc_for, figure, headline, how_lines, result
+from commands.movements import PAGE, accounts_reply, movements_chart, page_number
 from commands.reply import Reply, Table
-from metrics import format as fmt
+from metrics import catalog
 from metrics.revenue import movement_accounts, movements
 
+logger = logging.getLogger(__name__)
+
 WORDS = ("how", "accounts", "page")
+SHOWS = ("customer_churn_rate", "revenue_churn_rate", "mrr_movements")  # figures, then the movements in words
 
 
 @command(
@@ -17,7 +25,7 @@ WORDS = ("how", "accounts", "page")
     help_ja="顧客解約率と収益解約率、MRRの増減、解約した顧客",
     example="churn last-month segment:enterprise",
     aliases=("解約", "解約率", "チャーン", "チャーンレート"),
-    keywords=("churn", "churned", "解約", "チャーン", "離脱"),
+    keywords=catalog.command_keywords("churn"),
 )
 def churn(req: Request) -> Reply:
     """churn [period] [filters]: customer and revenue churn, MRR movements and the churned accounts"""
@@ -38,29 +46,20 @@ def churn(req: Request) -> Reply:
             return accounts_reply(req, "churn", period, filters, ("churn",), page_number(words))
         rows, total = movement_accounts(calc, period, filters, "churn", limit=PAGE)
 
-    where = period_line(period, filters, lang)
+    where = fmt.period_line(period, filters, lang)
     churned, start = moves.counts["churn"], moves.customers_start
-    if lang == "ja":
-        title = f"解約率 {customer.metric.format_value(customer.value, currency)}（{where}）"
-        lines = [
-            f"期首の有料顧客 {start:,}社のうち *{churned:,}社* が解約し、MRR {fmt.money(moves.amounts['churn'], currency)} を失いました。",
-            f"縮小（ダウングレード）{moves.counts['contraction']:,}社で {fmt.money(moves.amounts['contraction'], currency)}、"
-            f"拡大 {moves.counts['expansion']:,}社で {fmt.money(moves.amounts['expansion'], currency)}。",
-        ]
-        if moves.counts["early_churn"]:
-            lines.append(f"期間内に契約して解約した顧客が {moves.counts['early_churn']}社あります（期首にいないため解約率には含みません）。")
-    else:
-        title = f"Customer churn {customer.metric.format_value(customer.value, currency)} · {where}"
-        lines = [
-            f"*{churned:,}* of {start:,} customers paying at the start churned, taking {fmt.money(moves.amounts['churn'], currency)} of MRR.",
-            f"{moves.counts['contraction']:,} contracted ({fmt.money(moves.amounts['contraction'], currency)}); "
-            f"{moves.counts['expansion']:,} expanded ({fmt.money(moves.amounts['expansion'], currency)}).",
-        ]
-        if moves.counts["early_churn"]:
-            lines.append(f"{moves.counts['early_churn']} customer(s) joined and left within the period: early churn, not in the rate.")
+    money = lambda v: fmt.money(v, currency)  # noqa: E731
+    title = t("churn.title", lang, value=headline(customer, currency), where=where)
+    lines = [
+        t("churn.churned", lang, churned=f"{churned:,}", start=f"{start:,}", lost=money(moves.amounts["churn"])),
+        t("churn.moved", lang, contracted=f"{moves.counts['contraction']:,}",
+          contraction=money(moves.amounts["contraction"]), expanded=f"{moves.counts['expansion']:,}",
+          expansion=money(moves.amounts["expansion"])),
+    ]
+    if moves.counts["early_churn"]:
+        lines.append(t("churn.early_churn", lang, early=moves.counts["early_churn"]))
     if customer.value is None:
-        lines.insert(0, "期首に有料顧客がいないため、解約率は定義できません。" if lang == "ja"
-                     else "No paying customers at the start of the period, so churn is not defined.")
+        lines.insert(0, t("churn.not_defined", lang))
 
     table = _table(rows, total, lang, currency) if rows else None
     how = how_lines([customer, revenue], lang, currency)
@@ -70,14 +69,14 @@ def churn(req: Request) -> Reply:
         title=title,
         summary=title,
         language=lang,
-        period=period.describe(lang),
+        period=fmt.period(period, lang),
         figures=(figure(customer, lang, currency), figure(revenue, lang, currency)),
         lines=tuple(lines) if not words_requested_how else (),
         table=table if not words_requested_how else None,
         chart=chart if not words_requested_how else None,
         how=how,
         buttons=standard_buttons("churn", period, filters, lang),
-        revenue=True,
+        metrics=SHOWS,
         data={
             "customer_churn_rate": customer.value,
             "revenue_churn_rate": revenue.value,
@@ -91,7 +90,5 @@ def churn(req: Request) -> Reply:
 
 
 def _table(rows: list[dict], total: int, lang: str, currency: str) -> Table:
-    cols = ("顧客", "セグメント", "失ったMRR", "担当") if lang == "ja" else ("Account", "Segment", "MRR lost", "Owner")
     body = tuple((r["name"], r["segment"] or "—", fmt.money(r["amount"], currency), r["owner"] or "—") for r in rows)
-    title = "解約した顧客" if lang == "ja" else "Churned accounts"
-    return Table(columns=cols, rows=body, title=title, total_rows=total)
+    return Table(columns=t_list("churn.columns", lang), rows=body, title=t("churn.table_title", lang), total_rows=total)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from commands.answers import figure, movements_chart
+from commands import format as fmt
 from commands.core import (
     Context,
     NoData,
@@ -27,16 +27,18 @@ from commands.core import (
     parse_args,
 )
 from commands.messages import t, t_list
+from commands.metric_answer import figure
+from commands.movements import movements_chart
 from commands.periods import parse_period
 from commands.privacy import is_revenue_channel
 from commands.reply import Chart, Figure, Reply
 from metrics import digest_queries as queries
 from metrics import digest_store as store
-from metrics import format as fmt
+from metrics.calc import Calc
+from metrics.compute import compute_metric
 from metrics.db import Database, is_empty, last_successful_sync
 from metrics.filters import NO_FILTERS, Filters
 from metrics.periods import Period
-from metrics.registry import Calc, compute_metric
 from metrics.revenue import movement_accounts, movements
 from metrics.settings import Settings
 
@@ -396,7 +398,7 @@ def _chart(moves, period: Period, reds, lists, lang: str, currency: str, revenue
     return Chart(
         kind="bars",
         title=t("digest.chart_title", lang),
-        subtitle=period.describe(lang),
+        subtitle=fmt.period(period, lang),
         labels=t_list("digest.chart_labels", lang),
         series=((t("digest.chart_series", lang), tuple(float(c) for c in counts)),),
         unit="count",

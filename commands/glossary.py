@@ -1,8 +1,11 @@
 """The CS glossary: load, validate and look up terms (English and Japanese).
 
 The entries live in ``commands/glossary.toml`` (one file, both languages).
-This module knows nothing about Slack or the database: ``commands/term.py``
-turns a :class:`Term` into a ``Reply`` and adds today's value of its metric.
+A metric term names its metrics; everything else about them (formula, label,
+the command that shows the number) comes from the metric catalog
+(``metrics/catalog.toml``), never written twice. This module knows nothing about
+Slack or the database: ``commands/term.py`` turns a :class:`Term` into a
+``Reply`` and adds today's value of its metric.
 
 Lookups forgive what people actually type: case, spaces, hyphens,
 underscores and middle dots, full-width letters (NFKC), hiragana for
@@ -27,6 +30,8 @@ from typing import Any
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
+from metrics import catalog
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_PATH = Path(__file__).with_name("glossary.toml")
@@ -45,7 +50,7 @@ CATEGORIES: Mapping[str, Mapping[str, str]] = MappingProxyType(
 REQUIRED_TEXT = ("name", "short", "body")
 OPTIONAL_TEXT = ("example", "formula")
 TEXT_FIELDS = REQUIRED_TEXT + OPTIONAL_TEXT
-_ENTRY_FIELDS = {"key", "category", "aliases", "related", "metrics", "command", *LANGUAGES}
+_ENTRY_FIELDS = {"key", "category", "aliases", "related", "metrics", *LANGUAGES}
 _KEY_RE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
 
 
@@ -62,8 +67,7 @@ class Term:
     texts: Mapping[str, Mapping[str, str]] = field(hash=False, repr=False)
     aliases: tuple[str, ...] = ()
     related: tuple[str, ...] = ()
-    metrics: tuple[str, ...] = ()  # csbot metric names; the first is the headline
-    command: str | None = None  # the csbot command that shows the number
+    metrics: tuple[str, ...] = ()  # metric catalog names; the first is the headline
 
     def text(self, lang: str, name: str) -> str | None:
         """``name`` (name, short, body, example, formula) in ``lang``; English when
@@ -80,6 +84,11 @@ class Term:
     def metric(self) -> str | None:
         """The headline metric name, or None for a non-metric term."""
         return self.metrics[0] if self.metrics else None
+
+    @property
+    def command(self) -> str | None:
+        """The csbot command that shows the headline metric (from the metric catalog)."""
+        return catalog.get(self.metrics[0]).command if self.metrics else None
 
     @property
     def is_metric(self) -> bool:
@@ -362,6 +371,7 @@ class Glossary:
     def validate(self) -> None:
         """Raise :class:`GlossaryError` naming the first broken entry."""
         seen: set[str] = set()
+        metric_names = set(catalog.names())
         for term in self.terms:
             where = f"{self.source}: entry '{term.key}'"
             if term.key in seen:
@@ -386,8 +396,9 @@ class Glossary:
                     raise GlossaryError(f"{where}: related lists the entry itself")
                 if other not in self._by_key:
                     raise GlossaryError(f"{where}: related term '{other}' does not exist")
-            if term.metrics and not term.command:
-                raise GlossaryError(f"{where}: a metric term needs the command that shows it")
+            for name in term.metrics:
+                if name not in metric_names:
+                    raise GlossaryError(f"{where}: metric '{name}' is not in the metric catalog")
             if len(set(term.metrics)) != len(term.metrics):
                 raise GlossaryError(f"{where}: a metric is listed twice")
         for norm, owners in self._index.items():
@@ -579,9 +590,6 @@ def _parse_entry(entry: Any, index: int, source: str) -> Term:
             if not isinstance(value, str):
                 raise GlossaryError(f"{where}: {lang}.{name} must be text")
         texts[lang] = MappingProxyType({k: _join_lines(v, lang) for k, v in block.items()})
-    command = entry.get("command")
-    if command is not None and (not isinstance(command, str) or not command.strip()):
-        raise GlossaryError(f"{where}: command must be text")
     return Term(
         key=key,
         category=category,
@@ -589,7 +597,6 @@ def _parse_entry(entry: Any, index: int, source: str) -> Term:
         aliases=str_list("aliases"),
         related=str_list("related"),
         metrics=str_list("metrics"),
-        command=command.strip() if command else None,
     )
 
 

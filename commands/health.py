@@ -14,12 +14,11 @@ import re
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 
+from commands import format as fmt
 from commands.accounts import Match, resolve_account
-from commands.answers import period_line
 from commands.core import Request, UsageError, command, parse_args
 from commands.messages import t, t_list
 from commands.reply import Button, Chart, Figure, Reply, Table, error_reply
-from metrics import format as fmt
 from metrics import health as hm
 from metrics.filters import Filters
 from metrics.periods import Period
@@ -407,7 +406,7 @@ def _dropped(req: Request, period: Period | None, filters: Filters, model: hm.He
     with req.ctx.db.engine.connect() as conn:
         report = hm.dropped_to_red(conn, period.start, period.end, filters, req.ctx.settings, today=today, model=model)
     n = len(report.drops)
-    title = _counted("health.dropped_title", n, lang, when=period_line(period, filters, lang))
+    title = _counted("health.dropped_title", n, lang, when=fmt.period_line(period, filters, lang))
     lines = []
     if not report.from_snapshots:
         lines.append(t("health.dropped_computed", lang))
@@ -417,7 +416,7 @@ def _dropped(req: Request, period: Period | None, filters: Filters, model: hm.He
                   fmt.money(d.mrr, currency), d.owner or "—") for d in report.drops[:15])
     table = Table(columns=t_list("health.dropped_columns", lang), rows=body, total_rows=n) if n else None
     buttons = tuple(Button("csbot_pick", d.name, f"health {d.account_id}") for d in report.drops[:5])
-    return Reply(title=title, summary=title, language=lang, period=period.describe(lang), lines=tuple(lines),
+    return Reply(title=title, summary=title, language=lang, period=fmt.period(period, lang), lines=tuple(lines),
                  table=table, buttons=buttons, revenue=True,
                  data={"accounts": [d.account_id for d in report.drops], "from_snapshots": report.from_snapshots})
 

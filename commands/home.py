@@ -6,13 +6,15 @@ from datetime import timedelta
 
 from sqlalchemy import and_, func, or_, select
 
-from commands.answers import figure
+from commands import format as fmt
 from commands.core import Context, freshness
+from commands.metric_answer import figure
 from commands.periods import parse_period
 from commands.reply import Reply, Table
 from metrics import schema
+from metrics.calc import Calc
+from metrics.compute import compute_metric
 from metrics.db import is_empty
-from metrics.registry import Calc, all_metrics, compute_metric
 
 HEADLINE = ("mrr", "customer_churn_rate", "nrr", "nps")
 RENEWAL_DAYS = 60
@@ -35,14 +37,13 @@ def home_reply(ctx: Context) -> Reply:
                else "No data yet: load it with `csbot sync`.")
         return Reply(title=title, summary=msg, kind="info", language=lang, lines=(msg,))
     period = parse_period(None, ctx.today)
-    declared = all_metrics()
     a = schema.accounts
     lines: list[str] = []
     table = None
     with engine.connect() as conn:
         calc = Calc(conn, ctx.settings, today=ctx.today)
         figures = tuple(figure(compute_metric(conn, name, period, settings=ctx.settings, calc=calc), lang, currency)
-                        for name in HEADLINE if name in declared)
+                        for name in HEADLINE)
         mine = owner_condition(ctx)
         if mine is None:
             lines.append("担当顧客を表示するには、Slack のメールアドレスを顧客の担当者（owner）に設定してください。" if lang == "ja"
@@ -73,7 +74,7 @@ def home_reply(ctx: Context) -> Reply:
             if not rows:
                 lines.append(f"{RENEWAL_DAYS}日以内に更新を迎える担当顧客はありません。" if lang == "ja"
                              else f"No renewals in your book in the next {RENEWAL_DAYS} days.")
-    return Reply(title=title, summary=title, language=lang, period=period.describe(lang), figures=figures,
+    return Reply(title=title, summary=title, language=lang, period=fmt.period(period, lang), figures=figures,
                  lines=tuple(lines), table=table, footer=freshness(ctx, lang), revenue=True)
 
 

@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
+import logging
+
+from commands import format as fmt
 from commands.core import Request, command
-from commands.kpi import family_reply
+from commands.messages import t
+from commands.metric_answer import family_reply
 from commands.reply import Chart, Reply
-from metrics import format as fmt
+from metrics import catalog
+
+logger = logging.getLogger(__name__)
 
 
 def _lines(calc, results, period, lang, currency):
     p = results["ltv"].current.parts
     months = p["monthly_churn"]
-    mean = fmt.percent(p["mean_monthly_churn"])
-    if lang == "ja":
-        lines = [f"ARPA {fmt.money(p['arpa'], currency)} ÷ 直近6か月の平均月次解約率 {mean}"
-                 + (f" × 粗利率 {fmt.percent(p['gross_margin'])}" if p["gross_margin"] != 1 else "") + "。"]
-        if p["mean_monthly_churn"] == 0:
-            lines.append("直近6か月に解約がないため、LTVは定義できません（無限大にはしません）。")
-    else:
-        lines = [f"ARPA {fmt.money(p['arpa'], currency)} / mean monthly churn {mean} over the last six months"
-                 + (f" × gross margin {fmt.percent(p['gross_margin'])}" if p["gross_margin"] != 1 else "") + "."]
-        if p["mean_monthly_churn"] == 0:
-            lines.append("No churn in the last six months, so LTV is not defined (never infinite).")
-    chart = Chart(kind="bars", title="月次解約率" if lang == "ja" else "Monthly customer churn",
-                  subtitle=period.describe(lang), labels=tuple(m["month"] for m in months),
+    margin = t("ltv.margin", lang, margin=fmt.percent(p["gross_margin"])) if p["gross_margin"] != 1 else ""
+    lines = [t("ltv.formula", lang, arpa=fmt.money(p["arpa"], currency), mean=fmt.percent(p["mean_monthly_churn"]),
+               margin=margin)]
+    if p["mean_monthly_churn"] == 0:
+        lines.append(t("ltv.no_churn", lang))
+    chart = Chart(kind="bars", title=t("ltv.chart_title", lang),
+                  subtitle=fmt.period(period, lang), labels=tuple(m["month"] for m in months),
                   series=(("churn", tuple(m["rate"] for m in months)),), unit="ratio",
                   alt="Monthly customer churn of the six months behind LTV")
     return lines, None, chart
@@ -34,8 +34,7 @@ def _lines(calc, results, period, lang, currency):
     help_ja="LTV（顧客生涯価値）とARPA・アップセル率・クロスセル率",
     example="ltv last-month",
     aliases=("顧客生涯価値", "ライフタイムバリュー"),
-    keywords=("ltv", "clv", "lifetime value", "customer lifetime value", "upsell", "cross-sell", "cross sell",
-              "顧客生涯価値", "ライフタイムバリュー", "アップセル", "クロスセル"),
+    keywords=catalog.command_keywords("ltv"),
 )
 def ltv(req: Request) -> Reply:
     """ltv [period] [filters]: customer lifetime value, with ARPA, upsell and cross-sell rates"""

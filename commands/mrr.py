@@ -3,33 +3,30 @@ expansion, contraction, churn, net new MRR)."""
 
 from __future__ import annotations
 
-from commands.answers import movements_chart
+import logging
+
+from commands import format as fmt
 from commands.core import Request, command
-from commands.kpi import family_reply
+from commands.messages import t
+from commands.metric_answer import family_reply
+from commands.movements import KINDS, movements_chart
 from commands.reply import Reply
-from metrics import format as fmt
+from metrics import catalog
 from metrics.revenue import movements
+
+logger = logging.getLogger(__name__)
 
 
 def _movements(calc, results, period, lang, currency):
     filters = results["mrr"].filters
     m = movements(calc, period, filters)
     a, n = m.amounts, m.counts
-    money = lambda v: fmt.money(v, currency)  # noqa: E731
-    if lang == "ja":
-        lines = [
-            f"期首MRR {money(m.mrr_start)} → 期末MRR {money(m.mrr_end)}（純増 *{money(m.net_new)}*）。",
-            f"新規 {n['new']}社 {money(a['new'])}、再開 {n['reactivation']}社 {money(a['reactivation'])}、"
-            f"拡大 {n['expansion']}社 {money(a['expansion'])}、縮小 {n['contraction']}社 −{money(a['contraction'])}、"
-            f"解約 {n['churn']}社 −{money(a['churn'])}。",
-        ]
-    else:
-        lines = [
-            f"MRR went from {money(m.mrr_start)} to {money(m.mrr_end)}: net new *{money(m.net_new)}*.",
-            f"New {n['new']} ({money(a['new'])}), reactivation {n['reactivation']} ({money(a['reactivation'])}), "
-            f"expansion {n['expansion']} ({money(a['expansion'])}), contraction {n['contraction']} "
-            f"(−{money(a['contraction'])}), churn {n['churn']} (−{money(a['churn'])}).",
-        ]
+    money = {k: fmt.money(a[k], currency) for k in KINDS}
+    lines = [
+        t("mrr.moved", lang, start=fmt.money(m.mrr_start, currency), end=fmt.money(m.mrr_end, currency),
+          net=fmt.money(m.net_new, currency)),
+        t("mrr.movements", lang, **{f"n_{k}": n[k] for k in KINDS}, **money),
+    ]
     chart = movements_chart(m, period, lang, currency)
     return lines, None, chart
 
@@ -39,10 +36,9 @@ def _movements(calc, results, period, lang, currency):
     help_ja="MRR・ARR・ARPAと、MRRの増減内訳（新規・再開・拡大・縮小・解約）",
     example="mrr last-month",
     aliases=("arr", "arpa", "月次経常収益"),
-    keywords=("mrr", "arr", "arpa", "recurring revenue", "net new mrr", "mrr movements", "quick ratio",
-              "月次経常収益", "年次経常収益", "経常収益", "純増mrr", "クイックレシオ"),
+    keywords=catalog.command_keywords("mrr"),
 )
 def mrr(req: Request) -> Reply:
     """mrr [period] [filters]: MRR, ARR and ARPA at the end of the period, and how MRR moved"""
     return family_reply(req, "mrr", ("mrr", "arr", "arpa", "net_new_mrr", "quick_ratio"), _movements,
-                        movements=("new", "reactivation", "expansion", "contraction", "churn"))
+                        movements=KINDS, shows=("mrr_movements",))

@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
+import logging
+
 from commands.core import Request, command
-from commands.kpi import family_reply
+from commands.messages import t
+from commands.metric_answer import family_reply
 from commands.reply import Reply
+from metrics import catalog
+
+logger = logging.getLogger(__name__)
 
 
 def _lines(calc, results, period, lang, currency):
     p = results["onboarding_completion_rate"].current.parts
-    t = results["ttv"].current.parts
-    steps = ", ".join(p["milestones"])
-    if lang == "ja":
-        lines = [f"期間中に課金を開始した {p['accounts']:,}社のうち {p['completed']:,}社が、{p['within_days']}日以内に"
-                 f"必須項目（{steps}）をすべて完了しました。",
-                 f"first_value に到達した {t['accounts']:,}社の日数の中央値が TTV です。"]
-    else:
-        lines = [f"{p['completed']:,} of the {p['accounts']:,} customers who started paying in the period completed "
-                 f"every required milestone ({steps}) within {p['within_days']} days.",
-                 f"TTV is the median over the {t['accounts']:,} that reached first_value."]
+    tv = results["ttv"].current.parts
+    lines = [t("onboarding.completed", lang, completed=f"{p['completed']:,}", accounts=f"{p['accounts']:,}",
+               days=p["within_days"], steps=", ".join(p["milestones"])),
+             t("onboarding.ttv", lang, reached=f"{tv['accounts']:,}")]
     open_ = p.get("still_in_window", 0)
     if open_:
-        lines.insert(1, f"うち {open_:,}社はまだ{p['within_days']}日の期限内のため、この率はこれから上がる可能性があります。"
-                     if lang == "ja" else
-                     f"{open_:,} of them are still inside their {p['within_days']}-day window, so this rate can still rise.")
+        lines.insert(1, t("onboarding.still_open", lang, open=f"{open_:,}", days=p["within_days"]))
     return lines, None, None
 
 
@@ -32,7 +30,7 @@ def _lines(calc, results, period, lang, currency):
     help_ja="オンボーディング完了率とTTV（価値実感までの日数）",
     example="onboarding last-quarter",
     aliases=("オンボーディング", "導入"),
-    keywords=("onboarding", "ttv", "time to value", "time-to-value", "オンボーディング", "導入支援", "立ち上がり"),
+    keywords=catalog.command_keywords("onboarding"),
 )
 def onboarding(req: Request) -> Reply:
     """onboarding [period] [filters]: onboarding completion rate and median time to value"""

@@ -1,6 +1,8 @@
 """Who may see a reply: the one place that decides whether it may be public.
 
-A reply is a revenue reply when it carries a revenue figure (``carries_revenue``).
+A reply is a revenue reply when it carries a revenue figure (``carries_revenue``): one of
+the metrics it shows (``Reply.metrics``) is a revenue figure in the metric catalog, or it
+shows revenue outside the catalog (``Reply.revenue`` set by its command).
 A revenue reply may be public only in a DM with the asker or in a revenue channel
 (``CSBOT_REVENUE_CHANNELS``); everything else may be public anywhere. Every
 surface (slash commands, mentions, Share, the digest, alerts, App Home) asks
@@ -10,12 +12,13 @@ surface (slash commands, mentions, Share, the digest, alerts, App Home) asks
 from __future__ import annotations
 
 from commands.reply import Reply
+from metrics.catalog import any_revenue
 from metrics.settings import Settings
 
 
 def carries_revenue(reply: Reply) -> bool:
     """Does the reply show a revenue figure (MRR, ARR, NRR, LTV ...)?"""
-    return reply.revenue
+    return reply.revenue or any_revenue(reply.metrics)
 
 
 def is_revenue_channel(settings: Settings, channel_id: str | None, channel_name: str | None = None) -> bool:

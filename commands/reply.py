@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from metrics.catalog import any_revenue
+
 Kind = Literal["answer", "error", "help", "choices", "info"]
 
 
@@ -66,8 +68,16 @@ class Reply:
     how: tuple[str, ...] = ()  # how it was computed: formula with the real numbers
     footer: str | None = None  # data freshness: "synced 2026-11-22 06:00 JST"
     buttons: tuple[Button, ...] = ()
-    revenue: bool = False  # carries revenue figures (privacy rule)
+    # Privacy follows the metrics: ``metrics`` names the catalog metrics whose values the reply
+    # shows; ``revenue`` is true when one of them is a revenue figure (derived, see
+    # commands.privacy.carries_revenue), or when set by a reply that shows revenue outside the catalog.
+    revenue: bool = False
     data: dict[str, Any] = field(default_factory=dict)  # machine-readable numbers
+    metrics: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.revenue and any_revenue(self.metrics):
+            object.__setattr__(self, "revenue", True)
 
 
 def error_reply(message: str, *, language: str = "en", hint: str | None = None) -> Reply:

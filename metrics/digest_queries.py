@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, and_, func, or_, select
 
 from metrics import schema
+from metrics.calc import Calc
 from metrics.digest_store import Alert
 from metrics.filters import NO_FILTERS, Filters
 from metrics.periods import Period
-from metrics.registry import Calc
 from metrics.revenue import movement_accounts
 from metrics.settings import Settings
 

@@ -17,9 +17,9 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
 from metrics import schema
+from metrics.calc import Calc, Measurement, ratio
 from metrics.filters import Filters
 from metrics.periods import Period
-from metrics.registry import Calc, Measurement, MetricDef, declare, ratio
 from metrics.retention import first_paid_days
 
 logger = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ def _cohort(filters: Filters, period: Period):
         .where(fp.c.first_paid >= period.start, fp.c.first_paid < period.end).subquery("cohort")
 
 
-def _completion(calc: Calc, period: Period, filters: Filters) -> Measurement:
+def onboarding_completion_rate_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
     required = tuple(dict.fromkeys(calc.settings.onboarding_milestones))
     days = calc.settings.onboarding_days
     cohort = _cohort(filters, period)
@@ -80,7 +80,7 @@ def _completion(calc: Calc, period: Period, filters: Filters) -> Measurement:
                         "within_days": days, "milestones": list(required)})
 
 
-def _ttv(calc: Calc, period: Period, filters: Filters) -> Measurement:
+def ttv_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
     cohort = _cohort(filters, period)
     rows = calc.conn.execute(
         select(cohort.c.first_paid, func.min(o.c.completed_at).label("at"))
@@ -100,27 +100,3 @@ def _as_date(value) -> date:
     if isinstance(value, date):
         return value
     return date.fromisoformat(str(value)[:10])
-
-
-declare(MetricDef(
-    name="onboarding_completion_rate", unit="ratio", family="onboarding",
-    label_en="Onboarding completion rate", label_ja="オンボーディング完了率",
-    description_en="Of the customers whose first paid day falls in the period, the share that completed every required onboarding milestone within the onboarding window (90 days by default).",
-    description_ja="期間中に初めて課金した顧客のうち、必須のオンボーディング項目をすべて期限内（既定は90日以内）に完了した顧客の割合です。",
-    formula_en="customers who completed every required milestone in time / customers who started paying",
-    formula_ja="期限内に必須項目をすべて完了した顧客数 ÷ 課金を開始した顧客数",
-    compute=_completion,
-    how_en="{numerator} completed within {within_days} days / {denominator} new customers = {value}",
-    how_ja="{within_days}日以内に完了 {numerator}社 ÷ 新規顧客 {denominator}社 = {value}",
-))
-
-declare(MetricDef(
-    name="ttv", unit="days", family="onboarding",
-    label_en="Time to value (median)", label_ja="TTV（価値実感までの日数・中央値）",
-    description_en="Median days from a customer's first paid day to its first_value milestone, over the customers who started paying in the period and reached it.",
-    description_ja="初回課金日から「first_value」（価値を実感した）マイルストーンまでの日数の中央値。期間中に課金を始め、そこに到達した顧客が対象です。",
-    formula_en="median of (first_value date − first paid day)",
-    formula_ja="（first_value 到達日 − 初回課金日）の中央値",
-    compute=_ttv, how_en="median over {accounts} customers = {value} days",
-    how_ja="{accounts}社の中央値 = {value}日", higher_is_better=False,
-))

@@ -76,18 +76,3 @@ class Period:
 
     def iso(self) -> dict[str, str]:
         return {"start": self.start.isoformat(), "end": self.end.isoformat()}
-
-    def describe(self, lang: str = "en") -> str:
-        """The exact dates, inclusive: "Oct 1 – Oct 31, 2026" / "2026年10月1日〜10月31日"."""
-        first, last = self.start, self.last_day
-        if lang == "ja":
-            if first == last:
-                return f"{first.year}年{first.month}月{first.day}日"
-            tail = f"{last.month}月{last.day}日" if first.year == last.year else f"{last.year}年{last.month}月{last.day}日"
-            return f"{first.year}年{first.month}月{first.day}日〜{tail}"
-        fmt = lambda d: f"{calendar.month_abbr[d.month]} {d.day}"  # noqa: E731
-        if first == last:
-            return f"{fmt(first)}, {first.year}"
-        if first.year == last.year:
-            return f"{fmt(first)} – {fmt(last)}, {last.year}"
-        return f"{fmt(first)}, {first.year} – {fmt(last)}, {last.year}"

@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Date, Integer, and_, case, func, literal, or_, select, true, union_all
 
 from metrics import schema
+from metrics.calc import Calc, Measurement, ratio
 from metrics.filters import Filters
 from metrics.periods import Period, add_months, month_start
-from metrics.registry import Calc, Measurement, MetricDef, declare, ratio
-from metrics.revenue import MONEY_PARTS, movements
+from metrics.revenue import movements
 
 logger = logging.getLogger(__name__)
 
@@ -52,21 +52,21 @@ def _money_parts(calc: Calc, period: Period, filters: Filters) -> dict[str, obje
     }
 
 
-def _net_mrr_churn(calc: Calc, period: Period, filters: Filters) -> Measurement:
+def net_mrr_churn_rate_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
     p = _money_parts(calc, period, filters)
     num = round(p["churn"] + p["contraction"] - p["expansion"], 2)  # type: ignore[operator]
     p.update(numerator=num, denominator=p["mrr_start"])
     return Measurement(ratio(num, p["mrr_start"]), p)  # type: ignore[arg-type]
 
 
-def _grr(calc: Calc, period: Period, filters: Filters) -> Measurement:
+def grr_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
     p = _money_parts(calc, period, filters)
     kept = round(p["mrr_start"] - p["churn"] - p["contraction"], 2)  # type: ignore[operator]
     p.update(numerator=kept, denominator=p["mrr_start"])
     return Measurement(ratio(kept, p["mrr_start"]), p)  # type: ignore[arg-type]
 
 
-def _nrr(calc: Calc, period: Period, filters: Filters) -> Measurement:
+def nrr_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
     # sum of m1 over S = m0(S) - churn - contraction + expansion (new and reactivation excluded)
     p = _money_parts(calc, period, filters)
     kept = round(p["mrr_start"] - p["churn"] - p["contraction"] + p["expansion"], 2)  # type: ignore[operator]
@@ -78,7 +78,7 @@ def _nrr(calc: Calc, period: Period, filters: Filters) -> Measurement:
     return Measurement(value, p)
 
 
-def _expansion_rate(calc: Calc, period: Period, filters: Filters) -> Measurement:
+def expansion_rate_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
     p = _money_parts(calc, period, filters)
     p.update(numerator=p["expansion"], denominator=p["mrr_start"])
     return Measurement(ratio(p["expansion"], p["mrr_start"]), p)  # type: ignore[arg-type]
@@ -89,7 +89,7 @@ def _customer_churn(calc: Calc, period: Period, filters: Filters) -> tuple[float
     return ratio(m.counts["churn"], m.customers_start), m.counts["churn"], m.customers_start
 
 
-def _retention_rate(calc: Calc, period: Period, filters: Filters) -> Measurement:
+def retention_rate_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
     churn, churned, start = _customer_churn(calc, period, filters)
     retained = start - churned
     return Measurement(ratio(retained, start),
@@ -104,7 +104,7 @@ def annualize(churn: float | None, months: float) -> float | None:
     return 1 - (1 - churn) ** (12 / months)
 
 
-def _annualized_churn(calc: Calc, period: Period, filters: Filters) -> Measurement:
+def annualized_churn_rate_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
     churn, churned, start = _customer_churn(calc, period, filters)
     months = period.months
     return Measurement(annualize(churn, months),
@@ -229,99 +229,8 @@ def _cohort_value(calc: Calc, period: Period, filters: Filters) -> tuple[int, in
     return int(paying), int(size), ends[-1] <= horizon
 
 
-def _cohort_retention(calc: Calc, period: Period, filters: Filters) -> Measurement:
+def cohort_retention_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
     paying, size, known = _cohort_value(calc, period, filters)
     table = cohort_table(calc, month_start(period.start), month_start(period.last_day), filters)
     value = ratio(paying, size) if known else None
     return Measurement(value, {"numerator": paying, "denominator": size, "known": known, "cohorts": table})
-
-
-# ---- declarations ----------------------------------------------------------------
-
-declare(MetricDef(
-    name="net_mrr_churn_rate", unit="ratio", family="churn",
-    label_en="Net MRR churn rate", label_ja="ネットMRRチャーンレート",
-    description_en="MRR lost to churn and contraction, minus expansion, as a share of MRR at the start; negative when expansion outweighs the losses.",
-    description_ja="解約と縮小で失ったMRRから拡大分を差し引き、期首MRRで割った割合。拡大が損失を上回るとマイナスになります。",
-    formula_en="(churned MRR + contraction MRR − expansion MRR) / MRR at the start",
-    formula_ja="（解約MRR + 縮小MRR − 拡大MRR）÷ 期首MRR",
-    compute=_net_mrr_churn,
-    how_en="({churn} churn + {contraction} contraction − {expansion} expansion) / {denominator} MRR at the start = {value}",
-    how_ja="（解約 {churn} + 縮小 {contraction} − 拡大 {expansion}）÷ 期首MRR {denominator} = {value}",
-    part_units=MONEY_PARTS, higher_is_better=False, revenue=True,
-))
-
-declare(MetricDef(
-    name="annualized_churn_rate", unit="ratio", family="churn",
-    label_en="Annualised churn rate", label_ja="年換算チャーンレート",
-    description_en="The customer churn of the period compounded to a year: 1 − (1 − churn)^(12 / months), never churn × 12.",
-    description_ja="期間の顧客解約率を1年分に複利換算した値。1 −（1 − 解約率）^(12 ÷ 月数)で、解約率×12ではありません。",
-    formula_en="1 − (1 − customer churn)^(12 / months in the period)",
-    formula_ja="1 −（1 − 顧客解約率）^(12 ÷ 期間の月数)",
-    compute=_annualized_churn,
-    how_en="1 − (1 − {customer_churn_rate})^(12 / {months}) = {value}",
-    how_ja="1 −（1 − {customer_churn_rate}）^(12 ÷ {months}) = {value}",
-    part_units={"customer_churn_rate": "ratio", "months": "count"}, higher_is_better=False,
-))
-
-declare(MetricDef(
-    name="grr", unit="ratio", family="grr",
-    label_en="GRR (gross revenue retention)", label_ja="GRR（グロス売上維持率）",
-    description_en="The share of MRR at the start kept by the same customers at the end, counting losses only (churn and contraction); at most 100%.",
-    description_ja="期首のMRRのうち、同じ顧客から期末まで維持できた割合。解約と縮小だけを差し引き、拡大は含めません（最大100%）。",
-    formula_en="(MRR at the start − churned MRR − contraction MRR) / MRR at the start",
-    formula_ja="（期首MRR − 解約MRR − 縮小MRR）÷ 期首MRR",
-    compute=_grr,
-    how_en="({denominator} − {churn} churn − {contraction} contraction) / {denominator} = {value}",
-    how_ja="（期首MRR {denominator} − 解約 {churn} − 縮小 {contraction}）÷ {denominator} = {value}",
-    part_units=MONEY_PARTS, revenue=True,
-))
-
-declare(MetricDef(
-    name="nrr", unit="ratio", family="nrr",
-    label_en="NRR (net revenue retention)", label_ja="NRR（売上維持率）",
-    description_en="MRR at the end from the customers paying at the start, as a share of their MRR at the start: GRR plus expansion rate. New customers and reactivations are excluded.",
-    description_ja="期首に有料だった顧客の期末MRRを、期首MRRで割った割合（GRR + 拡大率）。新規と再開は含めません。",
-    formula_en="(MRR at the start − churn − contraction + expansion) / MRR at the start",
-    formula_ja="（期首MRR − 解約 − 縮小 + 拡大）÷ 期首MRR",
-    compute=_nrr,
-    how_en="({denominator} − {churn} churn − {contraction} contraction + {expansion} expansion) / {denominator} = {value}",
-    how_ja="（期首MRR {denominator} − 解約 {churn} − 縮小 {contraction} + 拡大 {expansion}）÷ {denominator} = {value}",
-    part_units=MONEY_PARTS, revenue=True,
-))
-
-declare(MetricDef(
-    name="expansion_rate", unit="ratio", family="nrr",
-    label_en="Expansion rate", label_ja="拡大率（エクスパンションレート）",
-    description_en="MRR added by customers paying at the start (upgrades, more seats, add-ons) as a share of MRR at the start.",
-    description_ja="期首の有料顧客によるMRRの増加分（アップグレード・席数追加・追加製品）を期首MRRで割った割合です。",
-    formula_en="expansion MRR / MRR at the start", formula_ja="拡大MRR ÷ 期首MRR",
-    compute=_expansion_rate,
-    how_en="{numerator} expansion / {denominator} MRR at the start = {value}",
-    how_ja="拡大 {numerator} ÷ 期首MRR {denominator} = {value}",
-    part_units=MONEY_PARTS, revenue=True,
-))
-
-declare(MetricDef(
-    name="retention_rate", unit="ratio", family="retention",
-    label_en="Customer retention rate", label_ja="顧客維持率（リテンションレート）",
-    description_en="The share of customers paying at the start of the period who still pay at its end: 1 − customer churn rate.",
-    description_ja="期首に有料だった顧客のうち、期末も有料の顧客の割合（1 − 顧客解約率）です。",
-    formula_en="customers retained / paying customers at the start",
-    formula_ja="維持した顧客数 ÷ 期首の有料顧客数",
-    compute=_retention_rate,
-    how_en="{numerator} retained / {denominator} customers at the start = {value}",
-    how_ja="維持 {numerator}社 ÷ 期首顧客 {denominator}社 = {value}",
-))
-
-declare(MetricDef(
-    name="cohort_retention", unit="ratio", family="retention",
-    label_en="Cohort retention", label_ja="継続率（コホート）",
-    description_en="Customers grouped by the month of their first paid day; the share of each cohort still paying at the end of each following month. The value: customers who started paying in the period and still pay at the end of the next month.",
-    description_ja="最初に課金した月ごとに顧客をまとめ（コホート）、その後の各月末に有料のままの割合。値は期間中に課金を始めた顧客のうち、翌月末も有料の割合です。",
-    formula_en="customers of the cohort paying at the end of the following month / customers of the cohort",
-    formula_ja="翌月末も有料のコホート顧客数 ÷ コホートの顧客数",
-    compute=_cohort_retention,
-    how_en="{numerator} still paying a month later / {denominator} who started paying = {value}",
-    how_ja="1か月後も有料 {numerator}社 ÷ 課金開始 {denominator}社 = {value}",
-))

@@ -18,9 +18,9 @@ from sqlalchemy.sql import Subquery
 
 from metrics import schema
 from metrics.active import active_on
+from metrics.calc import Calc, Measurement, ratio
 from metrics.filters import Filters
 from metrics.periods import Period
-from metrics.registry import Calc, Measurement, MetricDef, declare, ratio
 
 s = schema.subscriptions
 a = schema.accounts
@@ -181,25 +181,20 @@ def _mrr_on(calc: Calc, day, filters: Filters) -> tuple[float, int]:
     return round(float(row[0]), 2), int(row[1])
 
 
-# ---- declarations ------------------------------------------------------------
+# ---- the metrics -----------------------------------------------------------------
 
-MONEY_PARTS = {k: "money" for k in (
-    "mrr_start", "mrr_end", "new", "reactivation", "expansion", "contraction", "churn", "net_new_mrr",
-    "lost", "mrr", "arr", "numerator", "denominator")}
-
-
-def _mrr(calc: Calc, period: Period, filters: Filters) -> Measurement:
+def mrr_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
     mrr, customers = mrr_on(calc, period.end, filters)
     return Measurement(mrr, {"mrr": mrr, "paying_customers": customers, "as_of": period.end})
 
 
-def _arr(calc: Calc, period: Period, filters: Filters) -> Measurement:
+def arr_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
     mrr, customers = mrr_on(calc, period.end, filters)
     return Measurement(round(mrr * 12, 2), {"mrr": mrr, "arr": round(mrr * 12, 2), "paying_customers": customers,
                                             "as_of": period.end})
 
 
-def _arpa(calc: Calc, period: Period, filters: Filters) -> Measurement:
+def arpa_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
     mrr, customers = mrr_on(calc, period.end, filters)
     value = ratio(mrr, customers)
     return Measurement(None if value is None else round(value, 2),
@@ -207,17 +202,17 @@ def _arpa(calc: Calc, period: Period, filters: Filters) -> Measurement:
                         "as_of": period.end})
 
 
-def _mrr_movements(calc: Calc, period: Period, filters: Filters) -> Measurement:
+def mrr_movements_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
     m = movements(calc, period, filters)
     return Measurement(m.net_new, m.parts())
 
 
-def _net_new(calc: Calc, period: Period, filters: Filters) -> Measurement:
+def net_new_mrr_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
     m = movements(calc, period, filters)
     return Measurement(m.net_new, m.parts())
 
 
-def _customer_churn(calc: Calc, period: Period, filters: Filters) -> Measurement:
+def customer_churn_rate_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
     m = movements(calc, period, filters)
     churned = m.counts["churn"]
     parts = {"numerator": churned, "denominator": m.customers_start, "churned_accounts": churned,
@@ -226,91 +221,9 @@ def _customer_churn(calc: Calc, period: Period, filters: Filters) -> Measurement
     return Measurement(ratio(churned, m.customers_start), parts)
 
 
-def _revenue_churn(calc: Calc, period: Period, filters: Filters) -> Measurement:
+def revenue_churn_rate_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
     m = movements(calc, period, filters)
     lost = round(m.amounts["churn"] + m.amounts["contraction"], 2)
     parts = {"numerator": lost, "denominator": m.mrr_start, "churn": m.amounts["churn"],
              "contraction": m.amounts["contraction"], "mrr_start": m.mrr_start}
     return Measurement(ratio(lost, m.mrr_start), parts)
-
-
-declare(MetricDef(
-    name="mrr", unit="money", family="mrr",
-    label_en="MRR", label_ja="MRR（月次経常収益）",
-    description_en="Monthly recurring revenue: the sum of every paying account's monthly subscription fees at the end of the period.",
-    description_ja="月次経常収益。期間末時点で契約中のサブスクリプション月額の合計です。",
-    formula_en="sum of active subscriptions' monthly fees at 00:00 of the period's end",
-    formula_ja="期間末（翌日0時）時点で有効な契約の月額の合計",
-    compute=_mrr, how_en="MRR on {as_of} = {value} from {paying_customers} paying customers",
-    how_ja="{as_of}時点のMRR = {value}（有料顧客 {paying_customers}社）",
-    part_units={"mrr": "money"}, revenue=True, point_in_time=True,
-))
-
-declare(MetricDef(
-    name="arr", unit="money", family="mrr",
-    label_en="ARR", label_ja="ARR（年次経常収益）",
-    description_en="Annual recurring revenue: MRR × 12.",
-    description_ja="年次経常収益。MRRの12倍です。",
-    formula_en="MRR × 12", formula_ja="MRR × 12",
-    compute=_arr, how_en="{mrr} × 12 = {value}", how_ja="{mrr} × 12 = {value}",
-    part_units={"mrr": "money", "arr": "money"}, revenue=True, point_in_time=True,
-))
-
-declare(MetricDef(
-    name="arpa", unit="money", family="mrr",
-    label_en="ARPA", label_ja="ARPA（顧客あたり平均収益）",
-    description_en="Average revenue per account: MRR divided by paying customers at the end of the period.",
-    description_ja="1社あたりの平均月額収益。期間末のMRRを有料顧客数で割った値です。",
-    formula_en="MRR / paying customers", formula_ja="MRR ÷ 有料顧客数",
-    compute=_arpa, how_en="{numerator} / {denominator} paying customers = {value}",
-    how_ja="{numerator} ÷ 有料顧客 {denominator}社 = {value}",
-    part_units={"numerator": "money", "mrr": "money"}, revenue=True, point_in_time=True,
-))
-
-declare(MetricDef(
-    name="mrr_movements", unit="money", family="mrr",
-    label_en="MRR movements", label_ja="MRRの増減内訳",
-    description_en="How MRR moved over the period: new, reactivation, expansion, contraction and churn.",
-    description_ja="期間中のMRRの動き。新規・再開・拡大・縮小・解約に分けて示します。",
-    formula_en="new + reactivation + expansion − contraction − churn",
-    formula_ja="新規 + 再開 + 拡大 − 縮小 − 解約",
-    compute=_mrr_movements,
-    how_en="{new} new + {reactivation} reactivation + {expansion} expansion − {contraction} contraction − {churn} churn = {value}",
-    how_ja="新規 {new} + 再開 {reactivation} + 拡大 {expansion} − 縮小 {contraction} − 解約 {churn} = {value}",
-    part_units=MONEY_PARTS, revenue=True, higher_is_better=True,
-))
-
-declare(MetricDef(
-    name="net_new_mrr", unit="money", family="mrr",
-    label_en="Net new MRR", label_ja="純増MRR",
-    description_en="The net change of MRR over the period; it always equals MRR at the end minus MRR at the start.",
-    description_ja="期間中のMRRの純増額。期末MRRから期首MRRを引いた値と必ず一致します。",
-    formula_en="new + reactivation + expansion − contraction − churn = MRR(end) − MRR(start)",
-    formula_ja="新規 + 再開 + 拡大 − 縮小 − 解約 = 期末MRR − 期首MRR",
-    compute=_net_new, how_en="{mrr_end} − {mrr_start} = {value}", how_ja="{mrr_end} − {mrr_start} = {value}",
-    part_units=MONEY_PARTS, revenue=True,
-))
-
-declare(MetricDef(
-    name="customer_churn_rate", unit="ratio", family="churn",
-    label_en="Customer churn rate", label_ja="カスタマーチャーンレート（顧客解約率）",
-    description_en="The share of customers paying at the start of the period who no longer pay at its end.",
-    description_ja="期首に有料だった顧客のうち、期末に有料でなくなった顧客の割合です。",
-    formula_en="churned customers / paying customers at the start",
-    formula_ja="解約した顧客数 ÷ 期首の有料顧客数",
-    compute=_customer_churn, how_en="{numerator} churned / {denominator} customers at the start = {value}",
-    how_ja="解約 {numerator}社 ÷ 期首顧客 {denominator}社 = {value}", higher_is_better=False,
-))
-
-declare(MetricDef(
-    name="revenue_churn_rate", unit="ratio", family="churn",
-    label_en="Revenue churn rate", label_ja="レベニューチャーンレート（収益解約率）",
-    description_en="The share of MRR at the start of the period lost to churn and contraction (gross MRR churn).",
-    description_ja="期首MRRのうち、解約と縮小（ダウングレード）で失われた割合です（グロスMRRチャーン）。",
-    formula_en="(churned MRR + contraction MRR) / MRR at the start",
-    formula_ja="（解約MRR + 縮小MRR）÷ 期首MRR",
-    compute=_revenue_churn,
-    how_en="({churn} churn + {contraction} contraction) / {denominator} MRR at the start = {value}",
-    how_ja="（解約 {churn} + 縮小 {contraction}）÷ 期首MRR {denominator} = {value}",
-    part_units=MONEY_PARTS, higher_is_better=False, revenue=True,
-))

@@ -17,9 +17,9 @@ from datetime import date, timedelta
 from sqlalchemy import and_, func, or_, select
 
 from metrics import schema
+from metrics.calc import Calc, Measurement, ratio
 from metrics.filters import Filters
 from metrics.periods import Period
-from metrics.registry import Calc, Measurement, MetricDef, declare, ratio
 
 logger = logging.getLogger(__name__)
 
@@ -57,25 +57,25 @@ def user_days(calc: Calc, day: date, days: int, filters: Filters) -> int:
     return calc.memo(("user_days", day, days, filters), compute)
 
 
-def _dau(calc: Calc, period: Period, filters: Filters) -> Measurement:
+def dau_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
     d = period.last_day
     dau = user_days(calc, d, 1, filters)  # one row per user and day: no need to de-duplicate
     return Measurement(dau, {"dau": dau, "day": d})
 
 
-def _wau(calc: Calc, period: Period, filters: Filters) -> Measurement:
+def wau_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
     d = period.last_day
     wau = distinct_users(calc, d, 7, filters)
     return Measurement(wau, {"wau": wau, "day": d})
 
 
-def _mau(calc: Calc, period: Period, filters: Filters) -> Measurement:
+def mau_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
     d = period.last_day
     mau = distinct_users(calc, d, 30, filters)
     return Measurement(mau, {"mau": mau, "day": d})
 
 
-def _stickiness(calc: Calc, period: Period, filters: Filters) -> Measurement:
+def stickiness_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
     d = period.last_day
     mau = distinct_users(calc, d, 30, filters)
     wau = distinct_users(calc, d, 7, filters)
@@ -88,7 +88,7 @@ def _stickiness(calc: Calc, period: Period, filters: Filters) -> Measurement:
     return Measurement(ratio(mean_dau, mau), parts)
 
 
-def _avg_usage(calc: Calc, period: Period, filters: Filters) -> Measurement:
+def avg_usage_minutes_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
     stmt = select(func.count().label("user_days"), func.coalesce(func.sum(u.c.seconds), 0).label("seconds")) \
         .where(u.c.day >= period.start, u.c.day < period.end)
     row = calc.conn.execute(filters.restrict(stmt, u.c.account_id)).mappings().one()
@@ -99,7 +99,7 @@ def _avg_usage(calc: Calc, period: Period, filters: Filters) -> Measurement:
                         "user_days": user_days})
 
 
-def _seat_utilization(calc: Calc, period: Period, filters: Filters) -> Measurement:
+def seat_utilization_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
     day = period.last_day
     paying = (
         select(s.c.account_id)
@@ -123,70 +123,3 @@ def _seat_utilization(calc: Calc, period: Period, filters: Filters) -> Measureme
     return Measurement(ratio(int(mau), seats),
                        {"numerator": int(mau), "denominator": seats, "mau": int(mau), "seats": seats,
                         "accounts": accounts, "day": day})
-
-
-_POINT = "on the period's last day"
-_POINT_JA = "期間の最終日"
-
-declare(MetricDef(
-    name="dau", unit="count", family="usage",
-    label_en="DAU (daily active users)", label_ja="DAU（日次アクティブユーザー）",
-    description_en=f"Distinct users active on one day, {_POINT}.",
-    description_ja=f"1日に利用したユーザーの数（{_POINT_JA}）。",
-    formula_en="distinct users with activity on the day", formula_ja="その日に利用したユーザー数（重複なし）",
-    compute=_dau, how_en="users active on {day} = {value}", how_ja="{day}に利用したユーザー = {value}",
-    higher_is_better=True, point_in_time=True,
-))
-
-declare(MetricDef(
-    name="wau", unit="count", family="usage",
-    label_en="WAU (weekly active users)", label_ja="WAU（週次アクティブユーザー）",
-    description_en=f"Distinct users active in the 7 days ending {_POINT}.",
-    description_ja=f"{_POINT_JA}までの7日間に利用したユーザーの数。",
-    formula_en="distinct users with activity in the 7 days ending the day",
-    formula_ja="その日までの7日間に利用したユーザー数（重複なし）",
-    compute=_wau, how_en="users active in the 7 days ending {day} = {value}",
-    how_ja="{day}までの7日間に利用したユーザー = {value}", point_in_time=True,
-))
-
-declare(MetricDef(
-    name="mau", unit="count", family="usage",
-    label_en="MAU (monthly active users)", label_ja="MAU（月次アクティブユーザー）",
-    description_en=f"Distinct users active in the 30 days ending {_POINT}.",
-    description_ja=f"{_POINT_JA}までの30日間に利用したユーザーの数。",
-    formula_en="distinct users with activity in the 30 days ending the day",
-    formula_ja="その日までの30日間に利用したユーザー数（重複なし）",
-    compute=_mau, how_en="users active in the 30 days ending {day} = {value}",
-    how_ja="{day}までの30日間に利用したユーザー = {value}", point_in_time=True,
-))
-
-declare(MetricDef(
-    name="stickiness", unit="ratio", family="usage",
-    label_en="Stickiness (DAU/MAU)", label_ja="スティッキネス（DAU/MAU）",
-    description_en="How often monthly users come back: the mean DAU over the 30 days ending the period's last day, divided by MAU on that day.",
-    description_ja="月間ユーザーがどれだけ頻繁に戻ってくるか。期間最終日までの30日間の平均DAUを、その日のMAUで割った値です。",
-    formula_en="mean DAU over 30 days / MAU", formula_ja="30日間の平均DAU ÷ MAU",
-    compute=_stickiness, how_en="{user_days_30} user-days / 30 = {mean_dau_30} mean DAU / {mau} MAU = {value}",
-    how_ja="利用のべ {user_days_30}人日 ÷ 30 = 平均DAU {mean_dau_30} ÷ MAU {mau} = {value}",
-    part_units={"mean_dau_30": "count"}, point_in_time=True,
-))
-
-declare(MetricDef(
-    name="avg_usage_minutes", unit="minutes", family="usage",
-    label_en="Average usage time", label_ja="平均利用時間",
-    description_en="Minutes of use per active user per active day over the period.",
-    description_ja="期間中、利用のあったユーザー1人・1日あたりの利用時間（分）です。",
-    formula_en="minutes of use / active user-days", formula_ja="利用時間（分）÷ 利用のべ人日",
-    compute=_avg_usage, how_en="{minutes} minutes / {user_days} user-days = {value}",
-    how_ja="{minutes}分 ÷ {user_days}人日 = {value}",
-))
-
-declare(MetricDef(
-    name="seat_utilization", unit="ratio", family="usage",
-    label_en="Seat utilisation", label_ja="シート利用率（ライセンス稼働率）",
-    description_en="Monthly active users as a share of the seats bought, over the accounts paying on the period's last day that have a seat count.",
-    description_ja="購入されたシート数（ライセンス数）のうち、月間アクティブユーザーが占める割合。期間最終日に有料でシート数のある顧客が対象です。",
-    formula_en="MAU / seats bought", formula_ja="MAU ÷ 購入シート数",
-    compute=_seat_utilization, how_en="{mau} MAU / {seats} seats ({accounts} accounts) = {value}",
-    how_ja="MAU {mau} ÷ シート {seats}（{accounts}社）= {value}", point_in_time=True,
-))

@@ -10,10 +10,10 @@ from sqlalchemy import and_, case, func, or_, select
 
 from metrics import schema
 from metrics.active import active_on
+from metrics.calc import Calc, Measurement, ratio
 from metrics.filters import Filters
 from metrics.periods import Period, add_months, month_start
-from metrics.registry import Calc, Measurement, MetricDef, declare, ratio
-from metrics.revenue import MONEY_PARTS, movements, mrr_on
+from metrics.revenue import movements, mrr_on
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def _monthly_churn(calc: Calc, last_month: date, months: int, filters: Filters) 
     return [(bounds[i], int(row[f"churn{i}"]), int(row[f"start{i}"])) for i in range(months)]
 
 
-def _ltv(calc: Calc, period: Period, filters: Filters) -> Measurement:
+def ltv_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
     mrr, customers = mrr_on(calc, period.end, filters)
     arpa = ratio(mrr, customers)
     months = monthly_churn(calc, month_start(period.last_day), LTV_MONTHS, filters)
@@ -108,21 +108,21 @@ def _product_moves_sql(calc: Calc, period: Period, filters: Filters) -> dict[str
     return {k: int(v) for k, v in row.items()}
 
 
-def _upsell(calc: Calc, period: Period, filters: Filters) -> Measurement:
+def upsell_rate_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
     m = _product_moves(calc, period, filters)
     return Measurement(ratio(m["upsell"], m["customers_start"]),
                        {"numerator": m["upsell"], "denominator": m["customers_start"],
                         "upsell_accounts": m["upsell"], "customers_start": m["customers_start"]})
 
 
-def _cross_sell(calc: Calc, period: Period, filters: Filters) -> Measurement:
+def cross_sell_rate_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
     m = _product_moves(calc, period, filters)
     return Measurement(ratio(m["cross_sell"], m["customers_start"]),
                        {"numerator": m["cross_sell"], "denominator": m["customers_start"],
                         "cross_sell_accounts": m["cross_sell"], "customers_start": m["customers_start"]})
 
 
-def _quick_ratio(calc: Calc, period: Period, filters: Filters) -> Measurement:
+def quick_ratio_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
     m = movements(calc, period, filters)
     a = m.amounts
     gained = round(a["new"] + a["expansion"], 2)
@@ -130,58 +130,3 @@ def _quick_ratio(calc: Calc, period: Period, filters: Filters) -> Measurement:
     return Measurement(ratio(gained, lost),
                        {"numerator": gained, "denominator": lost, "new": a["new"], "expansion": a["expansion"],
                         "churn": a["churn"], "contraction": a["contraction"], "reactivation": a["reactivation"]})
-
-
-# ---- declarations ----------------------------------------------------------------
-
-declare(MetricDef(
-    name="ltv", unit="money", family="ltv",
-    label_en="LTV (customer lifetime value)", label_ja="LTV（顧客生涯価値）",
-    description_en="What an average customer is worth over its lifetime: ARPA at the end of the period divided by the mean monthly customer churn of the last six calendar months, times the gross margin. Not defined when that churn is zero.",
-    description_ja="平均的な顧客が契約期間全体でもたらす収益。期間末のARPAを直近6か月の平均月次顧客解約率で割り、粗利率を掛けた値です。解約率が0のときは定義できません。",
-    formula_en="ARPA / mean monthly customer churn (last 6 months) × gross margin",
-    formula_ja="ARPA ÷ 直近6か月の平均月次顧客解約率 × 粗利率",
-    compute=_ltv,
-    how_en="{arpa} ARPA / {mean_monthly_churn} mean monthly churn × {gross_margin} gross margin = {value}",
-    how_ja="ARPA {arpa} ÷ 平均月次解約率 {mean_monthly_churn} × 粗利率 {gross_margin} = {value}",
-    part_units={"arpa": "money", "numerator": "money", "mrr": "money", "mean_monthly_churn": "ratio",
-                "denominator": "ratio", "gross_margin": "ratio"},
-    revenue=True, point_in_time=True,
-))
-
-declare(MetricDef(
-    name="upsell_rate", unit="ratio", family="ltv",
-    label_en="Upsell rate", label_ja="アップセル率",
-    description_en="The share of customers paying at the start whose MRR on a product they already had grew by the end (upgrade, more seats).",
-    description_ja="期首の有料顧客のうち、期首から契約していた製品の月額が期末までに増えた顧客（上位プラン・席数追加）の割合です。",
-    formula_en="customers with higher MRR on a product they already had / paying customers at the start",
-    formula_ja="既存製品の月額が増えた顧客数 ÷ 期首の有料顧客数",
-    compute=_upsell,
-    how_en="{numerator} upsold / {denominator} customers at the start = {value}",
-    how_ja="アップセル {numerator}社 ÷ 期首顧客 {denominator}社 = {value}",
-))
-
-declare(MetricDef(
-    name="cross_sell_rate", unit="ratio", family="ltv",
-    label_en="Cross-sell rate", label_ja="クロスセル率",
-    description_en="The share of customers paying at the start who pay at the end for a product they did not pay for at the start.",
-    description_ja="期首の有料顧客のうち、期首に契約していなかった製品を期末に契約している顧客の割合です。",
-    formula_en="customers paying for a new product at the end / paying customers at the start",
-    formula_ja="新たな製品を契約した顧客数 ÷ 期首の有料顧客数",
-    compute=_cross_sell,
-    how_en="{numerator} cross-sold / {denominator} customers at the start = {value}",
-    how_ja="クロスセル {numerator}社 ÷ 期首顧客 {denominator}社 = {value}",
-))
-
-declare(MetricDef(
-    name="quick_ratio", unit="count", family="mrr",
-    label_en="SaaS quick ratio", label_ja="SaaSクイックレシオ",
-    description_en="MRR gained (new and expansion) for every unit of MRR lost (churn and contraction); above 4 is strong growth. Reactivation is shown apart.",
-    description_ja="失ったMRR（解約・縮小）1に対して得たMRR（新規・拡大）の比率。4以上が力強い成長の目安です。再開は別に示します。",
-    formula_en="(new MRR + expansion MRR) / (churned MRR + contraction MRR)",
-    formula_ja="（新規MRR + 拡大MRR）÷（解約MRR + 縮小MRR）",
-    compute=_quick_ratio,
-    how_en="({new} new + {expansion} expansion) / ({churn} churn + {contraction} contraction) = {value}",
-    how_ja="（新規 {new} + 拡大 {expansion}）÷（解約 {churn} + 縮小 {contraction}）= {value}",
-    part_units=MONEY_PARTS, revenue=True,
-))

@@ -13,9 +13,9 @@ from datetime import datetime, time
 from sqlalchemy import and_, case, func, select
 
 from metrics import schema
+from metrics.calc import Calc, Measurement, ratio
 from metrics.filters import Filters
 from metrics.periods import Period
-from metrics.registry import Calc, Measurement, MetricDef, declare, ratio
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def nps_value(promoters: int, detractors: int, responses: int) -> int | None:
     return round(100 * (promoters - detractors) / responses)
 
 
-def _nps(calc: Calc, period: Period, filters: Filters) -> Measurement:
+def nps_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
     k = nps_counts(calc, period, filters)
     value = nps_value(k["promoters"], k["detractors"], k["responses"])
     return Measurement(value, {**k, "numerator": k["promoters"] - k["detractors"], "denominator": k["responses"],
@@ -67,7 +67,7 @@ def _nps(calc: Calc, period: Period, filters: Filters) -> Measurement:
                                "detractor_share": ratio(k["detractors"], k["responses"])})
 
 
-def _csat(calc: Calc, period: Period, filters: Filters) -> Measurement:
+def csat_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
     start, end = _bounds(period)
     stmt = select(
         func.count().label("responses"),
@@ -83,28 +83,3 @@ def _csat(calc: Calc, period: Period, filters: Filters) -> Measurement:
                        {"numerator": satisfied, "denominator": responses, "satisfied": satisfied,
                         "responses": responses, "mean": None if mean is None else round(mean, 4),
                         "distribution": {str(k): int(row[f"s{k}"]) for k in range(1, 6)}})
-
-
-declare(MetricDef(
-    name="nps", unit="score", family="nps",
-    label_en="NPS (Net Promoter Score)", label_ja="NPS（ネットプロモータースコア）",
-    description_en="How likely customers are to recommend you: the share of promoters (9–10) minus the share of detractors (0–6), from −100 to +100. Each respondent's latest answer in the period counts once.",
-    description_ja="顧客がどれだけ薦めたいと思っているか。推奨者（9〜10点）の割合から批判者（0〜6点）の割合を引いた値で、−100〜+100です。期間内の回答者ごとの最新の回答を1件として数えます。",
-    formula_en="100 × (promoters − detractors) / respondents",
-    formula_ja="100 ×（推奨者 − 批判者）÷ 回答者数",
-    compute=_nps,
-    how_en="100 × ({promoters} promoters − {detractors} detractors) / {responses} respondents = {value}",
-    how_ja="100 ×（推奨者 {promoters} − 批判者 {detractors}）÷ 回答者 {responses} = {value}",
-))
-
-declare(MetricDef(
-    name="csat", unit="score", family="csat",
-    label_en="CSAT (customer satisfaction)", label_ja="CSAT（顧客満足度）",
-    description_en="The share of satisfaction answers scoring 4 or 5 out of 5 (top-2-box), as a number from 0 to 100; the mean score is shown beside it.",
-    description_ja="満足度調査（1〜5点）で4点または5点をつけた回答の割合（トップ2ボックス）を0〜100で示します。平均点も併せて示します。",
-    formula_en="100 × answers scoring 4 or 5 / all answers",
-    formula_ja="100 × 4点・5点の回答数 ÷ 全回答数",
-    compute=_csat,
-    how_en="100 × {satisfied} answers of 4–5 / {responses} answers = {value} (mean {mean})",
-    how_ja="100 × 4〜5点の回答 {satisfied} ÷ 全回答 {responses} = {value}（平均 {mean}）",
-))

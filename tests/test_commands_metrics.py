@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from commands.core import route
+from commands.privacy import carries_revenue
 from metrics import schema
 
 from test_metrics_retention import load
@@ -55,7 +56,7 @@ def test_nrr_question_in_english_gets_the_hand_computed_nrr_with_grr_and_the_pre
     assert "85.0%" in reply.title and "Oct 1 – Oct 31, 2026" in reply.title
     nrr_fig = reply.figures[0]
     assert (nrr_fig.value, nrr_fig.previous, nrr_fig.change, nrr_fig.good) == ("85.0%", "100.0%", "-15.0 pt", False)
-    assert reply.revenue is True
+    assert carries_revenue(reply) is True
     assert any("¥170,000" not in line and "¥200,000" in line for line in reply.how)
 
 
@@ -64,7 +65,7 @@ def test_japanese_nps_question_answers_in_japanese_with_a_signed_score(company, 
     assert reply.language == "ja" and reply.data["nps"] == 30
     assert "+30" in reply.title and "2026年10月1日" in reply.title
     assert "推奨者 5" in reply.lines[0] and "批判者 2" in reply.lines[0]
-    assert reply.revenue is False
+    assert carries_revenue(reply) is False
 
 
 def test_grr_command_shows_revenue_churn_beside_it(company, ask):
@@ -206,3 +207,31 @@ def test_csbot_metric_json_works_for_every_name_of_metrics_md(company, monkeypat
     # a filter: smb is A and C only -> NRR 130,000 / 150,000
     assert main(["metric", "nrr", "--period", "2026-10", "--filter", "segment=smb", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["value"] == pytest.approx(130_000 / 150_000, abs=1e-6)
+
+
+def test_each_metric_is_shown_by_the_command_the_catalog_names_and_privacy_follows_it(company, ask):
+    from metrics import catalog
+
+    commands = {info.command for info in catalog.all()} - {"health"}  # health: its own answer
+    for name in sorted(commands):
+        reply = ask(f"{name} 2026-10")
+        assert reply.kind == "answer", name
+        assert set(reply.metrics) <= set(catalog.names()), name
+        for info in catalog.all():
+            if info.command == name:
+                assert info.name in reply.metrics, (info.name, name)
+        assert carries_revenue(reply) == any(catalog.get(m).revenue for m in reply.metrics), name
+    assert carries_revenue(ask("churn 2026-10")) and carries_revenue(ask("mrr 2026-10 accounts"))
+    assert not carries_revenue(ask("usage 2026-10")) and not carries_revenue(ask("retention 2026-10"))
+
+
+def test_the_accounts_view_signs_gains_in_the_reporting_currency(company, ask, settings):
+    reply = ask("mrr 2026-10 accounts")
+    changes = {row[0]: row[2] for row in reply.table.rows}
+    assert changes["Account N"] == "+¥500,000" and changes["Account C"] == "-¥50,000"
+    from commands.movements import movement_table
+
+    usd = movement_table([{"name": "N", "movement": "new", "amount": 30.0, "segment": None, "owner": None},
+                          {"name": "C", "movement": "churn", "amount": 5.0, "segment": None, "owner": None}],
+                         "en", "USD", "Accounts", 2)
+    assert [row[2] for row in usd.rows] == ["+$30.00", "-$5.00"]  # USD gets its sign too

@@ -187,7 +187,7 @@ def test_misspelled_churn_shows_a_churn_term_with_todays_churn_number():
     term = GLOSSARY.lookup("chrun").term
     assert term is not None
     assert "customer_churn_rate" in term.metrics
-    assert term.command == "churn last-month"
+    assert term.command == "churn"  # from the metric catalog
 
 
 def test_unknown_word_finds_nothing_and_offers_closest_terms():
@@ -498,10 +498,17 @@ def test_misspelled_field_is_refused_rather_than_ignored():
         Glossary.loads(text)
 
 
-def test_metric_term_without_command_is_refused():
-    text = _entry("alpha").replace("related = []", 'related = []\nmetrics = ["nps"]')
-    with pytest.raises(GlossaryError, match=r"entry 'alpha'.*command"):
+def test_metric_term_naming_a_metric_the_catalog_lacks_is_refused():
+    text = _entry("alpha").replace("related = []", 'related = []\nmetrics = ["nope"]')
+    with pytest.raises(GlossaryError, match=r"entry 'alpha'.*metric 'nope' is not in the metric catalog"):
         Glossary.loads(text)
+
+
+def test_a_metric_term_takes_its_command_from_the_catalog_and_may_not_write_it_again():
+    text = _entry("alpha").replace("related = []", 'related = []\nmetrics = ["upsell_rate"]')
+    assert Glossary.loads(text).get("alpha").command == "ltv"  # the command whose answer shows upsell
+    with pytest.raises(GlossaryError, match=r"entry 'alpha'.*unknown field\(s\) command"):
+        Glossary.loads(text.replace("related = []", 'related = []\ncommand = "nrr"'))
 
 
 def test_broken_toml_is_one_clear_error():

@@ -16,7 +16,8 @@ from sqlalchemy import create_engine, delete
 from metrics import schema
 from metrics.db import make_engine
 from metrics.periods import Period, add_months, month_start
-from metrics.registry import Calc, measure
+from metrics.calc import Calc
+from metrics.compute import measure
 from metrics.settings import Settings
 
 BASE = date(2026, 1, 1)

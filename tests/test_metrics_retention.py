@@ -8,7 +8,8 @@ import pytest
 
 from metrics import schema
 from metrics.periods import Period
-from metrics.registry import Calc, compute_metric, measure
+from metrics.calc import Calc
+from metrics.compute import compute_metric, measure
 from metrics.settings import Settings
 
 from conftest import TODAY

@@ -8,7 +8,8 @@ import pytest
 
 from metrics import schema
 from metrics.filters import Filters
-from metrics.registry import Calc, measure
+from metrics.calc import Calc
+from metrics.compute import measure
 from metrics.settings import Settings
 
 from test_metrics_retention import OCT, load

@@ -7,7 +7,8 @@ from datetime import date
 import pytest
 
 from metrics.periods import Period
-from metrics.registry import Calc, measure
+from metrics.calc import Calc
+from metrics.compute import measure
 from metrics.settings import Settings
 
 from test_metrics_retention import OCT, load

@@ -4,6 +4,7 @@ from datetime import date
 
 import pytest
 
+from commands import format as fmt
 from commands.periods import PeriodError, find_period, parse_period
 from metrics.periods import Period
 
@@ -82,9 +83,9 @@ def test_previous_period_is_the_same_kind_of_period_just_before():
 
 def test_every_answer_can_name_its_exact_dates_in_both_languages():
     period = parse_period("last-month", TODAY)
-    assert period.describe("en") == "Oct 1 – Oct 31, 2026"
-    assert period.describe("ja") == "2026年10月1日〜10月31日"
-    assert parse_period("last-12-months", TODAY).describe("en") == "Nov 1, 2025 – Oct 31, 2026"
+    assert fmt.period(period, "en") == "Oct 1 – Oct 31, 2026"
+    assert fmt.period(period, "ja") == "2026年10月1日〜10月31日"
+    assert fmt.period(parse_period("last-12-months", TODAY), "en") == "Nov 1, 2025 – Oct 31, 2026"
 
 
 @pytest.mark.parametrize(

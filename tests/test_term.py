@@ -3,7 +3,7 @@
 from conftest import seed_two_plans
 
 from commands.glossary import get_glossary
-from metrics.registry import all_metrics, get_metric
+from metrics import catalog
 
 
 def test_a_metric_term_carries_todays_value_from_the_database(engine, ask):
@@ -17,9 +17,9 @@ def test_a_metric_term_carries_todays_value_from_the_database(engine, ask):
 
 def test_the_formula_shown_is_the_metric_declarations_own(engine, ask):
     reply = ask("term churn rate")
-    assert any(get_metric("customer_churn_rate").formula_en in line for line in reply.lines)
+    assert any(catalog.get("customer_churn_rate").text("en", "formula") in line for line in reply.lines)
     reply_ja = ask("/term チャーンレート")
-    assert any(get_metric("customer_churn_rate").formula_ja in line for line in reply_ja.lines)
+    assert any(catalog.get("customer_churn_rate").text("ja", "formula") in line for line in reply_ja.lines)
 
 
 def test_a_japanese_question_gets_a_japanese_answer_and_an_empty_database_still_gets_the_definition(engine, ask):
@@ -54,4 +54,23 @@ def test_term_alone_lists_the_terms_by_category(engine, ask):
 
 
 def test_every_declared_metric_has_a_glossary_term_and_every_metric_term_is_declared():
-    assert get_glossary().check_metric_coverage(all_metrics()) == []
+    assert get_glossary().check_metric_coverage(catalog.names()) == []
+
+
+def test_a_term_that_shows_todays_revenue_figure_is_private_like_the_answer(engine, ask, settings):
+    from commands.privacy import carries_revenue, may_be_public
+
+    seed_two_plans(engine)
+    for question in ("term MRR", "what is MRR?", "MRRって何？"):
+        reply = ask(question)
+        assert reply.data["metric"] == "mrr" and reply.metrics == ("mrr",), question
+        assert carries_revenue(reply) and not may_be_public(reply, settings, "C0GENERAL"), question
+        assert may_be_public(reply, settings, "D0ASKER", is_dm=True)
+    nps = ask("term NPS")
+    assert nps.metrics == ("nps",) and not carries_revenue(nps)
+
+
+def test_a_metric_term_points_to_the_command_that_shows_it(engine, ask):
+    seed_two_plans(engine)
+    assert "`/ltv`" in ask("term upsell").lines[-1]  # upsell is shown by ltv, not nrr
+    assert "`/churn`" in ask("term churn rate").lines[-1]

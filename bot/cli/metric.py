@@ -1,4 +1,4 @@
-"""``csbot metric``: one metric as the JSON of the command-line contract."""
+"""``csbot metric``: one metric as the JSON of the command-line contract; ``--list``: the metric catalog."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import argparse
 import json
 import sys
 
+from commands import format as fmt
+from commands import metric_text
+from metrics import catalog
 from metrics.settings import Settings
 
 NAME = "metric"
@@ -29,37 +32,34 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _metric_list(as_json: bool) -> int:
-    from metrics.registry import all_metrics
-
-    metrics = all_metrics()
     if as_json:
-        print(json.dumps([{"name": m.name, "unit": m.unit, "label": m.label_en, "label_ja": m.label_ja,
-                           "description": m.description_en, "formula": m.formula_en}
-                          for m in metrics.values()], ensure_ascii=False, indent=2))
+        print(json.dumps([{"name": m.name, "unit": m.unit, "label": metric_text.label(m, "en"),
+                           "label_ja": metric_text.label(m, "ja"), "description": metric_text.description(m, "en"),
+                           "formula": metric_text.formula(m, "en")}
+                          for m in catalog.all()], ensure_ascii=False, indent=2))
     else:
-        for m in metrics.values():
-            print(f"{m.name:28} {m.unit:8} {m.label_en}")
+        for m in catalog.all():
+            print(f"{m.name:28} {m.unit:8} {metric_text.label(m, 'en')}")
     return 0
 
 
 def _metric(settings: Settings, args: argparse.Namespace) -> int:
     from commands.periods import PeriodError, parse_period
+    from metrics.clock import local_today
+    from metrics.compute import compute_metric
     from metrics.db import is_empty, open_database
     from metrics.filters import FILTER_KEYS, Filters
-    from metrics.registry import compute_metric, get_metric
 
     if not args.name:
         print("csbot metric: name a metric, e.g. csbot metric customer_churn_rate --json (csbot metric --list)",
               file=sys.stderr)
         return 2
     try:
-        metric = get_metric(args.name)
+        metric = catalog.get(args.name)
     except KeyError:
         from rapidfuzz import process
 
-        from metrics.registry import all_metrics
-
-        close = [m for m, score, _ in process.extract(args.name, list(all_metrics()), limit=3) if score > 60]
+        close = [m for m, score, _ in process.extract(args.name, list(catalog.names()), limit=3) if score > 60]
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         print(f"csbot metric: unknown metric {args.name!r}.{hint} See csbot metric --list.", file=sys.stderr)
         return 2
@@ -73,9 +73,7 @@ def _metric(settings: Settings, args: argparse.Namespace) -> int:
         name = FILTER_KEYS[key.strip().lower()]
         filters[name] = (value.strip(),) if name == "owner" else value.strip()
     db = open_database(settings)
-    from datetime import datetime, timezone
-
-    today = datetime.now(timezone.utc).astimezone(settings.tz).date()
+    today = local_today(settings.tz)
     try:
         period = parse_period(args.period, today)
     except PeriodError as exc:
@@ -89,6 +87,7 @@ def _metric(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
     else:
-        print(f"{metric.label_en}: {metric.format_value(result.value, settings.currency)}  ({period.describe()})")
-        print(f"  {metric.explain(result.current, 'en', settings.currency)}")
+        value = metric_text.format_value(metric, result.value, settings.currency)
+        print(f"{metric_text.label(metric, 'en')}: {value}  ({fmt.period(period, 'en')})")
+        print(f"  {metric_text.explain(metric, result.current, 'en', settings.currency)}")
     return 0

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from metrics.calc import Calc, Measurement
 from metrics.clock import local_today
 from metrics.filters import Filters
 from metrics.health.model import BANDS
 from metrics.health.score import score_accounts
 from metrics.periods import Period
-from metrics.registry import Calc, Measurement
 
 
 def health_score_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:

@@ -1,0 +1,118 @@
+"""The answer of a metric command: compute the metrics for the asked period and filters,
+and build the ``Reply`` (headline figures with their change, the how-computed lines, the
+period line, the standard buttons). ``family_reply`` is the whole answer of every command
+that shows a family of metrics (mrr, nrr, grr, retention, nps, csat, usage, onboarding,
+ltv, kpi); churn builds its own from the same parts."""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable, Iterable
+
+from commands import format as fmt
+from commands import metric_text
+from commands.buttons import standard_buttons
+from commands.core import Request, strict_words
+from commands.messages import t
+from commands.movements import accounts_reply, page_number
+from commands.reply import Chart, Figure, Reply, Table
+from metrics.calc import Calc
+from metrics.compute import MetricResult, compute_metric
+from metrics.filters import Filters
+from metrics.periods import Period
+
+logger = logging.getLogger(__name__)
+
+WORDS = ("how", "accounts", "page")
+
+# (calc, results by name, period, lang, currency) -> lines / table / chart
+Extra = Callable[[Calc, dict[str, MetricResult], Period, str, str], tuple[list[str], Table | None, Chart | None]]
+
+
+def calc_for(req: Request, conn) -> Calc:
+    return Calc(conn, req.ctx.settings, today=req.ctx.today)
+
+
+def result(calc: Calc, name: str, period: Period, filters: Filters) -> MetricResult:
+    return compute_metric(calc.conn, name, period, filters, calc.settings, calc=calc)
+
+
+def headline(res: MetricResult, currency: str) -> str:
+    """The value as the answer shows it (with its sign when the catalog says so: NPS "+32")."""
+    return metric_text.headline(res.metric, res.value, currency)
+
+
+def figure(res: MetricResult, lang: str, currency: str, label: str | None = None) -> Figure:
+    metric = res.metric
+    cur, prev = res.current.value, res.previous.value
+    trend = 0
+    good = None
+    if cur is not None and prev is not None and cur != prev:
+        trend = 1 if cur > prev else -1
+        good = (trend > 0) == metric.higher_is_better
+    return Figure(
+        label=label or metric_text.label(metric, lang),
+        value=headline(res, currency),
+        previous=metric_text.headline(metric, prev, currency) if prev is not None else None,
+        change=fmt.change(metric.unit, cur, prev, currency),
+        trend=trend,
+        good=good,
+    )
+
+
+def how_lines(results: list[MetricResult], lang: str, currency: str) -> tuple[str, ...]:
+    lines = []
+    for res in results:
+        lines.append(f"{metric_text.label(res.metric, lang)}: {metric_text.formula(res.metric, lang)}")
+        lines.append(f"    {metric_text.explain(res.metric, res.current, lang, currency)}")
+    return tuple(lines)
+
+
+def family_reply(req: Request, command_name: str, names: Iterable[str], extra: Extra | None = None,
+                 title_metric: str | None = None, movements: tuple[str, ...] = (),
+                 title_fn: Callable[[str, str], str] | None = None, shows: tuple[str, ...] = ()) -> Reply:
+    """Compute ``names`` for the asked period and filters and build the answer.
+    ``movements``: the MRR movements behind the number, listed by "Show accounts".
+    ``shows``: metrics the ``extra`` lines or chart show beyond ``names`` (privacy)."""
+    args = req.parse()
+    lang, currency = req.lang, req.ctx.settings.currency
+    if not req.natural:
+        strict_words(args, WORDS, lang)
+    words = [w.lower() for w in args.words]
+    period = args.period_or_default(req.ctx.today)
+    filters = args.filters
+    if movements and "accounts" in words:
+        return accounts_reply(req, command_name, period, filters, movements, page_number(words))
+    names = list(names)
+    with req.ctx.db.engine.connect() as conn:
+        calc = calc_for(req, conn)  # month ends after today are not known yet (cohorts)
+        results = {name: result(calc, name, period, filters) for name in names}
+        lines, table, chart = extra(calc, results, period, lang, currency) if extra else ([], None, None)
+    main = results[title_metric or names[0]]
+    where = fmt.period_line(period, filters, lang)
+    if title_fn is not None:
+        title = title_fn(where, lang)
+    else:
+        title = t("metric_answer.title", lang, label=metric_text.label(main.metric, lang),
+                  value=headline(main, currency), where=where)
+    if main.value is None and title_fn is None:
+        lines.insert(0, t("metric_answer.not_defined", lang))
+    only_how = "how" in words
+    data: dict[str, object] = {"period": period.iso()}
+    for name, res in results.items():
+        data[name] = res.value
+        data[f"previous_{name}"] = res.previous.value
+    return Reply(
+        title=title,
+        summary=title,
+        language=lang,
+        period=fmt.period(period, lang),
+        figures=tuple(figure(r, lang, currency) for r in results.values()),
+        lines=() if only_how else tuple(lines),
+        table=None if only_how else table,
+        chart=None if only_how else chart,
+        how=how_lines(list(results.values()), lang, currency),
+        buttons=standard_buttons(command_name, period, filters, lang, accounts=bool(movements)),
+        metrics=tuple(dict.fromkeys((*names, *shows))),
+        data=data,
+    )

@@ -1,0 +1,51 @@
+"""The one number and date formatter (commands/format.py): signs for every currency,
+no "+" on a 0..100 score, exact dates, compact chart labels and axis ticks."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from commands import format as fmt
+from commands import metric_text
+from metrics import catalog
+from metrics.periods import Period
+
+
+def test_a_signed_amount_carries_its_sign_in_every_currency():
+    assert fmt.money(30_000, "JPY", signed=True) == "+¥30,000"
+    assert fmt.money(30, "USD", signed=True) == "+$30.00"
+    assert fmt.money(-5, "USD", signed=True) == "-$5.00" and fmt.money(-5, "USD") == "-$5.00"
+    assert fmt.money(30, "USD") == "$30.00" and fmt.money(1_234_000, "JPY") == "¥1,234,000"
+    assert fmt.value("money", 12, "EUR", signed=True) == "+€12.00"
+    assert fmt.change("money", 130, 100, "USD") == "+$30.00"
+
+
+def test_a_score_of_0_to_100_never_gets_a_plus_but_nps_does():
+    assert fmt.value("score", 75) == "75" and fmt.compact("score", 75) == "75"
+    assert metric_text.headline(catalog.get("health_score"), 75, "JPY") == "75"
+    assert metric_text.headline(catalog.get("nps"), 32, "JPY") == "+32"
+    assert metric_text.headline(catalog.get("nps"), -4, "JPY") == "-4"
+
+
+def test_percent_count_and_change():
+    assert fmt.percent(0.05) == "5.0%" and fmt.percent(None) == "—"
+    assert fmt.change("ratio", 0.85, 1.0) == "-15.0 pt" and fmt.change("ratio", 0.5, 0.5) == "±0.0 pt"
+    assert fmt.value("days", 10.0) == "10" and fmt.value("minutes", 2.25) == "2.2"
+
+
+def test_a_period_names_its_exact_dates_in_both_languages():
+    october = Period(date(2026, 10, 1), date(2026, 11, 1), "month")
+    assert fmt.period(october, "en") == "Oct 1 – Oct 31, 2026"
+    assert fmt.period(october, "ja") == "2026年10月1日〜10月31日"
+    assert fmt.period(Period(date(2026, 10, 5), date(2026, 10, 6)), "en") == "Oct 5, 2026"
+    assert fmt.period(Period(date(2025, 11, 1), date(2026, 11, 1)), "ja") == "2025年11月1日〜2026年10月31日"
+
+
+def test_compact_labels_and_ticks_for_charts():
+    assert fmt.compact("money", 1_234_567, "en", "USD") == "$1.23M"
+    assert fmt.compact("money", 450_000, "ja", "JPY") == "¥45万"
+    assert fmt.compact("money", 30_000, "en", "USD", signed=True) == "+$30,000"
+    assert fmt.compact("ratio", 0.125) == "12.5%" and fmt.compact("days", 3, "ja") == "3日"
+    div, suffix = fmt.money_scale(2_000_000, "USD", "en")
+    assert fmt.tick("money", 1_500_000, div=div, suffix=suffix, decimals=1, currency="USD") == "$1.5M"
+    assert fmt.tick("ratio", 0.25, div=0.01, suffix="%") == "25%" and fmt.tick("score", 0) == "0"

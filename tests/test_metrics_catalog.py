@@ -1,0 +1,108 @@
+"""The metric catalog: one entry per metric of the conventions, each bound to exactly one
+computation, checked on load; the parser's vocabulary and the commands' routing words
+come from it."""
+
+from __future__ import annotations
+
+import pytest
+
+from commands.core import load_commands
+from commands.glossary import get_glossary
+from metrics import catalog
+from metrics.catalog import CatalogError, parse
+from metrics.compute import COMPUTE
+
+# metrics.md, "Names": the names used by `csbot metric`, the declarations and the JSON
+NAMES = ("mrr arr arpa mrr_movements net_new_mrr customer_churn_rate revenue_churn_rate net_mrr_churn_rate "
+         "annualized_churn_rate grr nrr expansion_rate retention_rate cohort_retention ltv upsell_rate cross_sell_rate "
+         "quick_ratio nps csat dau wau mau stickiness avg_usage_minutes seat_utilization onboarding_completion_rate "
+         "ttv health_score").split()
+
+
+def test_the_catalog_the_computations_and_the_conventions_name_the_same_metrics():
+    assert list(catalog.names()) == NAMES
+    assert set(COMPUTE) == set(NAMES)
+
+
+def test_every_metric_names_a_command_that_exists():
+    commands = load_commands()
+    for info in catalog.all():
+        assert info.command in commands, info.name
+
+
+def test_lookup_forgives_case_and_hyphens_and_refuses_unknown_names():
+    assert catalog.get("Customer-Churn-Rate").name == "customer_churn_rate"
+    with pytest.raises(KeyError):
+        catalog.get("nope")
+
+
+def test_grr_has_one_japanese_name_in_the_catalog_and_the_glossary():
+    name = "グロス売上維持率"
+    assert name in catalog.get("grr").text("ja", "label")
+    assert name in get_glossary().get("grr").name("ja")
+    assert catalog.vocabulary()[name] == "grr"
+
+
+def test_the_vocabulary_maps_what_people_type_to_the_metric():
+    vocab = catalog.vocabulary()
+    assert vocab["解約率"] == "customer_churn_rate" and vocab["churn rate"] == "customer_churn_rate"
+    assert vocab["売上維持率"] == "nrr" and vocab["net revenue retention"] == "nrr"
+    assert vocab["upsell"] == "upsell_rate" and vocab["ltv"] == "ltv"
+
+
+def test_the_commands_route_by_the_catalogs_words():
+    commands = load_commands()
+    for name in {info.command for info in catalog.all()} - {"health"}:
+        assert commands[name].keywords == catalog.command_keywords(name), name
+    assert "net revenue retention" in catalog.command_keywords("nrr")
+    assert "dashboard" in catalog.command_keywords("kpi")
+
+
+def test_revenue_follows_the_catalog():
+    assert catalog.any_revenue(["nps", "mrr"]) and not catalog.any_revenue(["nps", "csat"])
+    with pytest.raises(KeyError):
+        catalog.any_revenue(["nope"])
+
+
+ENTRY = """
+[metric.alpha]
+unit = "ratio"
+command = "churn"
+kind = "period"
+revenue = false
+higher_is_better = true
+aliases.en = ["alpha"]
+aliases.ja = ["アルファ"]
+
+[metric.alpha.en]
+label = "Alpha"
+description = "A share."
+formula = "a / b"
+how = "{numerator} / {denominator} = {value}"
+
+[metric.alpha.ja]
+label = "アルファ"
+description = "割合。"
+formula = "a ÷ b"
+how = "{numerator} ÷ {denominator} = {value}"
+"""
+
+
+def test_a_small_valid_catalog_loads():
+    info = parse(ENTRY).metrics["alpha"]
+    assert info.unit == "ratio" and info.part_unit("numerator") == "count" and not info.point_in_time
+
+
+@pytest.mark.parametrize("broken, message", [
+    (ENTRY.replace('unit = "ratio"', 'unit = "percent"'), "unit must be one of"),
+    (ENTRY.replace('kind = "period"', 'kind = "daily"'), "kind must be one of"),
+    (ENTRY.replace('revenue = false\n', ''), "revenue must be true or false"),
+    (ENTRY.replace('label = "アルファ"\n', ''), r"\[ja\] needs exactly"),
+    (ENTRY.replace("{numerator} ÷ {denominator}", "{numerator} ÷ {total}"), "name different parts"),
+    (ENTRY.replace('aliases.en = ["alpha"]', 'aliases.en = ["Alpha"]'), "lower case"),
+    (ENTRY + ENTRY.replace("metric.alpha", "metric.beta").replace('["アルファ"]', '["ベータ"]'), "names both alpha and beta"),
+    (ENTRY.replace('higher_is_better = true', 'higher_is_better = true\ncolour = "red"'), r"unknown field\(s\) colour"),
+])
+def test_a_broken_catalog_is_refused_naming_the_metric_and_the_problem(broken, message):
+    with pytest.raises(CatalogError, match=message):
+        parse(broken)
