@@ -27,7 +27,13 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 from zoneinfo import ZoneInfo
 
-from metrics.sync_values import BadValue, is_empty, parse_seconds, parse_text, timestamp_parser
+from metrics.sync.values import (
+    BadValue,
+    is_empty,
+    parse_seconds,
+    parse_text,
+    timestamp_parser,
+)
 
 PROGRESS_EVERY = 131_072
 REJECT_BATCH = 1000
