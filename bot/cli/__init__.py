@@ -57,7 +57,7 @@ class CliParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     p = CliParser(prog="csbot", description="csbot: Customer Success numbers in Slack.",
-                                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+                  epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-v", "--verbose", action="store_true", help="log more (to stderr), with tracebacks")
     sub = p.add_subparsers(dest="cmd", metavar="command")
     for module in SUBCOMMANDS:

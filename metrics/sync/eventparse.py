@@ -8,7 +8,7 @@ the database instead.
 
 A large plain, unquoted CSV is read by several worker processes at once, each
 taking a byte range of the file (``parallel_ranges``); the main process only
-writes what they emit. No SQLAlchemy here: the workers import this module.
+writes what they emit. No database here: the reader processes only parse.
 """
 
 from __future__ import annotations

@@ -12,8 +12,6 @@ import logging
 from datetime import datetime
 from typing import Sequence
 
-from croniter import croniter
-
 from metrics.clock import local_today, utcnow
 from metrics.db import DatabaseUnavailable, init_schema, make_engine
 from metrics.derived import after_sync_steps
@@ -27,6 +25,9 @@ logger = logging.getLogger(__name__)
 
 def next_run_after(schedule: str, after: datetime) -> datetime:
     """The next time the cron expression ``schedule`` fires after ``after`` (same tz as ``after``)."""
+    # imported here, not at the top: importing croniter runs `file` on the interpreter
+    from croniter import croniter
+
     if not croniter.is_valid(schedule):
         raise ValueError(f"CSBOT_SYNC_SCHEDULE: {schedule!r} is not a cron expression (e.g. '0 6 * * *' for 06:00 daily)")
     return croniter(schedule, after).get_next(datetime)
