@@ -63,6 +63,12 @@ def test_progress_shows_rows_and_rate_on_a_terminal(db_settings, capsys, monkeyp
     assert "\r  accounts" in fake.getvalue() and "rows/s" in fake.getvalue()
 
 
+def test_help_shows_the_options_and_an_example(db_settings, capsys):
+    assert cli(["--help"], db_settings) == 0
+    out = capsys.readouterr().out
+    assert "--full-refresh" in out and "csbot sync --csv ./exports" in out
+
+
 @pytest.mark.parametrize(
     "argv",
     [[], ["--sql", "sqlite:///x.db"], ["--mapping", "m.toml"], ["--status", "--full-refresh"], ["--nope"], ["--csv"]],
