@@ -83,7 +83,9 @@ def _peak_rss_mb() -> float:
 
 
 def child_sync(folder: str, url: str) -> None:
+    from metrics.clock import local_today
     from metrics.db import init_schema, make_engine
+    from metrics.derived import after_sync_steps
     from metrics.settings import Settings
     from metrics.sync import CsvSource, run_sync
 
@@ -91,7 +93,9 @@ def child_sync(folder: str, url: str) -> None:
     init_schema(engine)
     settings = Settings(database_url=url)
     t0 = time.perf_counter()
-    summary = run_sync(engine, CsvSource(Path(folder)), settings=settings)
+    # what csbot sync runs, after-sync steps included
+    summary = run_sync(engine, CsvSource(Path(folder)), settings=settings,
+                       after=after_sync_steps(settings, local_today(settings.tz)))
     wall = time.perf_counter() - t0
     ev = summary.table("events")
     print(json.dumps({

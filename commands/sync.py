@@ -1,12 +1,20 @@
-"""sync: the last syncs, how fresh the data is, and the rows that were rejected (and why)."""
+"""sync: the last syncs, how fresh the data is, and the rows that were rejected (and why).
+
+The words are in ``commands/messages/sync.toml``; the rejected rows' reasons are
+data (stored in English by the sync) and shown as they are.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from commands.core import Request, command
+from commands.messages import t, t_list
 from commands.reply import Reply, Table
 from metrics.sync import sync_status
 
-STATUS_JA = {"ok": "成功", "failed": "失敗", "running": "実行中", "busy": "実行中"}
+STATUS_KEYS = {"ok": "sync.status_ok", "failed": "sync.status_failed", "running": "sync.status_running",
+               "busy": "sync.status_busy"}
 
 
 @command("sync", help_ja="直近の同期・データの鮮度・取り込めなかった行と理由", example="sync",
@@ -14,42 +22,40 @@ STATUS_JA = {"ok": "成功", "failed": "失敗", "running": "実行中", "busy":
 def sync(req: Request) -> Reply:
     """sync: the last syncs, data freshness and rejected rows with their reasons"""
     lang, ctx = req.lang, req.ctx
-    status = sync_status(ctx.db.engine, limit=5, rejected_limit=10)
-    tz = ctx.settings.tz
-    stamp = lambda t: t.astimezone(tz).strftime("%Y-%m-%d %H:%M") if t else "—"  # noqa: E731
-    ja = lang == "ja"
-    hours = status.hours_since_success(ctx.now)
+    settings = ctx.settings
+    status = sync_status(ctx.db.engine, settings, now=ctx.now, limit=5, rejected_limit=10)
+    tz = settings.tz
+
+    def stamp(moment: datetime | None) -> str:
+        return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M") if moment else "—"
+
+    def status_word(word: str) -> str:
+        return t(STATUS_KEYS[word], lang) if word in STATUS_KEYS else word
+
+    lines: list[str] = []
     if status.last_success is None:
-        title = "まだ同期されていません" if ja else "No successful sync yet"
-        lines = ["`csbot sync --csv <フォルダ>` でデータを取り込んでください。" if ja
-                 else "Load your data with `csbot sync --csv <folder>`."]
+        title = t("sync.never_title", lang)
+        lines.append(t("sync.never_hint", lang))
     else:
-        age = f"{hours:.0f}時間前" if ja else f"{hours:.0f} h ago"
-        title = f"最終同期 {stamp(status.last_success)}（{age}）" if ja else \
-            f"Last good sync {stamp(status.last_success)} ({age})"
-        lines = []
-        if status.is_stale(ctx.settings, ctx.now):
-            lines.append(f":warning: データが古くなっています（{ctx.settings.stale_sync_hours:.0f}時間以上前）。" if ja else
-                         f":warning: The data is stale (older than {ctx.settings.stale_sync_hours:.0f} h).")
+        title = t("sync.title", lang, when=stamp(status.last_success), hours=status.hours_since_success(ctx.now))
+        if status.is_stale(settings, ctx.now):
+            lines.append(t("sync.stale", lang, limit=settings.stale_sync_hours))
     if status.running is not None:
-        lines.append(f"同期を実行中です（{status.running.host} で {stamp(status.running.acquired_at)} から）。" if ja else
-                     f"A sync is running (on {status.running.host} since {stamp(status.running.acquired_at)}).")
+        lines.append(t("sync.running", lang, host=status.running.host, since=stamp(status.running.acquired_at)))
     runs = Table(
-        columns=("開始", "状態", "読込", "変更", "除外", "ソース") if ja else ("Started", "Status", "In", "Changed", "Rejected", "Source"),
-        rows=tuple((stamp(r.started_at), STATUS_JA.get(r.status, r.status) if ja else r.status, f"{r.rows_in:,}",
-                    f"{r.rows_changed:,}", f"{r.rows_rejected:,}", r.source[:40]) for r in status.runs),
-        title="直近の同期" if ja else "Last syncs",
+        columns=t_list("sync.columns", lang),
+        rows=tuple((stamp(r.started_at), status_word(r.status), f"{r.rows_in:,}", f"{r.rows_changed:,}",
+                    f"{r.rows_rejected:,}", r.source[:40]) for r in status.runs),
+        title=t("sync.runs_title", lang),
     )
     if status.rejected:
-        lines.append(("*取り込めなかった行*（直近の成功した同期、全{n}件）" if ja else
-                      "*Rejected rows* (last good sync, {n} in all)").format(n=status.rejected_total))
+        lines.append(t("sync.rejected_title", lang, n=status.rejected_total))
         for r in status.rejected:
             where = ":".join(str(x) for x in (r.file or r.table, r.line) if x is not None)
             column = f" [{r.column}]" if r.column else ""
             lines.append(f"• {where}{column}: {r.reason}")
         if status.rejected_total > len(status.rejected):
-            more = status.rejected_total - len(status.rejected)
-            lines.append(f"…ほか {more} 件（`csbot sync --status`）" if ja else f"… and {more} more (`csbot sync --status`)")
+            lines.append(t("sync.rejected_more", lang, more=status.rejected_total - len(status.rejected)))
     return Reply(title=title, summary=title, language=lang, lines=tuple(lines), table=runs if status.runs else None,
                  data={"last_success": status.last_success.isoformat() if status.last_success else None,
                        "rejected_total": status.rejected_total})

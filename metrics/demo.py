@@ -952,7 +952,7 @@ def clear_data(engine: Engine) -> None:
     """Delete every row of the data tables, the sync log, rejected rows, health snapshots, the
     data-source key, and what the sync remembers about events (seen ids, the watermark): with
     the usage gone, a later sync must count those events again."""
-    from metrics.sync_events import WATERMARK_KEY
+    from metrics.sync.events import WATERMARK_KEY
 
     children = [t for t in schema.DATA_TABLES if t is not schema.accounts]
     with engine.begin() as conn:

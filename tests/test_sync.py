@@ -17,16 +17,15 @@ import pytest
 from sqlalchemy import insert, select
 
 from metrics import schema
-from metrics import sync_events
 from metrics.sync import (
-    AFTER_SYNC_HOOKS,
     CsvSource,
+    SourceError,
     SqlSource,
-    register_after_sync,
+    load_mapping,
     run_sync,
     sync_status,
 )
-from metrics.sync_sources import load_mapping
+from metrics.sync import events as sync_events
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sync"
 BASIC = FIXTURES / "basic"
@@ -401,36 +400,34 @@ def test_gzipped_csv_loads_like_plain_csv(engine, settings, tmp_path):
     assert usage(engine)[0] == ("A1", "u1", date(2026, 11, 21), 2, 90.0)
 
 
-# --------------------------------------------------------------------------- transactions, log, hooks
+# --------------------------------------------------------------------------- transactions, log, after-sync steps
 
 
 def test_failing_after_sync_step_rolls_back_everything_and_logs_a_failed_run(engine, settings):
     def broken(conn, summary):
         raise RuntimeError("health snapshot exploded")
 
-    register_after_sync(broken)
-    try:
-        summary = run_sync(engine, CsvSource(BASIC), settings=settings)
-    finally:
-        AFTER_SYNC_HOOKS.remove(broken)
+    summary = run_sync(engine, CsvSource(BASIC), settings=settings, after=(broken,))
 
     assert summary.status == "failed" and "health snapshot exploded" in summary.message
+    assert "after-sync step broken failed" in summary.message
     assert rows(engine, schema.accounts) == [] and usage(engine) == []
     assert rows(engine, schema.sync_log, "status", "message") == [("failed", summary.message)]
 
 
-def test_after_sync_hook_sees_the_new_data_inside_the_same_transaction(engine, settings):
+def test_after_sync_steps_see_the_new_data_inside_the_same_transaction_in_order(engine, settings):
     seen = []
 
     def count_accounts(conn, summary):
-        seen.append((conn.execute(select(schema.accounts.c.account_id)).scalars().all(), summary.status))
+        seen.append((sorted(conn.execute(select(schema.accounts.c.account_id)).scalars()), summary.status))
 
-    register_after_sync(count_accounts)
-    try:
-        sync(engine, BASIC, settings)
-    finally:
-        AFTER_SYNC_HOOKS.remove(count_accounts)
-    assert seen == [(["A1", "A2", "A3"], "ok")] or sorted(seen[0][0]) == ["A1", "A2", "A3"]
+    def second(conn, summary):
+        seen.append("second")
+
+    sync(engine, BASIC, settings, after=(count_accounts, second))
+    assert seen == [(["A1", "A2", "A3"], "ok"), "second"]
+    sync(engine, BASIC, settings)  # without steps, nothing else runs
+    assert len(seen) == 2
 
 
 def test_sync_log_records_each_run_and_status_shows_rejected_rows(engine, settings, tmp_path):
@@ -473,8 +470,8 @@ import os, signal, sys
 from pathlib import Path
 from metrics.db import make_engine
 from metrics.settings import Settings
-from metrics import sync_events
 from metrics.sync import CsvSource, run_sync
+from metrics.sync import events as sync_events
 
 sync_events.AGG_MAX_KEYS = 2  # write usage in tiny chunks so the kill lands after some of it
 
@@ -639,8 +636,6 @@ def test_warehouse_mapping_example_parses(tmp_path):
     ],
 )
 def test_bad_mapping_file_is_explained_in_one_line(tmp_path, text, expected):
-    from metrics.sync_sources import SourceError
-
     path = write(tmp_path, "m.toml", text)
     with pytest.raises(SourceError) as err:
         load_mapping(path)

@@ -4,29 +4,35 @@ from __future__ import annotations
 
 import io
 import textwrap
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from bot.cli import build_parser
 from metrics import schema
+from metrics.clock import local_today
 from metrics.settings import Settings
-from metrics.sync import cli, next_run_after, scheduled_sync
+from metrics.sync import next_run_after, scheduled_sync
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sync"
 BASIC = FIXTURES / "basic"
 
 
-@pytest.fixture(autouse=True)
-def _no_configured_source(monkeypatch):
-    for key in ("CSBOT_SYNC_CSV_DIR", "CSBOT_SYNC_SQL_URL", "CSBOT_SYNC_MAPPING", "CSBOT_SYNC_FULL_REFRESH"):
-        monkeypatch.delenv(key, raising=False)
+def cli(argv: list[str], settings: Settings) -> int:
+    """``csbot sync <argv>`` through the csbot parser, with these settings: the exit code."""
+    try:
+        args = build_parser().parse_args(["sync", *argv])
+    except SystemExit as exc:  # a usage error (2) or --help (0)
+        return int(exc.code or 0)
+    return args.run(args, settings)
 
 
 @pytest.fixture
 def db_settings(engine, tmp_path) -> Settings:
-    """Settings pointing the CLI at the test database."""
+    """Settings pointing the CLI at the test database (no sync source configured)."""
     return Settings(data_dir=tmp_path / "data", database_url=engine.url.render_as_string(hide_password=False))
 
 
@@ -55,6 +61,12 @@ def test_progress_shows_rows_and_rate_on_a_terminal(db_settings, capsys, monkeyp
     monkeypatch.setattr("sys.stderr", fake)
     assert cli(["--csv", str(BASIC)], db_settings) == 0
     assert "\r  accounts" in fake.getvalue() and "rows/s" in fake.getvalue()
+
+
+def test_help_shows_the_options_and_an_example(db_settings, capsys):
+    assert cli(["--help"], db_settings) == 0
+    out = capsys.readouterr().out
+    assert "--full-refresh" in out and "csbot sync --csv ./exports" in out
 
 
 @pytest.mark.parametrize(
@@ -108,16 +120,19 @@ def test_dry_run_saves_nothing(db_settings, engine, capsys):
         assert conn.execute(select(schema.accounts)).all() == []
 
 
-def test_scheduled_sync_takes_its_source_from_the_environment(db_settings, engine, monkeypatch):
+def test_scheduled_sync_takes_its_source_from_the_settings_and_writes_the_days_snapshots(db_settings, engine):
     assert scheduled_sync(db_settings) is None  # nothing configured: nothing done
-    monkeypatch.setenv("CSBOT_SYNC_CSV_DIR", str(BASIC))
-    summary = scheduled_sync(db_settings)
+    now = datetime(2026, 11, 22, 0, 30, tzinfo=timezone.utc)
+    summary = scheduled_sync(replace(db_settings, sync_csv_dir=BASIC), now=now)
     assert summary is not None and summary.status == "ok" and summary.rows_in == 17
     with engine.connect() as conn:
         assert len(conn.execute(select(schema.accounts)).all()) == 3
+        days = conn.execute(select(schema.health_snapshots.c.day, func.count())
+                            .group_by(schema.health_snapshots.c.day)).all()
+    assert [day for day, n in days if n > 0] == [local_today(db_settings.tz, now)]
 
 
-def test_scheduled_sync_is_skipped_while_another_sync_runs(db_settings, engine, monkeypatch):
+def test_scheduled_sync_is_skipped_while_another_sync_runs(db_settings, engine):
     import os
     import socket
 
@@ -126,8 +141,7 @@ def test_scheduled_sync_is_skipped_while_another_sync_runs(db_settings, engine, 
     with engine.begin() as conn:
         conn.execute(insert(schema.sync_lock).values(
             name="sync", holder="cli", host=socket.gethostname(), pid=os.getppid(), acquired_at=datetime.utcnow()))
-    monkeypatch.setenv("CSBOT_SYNC_CSV_DIR", str(BASIC))
-    assert scheduled_sync(db_settings) is None
+    assert scheduled_sync(replace(db_settings, sync_csv_dir=BASIC)) is None
     with engine.connect() as conn:
         assert conn.execute(select(schema.accounts)).all() == []
 

@@ -1,31 +1,57 @@
 """After a sync, what is derived from the data is brought up to date (data-contract.md,
-issue 4): a real `csbot sync` in a fresh process writes today's health snapshots."""
+issue 4): a real `csbot sync` in a fresh process writes today's health snapshots, because
+its caller passes the after-sync steps of metrics.derived; run_sync alone writes none."""
 
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy import func, select
 
 from metrics import schema
+from metrics.clock import local_today
 from metrics.db import make_engine
+from metrics.derived import after_sync_steps
+from metrics.settings import load_settings
+from metrics.sync import CsvSource, run_sync
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sync" / "basic"
 
 
-def test_a_csv_sync_writes_the_health_snapshots_of_the_paying_accounts(tmp_path):
+def snapshot_days(engine) -> dict:
+    h = schema.health_snapshots
+    with engine.connect() as conn:
+        return dict(conn.execute(select(h.c.day, func.count()).group_by(h.c.day)).all())
+
+
+def test_run_sync_without_steps_writes_no_snapshots_and_with_the_derived_steps_writes_the_days(engine, settings):
+    assert run_sync(engine, CsvSource(FIXTURES), settings=settings).status == "ok"
+    assert snapshot_days(engine) == {}
+    day = date(2026, 11, 22)
+    summary = run_sync(engine, CsvSource(FIXTURES), settings=settings, after=after_sync_steps(settings, day))
+    assert summary.status == "ok"
+    days = snapshot_days(engine)
+    assert list(days) == [day] and days[day] > 0
+
+
+def test_a_plain_csbot_sync_writes_todays_health_snapshots_of_the_paying_accounts(tmp_path):
     url = f"sqlite:///{tmp_path / 'team.db'}"
     env = {**os.environ, "DATABASE_URL": url, "CSBOT_DATA_DIR": str(tmp_path)}
+    tz = load_settings(env).tz
+    before = local_today(tz)
     done = subprocess.run([sys.executable, "-m", "bot.cli", "sync", "--csv", str(FIXTURES)], env=env,
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     engine = make_engine(url)
     with engine.connect() as conn:
-        snapshots = conn.execute(select(func.count()).select_from(schema.health_snapshots)).scalar_one()
         accounts = conn.execute(select(func.count()).select_from(schema.accounts)).scalar_one()
+    days = snapshot_days(engine)
     engine.dispose()
-    assert accounts > 0 and snapshots > 0
+    assert accounts > 0 and len(days) == 1
+    (day, count), = days.items()
+    assert day in (before, local_today(tz)) and count > 0
 
 
 def test_demo_force_forgets_synced_events_so_a_later_sync_counts_them_again(tmp_path):

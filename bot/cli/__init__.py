@@ -41,9 +41,23 @@ EPILOG = """examples:
 """
 
 
+class CliParser(argparse.ArgumentParser):
+    """argparse with a one-line usage error (exit code 2) naming the (sub)command's --help; a
+    subcommand refuses the arguments it does not know itself, so the error line names it."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+    def parse_known_args(self, args=None, namespace=None):
+        parsed, extra = super().parse_known_args(args, namespace)
+        if extra:
+            self.error(f"unrecognized arguments: {' '.join(extra)}")
+        return parsed, extra
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="csbot", description="csbot: Customer Success numbers in Slack.",
-                                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = CliParser(prog="csbot", description="csbot: Customer Success numbers in Slack.",
+                  epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-v", "--verbose", action="store_true", help="log more (to stderr), with tracebacks")
     sub = p.add_subparsers(dest="cmd", metavar="command")
     for module in SUBCOMMANDS:

@@ -2,7 +2,7 @@
 
 A parser takes what the source gives (text from a CSV file, typed values from a
 SQL query) and returns the value to store, or raises ``BadValue`` with a reason
-a user can act on. No SQLAlchemy here: the event worker processes import it.
+a user can act on. No database here: the event reader processes use it too.
 """
 
 from __future__ import annotations

@@ -1,29 +1,27 @@
-"""What each file of the data contract must hold, and how a raw value is read.
+"""What each file of the data contract must hold: table specs, load order, row rules.
 
 One ``TableSpec`` per contract file: its columns (required or not), how each
-value is parsed and checked (``metrics.sync_values``), the key a row is
-replaced by, and the checks that look at two columns at once (an end before
-its start).
+value is parsed and checked (``metrics.sync.values``), the key a row is replaced
+by, and the checks that look at two columns at once (an end before its start).
+``LOAD_ORDER`` puts accounts first so every other file can reference the
+accounts of the same run; ``header_problem`` says why a whole file is refused.
+The reasons are stored in ``rejected_rows`` (data, in English).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from sqlalchemy import Table
 
 from metrics import schema
-from metrics.sync_values import (  # noqa: F401 - re-exported for the loaders
-    BadValue,
-    is_empty,
+from metrics.sync.values import (
     parse_choice,
     parse_date,
     parse_int,
     parse_money,
-    parse_seconds,
     parse_text,
-    timestamp_parser,
 )
 
 
@@ -153,11 +151,30 @@ TICKETS = TableSpec(
     checks=(("closed_at", "opened_at", "closed_at"),),
 )
 
-EVENT_COLUMNS = ("account_id", "user_id", "occurred_at", "event_type", "duration_seconds", "event_id")
 EVENT_REQUIRED = ("account_id", "user_id", "occurred_at")
 
 # Accounts first, so every other file can reference accounts of the same run.
 TABLE_SPECS = {spec.name: spec for spec in (ACCOUNTS, SUBSCRIPTIONS, NPS, CSAT, ONBOARDING, TICKETS)}
 LOAD_ORDER = ("accounts", "subscriptions", "events", "nps", "csat", "onboarding", "tickets")
 REQUIRED_COLUMNS = {**{name: spec.required for name, spec in TABLE_SPECS.items()}, "events": EVENT_REQUIRED}
-KNOWN_COLUMNS = {**{name: spec.column_names for name, spec in TABLE_SPECS.items()}, "events": EVENT_COLUMNS}
+
+# A full refresh that drops an account drops its rows in these tables too.
+ACCOUNT_CHILDREN = (
+    schema.subscriptions,
+    schema.usage_daily,
+    schema.nps_responses,
+    schema.csat_responses,
+    schema.onboarding,
+    schema.tickets,
+    schema.health_snapshots,
+)
+
+
+def header_problem(table: str, header: Sequence[str]) -> tuple[str | None, str] | None:
+    """(column, reason) when the file cannot be loaded at all; None when its header will do."""
+    if not header:
+        return None, "empty file: expected a header row with the column names"
+    for column in REQUIRED_COLUMNS[table]:
+        if column not in header:
+            return column, f"missing required column '{column}'; add it to the header (file not loaded)"
+    return None

@@ -1,5 +1,8 @@
 """Where synced rows come from: a folder of CSV files, or queries on a SQL database.
 
+``source_from_settings`` picks the source of a scheduled (or argument-less) sync
+from ``Settings``: ``sync_csv_dir``, or ``sync_sql_url`` + ``sync_mapping``.
+
 Both give, per contract table, a ``RowStream``: the header (contract column
 names), the rows (sequences of raw values, read lazily so memory stays flat)
 and a ``reader.line_num`` the loader uses to tell the user where a bad row is
@@ -18,18 +21,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from metrics.db import safe_url
-from metrics.sync_rules import LOAD_ORDER
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from metrics.db import DatabaseUnavailable, make_engine, safe_url
+from metrics.settings import Settings
+from metrics.sync.errors import SourceError, first_line
+from metrics.sync.tables import LOAD_ORDER
 
 logger = logging.getLogger(__name__)
 
 csv.field_size_limit(16 * 1024 * 1024)
 
 FETCH_ROWS = 20_000
-
-
-class SourceError(RuntimeError):
-    """The source cannot be read. ``str(err)`` is one line saying what to do."""
 
 
 @dataclass
@@ -158,12 +163,8 @@ class SqlSource:
         by_table = {q.table: q for q in self.queries}
         return {t: by_table[t] for t in LOAD_ORDER if t in by_table}
 
-    def _engine(self):
+    def _engine(self) -> Engine:
         if "engine" not in self._engine_cache:
-            from sqlalchemy.engine import make_url
-
-            from metrics.db import DatabaseUnavailable, make_engine
-
             try:
                 parsed = make_url(self.url)
             except Exception:
@@ -184,19 +185,16 @@ class SqlSource:
 
     @contextmanager
     def open(self, table: str, query: TableQuery) -> Iterator[RowStream]:
-        from sqlalchemy import text
-        from sqlalchemy.exc import SQLAlchemyError
-
         engine = self._engine()
         try:
             conn = engine.connect()
         except SQLAlchemyError as exc:
-            raise SourceError(f"cannot reach the source database {safe_url(self.url)}: {_first_line(exc)}") from None
+            raise SourceError(f"cannot reach the source database {safe_url(self.url)}: {first_line(exc)}") from None
         try:
             try:
                 result = conn.execution_options(stream_results=True, yield_per=FETCH_ROWS).execute(text(query.query))
             except SQLAlchemyError as exc:
-                raise SourceError(f"query for {table} failed: {_first_line(exc)}") from None
+                raise SourceError(f"query for {table} failed: {first_line(exc)}") from None
             renames = dict(query.renames)
             header = [renames.get(k, renames.get(_contract_name(k), _contract_name(k))) for k in result.keys()]
             counter = _Counter()
@@ -211,16 +209,11 @@ class SqlSource:
                             counter.line_num += 1
                             yield row
                 except SQLAlchemyError as exc:
-                    raise SourceError(f"query for {table} failed while reading: {_first_line(exc)}") from None
+                    raise SourceError(f"query for {table} failed while reading: {first_line(exc)}") from None
 
             yield RowStream(table, f"query {table}", header, rows(), counter, 0)
         finally:
             conn.close()
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", exc) or exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def load_mapping(path: str | Path) -> tuple[TableQuery, ...]:
@@ -253,3 +246,17 @@ def load_mapping(path: str | Path) -> tuple[TableQuery, ...]:
         renames = tuple((str(k), str(v).strip().lower()) for k, v in columns.items())
         queries.append(TableQuery(table=name, query=body["query"], renames=renames))
     return tuple(queries)
+
+
+def source_from_settings(settings: Settings) -> CsvSource | SqlSource | None:
+    """The source of scheduled (and argument-less) syncs: ``CSBOT_SYNC_CSV_DIR``, or
+    ``CSBOT_SYNC_SQL_URL`` + ``CSBOT_SYNC_MAPPING``. None when neither is set."""
+    if settings.sync_csv_dir and settings.sync_sql_url:
+        raise SourceError("set CSBOT_SYNC_CSV_DIR or CSBOT_SYNC_SQL_URL, not both")
+    if settings.sync_csv_dir:
+        return CsvSource(Path(settings.sync_csv_dir).expanduser())
+    if settings.sync_sql_url:
+        if not settings.sync_mapping:
+            raise SourceError("CSBOT_SYNC_SQL_URL needs CSBOT_SYNC_MAPPING (a TOML file with one query per table)")
+        return SqlSource.from_mapping(settings.sync_sql_url, settings.sync_mapping)
+    return None

@@ -27,11 +27,19 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from metrics import schema
-from metrics.sync_eventparse import EventParams, EventParser, EventStats, parallel_ranges, rollup_rows, worker_main
+from metrics.sync.errors import SyncFailed
+from metrics.sync.eventparse import (
+    EventParams,
+    EventParser,
+    EventStats,
+    parallel_ranges,
+    rollup_rows,
+    worker_main,
+)
+from metrics.sync.sources import RowStream
 
 if TYPE_CHECKING:
-    from metrics.sync import _Run
-    from metrics.sync_sources import RowStream
+    from metrics.sync.run import RunState
 
 logger = logging.getLogger(__name__)
 
@@ -176,7 +184,7 @@ def _dicts(rows: list[tuple]) -> list[dict]:
 class _Sink:
     """The main process's side: writes roll-ups, checks event ids, stores rejected rows."""
 
-    def __init__(self, conn: Connection, stream: "RowStream", run: "_Run"):
+    def __init__(self, conn: Connection, stream: RowStream, run: "RunState"):
         self.conn = conn
         self.run = run
         self.label = stream.label
@@ -246,7 +254,7 @@ class _Sink:
         self.run.reject("events", self.label, line, "event_id", f"duplicate event_id {event_id!r}{where}", None)
 
 
-def load_events(conn: Connection, stream: "RowStream", run: "_Run") -> EventCounts:
+def load_events(conn: Connection, stream: RowStream, run: "RunState") -> EventCounts:
     header = stream.header
     idx: dict[str, int] = {}
     for i, name in enumerate(header):
@@ -289,8 +297,6 @@ def load_events(conn: Connection, stream: "RowStream", run: "_Run") -> EventCoun
 
 
 def _load_parallel(path: str, ranges: list, params: EventParams, sink: _Sink, label: str) -> EventStats:
-    from metrics.sync import SyncFailed
-
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue(maxsize=len(ranges))
     workers = [

@@ -8,7 +8,7 @@ the database instead.
 
 A large plain, unquoted CSV is read by several worker processes at once, each
 taking a byte range of the file (``parallel_ranges``); the main process only
-writes what they emit. No SQLAlchemy here: the workers import this module.
+writes what they emit. No database here: the reader processes only parse.
 """
 
 from __future__ import annotations
@@ -27,7 +27,13 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 from zoneinfo import ZoneInfo
 
-from metrics.sync_values import BadValue, is_empty, parse_seconds, parse_text, timestamp_parser
+from metrics.sync.values import (
+    BadValue,
+    is_empty,
+    parse_seconds,
+    parse_text,
+    timestamp_parser,
+)
 
 PROGRESS_EVERY = 131_072
 REJECT_BATCH = 1000

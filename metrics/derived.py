@@ -1,0 +1,32 @@
+"""What is derived from the synced data and must be brought up to date after every sync.
+
+``after_sync_steps(settings, today)`` gives the steps a sync's caller hands to
+``run_sync(..., after=...)`` (``csbot sync``, the scheduled sync, the demo): each
+``step(conn, summary)`` runs inside the sync's transaction, so the derived state
+commits with the data or not at all. Today: the health snapshots of ``today``.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import Any, Callable
+
+from sqlalchemy import Connection
+
+from metrics.health import write_snapshots
+from metrics.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+Step = Callable[[Connection, Any], None]  # (conn, the sync's SyncSummary)
+
+
+def after_sync_steps(settings: Settings, today: date) -> tuple[Step, ...]:
+    """The steps that keep derived state up to date after a sync, in the order they run."""
+
+    def health_snapshots(conn: Connection, summary: Any) -> None:
+        """Today's health snapshots from the fresh data (replaces the day's rows)."""
+        write_snapshots(conn, today, settings)
+
+    return (health_snapshots,)
