@@ -21,7 +21,7 @@ import socket
 import threading
 import uuid
 from datetime import datetime
-from typing import Any, Callable
+from typing import Callable
 
 from bot.jobs import alerts, digests
 from bot.jobs.context import JobContext, TickResult, is_db_error
@@ -33,7 +33,7 @@ from metrics.clock import utcnow
 from metrics.db import Database, DatabaseUnavailable
 from metrics.health import ensure_snapshots
 from metrics.settings import Settings
-from metrics.sync import AFTER_SYNC_HOOKS, register_after_sync, scheduled_sync
+from metrics.sync import scheduled_sync
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +73,6 @@ class Scheduler:
         if self._thread is not None and self._thread.is_alive():
             return self
         self._stop.clear()
-        register_after_sync(self.on_sync)
         self._thread = threading.Thread(target=self._loop, name="csbot-scheduler", daemon=True)
         self._thread.start()
         logger.info("scheduler started (%s)", self.worker)
@@ -82,20 +81,14 @@ class Scheduler:
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         self._wake.set()
-        if self.on_sync in AFTER_SYNC_HOOKS:
-            AFTER_SYNC_HOOKS.remove(self.on_sync)
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
 
     def wake(self) -> None:
-        """Tick now (after a short wait), e.g. because a sync brought new data for the alerts."""
+        """Tick now (after ``wake_delay``), e.g. because a sync brought new data for the alerts:
+        whoever ran the sync calls this after it committed."""
         self._wake.set()
-
-    def on_sync(self, conn: Any, summary: Any) -> None:
-        """After-sync hook (runs inside the sync's transaction): wake the thread to check alerts.
-        The thread waits ``wake_delay`` so the sync has committed before it reads."""
-        self.wake()
 
     def _loop(self) -> None:
         while not self._stop.is_set():
