@@ -589,10 +589,10 @@ def digest_cli(argv: list[str], settings: Settings, *, out=None, err=None, clock
         print("csbot digest: posting needs SLACK_BOT_TOKEN (xoxb-...) in .env; use --dry-run to print the digest instead.",
               file=err)
         return 2
-    from metrics.db import open_database
+    from bot.database import open_for_answers
 
     try:
-        db = open_database(settings)
+        db = open_for_answers(settings)
     except DatabaseUnavailable as exc:
         print(f"csbot digest: {exc}", file=err)
         return 1

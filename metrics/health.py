@@ -1346,7 +1346,7 @@ def cli(argv: Sequence[str] | None, settings: Settings) -> int:
     from metrics.db import DatabaseUnavailable, is_empty, open_database
 
     try:
-        db = open_database(settings, fill_demo=True)
+        db = open_database(settings)
         if is_empty(db.engine):
             print("csbot health: this database holds no data yet; load it with csbot sync --csv <folder> (or csbot demo)",
                   file=sys.stderr)

@@ -43,8 +43,9 @@ def _metric_list(as_json: bool) -> int:
 
 
 def _metric(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.database import open_for_answers
     from commands.periods import PeriodError, parse_period
-    from metrics.db import is_empty, open_database
+    from metrics.db import is_empty
     from metrics.filters import FILTER_KEYS, Filters
     from metrics.registry import compute_metric, get_metric
 
@@ -72,7 +73,7 @@ def _metric(settings: Settings, args: argparse.Namespace) -> int:
             return 2
         name = FILTER_KEYS[key.strip().lower()]
         filters[name] = (value.strip(),) if name == "owner" else value.strip()
-    db = open_database(settings)
+    db = open_for_answers(settings)
     from datetime import datetime, timezone
 
     today = datetime.now(timezone.utc).astimezone(settings.tz).date()
