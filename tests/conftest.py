@@ -186,6 +186,13 @@ def ask(database, settings):
     return _ask
 
 
+def wait_for_listeners(app) -> None:
+    """Return once every listener a Bolt ``app`` has started in the background (its lazy
+    functions) has finished, so that "nothing was posted" is checked after the fact, not
+    after a guessed sleep. The app takes no further requests afterwards."""
+    app.listener_runner.listener_executor.shutdown(wait=True)
+
+
 def seed_two_plans(engine):
     """The seeds' example: plans of 30,000 and 50,000 a month; the 50,000 one leaves on Oct 15, 2026."""
     from metrics import schema

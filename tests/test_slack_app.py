@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import date, datetime, timezone
 
 import pytest
+from conftest import wait_for_listeners
 from slack_double import (
     SlackDouble,
     app_mention_event,
@@ -83,7 +84,7 @@ def test_a_request_with_a_bad_signature_is_refused_and_nothing_is_posted(app, sl
     body = slash_command_body("/churn", "last-month", response_url=slack.response_url("r3"))
     response, _ = send(app, body, secret="not-the-secret")
     assert response.status == 401
-    time.sleep(0.3)
+    wait_for_listeners(app)
     assert slack.calls_to("response_url") == []
 
 
@@ -92,7 +93,7 @@ def test_a_mistyped_period_gets_the_usage_text_in_the_ack(app, slack):
     response, _ = send(app, body)
     assert response.status == 200
     assert "2026-13" in response.body and "last-month" in response.body
-    time.sleep(0.3)
+    wait_for_listeners(app)
     assert slack.calls_to("response_url") == []  # answered once, in the ack
 
 
@@ -120,7 +121,7 @@ def test_revenue_figures_asked_for_elsewhere_stay_private_and_say_why(app, slack
     [post] = slack.wait_for("chat.postEphemeral")
     assert post.params["user"] == "U0ALICE" and post.params["thread_ts"] == "1732240000.000600"
     assert "62.5%" in all_text(post.params) and "#cs-revenue" in all_text(post.params)
-    time.sleep(0.3)
+    wait_for_listeners(app)
     assert slack.calls_to("chat.postMessage") == []
 
 

@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
 
+from conftest import wait_for_listeners
 from slack_double import (
     SlackDouble,
     app_home_opened_event,
@@ -416,7 +417,7 @@ def test_badly_signed_slash_command_gets_401_and_no_answer(slack_double):
     stale = app.dispatch(bolt_request(body, sign(SECRET, body, timestamp=int(time.time()) - 3600)))
 
     assert wrong_secret.status == 401 and stale.status == 401
-    time.sleep(0.2)
+    wait_for_listeners(app)
     assert slack_double.calls_to("response_url") == []
 
 
