@@ -15,7 +15,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from metrics.clock import local_today
 from metrics.db import Database, DatabaseUnavailable, is_empty, open_database
-from metrics.demo.load import DemoLoadError, load_demo
 from metrics.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -26,6 +25,9 @@ def open_for_answers(settings: Settings, *, today: date | None = None) -> Databa
     db = open_database(settings)
     if not db.embedded:
         return db
+    # the demo brings the sync and the health model along: imported only when it may fill
+    from metrics.demo.load import DemoLoadError, load_demo
+
     try:
         if is_empty(db.engine):
             logger.info("filling the embedded database with the demo company")
