@@ -92,6 +92,8 @@ def _days_between(a: date, b: date) -> int:
 
 @dataclass
 class Subscription:
+    """One subscription row as the simulation changes it (``end`` None: still running)."""
+
     product: str
     plan: str
     start: date
@@ -104,6 +106,8 @@ class Subscription:
 
 @dataclass
 class Account:
+    """A customer: who it is, its latent traits, its subscriptions and the stretches it fades."""
+
     n: int
     account_id: str
     name: str
@@ -149,6 +153,8 @@ class Account:
 
 
 class Company:
+    """The vendor, month by month from ``today - 36 months`` to 4 months past ``today``."""
+
     def __init__(self, rng: random.Random, today: date):
         self.rng = rng
         self.today = today
