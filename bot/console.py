@@ -9,10 +9,10 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from bot.database import open_for_answers
 from bot.slack.blocks import message_payload
 from commands.core import Context, dispatch
 from commands.reply import Reply, render_text
-from metrics.db import open_database
 from metrics.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ Type quit (or Ctrl-D) to leave."""
 
 
 def answer_once(settings: Settings, text: str, *, as_json: bool = False) -> int:
-    db = open_database(settings)
+    db = open_for_answers(settings)
     ctx = Context.create(db, settings, surface="cli")
     reply = dispatch(text, ctx)
     if as_json:
@@ -59,7 +59,7 @@ def _print_chart(reply: Reply, settings: Settings, stdout) -> None:
 def run_console(settings: Settings, stdin=None, stdout=None) -> int:
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
-    db = open_database(settings)
+    db = open_for_answers(settings)
     interactive = stdin.isatty()
     if interactive:
         print(BANNER, file=stdout)

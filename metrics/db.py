@@ -1,9 +1,9 @@
 """The engine, the schema, and what the database holds.
 
 ``open_database(settings)`` is the one way in: it makes the engine from
-``DATABASE_URL`` (default: an SQLite file in the user's data folder), creates
-the tables, and fills the embedded default database with the demo company on
-first use. A database the user named is never filled behind their back.
+``DATABASE_URL`` (default: an SQLite file in the user's data folder) and creates
+the tables. It never fills anything: filling the embedded default database with
+the demo company on first use is ``bot.database.open_for_answers``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,12 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, delete, event, func, insert, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    NoSuchModuleError,
+    OperationalError,
+    SQLAlchemyError,
+)
 
 from metrics import schema
 from metrics.settings import Settings
@@ -117,17 +122,12 @@ def last_successful_sync(engine: Engine) -> datetime | None:
     return finished.replace(tzinfo=timezone.utc) if finished.tzinfo is None else finished
 
 
-def open_database(settings: Settings, *, fill_demo: bool = True) -> Database:
-    """Engine + schema; the embedded default database gets the demo company on first use."""
+def open_database(settings: Settings) -> Database:
+    """Engine + schema of the configured database (nothing is loaded into it)."""
     url = settings.effective_database_url
     engine = make_engine(url)
     try:
         init_schema(engine)
-        if settings.uses_embedded_database and fill_demo and is_empty(engine):
-            from metrics.demo import load_demo
-
-            logger.info("filling the embedded database with the demo company")
-            load_demo(engine, tz=settings.tz)
     except SQLAlchemyError as exc:
         raise DatabaseUnavailable(f"cannot use the database at {safe_url(url)}: {_first_line(exc)}") from None
     return Database(engine=engine, url=safe_url(url), embedded=settings.uses_embedded_database)

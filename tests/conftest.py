@@ -4,13 +4,21 @@ The suite runs on SQLite by default. Set ``CSBOT_TEST_DATABASE_URL`` (for
 example ``postgresql://127.0.0.1/test``) to run every database test on that
 database instead: each test process gets its own PostgreSQL schema, and every
 test starts from empty tables.
+
+The demo company (of ``TODAY``) is loaded once per test process (``shared_demo``):
+tests that only read share its database (``shared_demo.engine``); a test that writes
+takes a copy of its own (the ``demo_copy`` fixture, or ``shared_demo.copy(tmp_dir)``): a file copy
+on SQLite, a schema filled by ``INSERT ... SELECT`` on PostgreSQL.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
+from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -39,10 +47,14 @@ def new_database(tmp_dir) -> tuple:
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema_name}"'))
     admin.dispose()
-    sep = "&" if "?" in TEST_DATABASE_URL else "?"
-    engine = make_engine(f"{TEST_DATABASE_URL}{sep}options=-csearch_path%3D{schema_name}")
+    engine = _pg_schema_engine(schema_name)
     schema.metadata.create_all(engine)
     return engine, schema_name
+
+
+def _pg_schema_engine(schema_name: str):
+    sep = "&" if "?" in TEST_DATABASE_URL else "?"
+    return make_engine(f"{TEST_DATABASE_URL}{sep}options=-csearch_path%3D{schema_name}")
 
 
 def drop_database(engine, schema_name) -> None:
@@ -92,6 +104,69 @@ def database(engine) -> Database:
 TODAY = date(2026, 11, 22)  # the fixed "today" of the tests (a Sunday)
 
 
+@dataclass(frozen=True)
+class DemoDatabase:
+    """The demo company of TODAY, loaded once per test process. ``engine`` is shared: read it, never
+    write to it. ``copy(tmp_dir)`` -> (engine, schema name or None), a database of your own to write
+    to; hand both to ``drop_database`` when done."""
+
+    engine: object
+    summary: object  # metrics.demo.load.DemoSummary
+    path: Path | None  # the SQLite file (None on PostgreSQL)
+    schema_name: str | None  # the PostgreSQL schema (None on SQLite)
+
+    def copy(self, tmp_dir: Path) -> tuple:
+        if self.path is not None:
+            target = tmp_dir / "csbot-demo.db"
+            shutil.copyfile(self.path, target)
+            return make_engine(f"sqlite:///{target}"), None
+        engine, name = new_database(tmp_dir)
+        admin = make_engine(TEST_DATABASE_URL)
+        with admin.begin() as conn:
+            for table in schema.metadata.sorted_tables:
+                conn.execute(text(f'INSERT INTO "{name}".{table.name} SELECT * FROM "{self.schema_name}".{table.name}'))
+                for column in table.columns:
+                    seq = column.default if column.default is not None and column.default.is_sequence else None
+                    if seq is not None:  # later inserts continue after the copied ids
+                        conn.execute(text(f"SELECT setval('\"{name}\".{seq.name}', "
+                                          f'(SELECT COALESCE(MAX({column.name}), 0) + 1 FROM "{name}".{table.name}), false)'))
+        admin.dispose()
+        return engine, name
+
+
+def _fill_demo(engine) -> object:
+    from metrics.demo.load import load_demo
+
+    return load_demo(engine, Settings(database_url="sqlite:///unused-in-tests.db"), today=TODAY)
+
+
+@pytest.fixture(scope="session")
+def shared_demo(tmp_path_factory):
+    """The demo company of TODAY, loaded once per test process (see ``DemoDatabase``)."""
+    folder = tmp_path_factory.mktemp("demo")
+    if TEST_DATABASE_URL:
+        engine, name = new_database(folder)
+        yield DemoDatabase(engine=engine, summary=_fill_demo(engine), path=None, schema_name=name)
+        drop_database(engine, name)
+        return
+    path = folder / "csbot-demo.db"
+    engine = make_engine(f"sqlite:///{path}")
+    schema.metadata.create_all(engine)
+    summary = _fill_demo(engine)
+    with engine.connect() as conn:  # everything in the main file, so that a file copy is the whole database
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    yield DemoDatabase(engine=engine, summary=summary, path=path, schema_name=None)
+    engine.dispose()
+
+
+@pytest.fixture
+def demo_copy(shared_demo, tmp_path):
+    """A database of this test's own holding the demo company (to write to)."""
+    engine, name = shared_demo.copy(tmp_path)
+    yield engine
+    drop_database(engine, name)
+
+
 def _now():
     """The fixed "now" of the tests: 2026-11-22 09:30 in Tokyo."""
     from datetime import datetime, timezone
@@ -109,6 +184,13 @@ def ask(database, settings):
         return dispatch(text, ctx)
 
     return _ask
+
+
+def wait_for_listeners(app) -> None:
+    """Return once every listener a Bolt ``app`` has started in the background (its lazy
+    functions) has finished, so that "nothing was posted" is checked after the fact, not
+    after a guessed sleep. The app takes no further requests afterwards."""
+    app.listener_runner.listener_executor.shutdown(wait=True)
 
 
 def seed_two_plans(engine):

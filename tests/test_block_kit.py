@@ -7,11 +7,11 @@ tests/test_block_kit.py after a deliberate change, and review the diff."""
 
 import json
 import os
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from conftest import drop_database, new_database, seed_two_plans
+from conftest import seed_two_plans
 from slack_sdk.models.blocks import Block
 
 from bot.slack.blocks import MAX_BLOCKS, MAX_SECTION, message_payload
@@ -19,7 +19,6 @@ from bot.slack.listeners.home import home_view
 from bot.slack.manifest import MANIFEST_PATH, manifest_json
 from commands.core import Context, dispatch, load_commands
 from metrics.db import Database
-from metrics.demo import load_demo
 from metrics.settings import Settings
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -51,11 +50,9 @@ def assert_valid_message(payload: dict) -> None:
 
 
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory):
-    engine, name = new_database(tmp_path_factory.mktemp("block-kit"))
-    load_demo(engine, today=date(2026, 11, 22))
-    yield Database(engine=engine, url="demo", embedded=False)
-    drop_database(engine, name)
+def demo_db(shared_demo):
+    """The test process's shared demo database (conftest): the answers only read it."""
+    return Database(engine=shared_demo.engine, url="demo", embedded=False)
 
 
 @pytest.mark.parametrize("question", QUESTIONS)
@@ -117,6 +114,7 @@ def test_main_replies_match_their_snapshots(engine, database, settings, name, qu
     assert_valid_message(payload)
     path = SNAPSHOTS / f"{name}.json"
     text = json.dumps(payload, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
-    if os.environ.get("CSBOT_UPDATE_SNAPSHOTS") or not path.exists():
+    if os.environ.get("CSBOT_UPDATE_SNAPSHOTS"):
         path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"no snapshot {path.name}: write it with CSBOT_UPDATE_SNAPSHOTS=1 and review it"
     assert json.loads(path.read_text(encoding="utf-8")) == payload

@@ -1,6 +1,7 @@
 """The csbot command line: the contract of product.md, and one clear line for every mistake."""
 
 import json
+import shutil
 from datetime import date
 
 import pytest
@@ -29,6 +30,16 @@ def run(capsys, *argv):
 
 
 @pytest.fixture
+def embedded_demo(env, shared_demo, tmp_path):
+    """The embedded database already holding the demo company: a copy of the test process's
+    shared demo (on PostgreSQL runs, the embedded SQLite file fills itself on first use)."""
+    if shared_demo.path is not None:
+        (tmp_path / "data").mkdir(exist_ok=True)
+        shutil.copyfile(shared_demo.path, tmp_path / "data" / "csbot.db")
+    return env
+
+
+@pytest.fixture
 def named_db(env, tmp_path):
     url = f"sqlite:///{tmp_path / 'team.db'}"
     env.setenv("DATABASE_URL", url)
@@ -44,7 +55,7 @@ def test_the_embedded_database_fills_itself_with_the_demo_company_and_answers(en
     assert (tmp_path / "data" / "csbot.db").exists()
 
 
-def test_ask_json_prints_the_slack_payloads_it_would_post(env, capsys):
+def test_ask_json_prints_the_slack_payloads_it_would_post(embedded_demo, capsys):
     code, out, _ = run(capsys, "ask", "先月の解約率は？", "--json")
     assert code == 0
     payloads = json.loads(out)
@@ -134,7 +145,7 @@ def test_socket_mode_without_an_app_token_names_the_missing_key(env, capsys):
     assert code == 2 and "SLACK_APP_TOKEN" in err
 
 
-def test_the_console_answers_line_by_line_and_ends_at_end_of_input(env, capsys, monkeypatch):
+def test_the_console_answers_line_by_line_and_ends_at_end_of_input(embedded_demo, capsys, monkeypatch):
     import io
 
     monkeypatch.setattr("sys.stdin", io.StringIO("help\nchurn 2026-Q3\n先月の解約率\nquit\n"))

@@ -1,52 +1,36 @@
 """The demo company: deterministic, well-formed, and realistic enough to exercise every metric.
 
-The company is loaded twice per run (module-scoped): once for the checks and
-once more to prove that the same ``(today, seed)`` gives the same rows.
-Everything else is asked of the data with SQL, the way the metrics will.
+The company is loaded once per test process, through the real sync (conftest's
+``shared_demo``); the same ``(today, seed)`` is built once more to prove that it gives the
+same rows. Everything else is asked of the data with SQL, the way the metrics will.
 """
 
 from __future__ import annotations
 
-import hashlib
 from datetime import date, datetime, timedelta
 
 import pytest
+from conftest import TODAY
 from sqlalchemy import and_, func, or_, select, text
 
 from metrics import schema
 from metrics.db import get_meta
-from metrics.demo import DemoSummary, clear_data, load_demo
-from conftest import TODAY, drop_database, new_database
+from metrics.demo.emit import write_files
+from metrics.demo.load import DemoSummary, clear_data, load_demo
+from metrics.demo.rows import build_rows
+from metrics.settings import Settings
 
 MIDNIGHT = datetime.combine(TODAY, datetime.min.time())
 
-
-def _digest(engine) -> str:
-    """A hash of every data table, rows in primary-key order."""
-    h = hashlib.sha256()
-    with engine.connect() as conn:
-        for table in schema.DATA_TABLES:
-            cols = [c for c in table.columns if c.name != "attributes"]
-            for row in conn.execute(select(*cols).order_by(*table.primary_key.columns)):
-                h.update(repr(tuple(row)).encode())
-    return h.hexdigest()
+# contract file -> the table its rows land in (events are rolled up per account, user and day)
+TABLE_OF_FILE = {"accounts": "accounts", "subscriptions": "subscriptions", "events": "usage_daily",
+                 "nps": "nps_responses", "csat": "csat_responses", "onboarding": "onboarding", "tickets": "tickets"}
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    engine, name = new_database(tmp_path_factory.mktemp("demo"))
-    summary = load_demo(engine, today=TODAY)
-    yield engine, summary
-    drop_database(engine, name)
-
-
-@pytest.fixture(scope="module")
-def reloaded(tmp_path_factory):
-    """A second, independent load with the same today and seed, and its digest taken right after."""
-    engine, name = new_database(tmp_path_factory.mktemp("demo"))
-    summary = load_demo(engine, today=TODAY, seed=2026)
-    yield engine, summary, _digest(engine)
-    drop_database(engine, name)
+def demo(shared_demo):
+    """(engine, summary) of the test process's shared demo database: read it, never write to it."""
+    return shared_demo.engine, shared_demo.summary
 
 
 def _scalar(engine, stmt, **params):
@@ -83,11 +67,17 @@ def _last_12_months():
 # ----------------------------------------------------------------- loading
 
 
-def test_same_today_and_seed_give_identical_rows(demo, reloaded):
-    engine, summary = demo
-    _, again, digest = reloaded
-    assert again.counts == summary.counts
-    assert _digest(engine) == digest
+def test_same_today_and_seed_give_identical_rows(demo, tmp_path):
+    _, summary = demo
+    first = build_rows(TODAY)
+    again = build_rows(TODAY, seed=2026)
+    assert again == first
+    for rows, folder in ((first, tmp_path / "first"), (again, tmp_path / "again")):
+        write_files(rows, folder)
+    for f in first.files:
+        assert (tmp_path / "first" / f"{f.name}.csv").read_bytes() == (tmp_path / "again" / f"{f.name}.csv").read_bytes()
+    # the loaded database holds exactly these rows: one usage row per event (one session per user-day)
+    assert {TABLE_OF_FILE[f.name]: len(f.rows) for f in first.files} == summary.counts
 
 
 def test_every_data_table_is_filled_and_summary_counts_match(demo):
@@ -111,6 +101,15 @@ def test_load_records_a_demo_sync_and_the_data_source(demo):
     assert get_meta(engine, "data_source") == "demo"
 
 
+def test_load_writes_the_health_snapshots_of_today_for_every_paying_account(demo):
+    # the after-sync steps ran: a first digest or /health right after `csbot demo` has its red accounts
+    engine, _ = demo
+    paying = sum(1 for v in _mrr_by_account(engine, TODAY - timedelta(days=1)).values() if v > 0)
+    h = schema.health_snapshots.c
+    assert _scalar(engine, select(func.count()).where(h.day == TODAY)) == paying > 200
+    assert _scalar(engine, select(func.count()).where(h.day == TODAY, h.band == "red")) > 0
+
+
 def test_load_takes_under_ten_seconds(demo):
     engine, summary = demo
     print(f"demo load: {summary.total_rows} rows in {summary.seconds:.2f} s")
@@ -122,15 +121,15 @@ def test_load_takes_under_ten_seconds(demo):
 def test_refuses_to_load_into_a_database_that_holds_data(demo):
     engine, summary = demo
     with pytest.raises(ValueError, match="already holds data"):
-        load_demo(engine, today=TODAY)
+        load_demo(engine, Settings(), today=TODAY)
     assert _scalar(engine, select(func.count()).select_from(schema.accounts)) == summary.accounts
     assert _scalar(engine, select(func.count()).select_from(schema.sync_log)) == 1
 
 
-def test_clear_data_empties_every_table_and_forgets_the_source(reloaded):
-    engine, _, _ = reloaded
+def test_clear_data_empties_every_table_and_forgets_the_source(demo_copy):
+    engine = demo_copy
+    assert _scalar(engine, select(func.count()).where(schema.health_snapshots.c.day == TODAY)) > 0  # the load wrote them
     with engine.begin() as conn:
-        conn.execute(schema.health_snapshots.insert().values(account_id="A0001", day=TODAY, score=80.0, band="green"))
         conn.execute(schema.rejected_rows.insert().values(sync_id=1, table_name="nps", reason="score out of range"))
     clear_data(engine)
     for table in (*schema.DATA_TABLES, schema.sync_log, schema.rejected_rows, schema.health_snapshots):

@@ -6,21 +6,16 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from conftest import TODAY
 
 from commands.accounts import resolve_account
 from metrics import health as hm
-from metrics.demo import load_demo
-
-from conftest import TODAY
-from conftest import drop_database, new_database
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    engine, name = new_database(tmp_path_factory.mktemp("health-demo"))
-    load_demo(engine, today=TODAY)
-    yield engine
-    drop_database(engine, name)
+def demo(shared_demo):
+    """The test process's shared demo database (conftest): read it, never write to it."""
+    return shared_demo.engine
 
 
 def test_backtest_on_the_demo_separates_churners_better_than_chance(demo):
@@ -45,10 +40,10 @@ def test_acme_logistics_is_falling_in_the_demo(demo):
     assert view.now.band in ("red", "yellow")
 
 
-def test_snapshots_for_the_whole_demo_are_idempotent(demo):
+def test_snapshots_for_the_whole_demo_are_idempotent(demo_copy):
     day = date(2026, 11, 1)
     model = hm.load_model(hm.DEFAULT_MODEL_PATH)
-    with demo.begin() as conn:
+    with demo_copy.begin() as conn:
         first = hm.write_snapshots(conn, day, None, model=model)
         second = hm.write_snapshots(conn, day, None, model=model)
         stored = hm.scores_as_of(conn, day)

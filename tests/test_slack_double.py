@@ -19,6 +19,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
 
+from conftest import wait_for_listeners
 from slack_double import (
     SlackDouble,
     app_home_opened_event,

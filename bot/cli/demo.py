@@ -1,17 +1,21 @@
-"""``csbot demo``: fill the configured database with the demo company."""
+"""``csbot demo``: fill the configured database with the demo company (through the real sync)."""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from metrics.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 NAME = "demo"
 
 
 def add_parser(sub) -> None:
-    demo = sub.add_parser("demo", help="fill the database with the demo company (e.g. csbot demo)")
+    demo = sub.add_parser("demo", help="fill the database with the demo company (e.g. csbot demo)",
+                          description="Fill the database with the demo company, e.g. csbot demo --force")
     demo.add_argument("--force", action="store_true", help="replace data that is already there")
     demo.set_defaults(run=run)
 
@@ -21,20 +25,24 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _demo(settings: Settings, *, force: bool) -> int:
-    from metrics.db import get_meta, init_schema, is_empty, make_engine, safe_url
-    from metrics.demo import clear_data, load_demo
+    from metrics.clock import local_today
+    from metrics.db import get_meta, is_empty, open_database
+    from metrics.demo.load import DemoLoadError, clear_data, load_demo
 
-    engine = make_engine(settings.effective_database_url)
-    init_schema(engine)
-    if not is_empty(engine):
-        source = get_meta(engine, "data_source")
+    db = open_database(settings)
+    if not is_empty(db.engine):
+        source = get_meta(db.engine, "data_source")
         if not force:
             what = "the demo company already" if source == "demo" else "synced data"
-            print(f"csbot demo: {safe_url(settings.effective_database_url)} holds {what}; "
+            print(f"csbot demo: {db.url} holds {what}; "
                   "run csbot demo --force to replace it with the demo company", file=sys.stderr)
             return 1
-        clear_data(engine)
-    summary = load_demo(engine, tz=settings.tz)
-    print(f"Loaded the demo company into {safe_url(settings.effective_database_url)} ({sum(summary.counts.values()):,} rows). "
+        clear_data(db.engine)
+    try:
+        summary = load_demo(db.engine, settings, today=local_today(settings.tz))
+    except DemoLoadError as exc:
+        print(f"csbot demo: {exc}", file=sys.stderr)
+        return 1
+    print(f"Loaded the demo company into {db.url} ({summary.total_rows:,} rows). "
           "Try: csbot ask \"churn last-month\"")
     return 0

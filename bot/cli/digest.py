@@ -32,13 +32,14 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace, settings: Settings, *, now: datetime | None = None) -> int:
     """Exit codes: 0 done, 1 no database / no data / the post failed, 2 a bad command line."""
     # Imported here so that `csbot --help` and the other subcommands start fast.
+    from bot.database import open_for_answers
     from commands.digest import Target, build_digest, log_lines, parse_channel
     from commands.messages import t
     from commands.privacy import is_revenue_channel
     from commands.reply import render_text
     from metrics import digest_store as store
     from metrics.clock import utcnow
-    from metrics.db import DatabaseUnavailable, is_empty, open_database
+    from metrics.db import DatabaseUnavailable, is_empty
 
     lang = settings.language if settings.language in ("en", "ja") else "en"
     target = None
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace, settings: Settings, *, now: datetime | None = 
               "instead.", file=sys.stderr)
         return 2
     try:
-        db = open_database(settings)
+        db = open_for_answers(settings)
     except DatabaseUnavailable as exc:
         print(f"csbot digest: {exc}", file=sys.stderr)
         return 1

@@ -39,10 +39,11 @@ def _fail(message: str) -> int:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.database import open_for_answers
     from commands.health import backtest_report
     from metrics import health as hm
     from metrics.clock import local_today
-    from metrics.db import DatabaseUnavailable, is_empty, open_database
+    from metrics.db import DatabaseUnavailable, is_empty
 
     if args.backtest is None and not args.snapshot:
         print(args.usage, end="", file=sys.stderr)
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return _fail(str(exc))
     today = local_today(settings.tz)
     try:
-        db = open_database(settings, fill_demo=True)
+        db = open_for_answers(settings)
         if is_empty(db.engine):
             print("csbot health: this database holds no data yet; load it with csbot sync --csv <folder> (or csbot demo)",
                   file=sys.stderr)

@@ -44,10 +44,11 @@ def _metric_list(as_json: bool) -> int:
 
 
 def _metric(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.database import open_for_answers
     from commands.periods import PeriodError, parse_period
     from metrics.clock import local_today
     from metrics.compute import compute_metric
-    from metrics.db import is_empty, open_database
+    from metrics.db import is_empty
     from metrics.filters import FILTER_KEYS, Filters
 
     if not args.name:
@@ -72,7 +73,7 @@ def _metric(settings: Settings, args: argparse.Namespace) -> int:
             return 2
         name = FILTER_KEYS[key.strip().lower()]
         filters[name] = (value.strip(),) if name == "owner" else value.strip()
-    db = open_database(settings)
+    db = open_for_answers(settings)
     today = local_today(settings.tz)
     try:
         period = parse_period(args.period, today)

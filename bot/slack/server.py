@@ -10,8 +10,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
+from bot.database import open_for_answers
 from bot.slack.app import create_app
-from metrics.db import open_database
 from metrics.settings import ConfigError, Settings
 
 logger = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ def run_socket_mode(settings: Settings) -> int:
     if not settings.slack_app_token:
         raise ConfigError("SLACK_APP_TOKEN", "missing; Socket Mode needs an app-level token (xapp-...) "
                           "with connections:write, or run csbot serve with SLACK_SIGNING_SECRET")
-    db = open_database(settings)
+    db = open_for_answers(settings)
     check_startup(settings)
     app = create_app(settings, db, socket_mode=True)
     scheduler = start_scheduler(app, settings, db)
@@ -72,7 +72,7 @@ class _QuietHandler(WSGIRequestHandler):
 
 def wsgi_app(settings: Settings):
     """A WSGI app: POST /slack/events to Bolt, GET /healthz for load balancers."""
-    db = open_database(settings)
+    db = open_for_answers(settings)
     check_startup(settings)
     app = create_app(settings, db)
     scheduler = start_scheduler(app, settings, db)
