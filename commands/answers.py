@@ -4,7 +4,8 @@ change, the how-computed lines, the period line and the standard buttons."""
 from __future__ import annotations
 
 from commands.core import Request
-from commands.reply import Button, Chart, Figure, Reply, Table
+from commands.messages import t
+from commands.reply import Button, Chart, Figure, Reply, Series, Table
 from metrics import format as fmt
 from metrics.filters import Filters
 from metrics.periods import Period
@@ -150,10 +151,11 @@ def movements_chart(moves, period: Period, lang: str, currency: str) -> Chart:
     kinds = ("new", "reactivation", "expansion", "contraction", "churn")
     return Chart(
         kind="waterfall",
-        title="MRRの増減" if lang == "ja" else "MRR movements",
+        title=t("charts.mrr_movements", lang),
         subtitle=period.describe(lang),
-        labels=tuple(MOVEMENT_LABELS[k][1 if lang == "ja" else 0] for k in kinds),
-        series=(("MRR", tuple(MOVEMENT_SIGN[k] * moves.amounts[k] for k in kinds)),),
+        labels=(*(MOVEMENT_LABELS[k][1 if lang == "ja" else 0] for k in kinds), t("charts.net", lang)),
+        roles=(*kinds, "net"),
+        series=(Series("MRR", (*(MOVEMENT_SIGN[k] * moves.amounts[k] for k in kinds), moves.net_new)),),
         unit="money",
         alt=f"MRR movements {period.describe('en')}: net {fmt.money(moves.net_new, currency)}",
     )

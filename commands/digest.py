@@ -15,8 +15,9 @@ from datetime import date, datetime, time, timedelta
 
 from commands.answers import figure, movements_chart
 from commands.core import Context, NoData, Request, UsageError, command, freshness, parse_args
+from commands.messages import t, t_list
 from commands.periods import parse_period
-from commands.reply import Chart, Figure, Reply
+from commands.reply import Chart, Figure, Reply, Series
 from metrics import digest as store
 from metrics import format as fmt
 from metrics.db import Database, is_empty, last_successful_sync
@@ -359,11 +360,10 @@ def _chart(moves, period: Period, reds, lists, lang: str, currency: str, revenue
     counts = (lists["new"][1], lists["expansion"][1], lists["contraction"][1], lists["churn"][1], len(reds))
     return Chart(
         kind="bars",
-        title=_t(lang, "Accounts that changed", "変化した顧客"),
+        title=t("charts.accounts_changed", lang),
         subtitle=period.describe(lang),
-        labels=(("新規", "拡大", "縮小", "解約", "レッド") if lang == "ja"
-                else ("New", "Expanded", "Contracted", "Churned", "To red")),
-        series=((_t(lang, "Accounts", "顧客数"), tuple(float(c) for c in counts)),),
+        labels=t_list("charts.accounts_changed_bars", lang),
+        series=(Series(t("charts.accounts", lang), tuple(float(c) for c in counts)),),
         unit="count",
         alt="Accounts that changed: " + ", ".join(f"{n} {c}" for n, c in zip(
             ("new", "expanded", "contracted", "churned", "to red"), counts)),

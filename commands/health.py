@@ -17,7 +17,8 @@ from datetime import date, datetime, timedelta
 from commands.accounts import Match, resolve_account
 from commands.answers import period_line
 from commands.core import Request, UsageError, command, parse_args
-from commands.reply import Button, Chart, Figure, Reply, Table, error_reply
+from commands.messages import t
+from commands.reply import Button, Chart, Figure, Reply, Series, Table, error_reply
 from metrics import format as fmt
 from metrics import health as hm
 from metrics.filters import Filters
@@ -304,12 +305,12 @@ def account_reply(view: hm.AccountView, lang: str, currency: str, match: Match |
     scored = [n for n in hm.COMPONENTS if now.components.get(n) is not None and now.components[n].score is not None]
     chart = Chart(
         kind="bars",
-        title=("構成要素のスコア" if ja else "Component scores"),
+        title=t("charts.component_scores", lang),
         subtitle=_day(now.day, lang, True),
         labels=tuple(COMPONENT_LABEL[lang][n] for n in scored),
-        series=((("今" if ja else "now"), tuple(now.components[n].score for n in scored)),
-                *((((f"{COMPARE_DAYS}日前" if ja else f"{COMPARE_DAYS} days before"),
-                    tuple(view.before.components.get(n) for n in scored)),) if view.before is not None else ())),
+        series=(Series(t("charts.components_now", lang), tuple(now.components[n].score for n in scored)),
+                *((Series(t("charts.components_before", lang, days=COMPARE_DAYS),
+                          tuple(view.before.components.get(n) for n in scored)),) if view.before is not None else ())),
         unit="score",
         alt=f"{facts.name} health components",
     )
@@ -421,9 +422,10 @@ def _portfolio(req: Request, day: date, filters: Filters, model: hm.HealthModel,
         share = (pf.mrr["red"] + pf.mrr["yellow"]) / total_mrr
         lines.append(f"赤または黄の顧客のMRRは全体の {fmt.percent(share)}。" if ja
                      else f"{fmt.percent(share)} of MRR sits with red or yellow accounts.")
-    chart = Chart(kind="donut", title="バンド別の顧客数" if ja else "Accounts by band", subtitle=_day(day, lang, True),
+    chart = Chart(kind="donut", title=t("charts.accounts_by_band", lang), subtitle=_day(day, lang, True),
                   labels=tuple(BAND_LABEL[lang][b] for b in ("red", "yellow", "green")),
-                  series=(("accounts", tuple(float(c[b]) for b in ("red", "yellow", "green"))),), unit="count",
+                  roles=("band_red", "band_yellow", "band_green"),
+                  series=(Series("accounts", tuple(float(c[b]) for b in ("red", "yellow", "green"))),), unit="count",
                   alt=f"{c['red']} red, {c['yellow']} yellow, {c['green']} green")
     buttons = tuple(Button("csbot_pick", r.name, f"health {r.account_id}") for r in shown[:5])
     period_text = _day(day, lang, True) + (f" · {scope}" if scope else "")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from commands.core import Request, command
 from commands.kpi import family_reply
-from commands.reply import Chart, Reply
+from commands.messages import t
+from commands.reply import Chart, Reply, Series
 from metrics import format as fmt
 
 
@@ -22,9 +23,9 @@ def _lines(calc, results, period, lang, currency):
                  + (f" × gross margin {fmt.percent(p['gross_margin'])}" if p["gross_margin"] != 1 else "") + "."]
         if p["mean_monthly_churn"] == 0:
             lines.append("No churn in the last six months, so LTV is not defined (never infinite).")
-    chart = Chart(kind="bars", title="月次解約率" if lang == "ja" else "Monthly customer churn",
+    chart = Chart(kind="bars", title=t("charts.monthly_churn", lang),
                   subtitle=period.describe(lang), labels=tuple(m["month"] for m in months),
-                  series=(("churn", tuple(m["rate"] for m in months)),), unit="ratio",
+                  series=(Series("churn", tuple(m["rate"] for m in months)),), unit="ratio",
                   alt="Monthly customer churn of the six months behind LTV")
     return lines, None, chart
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from commands.core import Request, command
 from commands.kpi import family_reply
-from commands.reply import Chart, Reply, Table
+from commands.messages import t
+from commands.reply import Chart, Reply, Series, Table
 from metrics import format as fmt
 from metrics.periods import add_months, month_start
 from metrics.retention import cohort_table
@@ -30,9 +31,10 @@ def _revenue_lines(calc, results, period, lang, currency):
                  "New and reactivated customers are not counted."]
         labels = ("MRR at start", "Churn", "Contraction", "Expansion", "Kept")
     kept = round(m.mrr_start - a["churn"] - a["contraction"] + a["expansion"], 2)
-    chart = Chart(kind="waterfall", title="売上維持の内訳" if lang == "ja" else "Revenue retention",
+    chart = Chart(kind="waterfall", title=t("charts.revenue_retention", lang),
                   subtitle=period.describe(lang), labels=labels,
-                  series=(("MRR", (m.mrr_start, -a["churn"], -a["contraction"], a["expansion"], kept)),),
+                  roles=("start", "churn", "contraction", "expansion", "end"),
+                  series=(Series("MRR", (m.mrr_start, -a["churn"], -a["contraction"], a["expansion"], kept)),),
                   unit="money", alt=f"Revenue retention {period.describe('en')}")
     return lines, None, chart
 
@@ -51,9 +53,9 @@ def _cohorts(calc, results, period, lang, currency):
     title = "継続率（初回課金月ごとのコホート、各月末に有料の割合）" if lang == "ja" else \
         "Cohort retention (by month of first payment; share still paying at each month end)"
     table = Table(columns=cols, rows=tuple(body), title=title)
-    chart = Chart(kind="heatmap", title="継続率" if lang == "ja" else "Cohort retention",
+    chart = Chart(kind="heatmap", title=t("charts.cohort_retention", lang),
                   subtitle=period.describe(lang), labels=tuple(r["cohort"] for r in rows),
-                  series=tuple((f"M{k}", tuple(r["retention"][k - 1] if len(r["retention"]) >= k else None
+                  series=tuple(Series(f"M{k}", tuple(r["retention"][k - 1] if len(r["retention"]) >= k else None
                                                for r in rows)) for k in range(1, COHORT_COLUMNS + 1)),
                   unit="ratio", alt="Cohort retention table")
     churn = results["customer_churn_rate"]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from commands.core import Request, command
 from commands.kpi import family_reply
-from commands.reply import Chart, Reply
+from commands.messages import t
+from commands.reply import Chart, Figure, Reply, Series
+from metrics import format as fmt
 
 
 def _nps(calc, results, period, lang, currency):
@@ -17,8 +19,11 @@ def _nps(calc, results, period, lang, currency):
         lines = [f"{p['responses']:,} respondents: {p['promoters']:,} promoters, {p['passives']:,} passives, "
                  f"{p['detractors']:,} detractors (each respondent's latest answer in the period)."]
         labels = ("Promoters (9-10)", "Passives (7-8)", "Detractors (0-6)")
-    chart = Chart(kind="donut", title="NPSの内訳" if lang == "ja" else "NPS breakdown", subtitle=period.describe(lang),
-                  labels=labels, series=(("responses", (p["promoters"], p["passives"], p["detractors"])),),
+    nps = results["nps"].current.value
+    chart = Chart(kind="donut", title=t("charts.nps_breakdown", lang), subtitle=period.describe(lang),
+                  labels=labels, roles=("promoter", "passive", "detractor"),
+                  series=(Series("responses", (p["promoters"], p["passives"], p["detractors"])),),
+                  center=None if nps is None else Figure("NPS", fmt.score(nps, signed=True)),
                   unit="count", alt=f"NPS breakdown {period.describe('en')}")
     return lines, None, chart
 
@@ -31,8 +36,8 @@ def _csat(calc, results, period, lang, currency):
     else:
         lines = [f"{p['satisfied']:,} of {p['responses']:,} answers scored 4 or 5; mean score {mean} out of 5."]
     dist = p["distribution"]
-    chart = Chart(kind="bars", title="CSATの分布" if lang == "ja" else "CSAT scores", subtitle=period.describe(lang),
-                  labels=("1", "2", "3", "4", "5"), series=(("answers", tuple(dist[str(k)] for k in range(1, 6))),),
+    chart = Chart(kind="bars", title=t("charts.csat_scores", lang), subtitle=period.describe(lang),
+                  labels=("1", "2", "3", "4", "5"), series=(Series("answers", tuple(dist[str(k)] for k in range(1, 6))),),
                   unit="count", alt=f"CSAT score distribution {period.describe('en')}")
     return lines, None, chart
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 CURRENCY_SYMBOLS = {"JPY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "CNY": "CN¥", "KRW": "₩", "INR": "₹", "AUD": "A$", "CAD": "CA$"}
 NO_DECIMALS = {"JPY", "KRW"}
@@ -61,3 +62,57 @@ def change(unit: str, current: float | None, previous: float | None, currency: s
         text = f"{delta * 100:+.1f} pt"
         return "±0.0 pt" if text in ("+0.0 pt", "-0.0 pt") else text
     return value(unit, delta, currency, signed=True)
+
+
+def compact(unit: str, values: Sequence[float], currency: str = "JPY", *, lang: str = "en", signed: bool = False,
+            scale: float | None = None, exact: bool = False) -> list[str]:
+    """Values written short and on one scale, for charts (bar labels, legends, axis ticks).
+
+    Money is abbreviated by the largest of ``values`` and ``scale`` (the chart's largest
+    value, so every label of a chart shares it): 万/億 for yen in Japanese, M/B otherwise
+    ("¥45.3万", "¥2.4M"); ratios are percents. Labels keep three significant digits with
+    trailing zeros dropped ("5%", "5.2%"); ``exact=True`` (axis ticks) gives every value the
+    same, fewest decimals that write them all exactly ("2.5%", "5.0%"), and zero as "0".
+    Scores are unsigned unless ``signed`` (NPS: "+32"), as in ``score``.
+    """
+    finite = [float(v) for v in values]
+    top = max([abs(v) for v in finite] + [abs(scale) if scale is not None else 0.0])
+    div, suffix, symbol = 1.0, "", ""
+    if unit == "ratio":
+        div, suffix = 0.01, "%"
+    elif unit == "money":
+        symbol = CURRENCY_SYMBOLS.get(currency, currency + " ")
+        if lang == "ja" and currency == "JPY":
+            div, suffix = (1e8, "億") if top >= 1e9 else (1e4, "万") if top >= 1e5 else (1.0, "")
+        else:
+            div, suffix = (1e9, "B") if top >= 1e9 else (1e6, "M") if top >= 1e6 else (1.0, "")
+    decimals: int | None = None
+    if exact:
+        whole = unit in ("count", "score") and all(v == round(v) for v in finite)
+        decimals = 0 if whole else next(
+            (d for d in range(4) if all(abs(round(v / div, d) - v / div) < 1e-6 * max(1.0, top / div) for v in finite)),
+            3)
+    out = []
+    for v in finite:
+        if exact and abs(v) < 1e-9 * max(1.0, div):
+            out.append(f"{symbol}0{suffix if unit == 'ratio' else ''}")
+            continue
+        x = abs(v) / div
+        if decimals is not None:
+            body = f"{x:,.{decimals}f}"
+        elif unit == "money" and div == 1.0:
+            body = f"{x:,.0f}" if currency in NO_DECIMALS or x >= 1000 else f"{x:,.2f}"
+        elif unit == "money":
+            body = _trim(f"{x:,.{0 if x >= 100 else 1 if x >= 10 else 2}f}")
+        elif unit in ("count", "score") and x == round(x):
+            body = f"{x:,.0f}"
+        else:
+            body = _trim(f"{x:,.1f}")
+        negative = round(v / div, 3 if decimals is None else decimals) < 0
+        sign = "-" if negative else "+" if signed and v > 0 else ""
+        out.append(f"{sign}{symbol}{body}{suffix}")
+    return out
+
+
+def _trim(text: str) -> str:
+    return text.rstrip("0").rstrip(".") if "." in text else text
