@@ -54,9 +54,9 @@ def _cohorts(calc, results, period, lang, currency):
         "Cohort retention (by month of first payment; share still paying at each month end)"
     table = Table(columns=cols, rows=tuple(body), title=title)
     chart = Chart(kind="heatmap", title=t("charts.cohort_retention", lang),
-                  subtitle=period.describe(lang), labels=tuple(r["cohort"] for r in rows),
-                  series=tuple(Series(f"M{k}", tuple(r["retention"][k - 1] if len(r["retention"]) >= k else None
-                                               for r in rows)) for k in range(1, COHORT_COLUMNS + 1)),
+                  subtitle=period.describe(lang), labels=cols[2:],  # a row per cohort, as in the table
+                  series=tuple(Series(r["cohort"], tuple(r["retention"][k - 1] if len(r["retention"]) >= k else None
+                                                         for k in range(1, COHORT_COLUMNS + 1))) for r in rows),
                   unit="ratio", alt="Cohort retention table")
     churn = results["customer_churn_rate"]
     ch = churn.current.parts

@@ -72,7 +72,7 @@ def compact(unit: str, values: Sequence[float], currency: str = "JPY", *, lang: 
     value, so every label of a chart shares it): 万/億 for yen in Japanese, M/B otherwise
     ("¥45.3万", "¥2.4M"); ratios are percents. Labels keep three significant digits with
     trailing zeros dropped ("5%", "5.2%"); ``exact=True`` (axis ticks) gives every value the
-    same, fewest decimals that write them all exactly ("2.5%", "5.0%"), and zero as "0".
+    same, fewest decimals that write them all exactly ("2.5%", "5.0%"). Zero is "0", "0%", "¥0".
     Scores are unsigned unless ``signed`` (NPS: "+32"), as in ``score``.
     """
     finite = [float(v) for v in values]
@@ -94,7 +94,7 @@ def compact(unit: str, values: Sequence[float], currency: str = "JPY", *, lang: 
             3)
     out = []
     for v in finite:
-        if exact and abs(v) < 1e-9 * max(1.0, div):
+        if abs(v) < 1e-9 * max(1.0, div):
             out.append(f"{symbol}0{suffix if unit == 'ratio' else ''}")
             continue
         x = abs(v) / div
@@ -104,12 +104,12 @@ def compact(unit: str, values: Sequence[float], currency: str = "JPY", *, lang: 
             body = f"{x:,.0f}" if currency in NO_DECIMALS or x >= 1000 else f"{x:,.2f}"
         elif unit == "money":
             body = _trim(f"{x:,.{0 if x >= 100 else 1 if x >= 10 else 2}f}")
-        elif unit in ("count", "score") and x == round(x):
-            body = f"{x:,.0f}"
+        elif unit == "score" or (unit == "count" and x == round(x)):
+            body = f"{x:,.0f}"  # scores are whole, as in ``score``
         else:
             body = _trim(f"{x:,.1f}")
-        negative = round(v / div, 3 if decimals is None else decimals) < 0
-        sign = "-" if negative else "+" if signed and v > 0 else ""
+        shown = body.strip("0.,") != ""  # a value written as zero gets no sign
+        sign = "-" if v < 0 and shown else "+" if signed and v > 0 and shown else ""
         out.append(f"{sign}{symbol}{body}{suffix}")
     return out
 
