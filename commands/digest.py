@@ -31,7 +31,7 @@ from commands.metric_answer import figure
 from commands.movements import movements_chart
 from commands.periods import parse_period
 from commands.privacy import is_revenue_channel
-from commands.reply import Chart, Figure, Reply
+from commands.reply import Chart, Figure, Reply, Series
 from metrics import digest_queries as queries
 from metrics import digest_store as store
 from metrics.calc import Calc
@@ -400,7 +400,7 @@ def _chart(moves, period: Period, reds, lists, lang: str, currency: str, revenue
         title=t("digest.chart_title", lang),
         subtitle=fmt.period(period, lang),
         labels=t_list("digest.chart_labels", lang),
-        series=((t("digest.chart_series", lang), tuple(float(c) for c in counts)),),
+        series=(Series(t("digest.chart_series", lang), tuple(float(c) for c in counts)),),
         unit="count",
         alt="Accounts that changed: " + ", ".join(f"{n} {c}" for n, c in zip(
             ("new", "expanded", "contracted", "churned", "to red"), counts)),

@@ -4,8 +4,8 @@
 - Full values for text and tables: ``money``, ``percent``, ``count``, ``score``, ``value``
   (by unit), ``change`` (against the previous period), ``period`` (the exact dates) and
   ``period_line`` (the dates and the filters of an answer).
-- Compact values for charts: ``compact`` (bar labels, cells, legends: "¥1.2M", "¥45万") and
-  ``tick`` (one axis tick at a given scale), with ``money_scale`` choosing that scale.
+- Compact values for charts: ``compact`` (bar labels, cells, legends and axis ticks, one
+  scale per chart: "¥1.2M", "¥45万").
 
 A sign is shown when asked (``signed=True``) for every unit and every currency; a score on
 a 0..100 scale is never asked for one (only a metric marked ``signed`` in the catalog, NPS).
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from datetime import date
 
 from commands.messages import t, t_list
@@ -124,64 +125,51 @@ def period_line(p: Period, filters: Filters, lang: str) -> str:
 
 # ---- compact values (charts) -------------------------------------------------------------
 
-def money_scale(amount: float, currency: str, lang: str) -> tuple[float, str]:
-    """(divisor, suffix) for a money amount: 万/億 for yen in Japanese, M/B otherwise."""
-    a = abs(amount)
-    if lang == "ja" and currency == "JPY":
-        if a >= 1e9:
-            return 1e8, "億"
-        if a >= 1e5:
-            return 1e4, "万"
-        return 1.0, ""
-    if a >= 1e9:
-        return 1e9, "B"
-    if a >= 1e6:
-        return 1e6, "M"
-    return 1.0, ""
+def compact(unit: str, values: Sequence[float], currency: str = "JPY", *, lang: str = "en", signed: bool = False,
+            scale: float | None = None, exact: bool = False) -> list[str]:
+    """Values written short and on one scale, for charts (bar labels, legends, axis ticks).
 
-
-def _sig(x: float) -> str:
-    """Three significant digits, trailing zeros dropped, thousands separators."""
-    a = abs(x)
-    decimals = 0 if a >= 100 else 1 if a >= 10 else 2
-    return _trim(f"{x:,.{decimals}f}")
-
-
-def compact(unit: str, v: float | None, lang: str = "en", currency: str = "JPY", *, signed: bool = False,
-            ref: float | None = None) -> str:
-    """A value as written on a chart (bar labels, cells, legends): short but exact enough.
-
-    Money is abbreviated (¥1.2M, ¥45万) by the size of ``ref`` (the chart's largest value,
-    so every label of one chart uses the same scale), else by its own size.
+    Money is abbreviated by the largest of ``values`` and ``scale`` (the chart's largest
+    value, so every label of a chart shares it): 万/億 for yen in Japanese, M/B otherwise
+    ("¥45.3万", "¥2.4M"); ratios are percents. Labels keep three significant digits with
+    trailing zeros dropped ("5%", "5.2%"); ``exact=True`` (axis ticks) gives every value the
+    same, fewest decimals that write them all exactly ("2.5%", "5.0%"). Zero is "0", "0%", "¥0".
+    Scores are unsigned unless ``signed`` (NPS: "+32"), as in ``score``.
     """
-    if v is None:
-        return NONE
-    a = abs(v)
+    finite = [float(v) for v in values]
+    top = max([abs(v) for v in finite] + [abs(scale) if scale is not None else 0.0])
+    div, suffix, symbol = 1.0, "", ""
     if unit == "ratio":
-        return f"{_sign(v, signed)}{_trim(f'{a * 100:.1f}')}%"
-    if unit == "money":
-        div, suffix = money_scale(a if ref is None else max(abs(ref), a), currency, lang)
-        text = (f"{a:,.0f}" if currency in NO_DECIMALS or a >= 1000 else f"{a:,.2f}") if div == 1.0 else _sig(a / div)
-        return f"{_sign(v, signed)}{symbol(currency)}{text}{suffix}"
-    if unit == "score":
-        return f"{_sign(round(v), signed)}{abs(round(v)):d}"
-    if unit in ("days", "minutes"):
-        return f"{_sign(v, signed)}{_trim(f'{a:,.1f}')}{t('format.' + unit, lang)}"
-    return f"{_sign(v, signed)}{_trim(f'{a:,.1f}')}" if not float(a).is_integer() else f"{_sign(v, signed)}{a:,.0f}"
-
-
-def tick(unit: str, x: float, *, div: float = 1.0, suffix: str = "", decimals: int = 0, currency: str = "JPY",
-         signed: bool = False) -> str:
-    """One axis tick: ``x / div`` with ``decimals`` decimals and the scale's ``suffix``
-    (a chart chooses div/suffix/decimals once for all its ticks: ``money_scale`` for money,
-    div 0.01 and "%" for ratios)."""
-    if abs(x) < 1e-9 * max(1.0, abs(div)):
-        return f"{symbol(currency)}0" if unit == "money" else "0%" if unit == "ratio" else "0"
-    v = x / div
-    sign = "-" if round(v, decimals) < 0 else "+" if signed and round(v, decimals) > 0 else ""
-    body = f"{abs(v):,.{decimals}f}"
-    if unit == "money":
-        return f"{sign}{symbol(currency)}{body}{suffix}"
-    if unit in ("count", "score") and decimals == 0:
-        return f"{sign}{abs(round(v)):,d}"
-    return f"{sign}{body}{suffix}"
+        div, suffix = 0.01, "%"
+    elif unit == "money":
+        symbol = CURRENCY_SYMBOLS.get(currency, currency + " ")
+        if lang == "ja" and currency == "JPY":
+            div, suffix = (1e8, "億") if top >= 1e9 else (1e4, "万") if top >= 1e5 else (1.0, "")
+        else:
+            div, suffix = (1e9, "B") if top >= 1e9 else (1e6, "M") if top >= 1e6 else (1.0, "")
+    decimals: int | None = None
+    if exact:
+        whole = unit in ("count", "score") and all(v == round(v) for v in finite)
+        decimals = 0 if whole else next(
+            (d for d in range(4) if all(abs(round(v / div, d) - v / div) < 1e-6 * max(1.0, top / div) for v in finite)),
+            3)
+    out = []
+    for v in finite:
+        if abs(v) < 1e-9 * max(1.0, div):
+            out.append(f"{symbol}0{suffix if unit == 'ratio' else ''}")
+            continue
+        x = abs(v) / div
+        if decimals is not None:
+            body = f"{x:,.{decimals}f}"
+        elif unit == "money" and div == 1.0:
+            body = f"{x:,.0f}" if currency in NO_DECIMALS or x >= 1000 else f"{x:,.2f}"
+        elif unit == "money":
+            body = _trim(f"{x:,.{0 if x >= 100 else 1 if x >= 10 else 2}f}")
+        elif unit == "score" or (unit == "count" and x == round(x)):
+            body = f"{x:,.0f}"  # scores are whole, as in ``score``
+        else:
+            body = _trim(f"{x:,.1f}")
+        shown = body.strip("0.,") != ""  # a value written as zero gets no sign
+        sign = "-" if v < 0 and shown else "+" if signed and v > 0 and shown else ""
+        out.append(f"{sign}{symbol}{body}{suffix}")
+    return out

@@ -18,7 +18,7 @@ from commands import format as fmt
 from commands.accounts import Match, resolve_account
 from commands.core import Request, UsageError, command, parse_args
 from commands.messages import t, t_list
-from commands.reply import Button, Chart, Figure, Reply, Table, error_reply
+from commands.reply import Button, Chart, Figure, Reply, Series, Table, error_reply
 from metrics import health as hm
 from metrics.filters import Filters
 from metrics.periods import Period
@@ -281,9 +281,9 @@ def account_reply(view: hm.AccountView, lang: str, currency: str, model: hm.Heal
         title=t("health.chart_components", lang),
         subtitle=_day(now.day, lang, True),
         labels=tuple(component_label(n, lang) for n in scored),
-        series=((t("health.series_now", lang), tuple(now.components[n].score for n in scored)),
-                *(((t("health.series_before", lang, days=COMPARE_DAYS),
-                    tuple(view.before.components.get(n) for n in scored)),) if view.before is not None else ())),
+        series=(Series(t("health.series_now", lang), tuple(now.components[n].score for n in scored)),
+                *((Series(t("health.series_before", lang, days=COMPARE_DAYS),
+                           tuple(view.before.components.get(n) for n in scored)),) if view.before is not None else ())),
         unit="score",
         alt=f"{facts.name} health components",
     )
@@ -384,8 +384,8 @@ def _portfolio(req: Request, day: date, filters: Filters, model: hm.HealthModel,
         share = sum(pf.mrr[b] for b in hm.RISKY_BANDS) / total_mrr
         lines.append(t("health.risky_mrr_share", lang, share=fmt.percent(share)))
     chart = Chart(kind="donut", title=t("health.chart_bands", lang), subtitle=_day(day, lang, True),
-                  labels=tuple(band_label(b, lang) for b in hm.BANDS),
-                  series=(("accounts", tuple(float(c[b]) for b in hm.BANDS)),), unit="count",
+                  labels=tuple(band_label(b, lang) for b in hm.BANDS), roles=tuple(f"band_{b}" for b in hm.BANDS),
+                  series=(Series("accounts", tuple(float(c[b]) for b in hm.BANDS)),), unit="count",
                   alt=f"{c['red']} red, {c['yellow']} yellow, {c['green']} green")
     buttons = tuple(Button("csbot_pick", r.name, f"health {r.account_id}") for r in shown[:5])
     period_text = _day(day, lang, True) + (f" · {scope}" if scope else "")

@@ -8,7 +8,7 @@ from commands import format as fmt
 from commands.core import Request, command
 from commands.messages import t
 from commands.metric_answer import family_reply
-from commands.reply import Chart, Reply
+from commands.reply import Chart, Reply, Series
 from metrics import catalog
 
 logger = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ def _lines(calc, results, period, lang, currency):
         lines.append(t("ltv.no_churn", lang))
     chart = Chart(kind="bars", title=t("ltv.chart_title", lang),
                   subtitle=fmt.period(period, lang), labels=tuple(m["month"] for m in months),
-                  series=(("churn", tuple(m["rate"] for m in months)),), unit="ratio",
+                  series=(Series("churn", tuple(m["rate"] for m in months)),), unit="ratio",
                   alt="Monthly customer churn of the six months behind LTV")
     return lines, None, chart
 

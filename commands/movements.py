@@ -10,7 +10,7 @@ from commands import format as fmt
 from commands.buttons import filter_tokens, period_token
 from commands.core import Request, UsageError
 from commands.messages import t, t_list
-from commands.reply import Button, Chart, Reply, Table
+from commands.reply import Button, Chart, Reply, Series, Table
 from metrics.calc import Calc
 from metrics.filters import Filters
 from metrics.periods import Period
@@ -79,8 +79,9 @@ def movements_chart(moves: Movements, period: Period, lang: str, currency: str) 
         kind="waterfall",
         title=t("movements.chart_title", lang),
         subtitle=fmt.period(period, lang),
-        labels=tuple(movement_label(k, lang) for k in KINDS),
-        series=(("MRR", tuple(MOVEMENT_SIGN[k] * moves.amounts[k] for k in KINDS)),),
+        labels=(*(movement_label(k, lang) for k in KINDS), t("charts.net", lang)),
+        roles=(*KINDS, "net"),
+        series=(Series("MRR", (*(MOVEMENT_SIGN[k] * moves.amounts[k] for k in KINDS), moves.net_new)),),
         unit="money",
         alt=f"MRR movements {fmt.period(period, 'en')}: net {fmt.money(moves.net_new, currency)}",
     )

@@ -7,7 +7,7 @@ renders it for the console and for Slack's plain-text fallback.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from metrics.catalog import any_revenue
 
@@ -34,17 +34,42 @@ class Table:
     total_rows: int | None = None  # when rows were cut: how many there are in all
 
 
+Role = Literal[
+    "new", "reactivation", "expansion", "contraction", "churn",  # MRR movements
+    "promoter", "passive", "detractor",  # NPS groups
+    "band_red", "band_yellow", "band_green",  # health bands
+    "start", "subtotal", "end", "net",  # waterfall levels (drawn from zero)
+]
+
+
+class Series(NamedTuple):
+    """One line, bar series, layer or heatmap row. A tuple, so ``series[0][1]`` is its values."""
+
+    name: str
+    values: tuple[float | None, ...]
+    role: Role | None = None  # what it is (its colour follows); None = the next palette colour
+
+
 @dataclass(frozen=True)
 class Chart:
-    """Data for a chart; ``bot`` (or the console) draws it with matplotlib."""
+    """Data for a chart; ``bot.charts`` draws it and never reads meaning from its words.
+
+    What each part *is* comes in ``Series.role`` and ``roles`` (one per label: donut and
+    share parts, waterfall bars); a headline number (the NPS in a donut's centre) comes
+    formatted in ``center``. Waterfall: bars whose role is start/subtotal/end/net are levels
+    drawn from zero, the others are movements floating on the running total.
+    """
 
     kind: str  # "bars", "line", "waterfall", "stacked", "heatmap", "donut", "share" (100% bars)
     title: str
     subtitle: str | None = None  # the exact period
     labels: tuple[str, ...] = ()
-    series: tuple[tuple[str, tuple[float | None, ...]], ...] = ()
+    series: tuple[Series, ...] = ()
     unit: str = "count"  # ratio | money | count | score | days | minutes
     alt: str = ""
+    roles: tuple[Role | None, ...] = ()  # one per label, or () when the labels are plain categories
+    center: Figure | None = None  # a headline drawn in a donut's centre (or above a single share bar)
+    signed: bool = False  # values are written with their sign: "+32" (NPS)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from commands import format as fmt
 from commands.core import Request, command
 from commands.messages import t, t_list
 from commands.metric_answer import family_reply
-from commands.reply import Chart, Reply, Table
+from commands.reply import Chart, Reply, Series, Table
 from metrics import catalog
 from metrics.periods import add_months, month_start
 from metrics.retention import cohort_table
@@ -31,7 +31,8 @@ def _revenue_lines(calc, results, period, lang, currency):
     kept = round(m.mrr_start - a["churn"] - a["contraction"] + a["expansion"], 2)
     chart = Chart(kind="waterfall", title=t("retention.revenue_chart_title", lang),
                   subtitle=fmt.period(period, lang), labels=t_list("retention.revenue_chart_labels", lang),
-                  series=(("MRR", (m.mrr_start, -a["churn"], -a["contraction"], a["expansion"], kept)),),
+                  roles=("start", "churn", "contraction", "expansion", "end"),
+                  series=(Series("MRR", (m.mrr_start, -a["churn"], -a["contraction"], a["expansion"], kept)),),
                   unit="money", alt=f"Revenue retention {fmt.period(period, 'en')}")
     return lines, None, chart
 
@@ -49,9 +50,9 @@ def _cohorts(calc, results, period, lang, currency):
         body.append((r["cohort"], f"{r['size']:,}", *cells))
     table = Table(columns=cols, rows=tuple(body), title=t("retention.cohort_table_title", lang))
     chart = Chart(kind="heatmap", title=t("retention.cohort_chart_title", lang),
-                  subtitle=fmt.period(period, lang), labels=tuple(r["cohort"] for r in rows),
-                  series=tuple((f"M{k}", tuple(r["retention"][k - 1] if len(r["retention"]) >= k else None
-                                               for r in rows)) for k in range(1, COHORT_COLUMNS + 1)),
+                  subtitle=fmt.period(period, lang), labels=cols[2:],  # a row per cohort, as in the table
+                  series=tuple(Series(r["cohort"], tuple(r["retention"][k - 1] if len(r["retention"]) >= k else None
+                                                         for k in range(1, COHORT_COLUMNS + 1))) for r in rows),
                   unit="ratio", alt="Cohort retention table")
     ch = results["customer_churn_rate"].current.parts
     lines = [t("retention.still_paying", lang, kept=f"{ch['denominator'] - ch['numerator']:,}",

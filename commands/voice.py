@@ -8,7 +8,7 @@ from commands import format as fmt
 from commands.core import Request, command
 from commands.messages import t, t_list
 from commands.metric_answer import family_reply
-from commands.reply import Chart, Reply
+from commands.reply import Chart, Figure, Reply, Series
 from metrics import catalog
 
 logger = logging.getLogger(__name__)
@@ -18,9 +18,11 @@ def _nps(calc, results, period, lang, currency):
     p = results["nps"].current.parts
     lines = [t("voice.nps_respondents", lang, responses=f"{p['responses']:,}", promoters=f"{p['promoters']:,}",
                passives=f"{p['passives']:,}", detractors=f"{p['detractors']:,}")]
+    nps = results["nps"].current.value
     chart = Chart(kind="donut", title=t("voice.nps_chart_title", lang), subtitle=fmt.period(period, lang),
-                  labels=t_list("voice.nps_chart_labels", lang),
-                  series=(("responses", (p["promoters"], p["passives"], p["detractors"])),),
+                  labels=t_list("voice.nps_chart_labels", lang), roles=("promoter", "passive", "detractor"),
+                  series=(Series("responses", (p["promoters"], p["passives"], p["detractors"])),),
+                  center=None if nps is None else Figure("NPS", fmt.score(nps, signed=True)),
                   unit="count", alt=f"NPS breakdown {fmt.period(period, 'en')}")
     return lines, None, chart
 
@@ -32,7 +34,7 @@ def _csat(calc, results, period, lang, currency):
                mean=mean)]
     dist = p["distribution"]
     chart = Chart(kind="bars", title=t("voice.csat_chart_title", lang), subtitle=fmt.period(period, lang),
-                  labels=("1", "2", "3", "4", "5"), series=(("answers", tuple(dist[str(k)] for k in range(1, 6))),),
+                  labels=("1", "2", "3", "4", "5"), series=(Series("answers", tuple(dist[str(k)] for k in range(1, 6))),),
                   unit="count", alt=f"CSAT score distribution {fmt.period(period, 'en')}")
     return lines, None, chart
 

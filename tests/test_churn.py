@@ -5,9 +5,9 @@ from datetime import date
 import pytest
 
 from metrics import schema
+from metrics.compute import compute_metric
 from metrics.filters import Filters
 from metrics.periods import Period
-from metrics.compute import compute_metric
 
 OCT = Period(date(2026, 10, 1), date(2026, 11, 1), "month")
 

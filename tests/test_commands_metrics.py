@@ -6,12 +6,11 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
+from test_metrics_retention import load
 
 from commands.core import route
 from commands.privacy import carries_revenue
 from metrics import schema
-
-from test_metrics_retention import load
 
 
 @pytest.fixture
@@ -81,7 +80,9 @@ def test_mrr_command_shows_mrr_arr_arpa_and_the_movements(company, ask):
     assert reply.data["arpa"] == pytest.approx(223_333.33)
     # net new = 670,000 - 200,000 = 470,000
     assert reply.data["net_new_mrr"] == 470_000
-    assert reply.chart is not None and reply.chart.series[0][1] == (500_000, 0, 30_000, -10_000, -50_000)
+    # the waterfall: new, reactivation, expansion, contraction, churn, then the net the command computed
+    assert reply.chart is not None and reply.chart.series[0][1] == (500_000, 0, 30_000, -10_000, -50_000, 470_000)
+    assert reply.chart.roles == ("new", "reactivation", "expansion", "contraction", "churn", "net")
     assert "¥670,000" in reply.title
 
 

@@ -21,7 +21,7 @@ def test_a_signed_amount_carries_its_sign_in_every_currency():
 
 
 def test_a_score_of_0_to_100_never_gets_a_plus_but_nps_does():
-    assert fmt.value("score", 75) == "75" and fmt.compact("score", 75) == "75"
+    assert fmt.value("score", 75) == "75" and fmt.compact("score", [75]) == ["75"]
     assert metric_text.headline(catalog.get("health_score"), 75, "JPY") == "75"
     assert metric_text.headline(catalog.get("nps"), 32, "JPY") == "+32"
     assert metric_text.headline(catalog.get("nps"), -4, "JPY") == "-4"
@@ -42,10 +42,11 @@ def test_a_period_names_its_exact_dates_in_both_languages():
 
 
 def test_compact_labels_and_ticks_for_charts():
-    assert fmt.compact("money", 1_234_567, "en", "USD") == "$1.23M"
-    assert fmt.compact("money", 450_000, "ja", "JPY") == "¥45万"
-    assert fmt.compact("money", 30_000, "en", "USD", signed=True) == "+$30,000"
-    assert fmt.compact("ratio", 0.125) == "12.5%" and fmt.compact("days", 3, "ja") == "3日"
-    div, suffix = fmt.money_scale(2_000_000, "USD", "en")
-    assert fmt.tick("money", 1_500_000, div=div, suffix=suffix, decimals=1, currency="USD") == "$1.5M"
-    assert fmt.tick("ratio", 0.25, div=0.01, suffix="%") == "25%" and fmt.tick("score", 0) == "0"
+    assert fmt.compact("money", [1_234_567], "USD") == ["$1.23M"]
+    assert fmt.compact("money", [450_000], "JPY", lang="ja") == ["¥45万"]
+    assert fmt.compact("money", [30_000], "USD", signed=True) == ["+$30,000"]
+    assert fmt.compact("ratio", [0.125]) == ["12.5%"]
+    # one chart, one scale: the largest value (or the axis' top) sets M for every label
+    assert fmt.compact("money", [1_500_000, 500_000], "USD", scale=2_000_000, exact=True) == ["$1.5M", "$0.5M"]
+    assert fmt.compact("ratio", [0.25, 0.5], exact=True) == ["25%", "50%"]
+    assert fmt.compact("score", [0, 75], exact=True) == ["0", "75"]

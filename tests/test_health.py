@@ -465,8 +465,8 @@ def test_backtest_scores_accounts_60_days_before_the_month_and_checks_who_churne
 
 
 def test_health_score_metric_is_the_mean_score_with_counts_per_band(seeded, model_settings):
-    from metrics.periods import Period
     from metrics.calc import Calc
+    from metrics.periods import Period
 
     with seeded.connect() as conn:
         res = hm.health_score_measure(Calc(conn, model_settings, today=D), Period(date(2026, 11, 1), D, "range"),

@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from test_health import MODEL_TEXT, seed
 
 from metrics import schema
-
-from test_health import MODEL_TEXT, seed
 
 
 @pytest.fixture

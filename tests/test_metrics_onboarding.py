@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
+from test_metrics_retention import OCT, load
 
 from metrics import schema
 from metrics.calc import Calc
 from metrics.compute import measure
 from metrics.settings import Settings
-
-from test_metrics_retention import OCT, load
 
 Q3 = OCT.__class__(date(2026, 7, 1), date(2026, 10, 1), "quarter")
 ALL = ("kickoff", "setup", "first_value", "training")

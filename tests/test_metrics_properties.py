@@ -10,14 +10,16 @@ import statistics
 from datetime import date, datetime, timedelta
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from sqlalchemy import create_engine, delete
 
 from metrics import schema
-from metrics.db import make_engine
-from metrics.periods import Period, add_months, month_start
 from metrics.calc import Calc
 from metrics.compute import measure
+from metrics.db import make_engine
+from metrics.periods import Period, add_months, month_start
 from metrics.settings import Settings
 
 BASE = date(2026, 1, 1)

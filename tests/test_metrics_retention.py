@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from conftest import TODAY
 
 from metrics import schema
-from metrics.periods import Period
 from metrics.calc import Calc
 from metrics.compute import compute_metric, measure
+from metrics.periods import Period
 from metrics.settings import Settings
-
-from conftest import TODAY
 
 OCT = Period(date(2026, 10, 1), date(2026, 11, 1), "month")
 SEP = Period(date(2026, 9, 1), date(2026, 10, 1), "month")

@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from test_metrics_retention import OCT, load
 
 from metrics import schema
-from metrics.filters import Filters
 from metrics.calc import Calc
 from metrics.compute import measure
+from metrics.filters import Filters
 from metrics.settings import Settings
-
-from test_metrics_retention import OCT, load
 
 LAST = date(2026, 10, 31)  # OCT's last day
 

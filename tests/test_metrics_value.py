@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from test_metrics_retention import OCT, load
 
-from metrics.periods import Period
 from metrics.calc import Calc
 from metrics.compute import measure
+from metrics.periods import Period
 from metrics.settings import Settings
-
-from test_metrics_retention import OCT, load
 
 
 def value(engine, name: str, period: Period, **settings):

@@ -8,7 +8,6 @@ from dataclasses import replace
 from datetime import date, datetime, timezone
 
 import pytest
-from conftest import wait_for_listeners
 from slack_double import (
     SlackDouble,
     app_mention_event,

@@ -14,12 +14,6 @@ from urllib.parse import parse_qs
 
 import pytest
 from slack_bolt import App
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
-from slack_sdk.signature import SignatureVerifier
-
-from conftest import wait_for_listeners
 from slack_double import (
     SlackDouble,
     app_home_opened_event,
@@ -32,6 +26,10 @@ from slack_double import (
     slack_double,  # noqa: F401  (pytest fixture)
     slash_command_body,
 )
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+from slack_sdk.signature import SignatureVerifier
 
 SECRET = "test-signing-secret"
 

@@ -1,0 +1,57 @@
+"""Line charts: one line per series over the periods, ``None`` a gap, each line's last value written at its end."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from bot.charts.layout import (
+    Ctx,
+    category_ticks,
+    legend,
+    plot_width_in,
+    style_axes,
+    value_axis,
+    width_pt,
+)
+from bot.charts.style import AXIS, INK, PASSIVE_GREY, VALUE_PT, YELLOW, colours
+from commands.reply import Series
+
+logger = logging.getLogger(__name__)
+
+
+def draw_line(ctx: Ctx, series: list[Series]) -> None:
+    ax = ctx.fig.add_subplot()
+    style_axes(ctx, ax)
+    n = len(ctx.chart.labels)
+    xs = list(range(n))
+    handles = []
+    finite = [v for s in series for v in s.values if v is not None]
+    lo, hi = min(finite), max(finite)
+    ends: list[str] = []
+    for s, colour in zip(series, colours([s.role for s in series])):
+        ys = [math.nan if v is None else v for v in s.values]
+        # A point with gaps on both sides would be invisible as a line: the marker shows it.
+        (line,) = ax.plot(xs, ys, color=colour, linewidth=2.6, marker="o", markersize=5, solid_capstyle="round")
+        handles.append(line)
+        last = max((i for i, v in enumerate(s.values) if v is not None), default=None)
+        if last is not None:
+            ends.append(" " + ctx.fmt(s.values[last]))
+            ctx.text(ax, last, s.values[last], ends[-1], size=VALUE_PT, ha="left", va="center",
+                     color=colour if colour not in (YELLOW, PASSIVE_GREY) else INK, weight="bold", clip_on=False)
+    if lo < 0 < hi:
+        ax.axhline(0, color=AXIS, linewidth=1)
+    span = (hi - lo) or abs(hi) or 1.0
+    bottom = lo - 0.12 * span
+    if lo >= 0 and bottom < 0 and ctx.chart.unit in ("ratio", "money", "count"):
+        bottom = 0.0
+    ax.set_ylim(bottom, hi + 0.15 * span)
+    # Room on the right for the end labels: their width in points, as a share of the plot's width.
+    label_pt = 1.15 * max(width_pt(text, VALUE_PT) for text in ends)
+    plot_pt = plot_width_in() * 72
+    units = (n - 1 + 0.4) * label_pt / max(plot_pt - label_pt, 1.0)
+    ax.set_xlim(-0.4, n - 1 + max(0.4, units + 0.15))
+    value_axis(ctx, ax.yaxis)
+    category_ticks(ctx, ax, ctx.chart.labels, plot_width_in())
+    if len(series) > 1:
+        legend(ctx, ax, handles, [s.name for s in series])
