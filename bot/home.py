@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.blocks import render_blocks
-from commands.core import Context
+from commands.context import Context
 from commands.home import home_reply
 
 

@@ -22,8 +22,9 @@ from slack_bolt import App
 from slack_sdk.errors import SlackApiError
 
 from bot.blocks import message_payload
-from commands.core import Context, dispatch, precheck
+from commands.context import Context
 from commands.reply import Button, Reply
+from commands.router import dispatch, precheck
 from metrics.db import Database
 from metrics.settings import Settings
 

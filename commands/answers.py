@@ -3,7 +3,7 @@ change, the how-computed lines, the period line and the standard buttons."""
 
 from __future__ import annotations
 
-from commands.core import Request
+from commands.context import Request
 from commands.reply import Button, Chart, Figure, Reply, Table
 from metrics import format as fmt
 from metrics.filters import Filters
@@ -90,7 +90,7 @@ MOVEMENT_SIGN = {"new": 1, "reactivation": 1, "expansion": 1, "contraction": -1,
 
 
 def page_number(words: list[str]) -> int:
-    from commands.core import UsageError
+    from commands.arguments import UsageError
 
     numbers = [int(w) for w in words if w.isdigit()]
     page = numbers[0] if numbers else 1
@@ -114,12 +114,12 @@ def movement_table(rows: list[dict], lang: str, currency: str, title: str, total
 def accounts_reply(req: Request, command: str, period: Period, filters: Filters, kinds: tuple[str, ...],
                    page: int) -> Reply:
     """The accounts behind a revenue number (its movements), largest first, ``PAGE`` a page."""
-    from commands.core import UsageError
+    from commands.arguments import UsageError
     from metrics.revenue import movement_accounts
 
     lang, currency = req.lang, req.ctx.settings.currency
     ja = lang == "ja"
-    with req.ctx.db.engine.connect() as conn:
+    with req.connection() as conn:
         calc = calc_for(req, conn)
         merged, total = [], 0
         for kind in kinds:  # enough rows of each kind to fill this page after merging

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from commands.answers import (PAGE, accounts_reply, calc_for, figure, how_lines, movements_chart, page_number,
                               period_line, result, standard_buttons)
-from commands.core import Request, command, strict_words
+from commands.arguments import strict_words
+from commands.context import Request
+from commands.router import command
 from commands.reply import Reply, Table
 from metrics import format as fmt
 from metrics.revenue import movement_accounts, movements
@@ -14,13 +16,12 @@ WORDS = ("how", "accounts", "page")
 
 @command(
     "churn",
-    help_ja="顧客解約率と収益解約率、MRRの増減、解約した顧客",
     example="churn last-month segment:enterprise",
     aliases=("解約", "解約率", "チャーン", "チャーンレート"),
     keywords=("churn", "churned", "解約", "チャーン", "離脱"),
 )
 def churn(req: Request) -> Reply:
-    """churn [period] [filters]: customer and revenue churn, MRR movements and the churned accounts"""
+    """churn [period] [filters]"""
     args = req.parse()
     lang, currency = req.lang, req.ctx.settings.currency
     words = [w.lower() for w in args.words]
@@ -29,7 +30,7 @@ def churn(req: Request) -> Reply:
     period = args.period_or_default(req.ctx.today)
     filters = args.filters
 
-    with req.ctx.db.engine.connect() as conn:
+    with req.connection() as conn:
         calc = calc_for(req, conn)
         customer = result(calc, "customer_churn_rate", period, filters)
         revenue = result(calc, "revenue_churn_rate", period, filters)

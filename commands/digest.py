@@ -14,7 +14,9 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
 from commands.answers import figure, movements_chart
-from commands.core import Context, NoData, Request, UsageError, command, freshness, parse_args
+from commands.arguments import ME_WORDS, UsageError, asker_ids, parse_args
+from commands.context import Context, Request
+from commands.router import NoData, command, freshness
 from commands.periods import parse_period
 from commands.reply import Chart, Figure, Reply
 from metrics import digest as store
@@ -52,7 +54,6 @@ SUBCOMMANDS = {
     "alert": "alert", "アラート": "alert",
     "alerts": "alerts", "アラート一覧": "alerts",
 }
-ME_WORDS = ("me", "自分", "私", "わたし")
 HERE_WORDS = ("here", "ここ", "このチャンネル")
 SCHEDULE_WORDS = {
     "daily": "daily", "毎日": "daily", "everyday": "daily",
@@ -80,13 +81,12 @@ def _t(lang: str, en: str, ja: str) -> str:
 
 @command(
     "digest",
-    help_ja="毎朝のKPIダイジェスト（プレビュー、チャンネル購読、配信履歴）とアラート",
     example="digest subscribe #cs-team 09:00",
     aliases=("ダイジェスト",),
     needs_data=False,
 )
 def digest_command(req: Request) -> Reply:
-    """digest [preview|subscribe|list|unsubscribe|log|alert|alerts] ...: the daily KPI digest, its subscriptions, delivery log and alerts"""
+    """digest [preview|subscribe|list|unsubscribe|log|alert|alerts] ..."""
     words = req.args.split()
     lang = req.lang
     if not words:
@@ -153,7 +153,7 @@ def _split_filters(words: list[str], ctx: Context, lang: str) -> tuple[Filters, 
 
 
 def _me_filters(filters: Filters, ctx: Context, lang: str) -> Filters:
-    ids = tuple(x for x in (ctx.user_id, ctx.user_email) if x)
+    ids = asker_ids(ctx)
     if not ids:
         raise UsageError(_t(lang, "“me” needs to know who you are: ask in Slack (a personal digest goes to your DM).",
                             "「自分」はSlackで使ってください（個人用ダイジェストはDMに届きます）。"))

@@ -16,8 +16,10 @@ from datetime import date, datetime, timedelta
 
 from commands.accounts import Match, resolve_account
 from commands.answers import period_line
-from commands.core import Request, UsageError, command, parse_args
+from commands.arguments import ME_WORDS, UsageError, asker_ids, parse_args
+from commands.context import Request
 from commands.reply import Button, Chart, Figure, Reply, Table, error_reply
+from commands.router import command
 from metrics import format as fmt
 from metrics import health as hm
 from metrics.filters import Filters
@@ -56,13 +58,12 @@ _DROPPED_NOISE = re.compile(
 
 @command(
     "health",
-    help_ja="顧客のヘルススコア（0〜100）と傾向・要因。名前なしでポートフォリオ、mine で自分の担当、dropped で赤に落ちた顧客",
     example="health acme",
     aliases=("ヘルス", "ヘルススコア", "health-score"),
     keywords=("health", "ヘルス", "状態", "how is", "doing", "調子", "dropped to red", "赤に"),
 )
 def health(req: Request) -> Reply:
-    """health [account | mine | dropped [period] | backtest [N]] [filters]: an account's score, band, trend and drivers; or the portfolio with its accounts at risk first"""
+    """health [account | mine | dropped [period] | backtest [N]] [filters]"""
     lang = req.lang
     try:
         model = hm.load_model()
@@ -95,9 +96,9 @@ def health(req: Request) -> Reply:
             months = int(words[1])
         return _backtest(req, months, model)
     filters = args.filters
-    mine = first in ("mine", "me", "my", "自分", "私", "自分の")
+    mine = first in ME_WORDS
     if mine:
-        ids = tuple(x for x in (req.ctx.user_id, req.ctx.user_email) if x)
+        ids = asker_ids(req.ctx)
         if not ids:
             raise UsageError("「mine」にはあなたが誰か分かる必要があります。Slack から聞くか、owner:<メールアドレス> を使ってください。"
                              if lang == "ja" else
@@ -115,7 +116,7 @@ def health(req: Request) -> Reply:
 
 def _account(req: Request, name: str, day: date, model: hm.HealthModel) -> Reply:
     lang = req.lang
-    with req.ctx.db.engine.connect() as conn:
+    with req.connection() as conn:
         match = resolve_account(conn, name)
         if match.exact is None:
             return _not_one(match, lang)
@@ -382,7 +383,7 @@ def _fact_rows(view: hm.AccountView, lang: str, currency: str) -> tuple[tuple[st
 
 def _portfolio(req: Request, day: date, filters: Filters, model: hm.HealthModel, *, mine: bool) -> Reply:
     lang, currency, ja = req.lang, req.ctx.settings.currency, req.lang == "ja"
-    with req.ctx.db.engine.connect() as conn:
+    with req.connection() as conn:
         pf = hm.portfolio(conn, day, filters, req.ctx.settings, model=model, compare_days=COMPARE_DAYS)
     scope = filters.describe()
     if not pf.rows:
@@ -441,7 +442,7 @@ def _dropped(req: Request, period: Period | None, filters: Filters, model: hm.He
     today = req.ctx.today
     if period is None:
         period = Period(today - timedelta(days=6), today + timedelta(days=1), grain="days")
-    with req.ctx.db.engine.connect() as conn:
+    with req.connection() as conn:
         report = hm.dropped_to_red(conn, period.start, period.end, filters, req.ctx.settings, today=today, model=model)
     when = period_line(period, filters, lang)
     n = len(report.drops)

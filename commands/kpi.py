@@ -8,7 +8,9 @@ from dataclasses import replace
 from typing import Callable, Iterable
 
 from commands.answers import accounts_reply, calc_for, figure, page_number, how_lines, period_line, result, standard_buttons
-from commands.core import Request, command, strict_words
+from commands.arguments import strict_words
+from commands.context import Request
+from commands.router import command
 from commands.reply import Chart, Figure, Reply, Table
 from metrics import format as fmt
 from metrics.periods import Period
@@ -46,7 +48,7 @@ def family_reply(req: Request, command_name: str, names: Iterable[str], extra: E
     if movements and "accounts" in words:
         return accounts_reply(req, command_name, period, filters, movements, page_number(words))
     names = list(names)
-    with req.ctx.db.engine.connect() as conn:
+    with req.connection() as conn:
         calc = calc_for(req, conn)  # month ends after today are not known yet (cohorts)
         results = {name: result(calc, name, period, filters) for name in names}
         lines, table, chart = extra(calc, results, period, lang, currency) if extra else ([], None, None)
@@ -102,13 +104,12 @@ def _board(calc: Calc, results: dict[str, MetricResult], period: Period, lang: s
 
 @command(
     "kpi",
-    help_ja="KPIボード: MRR/ARR、解約率、GRR、NRR、NPS、CSAT、アクティブユーザー、オンボーディング",
     example="kpi last-month",
     aliases=("kpis", "board", "ダッシュボード", "KPIボード"),
     keywords=("kpi", "kpis", "kpi board", "dashboard", "headline numbers", "主要指標", "指標一覧", "ダッシュボード",
               "kpiボード"),
 )
 def kpi(req: Request) -> Reply:
-    """kpi [period] [filters]: the KPI board: MRR/ARR, churn, GRR, NRR, NPS, CSAT, active users, onboarding"""
+    """kpi [period] [filters]"""
     return family_reply(req, "kpi", BOARD, _board,
                         title_fn=lambda where, lang: f"KPIボード（{where}）" if lang == "ja" else f"KPI board · {where}")

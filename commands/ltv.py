@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from commands.core import Request, command
+from commands.context import Request
 from commands.kpi import family_reply
 from commands.reply import Chart, Reply
+from commands.router import command
 from metrics import format as fmt
 
 
@@ -31,12 +32,11 @@ def _lines(calc, results, period, lang, currency):
 
 @command(
     "ltv",
-    help_ja="LTV（顧客生涯価値）とARPA・アップセル率・クロスセル率",
     example="ltv last-month",
     aliases=("顧客生涯価値", "ライフタイムバリュー"),
     keywords=("ltv", "clv", "lifetime value", "customer lifetime value", "upsell", "cross-sell", "cross sell",
               "顧客生涯価値", "ライフタイムバリュー", "アップセル", "クロスセル"),
 )
 def ltv(req: Request) -> Reply:
-    """ltv [period] [filters]: customer lifetime value, with ARPA, upsell and cross-sell rates"""
+    """ltv [period] [filters]"""
     return family_reply(req, "ltv", ("ltv", "arpa", "upsell_rate", "cross_sell_rate"), _lines)

@@ -4,9 +4,10 @@ expansion, contraction, churn, net new MRR)."""
 from __future__ import annotations
 
 from commands.answers import movements_chart
-from commands.core import Request, command
+from commands.context import Request
 from commands.kpi import family_reply
 from commands.reply import Reply
+from commands.router import command
 from metrics import format as fmt
 from metrics.revenue import movements
 
@@ -36,13 +37,12 @@ def _movements(calc, results, period, lang, currency):
 
 @command(
     "mrr",
-    help_ja="MRR・ARR・ARPAと、MRRの増減内訳（新規・再開・拡大・縮小・解約）",
     example="mrr last-month",
     aliases=("arr", "arpa", "月次経常収益"),
     keywords=("mrr", "arr", "arpa", "recurring revenue", "net new mrr", "mrr movements", "quick ratio",
               "月次経常収益", "年次経常収益", "経常収益", "純増mrr", "クイックレシオ"),
 )
 def mrr(req: Request) -> Reply:
-    """mrr [period] [filters]: MRR, ARR and ARPA at the end of the period, and how MRR moved"""
+    """mrr [period] [filters]"""
     return family_reply(req, "mrr", ("mrr", "arr", "arpa", "net_new_mrr", "quick_ratio"), _movements,
                         movements=("new", "reactivation", "expansion", "contraction", "churn"))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from commands.core import Request, command
+from commands.context import Request
 from commands.kpi import family_reply
 from commands.reply import Reply
+from commands.router import command
 
 
 def _lines(calc, results, period, lang, currency):
@@ -29,11 +30,10 @@ def _lines(calc, results, period, lang, currency):
 
 @command(
     "onboarding",
-    help_ja="オンボーディング完了率とTTV（価値実感までの日数）",
     example="onboarding last-quarter",
     aliases=("オンボーディング", "導入"),
     keywords=("onboarding", "ttv", "time to value", "time-to-value", "オンボーディング", "導入支援", "立ち上がり"),
 )
 def onboarding(req: Request) -> Reply:
-    """onboarding [period] [filters]: onboarding completion rate and median time to value"""
+    """onboarding [period] [filters]"""
     return family_reply(req, "onboarding", ("onboarding_completion_rate", "ttv"), _lines)

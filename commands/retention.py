@@ -3,9 +3,10 @@ retention with the cohort table."""
 
 from __future__ import annotations
 
-from commands.core import Request, command
+from commands.context import Request
 from commands.kpi import family_reply
 from commands.reply import Chart, Reply, Table
+from commands.router import command
 from metrics import format as fmt
 from metrics.periods import add_months, month_start
 from metrics.retention import cohort_table
@@ -72,41 +73,38 @@ def _cohorts(calc, results, period, lang, currency):
 
 @command(
     "nrr",
-    help_ja="NRR（売上維持率）とGRR・拡大率",
     example="nrr last-12-months",
     aliases=("売上維持率", "ネットレベニューリテンション"),
     keywords=("nrr", "net revenue retention", "net retention", "net dollar retention", "ndr", "expansion rate",
               "売上維持率", "ネット売上維持率", "ネットレベニューリテンション", "拡大率"),
 )
 def nrr(req: Request) -> Reply:
-    """nrr [period] [filters]: net revenue retention, with GRR and the expansion rate"""
+    """nrr [period] [filters]"""
     return family_reply(req, "nrr", ("nrr", "grr", "expansion_rate", "net_mrr_churn_rate"), _revenue_lines,
                         movements=("expansion", "contraction", "churn"))
 
 
 @command(
     "grr",
-    help_ja="GRR（グロス売上維持率）と収益解約率",
     example="grr 2026-Q3",
     aliases=("グロス売上維持率",),
     keywords=("grr", "gross revenue retention", "gross retention", "gross dollar retention",
               "グロス売上維持率", "グロスレベニューリテンション"),
 )
 def grr(req: Request) -> Reply:
-    """grr [period] [filters]: gross revenue retention, with revenue churn and NRR"""
+    """grr [period] [filters]"""
     return family_reply(req, "grr", ("grr", "revenue_churn_rate", "nrr"), _revenue_lines,
                         movements=("contraction", "churn"))
 
 
 @command(
     "retention",
-    help_ja="顧客維持率と継続率（コホート表）",
     example="retention last-quarter",
     aliases=("継続率", "リテンション", "コホート"),
     keywords=("retention", "retention rate", "customer retention", "cohort", "cohorts", "継続率", "リテンション",
               "コホート", "顧客維持率"),
 )
 def retention(req: Request) -> Reply:
-    """retention [period] [filters]: customer retention, annualised churn and the cohort retention table"""
+    """retention [period] [filters]"""
     return family_reply(req, "retention", ("retention_rate", "customer_churn_rate", "annualized_churn_rate",
                                            "cohort_retention"), _cohorts, movements=("churn",))

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from commands.core import Request, command
+from commands.context import Request
 from commands.reply import Reply, Table
+from commands.router import command
 from metrics.sync import sync_status
 
 STATUS_JA = {"ok": "成功", "failed": "失敗", "running": "実行中", "busy": "実行中"}
 
 
-@command("sync", help_ja="直近の同期・データの鮮度・取り込めなかった行と理由", example="sync",
+@command("sync", example="sync",
          aliases=("同期",), keywords=("sync", "同期", "freshness", "鮮度"), needs_data=False)
 def sync(req: Request) -> Reply:
-    """sync: the last syncs, data freshness and rejected rows with their reasons"""
+    """sync"""
     lang, ctx = req.lang, req.ctx
     status = sync_status(ctx.db.engine, limit=5, rejected_limit=10)
     tz = ctx.settings.tz

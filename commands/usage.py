@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from commands.core import Request, command
+from commands.context import Request
 from commands.kpi import family_reply
 from commands.reply import Reply
+from commands.router import command
 
 NAMES = ("mau", "wau", "dau", "stickiness", "avg_usage_minutes", "seat_utilization")
 
@@ -24,7 +25,6 @@ def _lines(calc, results, period, lang, currency):
 
 @command(
     "usage",
-    help_ja="アクティブユーザー（DAU/WAU/MAU）、スティッキネス、利用時間、シート利用率",
     example="usage this-month",
     aliases=("利用状況", "アクティブユーザー"),
     keywords=("usage", "active users", "dau", "wau", "mau", "stickiness", "seat utilization", "seat utilisation",
@@ -32,5 +32,5 @@ def _lines(calc, results, period, lang, currency):
               "ライセンス稼働率"),
 )
 def usage(req: Request) -> Reply:
-    """usage [period] [filters]: DAU, WAU, MAU, stickiness, usage time and seat utilisation"""
+    """usage [period] [filters]"""
     return family_reply(req, "usage", NAMES, _lines)

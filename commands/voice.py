@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from commands.core import Request, command
+from commands.context import Request
 from commands.kpi import family_reply
 from commands.reply import Chart, Reply
+from commands.router import command
 
 
 def _nps(calc, results, period, lang, currency):
@@ -39,24 +40,22 @@ def _csat(calc, results, period, lang, currency):
 
 @command(
     "nps",
-    help_ja="NPS（ネットプロモータースコア）と推奨者・中立者・批判者",
     example="nps this-quarter",
     aliases=("顧客推奨度",),
     keywords=("nps", "net promoter", "net promoter score", "promoters", "detractors", "顧客推奨度",
               "ネットプロモータースコア", "推奨者", "批判者"),
 )
 def nps(req: Request) -> Reply:
-    """nps [period] [filters]: Net Promoter Score with promoters, passives and detractors"""
+    """nps [period] [filters]"""
     return family_reply(req, "nps", ("nps",), _nps)
 
 
 @command(
     "csat",
-    help_ja="CSAT（顧客満足度）: 4〜5点の割合と平均点",
     example="csat last-month",
     aliases=("顧客満足度",),
     keywords=("csat", "customer satisfaction", "satisfaction", "顧客満足度", "満足度"),
 )
 def csat(req: Request) -> Reply:
-    """csat [period] [filters]: customer satisfaction: top-2-box share and mean score"""
+    """csat [period] [filters]"""
     return family_reply(req, "csat", ("csat",), _csat)

@@ -15,7 +15,8 @@ from slack_sdk.models.blocks import Block
 
 from bot.blocks import MAX_BLOCKS, MAX_SECTION, message_payload
 from bot.home import home_view
-from commands.core import Context, dispatch, load_commands
+from commands.context import Context
+from commands.router import dispatch, load_commands
 from metrics.db import Database
 from metrics.demo import load_demo
 from metrics.settings import Settings

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from commands.core import route
+from commands.router import route
 from metrics import schema
 
 from test_metrics_retention import load

@@ -17,8 +17,9 @@ from slack_sdk import WebClient
 from sqlalchemy import insert, select, update
 
 from bot.scheduler import Scheduler, call_slack, digest_cli
-from commands.core import Context, dispatch
+from commands.context import Context
 from commands.digest import build_digest
+from commands.router import dispatch
 from metrics import digest as store
 from metrics import schema
 from metrics.db import Database, make_engine
