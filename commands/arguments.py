@@ -93,7 +93,7 @@ def parse_assignments(items: Iterable[str], lang: str = "en") -> Filters:
     pairs = []
     for item in items:
         key, sep, value = item.partition("=")
-        if not sep:
+        if not sep or key.strip().lower() not in FILTER_KEYS or not value.strip():
             raise UsageError(t("arguments.bad_assignment", lang, item=item, known=_known("")))
         pairs.append((key, value))
     return parse_filters(pairs, None, lang)

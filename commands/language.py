@@ -8,9 +8,9 @@ import logging
 import re
 import unicodedata
 
-logger = logging.getLogger(__name__)
+from commands.messages import LANGUAGES
 
-LANGUAGES = ("en", "ja")
+logger = logging.getLogger(__name__)
 
 # Hiragana and katakana, CJK ideographs (with extension A), half-width katakana,
 # and full-width ASCII (what a Japanese IME types for "ＮＲＲ").
