@@ -9,6 +9,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
+from conftest import seed_two_plans
 from sqlalchemy import event
 
 from commands.arguments import ME_WORDS, UsageError, owner_ids, parse_args
@@ -16,7 +17,6 @@ from commands.context import Context
 from commands.language import clean_text, detect_language
 from commands.messages import LANGUAGES
 from commands.router import command_specs, dispatch, load_commands, route
-from conftest import seed_two_plans
 from metrics.settings import Settings
 
 README = Path(__file__).resolve().parent.parent / "README.md"
