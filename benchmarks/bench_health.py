@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from scale_data import DEFAULT_DATA, TODAY, copy_to_postgres, generate_sqlite  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
-from commands.core import Context, dispatch  # noqa: E402
+from commands.context import Context  # noqa: E402
+from commands.router import dispatch  # noqa: E402
 from metrics.db import Database, make_engine  # noqa: E402
 from metrics.settings import Settings  # noqa: E402
 

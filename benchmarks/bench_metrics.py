@@ -29,12 +29,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from scale_data import DEFAULT_DATA, EXTRA_INDEXES, TODAY, copy_to_postgres, ensure_indexes, generate_sqlite  # noqa: E402
 
-from metrics.db import make_engine  # noqa: E402
-from metrics.periods import Period  # noqa: E402
 from commands import format as fmt  # noqa: E402
 from metrics import catalog  # noqa: E402
 from metrics.calc import Calc  # noqa: E402
 from metrics.compute import compute_metric  # noqa: E402
+from metrics.db import make_engine  # noqa: E402
+from metrics.periods import Period  # noqa: E402
 from metrics.settings import Settings  # noqa: E402
 
 PERIOD = Period(date(2026, 10, 1), date(2026, 11, 1), "month")

@@ -6,13 +6,15 @@ import json
 import logging
 import re
 import sys
-from datetime import datetime
 from pathlib import Path
 
 from bot.database import open_for_answers
 from bot.slack.blocks import message_payload
-from commands.core import Context, dispatch
+from commands.context import Context
+from commands.messages import t
 from commands.reply import Reply, render_text
+from commands.router import dispatch
+from metrics.clock import utcnow
 from metrics.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -36,7 +38,7 @@ def answer_once(settings: Settings, text: str, *, as_json: bool = False) -> int:
 
 def chart_path(settings: Settings, reply: Reply) -> Path:
     slug = re.sub(r"[^a-z0-9]+", "-", (reply.chart.title if reply.chart else "chart").lower()).strip("-") or "chart"
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    stamp = utcnow().astimezone(settings.tz).strftime("%Y%m%d-%H%M%S-%f")
     return settings.data_dir / "charts" / f"{stamp}-{slug}.png"
 
 
@@ -53,7 +55,7 @@ def _print_chart(reply: Reply, settings: Settings, stdout) -> None:
     except (OSError, ValueError) as exc:
         logger.warning("could not save the chart: %s", exc)
         return
-    print(("グラフ: " if reply.language == "ja" else "Chart: ") + str(path), file=stdout)
+    print(t("console.chart_saved", reply.language, path=path), file=stdout)
 
 
 def run_console(settings: Settings, stdin=None, stdout=None) -> int:

@@ -10,7 +10,8 @@
 Normalising: NFKC (full-width to half-width), lower case, katakana to
 hiragana, punctuation and spaces dropped; legal forms ("Corp", "Inc", "Ltd",
 "株式会社", "(株)" ...) are ignored when they are the only difference.
-Reusable by any command that takes an account name.
+Reusable by any command that takes an account name. The queries are
+``metrics.accounts``'; this module holds the matching rules on what people type.
 """
 
 from __future__ import annotations
@@ -21,13 +22,11 @@ import unicodedata
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import Connection
 
-from metrics import schema
+from metrics.accounts import AccountRef, accounts_by_id_or_name, all_accounts
 
 logger = logging.getLogger(__name__)
-
-a = schema.accounts
 
 MAX_CANDIDATES = 5
 TYPO_SCORE = 85.0  # rapidfuzz ratio (0-100) for a name to count as a small typo away
@@ -38,12 +37,6 @@ _LEGAL_WORDS = (
     "kk", "k.k.", "holdings",
 )
 _LEGAL_JA = ("株式会社", "有限会社", "合同会社", "(株)", "(有)", "(同)")
-
-
-@dataclass(frozen=True)
-class AccountRef:
-    account_id: str
-    name: str
 
 
 @dataclass(frozen=True)
@@ -88,15 +81,13 @@ def resolve_account(conn: Connection, query: str) -> Match:
     if not query:
         return Match(query=query)
     # Fast path: an account id or the exact name, through SQL.
-    rows = conn.execute(select(a.c.account_id, a.c.name).where(
-        or_(a.c.account_id == query, func.lower(a.c.name) == query.lower()))).all()
-    by_id = [r for r in rows if r[0] == query]
+    found = accounts_by_id_or_name(conn, query)
+    by_id = [r for r in found if r.account_id == query]
     if by_id:
-        return Match(query=query, exact=AccountRef(by_id[0][0], by_id[0][1]), how="id")
-    if len(rows) == 1:
-        return Match(query=query, exact=AccountRef(rows[0][0], rows[0][1]), how="name")
-    names = [AccountRef(r[0], r[1]) for r in conn.execute(select(a.c.account_id, a.c.name))]
-    return match_names(query, names)
+        return Match(query=query, exact=by_id[0], how="id")
+    if len(found) == 1:
+        return Match(query=query, exact=found[0], how="name")
+    return match_names(query, all_accounts(conn))
 
 
 def match_names(query: str, names: list[AccountRef]) -> Match:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 
 from commands import format as fmt
+from commands.arguments import strict_words
 from commands.buttons import standard_buttons
-from commands.core import Request, command, strict_words
+from commands.context import Request
 from commands.messages import t, t_list
 from commands.metric_answer import calc_for, figure, headline, how_lines, result
 from commands.movements import PAGE, accounts_reply, movements_chart, page_number
 from commands.reply import Reply, Table
+from commands.router import command
 from metrics import catalog
 from metrics.revenue import movement_accounts, movements
 
@@ -22,13 +24,12 @@ SHOWS = ("customer_churn_rate", "revenue_churn_rate", "mrr_movements")  # figure
 
 @command(
     "churn",
-    help_ja="顧客解約率と収益解約率、MRRの増減、解約した顧客",
     example="churn last-month segment:enterprise",
     aliases=("解約", "解約率", "チャーン", "チャーンレート"),
     keywords=catalog.command_keywords("churn"),
 )
 def churn(req: Request) -> Reply:
-    """churn [period] [filters]: customer and revenue churn, MRR movements and the churned accounts"""
+    """churn [period] [filters]"""
     args = req.parse()
     lang, currency = req.lang, req.ctx.settings.currency
     words = [w.lower() for w in args.words]
@@ -37,7 +38,7 @@ def churn(req: Request) -> Reply:
     period = args.period_or_default(req.ctx.today)
     filters = args.filters
 
-    with req.ctx.db.engine.connect() as conn:
+    with req.connection() as conn:
         calc = calc_for(req, conn)
         customer = result(calc, "customer_churn_rate", period, filters)
         revenue = result(calc, "revenue_churn_rate", period, filters)

@@ -17,21 +17,15 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from commands import format as fmt
-from commands.core import (
-    Context,
-    NoData,
-    Request,
-    UsageError,
-    command,
-    freshness,
-    parse_args,
-)
+from commands.arguments import ME_WORDS, UsageError, asker_ids, parse_args
+from commands.context import Context, Request
 from commands.messages import t, t_list
 from commands.metric_answer import figure
 from commands.movements import movements_chart
 from commands.periods import parse_period
 from commands.privacy import is_revenue_channel
 from commands.reply import Chart, Figure, Reply, Series
+from commands.router import NoData, command, freshness
 from metrics import digest_queries as queries
 from metrics import digest_store as store
 from metrics.calc import Calc
@@ -57,7 +51,6 @@ SUBCOMMANDS = {
     "alert": "alert", "アラート": "alert",
     "alerts": "alerts", "アラート一覧": "alerts",
 }
-ME_WORDS = ("me", "自分", "私", "わたし")
 HERE_WORDS = ("here", "ここ", "このチャンネル")
 SCHEDULE_WORDS = {
     "daily": "daily", "毎日": "daily", "everyday": "daily",
@@ -158,7 +151,7 @@ def _split_filters(words: list[str], ctx: Context, lang: str) -> tuple[Filters, 
 
 
 def _me_filters(filters: Filters, ctx: Context, lang: str) -> Filters:
-    ids = tuple(x for x in (ctx.user_id, ctx.user_email) if x)
+    ids = asker_ids(ctx)
     if not ids:
         raise UsageError(t("digest.me_needs_user", lang))
     return replace(filters, owner=ids)
@@ -201,13 +194,12 @@ def where_text(target: str, channel: str, channel_name: str | None) -> str:
 
 @command(
     "digest",
-    help_ja="毎朝のKPIダイジェスト（プレビュー、チャンネル購読、配信履歴）とアラート",
     example="digest subscribe #cs-team 09:00",
     aliases=("ダイジェスト",),
     needs_data=False,
 )
 def digest_command(req: Request) -> Reply:
-    """digest [preview|subscribe|list|unsubscribe|log|alert|alerts] ...: the daily KPI digest, its subscriptions, delivery log and alerts"""
+    """digest [preview|subscribe|list|unsubscribe|log|alert|alerts] ..."""
     words = req.args.split()
     lang = req.lang
     if not words:

@@ -163,15 +163,6 @@ def normalize(text: str) -> str:
     return out
 
 
-_JA_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff66-\uff9f\uff01-\uff5e]")
-
-
-def detect_language(text: str) -> str:
-    """"ja" when ``text`` has Japanese script (kana, kanji, or full-width
-    letters typed with a Japanese IME), else "en"."""
-    return "ja" if _JA_RE.search(text or "") else "en"
-
-
 # question words around a term: "NRRって何？", "what is NRR?"
 _EN_PREFIXES = (
     "what is meant by",

@@ -16,9 +16,11 @@ from datetime import date, datetime, timedelta
 
 from commands import format as fmt
 from commands.accounts import Match, resolve_account
-from commands.core import Request, UsageError, command, parse_args
+from commands.arguments import ME_WORDS, UsageError, asker_ids, parse_args
+from commands.context import Request
 from commands.messages import t, t_list
 from commands.reply import Button, Chart, Figure, Reply, Series, Table, error_reply
+from commands.router import command
 from metrics import health as hm
 from metrics.filters import Filters
 from metrics.periods import Period
@@ -67,13 +69,12 @@ _DROPPED_NOISE = re.compile(
 
 @command(
     "health",
-    help_ja="顧客のヘルススコア（0〜100）と傾向・要因。名前なしでポートフォリオ、mine で自分の担当、dropped で赤に落ちた顧客",
     example="health acme",
     aliases=("ヘルス", "ヘルススコア", "health-score"),
     keywords=("health", "ヘルス", "状態", "how is", "doing", "調子", "dropped to red", "赤に"),
 )
 def health(req: Request) -> Reply:
-    """health [account | mine | dropped [period] | backtest [N]] [filters]: an account's score, band, trend and drivers; or the portfolio with its accounts at risk first"""
+    """health [account | mine | dropped [period] | backtest [N]] [filters]"""
     lang = req.lang
     try:
         model = hm.model_for(req.ctx.settings)
@@ -103,9 +104,9 @@ def health(req: Request) -> Reply:
             months = int(words[1])
         return _backtest(req, months, model)
     filters = args.filters
-    mine = first in ("mine", "me", "my", "自分", "私", "自分の")
+    mine = first in ME_WORDS
     if mine:
-        ids = tuple(x for x in (req.ctx.user_id, req.ctx.user_email) if x)
+        ids = asker_ids(req.ctx)
         if not ids:
             raise UsageError(t("health.mine_needs_user", lang))
         filters = replace(filters, owner=ids)
@@ -120,7 +121,7 @@ def health(req: Request) -> Reply:
 
 def _account(req: Request, name: str, day: date, model: hm.HealthModel) -> Reply:
     lang = req.lang
-    with req.ctx.db.engine.connect() as conn:
+    with req.connection() as conn:
         match = resolve_account(conn, name)
         if match.exact is None:
             return _not_one(match, lang)
@@ -354,7 +355,7 @@ def _fact_rows(view: hm.AccountView, lang: str, currency: str) -> tuple[tuple[st
 
 def _portfolio(req: Request, day: date, filters: Filters, model: hm.HealthModel, *, mine: bool) -> Reply:
     lang, currency = req.lang, req.ctx.settings.currency
-    with req.ctx.db.engine.connect() as conn:
+    with req.connection() as conn:
         pf = hm.portfolio(conn, day, filters, req.ctx.settings, model=model, compare_days=COMPARE_DAYS)
     scope = filters.describe()
     if not pf.rows:
@@ -403,7 +404,7 @@ def _dropped(req: Request, period: Period | None, filters: Filters, model: hm.He
     today = req.ctx.today
     if period is None:
         period = Period(today - timedelta(days=6), today + timedelta(days=1), grain="days")
-    with req.ctx.db.engine.connect() as conn:
+    with req.connection() as conn:
         report = hm.dropped_to_red(conn, period.start, period.end, filters, req.ctx.settings, today=today, model=model)
     n = len(report.drops)
     title = _counted("health.dropped_title", n, lang, when=fmt.period_line(period, filters, lang))

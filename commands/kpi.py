@@ -6,10 +6,11 @@ import logging
 
 from commands import format as fmt
 from commands import metric_text
-from commands.core import Request, command
+from commands.context import Request
 from commands.messages import t, t_list
 from commands.metric_answer import family_reply, headline
 from commands.reply import Reply, Table
+from commands.router import command
 from metrics import catalog
 from metrics.calc import Calc
 from metrics.compute import MetricResult
@@ -33,11 +34,10 @@ def _board(calc: Calc, results: dict[str, MetricResult], period: Period, lang: s
 
 @command(
     "kpi",
-    help_ja="KPIボード: MRR/ARR、解約率、GRR、NRR、NPS、CSAT、アクティブユーザー、オンボーディング",
     example="kpi last-month",
     aliases=("kpis", "board", "ダッシュボード", "KPIボード"),
     keywords=catalog.command_keywords("kpi"),
 )
 def kpi(req: Request) -> Reply:
-    """kpi [period] [filters]: the KPI board: MRR/ARR, churn, GRR, NRR, NPS, CSAT, active users, onboarding"""
+    """kpi [period] [filters]"""
     return family_reply(req, "kpi", BOARD, _board, title_fn=lambda where, lang: t("kpi.title", lang, where=where))

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 
 from commands import format as fmt
-from commands.core import Request, command
+from commands.context import Request
 from commands.messages import t
 from commands.metric_answer import family_reply
 from commands.reply import Chart, Reply, Series
+from commands.router import command
 from metrics import catalog
 
 logger = logging.getLogger(__name__)
@@ -31,11 +32,10 @@ def _lines(calc, results, period, lang, currency):
 
 @command(
     "ltv",
-    help_ja="LTV（顧客生涯価値）とARPA・アップセル率・クロスセル率",
     example="ltv last-month",
     aliases=("顧客生涯価値", "ライフタイムバリュー"),
     keywords=catalog.command_keywords("ltv"),
 )
 def ltv(req: Request) -> Reply:
-    """ltv [period] [filters]: customer lifetime value, with ARPA, upsell and cross-sell rates"""
+    """ltv [period] [filters]"""
     return family_reply(req, "ltv", ("ltv", "arpa", "upsell_rate", "cross_sell_rate"), _lines)

@@ -11,8 +11,9 @@ from typing import Callable, Iterable
 
 from commands import format as fmt
 from commands import metric_text
+from commands.arguments import strict_words
 from commands.buttons import standard_buttons
-from commands.core import Request, strict_words
+from commands.context import Request
 from commands.messages import t
 from commands.movements import accounts_reply, page_number
 from commands.reply import Chart, Figure, Reply, Table
@@ -84,7 +85,7 @@ def family_reply(req: Request, command_name: str, names: Iterable[str], extra: E
     if movements and "accounts" in words:
         return accounts_reply(req, command_name, period, filters, movements, page_number(words))
     names = list(names)
-    with req.ctx.db.engine.connect() as conn:
+    with req.connection() as conn:
         calc = calc_for(req, conn)  # month ends after today are not known yet (cohorts)
         results = {name: result(calc, name, period, filters) for name in names}
         lines, table, chart = extra(calc, results, period, lang, currency) if extra else ([], None, None)

@@ -7,8 +7,9 @@ from __future__ import annotations
 import logging
 
 from commands import format as fmt
+from commands.arguments import UsageError
 from commands.buttons import filter_tokens, period_token
-from commands.core import Request, UsageError
+from commands.context import Request
 from commands.messages import t, t_list
 from commands.reply import Button, Chart, Reply, Series, Table
 from metrics.calc import Calc
@@ -48,7 +49,7 @@ def accounts_reply(req: Request, command: str, period: Period, filters: Filters,
                    page: int) -> Reply:
     """The accounts behind a revenue number (its movements), largest first, ``PAGE`` a page."""
     lang, currency = req.lang, req.ctx.settings.currency
-    with req.ctx.db.engine.connect() as conn:
+    with req.connection() as conn:
         calc = Calc(conn, req.ctx.settings, today=req.ctx.today)
         merged, total = [], 0
         for kind in kinds:  # enough rows of each kind to fill this page after merging

@@ -6,11 +6,12 @@ from __future__ import annotations
 import logging
 
 from commands import format as fmt
-from commands.core import Request, command
+from commands.context import Request
 from commands.messages import t
 from commands.metric_answer import family_reply
 from commands.movements import KINDS, movements_chart
 from commands.reply import Reply
+from commands.router import command
 from metrics import catalog
 from metrics.revenue import movements
 
@@ -33,12 +34,11 @@ def _movements(calc, results, period, lang, currency):
 
 @command(
     "mrr",
-    help_ja="MRR・ARR・ARPAと、MRRの増減内訳（新規・再開・拡大・縮小・解約）",
     example="mrr last-month",
     aliases=("arr", "arpa", "月次経常収益"),
     keywords=catalog.command_keywords("mrr"),
 )
 def mrr(req: Request) -> Reply:
-    """mrr [period] [filters]: MRR, ARR and ARPA at the end of the period, and how MRR moved"""
+    """mrr [period] [filters]"""
     return family_reply(req, "mrr", ("mrr", "arr", "arpa", "net_new_mrr", "quick_ratio"), _movements,
                         movements=KINDS, shows=("mrr_movements",))

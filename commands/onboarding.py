@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from commands.core import Request, command
+from commands.context import Request
 from commands.messages import t
 from commands.metric_answer import family_reply
 from commands.reply import Reply
+from commands.router import command
 from metrics import catalog
 
 logger = logging.getLogger(__name__)
@@ -27,11 +28,10 @@ def _lines(calc, results, period, lang, currency):
 
 @command(
     "onboarding",
-    help_ja="オンボーディング完了率とTTV（価値実感までの日数）",
     example="onboarding last-quarter",
     aliases=("オンボーディング", "導入"),
     keywords=catalog.command_keywords("onboarding"),
 )
 def onboarding(req: Request) -> Reply:
-    """onboarding [period] [filters]: onboarding completion rate and median time to value"""
+    """onboarding [period] [filters]"""
     return family_reply(req, "onboarding", ("onboarding_completion_rate", "ttv"), _lines)

@@ -1,7 +1,9 @@
 """The period words users type, in English and Japanese (metrics.md, "Periods").
 
 ``parse_period("last-month", today)`` returns a ``Period``; ``find_period`` pulls a
-period out of a free-form question ("churn last month please", "先月の解約率は？").
+period out of a free-form question ("churn last month please", "先月の解約率は？");
+``default_period(today)`` is the period an answer covers when none is asked for
+(``DEFAULT_PERIOD``: the one place it is written).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Callable
 
+from commands.messages import t
 from metrics.periods import Period, add_months, month_start, quarter_start, week_start
 
 DEFAULT_PERIOD = "last-month"
@@ -24,11 +27,7 @@ class PeriodError(ValueError):
 
     def __init__(self, word: str, lang: str = "en"):
         self.word = word
-        if lang == "ja":
-            msg = f"期間「{word}」が分かりませんでした。例: {EXAMPLES}"
-        else:
-            msg = f"I don't know the period “{word}”. Try one of: {EXAMPLES}."
-        super().__init__(msg)
+        super().__init__(t("periods.unknown", lang, word=word, examples=EXAMPLES))
 
 
 def normalize(text: str) -> str:
@@ -228,11 +227,23 @@ def find_period(text: str, today: date) -> tuple[Period | None, str]:
     return None, norm
 
 
+def default_period(today: date) -> Period:
+    """The period an answer covers when the question names none."""
+    return FIXED[DEFAULT_PERIOD](today)
+
+
+def period_word(canonical: str, lang: str) -> str:
+    """How a person writes a fixed period in ``lang``: "last-month" / "先月"."""
+    if lang == "ja":
+        return next((w for w, c in SYNONYMS.items() if c == canonical and not w.isascii()), canonical)
+    return canonical
+
+
 def parse_period(word: str | None, today: date, lang: str = "en") -> Period:
-    """Exactly one period word (or the default, last-month, when empty)."""
+    """Exactly one period word (or ``default_period`` when empty)."""
     word = (word or "").strip()
     if not word:
-        return FIXED[DEFAULT_PERIOD](today)
+        return default_period(today)
     try:
         period, rest = find_period(word, today)
     except PeriodError:

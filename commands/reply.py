@@ -6,9 +6,11 @@ renders it for the console and for Slack's plain-text fallback.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
+from commands.messages import t
 from metrics.catalog import any_revenue
 
 Kind = Literal["answer", "error", "help", "choices", "info"]
@@ -120,7 +122,7 @@ def render_text(reply: Reply) -> str:
         line = f"  {fig.label}: {fig.value}"
         if fig.change is not None and fig.previous is not None:
             arrow = "▲" if fig.trend > 0 else "▼" if fig.trend < 0 else "="
-            line += f"   ({arrow} {fig.change} vs {fig.previous})"
+            line += "   " + t("reply.change", reply.language, arrow=arrow, change=fig.change, previous=fig.previous)
         out.append(line)
     if reply.lines:
         out.append("")
@@ -132,7 +134,7 @@ def render_text(reply: Reply) -> str:
         out.extend(_text_table(reply.table))
         shown, total = len(reply.table.rows), reply.table.total_rows
         if total and total > shown:
-            out.append(f"  … and {total - shown} more")
+            out.append("  " + t("reply.more_rows", reply.language, count=total - shown))
     if reply.how:
         out.append("")
         out.extend(f"  {line}" for line in reply.how)
@@ -140,10 +142,7 @@ def render_text(reply: Reply) -> str:
         related = [b.text for b in reply.buttons if b.action_id in ("csbot_term", "csbot_pick")]
         if related:
             out.append("")
-            if reply.kind == "choices":
-                label = "候補: " if reply.language == "ja" else "Choose: "
-            else:
-                label = "関連: " if reply.language == "ja" else "See also: "
+            label = t("reply.choose" if reply.kind == "choices" else "reply.see_also", reply.language)
             out.append(label + ", ".join(related))
     if reply.footer:
         out.append("")
@@ -163,6 +162,4 @@ def _text_table(table: Table) -> list[str]:
 
 def _width(text: str) -> int:
     """Display width: East Asian wide characters take two columns."""
-    import unicodedata
-
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)

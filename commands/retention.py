@@ -6,10 +6,11 @@ from __future__ import annotations
 import logging
 
 from commands import format as fmt
-from commands.core import Request, command
+from commands.context import Request
 from commands.messages import t, t_list
 from commands.metric_answer import family_reply
 from commands.reply import Chart, Reply, Series, Table
+from commands.router import command
 from metrics import catalog
 from metrics.periods import add_months, month_start
 from metrics.retention import cohort_table
@@ -65,38 +66,35 @@ def _cohorts(calc, results, period, lang, currency):
 
 @command(
     "nrr",
-    help_ja="NRR（売上維持率）とGRR・拡大率",
     example="nrr last-12-months",
     aliases=("売上維持率", "ネットレベニューリテンション"),
     keywords=catalog.command_keywords("nrr"),
 )
 def nrr(req: Request) -> Reply:
-    """nrr [period] [filters]: net revenue retention, with GRR and the expansion rate"""
+    """nrr [period] [filters]"""
     return family_reply(req, "nrr", ("nrr", "grr", "expansion_rate", "net_mrr_churn_rate"), _revenue_lines,
                         movements=("expansion", "contraction", "churn"), shows=("mrr_movements",))
 
 
 @command(
     "grr",
-    help_ja="GRR（グロス売上維持率）と収益解約率",
     example="grr 2026-Q3",
     aliases=("グロス売上維持率",),
     keywords=catalog.command_keywords("grr"),
 )
 def grr(req: Request) -> Reply:
-    """grr [period] [filters]: gross revenue retention, with revenue churn and NRR"""
+    """grr [period] [filters]"""
     return family_reply(req, "grr", ("grr", "revenue_churn_rate", "nrr"), _revenue_lines,
                         movements=("contraction", "churn"), shows=("mrr_movements",))
 
 
 @command(
     "retention",
-    help_ja="顧客維持率と継続率（コホート表）",
     example="retention last-quarter",
     aliases=("継続率", "リテンション", "コホート"),
     keywords=catalog.command_keywords("retention"),
 )
 def retention(req: Request) -> Reply:
-    """retention [period] [filters]: customer retention, annualised churn and the cohort retention table"""
+    """retention [period] [filters]"""
     return family_reply(req, "retention", ("retention_rate", "customer_churn_rate", "annualized_churn_rate",
                                            "cohort_retention"), _cohorts, movements=("churn",))

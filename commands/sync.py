@@ -8,19 +8,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from commands.core import Request, command
+from commands.context import Request
 from commands.messages import t, t_list
 from commands.reply import Reply, Table
+from commands.router import command
 from metrics.sync import sync_status
 
 STATUS_KEYS = {"ok": "sync.status_ok", "failed": "sync.status_failed", "running": "sync.status_running",
                "busy": "sync.status_busy"}
 
 
-@command("sync", help_ja="直近の同期・データの鮮度・取り込めなかった行と理由", example="sync",
+@command("sync", example="sync",
          aliases=("同期",), keywords=("sync", "同期", "freshness", "鮮度"), needs_data=False)
 def sync(req: Request) -> Reply:
-    """sync: the last syncs, data freshness and rejected rows with their reasons"""
+    """sync"""
     lang, ctx = req.lang, req.ctx
     settings = ctx.settings
     status = sync_status(ctx.db.engine, settings, now=ctx.now, limit=5, rejected_limit=10)

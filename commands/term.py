@@ -12,11 +12,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from commands import format as fmt
 from commands import metric_text
-from commands.core import INTENT_HOOKS, Request, command
+from commands.context import Request
 from commands.glossary import Term, extract_term, get_glossary
 from commands.messages import t
 from commands.periods import parse_period
 from commands.reply import Button, Reply
+from commands.router import command
 from metrics import catalog
 from metrics.compute import compute_metric
 from metrics.db import DatabaseUnavailable, is_empty
@@ -26,19 +27,11 @@ logger = logging.getLogger(__name__)
 MAX_RELATED = 5
 
 
-def _claim(text: str) -> tuple[str, str] | None:
-    word = extract_term(text)
-    return ("term", word) if word else None
-
-
-INTENT_HOOKS.append(_claim)
-
-
-@command("term", help_ja="用語の意味・計算式・今日の値", example="term NRR",
+@command("term", example="term NRR",
          aliases=("glossary", "define", "用語", "用語集"),
          keywords=("glossary", "用語"), needs_data=False)
 def term(req: Request) -> Reply:
-    """term <word>: what a Customer Success term means, its formula, and today's value when it is a metric"""
+    """term <word>"""
     lang = req.lang
     query = (extract_term(req.args) or req.args).strip() if req.natural else req.args.strip()
     glossary = get_glossary()

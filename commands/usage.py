@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 
 from commands import format as fmt
-from commands.core import Request, command
+from commands.context import Request
 from commands.messages import t
 from commands.metric_answer import family_reply
 from commands.reply import Reply
+from commands.router import command
 from metrics import catalog
 
 logger = logging.getLogger(__name__)
@@ -25,11 +26,10 @@ def _lines(calc, results, period, lang, currency):
 
 @command(
     "usage",
-    help_ja="アクティブユーザー（DAU/WAU/MAU）、スティッキネス、利用時間、シート利用率",
     example="usage this-month",
     aliases=("利用状況", "アクティブユーザー"),
     keywords=catalog.command_keywords("usage"),
 )
 def usage(req: Request) -> Reply:
-    """usage [period] [filters]: DAU, WAU, MAU, stickiness, usage time and seat utilisation"""
+    """usage [period] [filters]"""
     return family_reply(req, "usage", NAMES, _lines)

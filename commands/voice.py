@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 
 from commands import format as fmt
-from commands.core import Request, command
+from commands.context import Request
 from commands.messages import t, t_list
 from commands.metric_answer import family_reply
 from commands.reply import Chart, Figure, Reply, Series
+from commands.router import command
 from metrics import catalog
 
 logger = logging.getLogger(__name__)
@@ -41,23 +42,21 @@ def _csat(calc, results, period, lang, currency):
 
 @command(
     "nps",
-    help_ja="NPS（ネットプロモータースコア）と推奨者・中立者・批判者",
     example="nps this-quarter",
     aliases=("顧客推奨度",),
     keywords=catalog.command_keywords("nps"),
 )
 def nps(req: Request) -> Reply:
-    """nps [period] [filters]: Net Promoter Score with promoters, passives and detractors"""
+    """nps [period] [filters]"""
     return family_reply(req, "nps", ("nps",), _nps)
 
 
 @command(
     "csat",
-    help_ja="CSAT（顧客満足度）: 4〜5点の割合と平均点",
     example="csat last-month",
     aliases=("顧客満足度",),
     keywords=catalog.command_keywords("csat"),
 )
 def csat(req: Request) -> Reply:
-    """csat [period] [filters]: customer satisfaction: top-2-box share and mean score"""
+    """csat [period] [filters]"""
     return family_reply(req, "csat", ("csat",), _csat)

@@ -1,4 +1,8 @@
-"""Account filters shared by every metric: segment, touch model, owner, plan, region."""
+"""Account filters shared by every metric: segment, touch model, owner, plan, region.
+
+``FILTER_KEYS`` is the one list of the keys a person types (``segment:enterprise``,
+``--filter touch=high``); ``TYPED_KEYS`` and ``Filters.describe`` derive from it.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
 
 from metrics import schema
 
+# What a person types -> the ``Filters`` field it sets. The first key of a field is how it is written back.
 FILTER_KEYS = {
     "segment": "segment",
     "touch": "touch_model",
@@ -37,7 +42,7 @@ class Filters:
         for f in fields(self):
             value = getattr(self, f.name)
             if value:
-                key = "touch" if f.name == "touch_model" else f.name
+                key = KEY_FOR_FIELD[f.name]
                 parts.append(f"{key}:{value[0] if isinstance(value, tuple) else value}")
         return " ".join(parts)
 
@@ -65,5 +70,10 @@ class Filters:
             return stmt
         return stmt.where(account_id_column.in_(select(schema.accounts.c.account_id).where(cond)))
 
+
+# Each field's first key in FILTER_KEYS ("touch", not "touch_model").
+KEY_FOR_FIELD: dict[str, str] = {field: key for key, field in reversed(FILTER_KEYS.items())}
+# The keys as a person types them, in the order of the fields: segment, touch, owner, plan, region.
+TYPED_KEYS: tuple[str, ...] = tuple(KEY_FOR_FIELD[f.name] for f in fields(Filters))
 
 NO_FILTERS = Filters()

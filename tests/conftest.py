@@ -177,7 +177,8 @@ def _now():
 @pytest.fixture
 def ask(database, settings):
     """ask("churn last-month") -> Reply, through the same dispatch as Slack, on a fixed today."""
-    from commands.core import Context, dispatch
+    from commands.context import Context
+    from commands.router import dispatch
 
     def _ask(text: str, **ctx_kwargs):
         ctx = Context.create(database, settings, now=_now(), **ctx_kwargs)

@@ -17,7 +17,8 @@ from slack_sdk.models.blocks import Block
 from bot.slack.blocks import MAX_BLOCKS, MAX_SECTION, message_payload
 from bot.slack.listeners.home import home_view
 from bot.slack.manifest import MANIFEST_PATH, manifest_json
-from commands.core import Context, dispatch, load_commands
+from commands.context import Context
+from commands.router import dispatch, load_commands
 from metrics.db import Database
 from metrics.settings import Settings
 
@@ -96,7 +97,7 @@ def test_each_slash_command_is_described_by_its_commands_own_help():
     by_name = {c["command"].lstrip("/"): c for c in manifest["features"]["slash_commands"]}
     for name, spec in load_commands().items():
         if name in by_name:
-            assert by_name[name]["description"].lower() == spec.help_en.lower()
+            assert by_name[name]["description"].lower() == spec.help("en").lower()
             assert by_name[name]["usage_hint"].startswith(spec.usage.partition(" ")[2])
 
 

@@ -114,6 +114,20 @@ def test_an_unknown_metric_suggests_the_closest_names(env, capsys):
     assert code == 2 and "customer_churn_rate" in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("item", ["segmnt=smb", "segment", "segment=", "owner=me"])
+def test_a_bad_metric_filter_is_refused_in_one_line_naming_the_keys(named_db, capsys, item):
+    seed_example(named_db)
+    code, out, err = run(capsys, "metric", "mrr", "--period", "2026-10", "--filter", item, "--json")
+    assert code == 2 and not out and len(err.strip().splitlines()) == 1
+    assert "segment, touch, owner, plan, region" in err or "owner:<e-mail>" in err
+
+
+def test_metric_filters_go_through_the_shared_parser(named_db, capsys):
+    seed_example(named_db)
+    code, out, _ = run(capsys, "metric", "mrr", "--period", "2026-10", "--filter", "Touch=high", "--json")
+    assert code == 0 and json.loads(out)["value"] == 0
+
+
 def test_an_unreachable_database_is_one_line_without_the_password(env, capsys):
     env.setenv("DATABASE_URL", "postgresql://csbot:hunter2@127.0.0.1:1/nowhere")
     code, out, err = run(capsys, "ask", "churn last-month")

@@ -8,8 +8,8 @@ from datetime import date, datetime, timedelta
 import pytest
 from test_metrics_retention import load
 
-from commands.core import route
 from commands.privacy import carries_revenue
+from commands.router import route
 from metrics import schema
 
 

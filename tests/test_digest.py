@@ -20,8 +20,9 @@ from bot.cli import digest as digest_cli
 from bot.jobs.scheduler import Scheduler
 from bot.poster import ChannelInfo, PostError
 from bot.slack.poster import SlackPoster
-from commands.core import Context, dispatch
+from commands.context import Context
 from commands.digest import build_digest
+from commands.router import dispatch
 from metrics import digest_store as store
 from metrics import schema
 from metrics.db import Database, make_engine

@@ -8,8 +8,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from commands.core import Context, dispatch, precheck
+from commands.context import Context
 from commands.digest import parse_time
+from commands.router import dispatch, precheck
 from metrics import digest_store as store
 
 NOW = datetime(2026, 11, 22, 0, 30, tzinfo=timezone.utc)  # Sun 09:30 in Tokyo

@@ -11,12 +11,12 @@ from commands.glossary import (
     CATEGORIES,
     Glossary,
     GlossaryError,
-    detect_language,
     extract_term,
     get_glossary,
     lookup,
     normalize,
 )
+from commands.language import detect_language
 
 GLOSSARY = get_glossary()
 

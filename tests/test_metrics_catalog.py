@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from commands.core import load_commands
 from commands.glossary import get_glossary
+from commands.router import load_commands
 from metrics import catalog
 from metrics.catalog import CatalogError, parse
 from metrics.compute import COMPUTE

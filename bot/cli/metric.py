@@ -8,6 +8,7 @@ import sys
 
 from commands import format as fmt
 from commands import metric_text
+from commands.periods import DEFAULT_PERIOD
 from metrics import catalog
 from metrics.settings import Settings
 
@@ -17,7 +18,7 @@ NAME = "metric"
 def add_parser(sub) -> None:
     metric = sub.add_parser("metric", help="one metric as JSON (e.g. csbot metric nrr --period 2026-Q3 --json)")
     metric.add_argument("name", nargs="?", help="metric name (csbot metric --list)")
-    metric.add_argument("--period", default="last-month", help="period word (default last-month)")
+    metric.add_argument("--period", default=DEFAULT_PERIOD, help=f"period word (default {DEFAULT_PERIOD})")
     metric.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE",
                         help="segment=, touch=, owner=, plan=, region= (repeatable)")
     metric.add_argument("--list", action="store_true", help="list every metric name")
@@ -45,11 +46,11 @@ def _metric_list(as_json: bool) -> int:
 
 def _metric(settings: Settings, args: argparse.Namespace) -> int:
     from bot.database import open_for_answers
+    from commands.arguments import UsageError, parse_assignments
     from commands.periods import PeriodError, parse_period
     from metrics.clock import local_today
     from metrics.compute import compute_metric
     from metrics.db import is_empty
-    from metrics.filters import FILTER_KEYS, Filters
 
     if not args.name:
         print("csbot metric: name a metric, e.g. csbot metric customer_churn_rate --json (csbot metric --list)",
@@ -64,15 +65,11 @@ def _metric(settings: Settings, args: argparse.Namespace) -> int:
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         print(f"csbot metric: unknown metric {args.name!r}.{hint} See csbot metric --list.", file=sys.stderr)
         return 2
-    filters: dict[str, object] = {}
-    for item in args.filter:
-        key, sep, value = item.partition("=")
-        if not sep or key.strip().lower() not in FILTER_KEYS or not value.strip():
-            print(f"csbot metric: bad filter {item!r}; use KEY=VALUE with KEY one of segment, touch, owner, plan, region",
-                  file=sys.stderr)
-            return 2
-        name = FILTER_KEYS[key.strip().lower()]
-        filters[name] = (value.strip(),) if name == "owner" else value.strip()
+    try:
+        filters = parse_assignments(args.filter)
+    except UsageError as exc:
+        print(f"csbot metric: {exc}", file=sys.stderr)
+        return 2
     db = open_for_answers(settings)
     today = local_today(settings.tz)
     try:
@@ -84,7 +81,7 @@ def _metric(settings: Settings, args: argparse.Namespace) -> int:
         print("csbot metric: this database holds no data yet; load it with csbot sync --csv <folder> (or csbot demo)",
               file=sys.stderr)
         return 1
-    result = compute_metric(db.engine, metric.name, period, Filters(**filters), settings)
+    result = compute_metric(db.engine, metric.name, period, filters, settings)
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
     else:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from bot.slack.server import EVENTS_PATH
-from commands.core import CommandSpec, load_commands
+from commands.router import CommandSpec, load_commands
 
 MANIFEST_PATH = Path(__file__).with_name("manifest.json")
 REQUEST_URL = f"https://YOUR-CSBOT-HOST{EVENTS_PATH}"  # the operator puts their host here (HTTP mode)
@@ -58,6 +58,10 @@ def usage_hint(spec: CommandSpec) -> str:
     return f"{args} e.g. {example}" if example else args
 
 
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def slash_command(name: str, description: str, hint: str) -> dict[str, Any]:
     return {"command": f"/{name}", "url": REQUEST_URL, "description": description, "usage_hint": hint,
             "should_escape": True}
@@ -67,7 +71,7 @@ def slash_commands(specs: Iterable[CommandSpec]) -> list[dict[str, Any]]:
     """``/cs``, then one per command (by name), described by the command's English help."""
     own = sorted((s for s in specs if s.name not in ONLY_THROUGH_CS), key=lambda s: s.name)
     return [slash_command("cs", CS_DESCRIPTION, CS_USAGE_HINT)] + [
-        slash_command(s.name, s.help_en[:1].upper() + s.help_en[1:], usage_hint(s)) for s in own
+        slash_command(s.name, _sentence(s.help("en")), usage_hint(s)) for s in own
     ]
 
 

@@ -7,7 +7,7 @@
 - ``home``: the App Home tab.
 
 Every listener acks at once (within Slack's 3 seconds) and does the real work in a
-lazy function; every answer goes through ``commands.core.dispatch``. What they share
+lazy function; every answer goes through ``commands.router.dispatch``. What they share
 (settings, database, clock, lookups, privacy, the error handler) is in ``deps``;
 how they answer (post, respond, upload) is in ``send``.
 """

@@ -21,9 +21,9 @@ from bot.slack.blocks import message_payload
 from bot.slack.client import SLACK_ERRORS, slack_error
 from bot.slack.listeners.deps import Deps, ack_at_once, logged
 from bot.slack.listeners.send import post, respond_safely, revenue_note, upload_chart
-from commands.core import dispatch
 from commands.messages import t
 from commands.reply import Reply
+from commands.router import dispatch
 
 logger = logging.getLogger(__name__)
 

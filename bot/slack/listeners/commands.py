@@ -16,9 +16,9 @@ from slack_bolt import App
 from bot.slack.blocks import message_payload
 from bot.slack.listeners.deps import Deps, logged
 from bot.slack.listeners.send import respond_safely
-from commands.core import dispatch, precheck
 from commands.messages import t
 from commands.reply import Button
+from commands.router import dispatch, precheck
 
 SLASH = re.compile(r"^/[a-z][a-z0-9_-]*$")
 

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from bot.slack.client import SLACK_ERRORS, slack_error
 from commands import privacy
-from commands.core import Context
+from commands.context import Context
 from commands.reply import Reply
 from metrics.db import Database
 from metrics.settings import Settings

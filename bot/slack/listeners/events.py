@@ -14,7 +14,7 @@ from slack_bolt import App
 
 from bot.slack.listeners.deps import Deps, ack_at_once, logged
 from bot.slack.listeners.send import post, revenue_note, tell_failure, upload_chart
-from commands.core import dispatch
+from commands.router import dispatch
 
 
 def register(app: App, deps: Deps) -> None:

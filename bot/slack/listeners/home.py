@@ -11,7 +11,7 @@ from slack_bolt import App
 from bot.slack.blocks import render_blocks
 from bot.slack.client import SLACK_ERRORS, slack_error
 from bot.slack.listeners.deps import Deps, ack_at_once, logged
-from commands.core import Context
+from commands.context import Context
 from commands.home import home_reply
 
 logger = logging.getLogger(__name__)

@@ -1,0 +1,66 @@
+"""Who is asking, where, when and against which data (``Context``), and the one
+question a command answers (``Request``), with the request's one database connection."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import Connection
+
+from commands.arguments import Args, parse_args
+from metrics.clock import local_today, utcnow
+from metrics.db import Database
+from metrics.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who is asking, where, and against which data. ``now`` and ``today`` are read
+    once, at the entry point (a Slack event, the console, a CLI command): every
+    answer below uses them, never the wall clock."""
+
+    db: Database
+    settings: Settings
+    today: date
+    now: datetime
+    user_id: str | None = None
+    user_email: str | None = None
+    channel_id: str | None = None
+    surface: str = "console"  # console | cli | slash | mention | dm | home | digest
+
+    @classmethod
+    def create(cls, db: Database, settings: Settings, *, now: datetime | None = None, **kwargs) -> Context:
+        """A context at ``now`` (default: the clock, read here once); ``today`` is its date in the workspace."""
+        now = now or utcnow()
+        return cls(db=db, settings=settings, today=local_today(settings.tz, now), now=now, **kwargs)
+
+
+@dataclass(frozen=True)
+class Request:
+    """One question for one command. ``conn`` is the request's database connection,
+    opened by the router's dispatch and closed after the answer (None for a command
+    that declares it needs no data)."""
+
+    command: str
+    args: str  # the text after the command word, as typed
+    text: str  # the whole question
+    lang: str
+    ctx: Context
+    natural: bool = False  # a free-form question rather than "command args"
+    conn: Connection | None = None
+
+    def parse(self) -> Args:
+        return parse_args(self.args, self.ctx, self.lang, strict=not self.natural)
+
+    def connection(self) -> AbstractContextManager[Connection]:
+        """The request's connection for a ``with`` block. It opens and closes
+        nothing: dispatch does, once per request, so every query of an answer
+        (and the accounts view inside it) shares one connection."""
+        if self.conn is None:
+            raise RuntimeError(f"command {self.command!r} has no database connection (needs_data=False)")
+        return nullcontext(self.conn)

@@ -1,0 +1,243 @@
+"""From a question to a ``Reply``: the command registry (``@command``), ``route``
+(which command a text asks for), ``dispatch`` (answer it, one database connection
+per request, every failure a short reply) and ``precheck`` (a slash command's fast check).
+
+A command is one decorated function. Its usage is its docstring's first line
+("churn [period] [filters]"), its one-line help in English and Japanese is
+``commands.<name>`` in the message table, and its example is ``@command(example=...)``:
+``command_specs()`` hands all of them to ``help``, the README test and the Slack manifest.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+import uuid
+from dataclasses import dataclass, replace
+from functools import cache
+from types import ModuleType
+from typing import Callable
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from commands.arguments import UsageError, parse_args
+from commands.context import Context, Request
+from commands.glossary import extract_term
+from commands.language import clean_text, detect_language
+from commands.messages import t, t_list, table
+from commands.periods import PeriodError
+from commands.reply import Reply, error_reply
+from metrics.db import DatabaseUnavailable, is_empty, last_successful_sync
+from metrics.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+SPEC_ATTRIBUTE = "command_spec"
+
+
+class NoData(RuntimeError):
+    """The named database holds no synced data yet."""
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    name: str
+    fn: Callable[[Request], Reply]
+    usage: str  # "churn [period] [filters]"
+    example: str  # "churn last-month segment:enterprise"
+    aliases: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()  # words that point a free-form question here (EN and JA)
+    needs_data: bool = True
+
+    def help(self, lang: str) -> str:
+        """What the command answers, in ``lang`` (the message ``commands.<name>``)."""
+        return t(f"commands.{self.name}", lang)
+
+
+def command(name: str, *, example: str, aliases: tuple[str, ...] = (), keywords: tuple[str, ...] = (),
+            needs_data: bool = True):
+    """Declare a command: the function gets its ``CommandSpec`` (nothing is registered
+    at import; ``load_commands`` collects the specs). The docstring's first line is the usage."""
+
+    def declare(fn: Callable[[Request], Reply]) -> Callable[[Request], Reply]:
+        usage = (fn.__doc__ or "").strip().splitlines()[0].strip() if fn.__doc__ else name
+        spec = CommandSpec(name=name, fn=fn, usage=usage, example=example, aliases=aliases,
+                           keywords=keywords, needs_data=needs_data)
+        setattr(fn, SPEC_ATTRIBUTE, spec)
+        return fn
+
+    return declare
+
+
+def _command_modules() -> tuple[ModuleType, ...]:
+    """Every module that declares commands, in routing order (on a tie, the earlier wins).
+    Imported here, not at the top: the command modules import this one."""
+    from commands import (
+        churn,
+        digest,
+        health,
+        kpi,
+        ltv,
+        mrr,
+        onboarding,
+        retention,
+        sync,
+        term,
+        usage,
+        voice,
+    )
+    from commands import help as help_command
+
+    return (churn, help_command, term, kpi, mrr, retention, voice, usage, onboarding, ltv, health, digest, sync)
+
+
+def _declared_in(module: ModuleType) -> list[CommandSpec]:
+    return [spec for value in vars(module).values()
+            if isinstance(spec := getattr(value, SPEC_ATTRIBUTE, None), CommandSpec)
+            and getattr(value, "__module__", None) == module.__name__]
+
+
+@cache
+def load_commands() -> dict[str, CommandSpec]:
+    """Every command by name. A name declared twice, or without its help in the
+    message table (``commands.<name>``), stops csbot with the name."""
+    commands: dict[str, CommandSpec] = {}
+    messages = table()
+    for module in _command_modules():
+        for spec in _declared_in(module):
+            if spec.name in commands:
+                raise ValueError(f"command {spec.name!r} declared twice")
+            if f"commands.{spec.name}" not in messages:
+                raise ValueError(f"command {spec.name!r} has no help: add [{spec.name}] to commands/messages/commands.toml")
+            commands[spec.name] = spec
+    return commands
+
+
+def command_specs() -> tuple[CommandSpec, ...]:
+    """Every command: ``name``, ``usage``, ``help(lang)``, ``example`` (for help and the Slack manifest)."""
+    return tuple(load_commands().values())
+
+
+# ---- routing -------------------------------------------------------------------
+
+_QUESTION_SUFFIX = re.compile(r"[?？!！。.]+$")
+
+
+def route(text: str, lang: str) -> tuple[CommandSpec | None, str, bool]:
+    """Which command a text asks for, the command's arguments, and whether it was free-form.
+
+    In order: the first word names a command (or an alias); a glossary question
+    ("what is stickiness?", "NRRって何？") goes to ``term`` although its word may also
+    be another command's keyword; otherwise the longest keyword found anywhere wins."""
+    commands = load_commands()
+    words = text.split(maxsplit=1)
+    if words:
+        first = words[0].lower()
+        for spec in commands.values():
+            if first == spec.name or first in spec.aliases:
+                return spec, words[1] if len(words) > 1 else "", False
+    term = extract_term(text)
+    if term and "term" in commands:
+        return commands["term"], term, True
+    lowered = unicodedata.normalize("NFKC", text).lower()
+    best: tuple[int, CommandSpec] | None = None
+    for spec in commands.values():
+        for kw in spec.keywords:
+            if _keyword_in(kw, lowered) and (best is None or len(kw) > best[0]):
+                best = (len(kw), spec)
+    if best is not None:
+        return best[1], _QUESTION_SUFFIX.sub("", text), True
+    return None, text, True
+
+
+def _keyword_in(keyword: str, text: str) -> bool:
+    if keyword.isascii():
+        return re.search(r"(?<![a-z0-9])" + re.escape(keyword) + r"(?![a-z0-9])", text) is not None
+    return keyword in text
+
+
+def _which(cleaned: str, lang: str, command_name: str | None) -> tuple[CommandSpec | None, str, bool]:
+    if command_name:
+        return load_commands().get(command_name), cleaned, False
+    if not cleaned:
+        return load_commands()["help"], "", False
+    return route(cleaned, lang)
+
+
+# ---- dispatch ------------------------------------------------------------------
+
+def dispatch(text: str, ctx: Context, *, command_name: str | None = None) -> Reply:
+    """Answer one question. Never raises: every failure becomes a short reply.
+
+    A command that needs data gets one connection on its ``Request`` (``req.conn``),
+    opened here and closed when it has answered."""
+    cleaned = clean_text(text)
+    lang = detect_language(cleaned, ctx.settings.language)
+    try:
+        spec, args, natural = _which(cleaned, lang, command_name)
+        if spec is None:
+            return _not_understood(lang)
+        if not spec.needs_data:
+            return spec.fn(Request(command=spec.name, args=args, text=cleaned, lang=lang, ctx=ctx, natural=natural))
+        if is_empty(ctx.db.engine):
+            raise NoData()
+        with ctx.db.engine.connect() as conn:
+            reply = spec.fn(Request(command=spec.name, args=args, text=cleaned, lang=lang, ctx=ctx,
+                                    natural=natural, conn=conn))
+        if reply.footer is None and reply.kind == "answer":
+            reply = replace(reply, footer=freshness(ctx, lang))
+        return reply
+    except (PeriodError, UsageError) as exc:
+        return error_reply(str(exc), language=lang)
+    except NoData:
+        return error_reply(t("common.no_data", lang), language=lang, hint=t("common.no_data_hint", lang))
+    except (DatabaseUnavailable, SQLAlchemyError) as exc:  # OperationalError, ProgrammingError among them
+        logger.error("database error while answering %r: %s", cleaned, _one_line(exc))
+        return error_reply(t("common.db_down", lang), language=lang, hint=t("common.db_down_hint", lang))
+    except Exception:  # a bug of ours: log it, tell the user briefly, never leak a traceback
+        ref = uuid.uuid4().hex[:8]
+        logger.exception("error %s while answering %r", ref, cleaned)
+        return error_reply(t("router.internal_error", lang, ref=ref), language=lang)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _not_understood(lang: str) -> Reply:
+    title = t("router.not_understood", lang)
+    lines = (t("router.try_these", lang), *(f"• {e}" for e in t_list("router.example_questions", lang)),
+             t("router.see_help", lang))
+    return Reply(title=title, summary=title, kind="info", language=lang, lines=lines)
+
+
+def freshness(ctx: Context, lang: str) -> str:
+    """The footer of an answer: when the data was last synced, in the workspace's time zone."""
+    synced = last_successful_sync(ctx.db.engine)
+    if synced is None:
+        return t("router.never_synced", lang)
+    stamp = synced.astimezone(ctx.settings.tz).strftime("%Y-%m-%d %H:%M %Z")
+    return t("router.synced_at", lang, stamp=stamp)
+
+
+def precheck(text: str, command_name: str | None, settings: Settings, *, user_id: str | None = None) -> str | None:
+    """A fast check without the database, for a slash command's ack: the
+    message to show when the input is plainly wrong (a bad filter or period), else None."""
+    cleaned = clean_text(text)
+    lang = detect_language(cleaned, settings.language)
+    if command_name:
+        spec, args, natural = load_commands().get(command_name), cleaned, False
+    else:
+        spec, args, natural = route(cleaned, lang) if cleaned else (None, "", True)
+    if spec is None or natural:
+        return None
+    ctx = Context.create(None, settings, user_id=user_id)  # type: ignore[arg-type]
+    try:
+        parse_args(args, ctx, lang, strict=True)
+    except (PeriodError, UsageError) as exc:
+        usage = t("router.usage_line", lang, name=spec.name, usage_args=spec.usage.partition(" ")[2],
+                  example=spec.example)
+        return f"{exc}\n{usage}"
+    return None
