@@ -33,6 +33,7 @@ from metrics.compute import compute_metric
 from metrics.db import Database, is_empty, last_successful_sync
 from metrics.filters import NO_FILTERS, Filters
 from metrics.periods import Period
+from metrics.renewals import renewals
 from metrics.revenue import movement_accounts, movements
 from metrics.settings import Settings
 
@@ -301,7 +302,7 @@ def build_digest(db: Database, settings: Settings, *, now: datetime, filters: Fi
         moves = movements(calc, changes, filters)
         lists = {kind: movement_accounts(calc, changes, filters, kind, limit=LIST_LIMIT) for kind in MOVEMENT_KINDS}
         reds = queries.moved_to_red(conn, since, today, filters)
-        renew, renew_total = queries.renewals(conn, today, RENEWAL_DAYS, filters, limit=LIST_LIMIT)
+        renew, renew_total = renewals(conn, today, RENEWAL_DAYS, filters, limit=LIST_LIMIT)
         detract, detract_total = queries.detractors(conn, local_since, local_now, filters, limit=LIST_LIMIT)
 
     # Headline

@@ -1,4 +1,4 @@
-"""The numbers a digest and an alert read: accounts in red and newly red, renewals coming up,
+"""The numbers a digest and an alert read: accounts in red and newly red,
 new NPS detractors, and the events each alert kind fires on (churn, contraction, red, detractor).
 
 Rows and counts only; ``commands/digest.py`` turns them into words. Alert rules and what
@@ -74,21 +74,6 @@ def moved_to_red(conn: Connection, since: date, today: date, filters: Filters) -
     if base is None:
         return []
     return _moved_to_red(conn, base, latest, filters)
-
-
-def renewals(conn: Connection, today: date, days: int, filters: Filters, limit: int = 10) -> tuple[list[dict], int]:
-    """Accounts renewing in [today, today + days): account_id, name, renewal_date, owner, plan;
-    and how many in all. Owner rule: the filters' (``Filters.account_condition``, so
-    ``owner`` matches any of the asker's identifiers); no filter = every account."""
-    a = schema.accounts
-    cond = and_(a.c.renewal_date >= today, a.c.renewal_date < today + timedelta(days=days))
-    extra = filters.account_condition()
-    if extra is not None:
-        cond = and_(cond, extra)
-    rows = conn.execute(select(a.c.account_id, a.c.name, a.c.renewal_date, a.c.owner, a.c.plan).where(cond)
-                        .order_by(a.c.renewal_date, a.c.name).limit(limit)).mappings().all()
-    total = conn.execute(select(func.count()).select_from(a).where(cond)).scalar_one()
-    return [dict(r) for r in rows], int(total)
 
 
 def detractors(conn: Connection, since: datetime, until: datetime, filters: Filters,

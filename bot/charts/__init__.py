@@ -41,7 +41,7 @@ from commands.reply import Chart
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["KINDS", "alt_text", "draw", "has_data", "render_chart", "save_chart"]
+__all__ = ["KINDS", "alt_text", "draw", "has_data", "save_chart"]
 
 
 def draw(chart: Chart, lang: str = "en", currency: str = "JPY") -> bytes:
@@ -51,7 +51,6 @@ def draw(chart: Chart, lang: str = "en", currency: str = "JPY") -> bytes:
     return png(chart, lang, currency)
 
 
-render_chart = draw  # the name bot/listeners.py and bot/scheduler.py call today; the lead may drop it
 
 
 def save_chart(chart: Chart, path: str | Path, lang: str = "en", currency: str = "JPY") -> Path:

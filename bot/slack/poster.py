@@ -18,7 +18,7 @@ from typing import Any, Callable
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.charts import alt_text, render_chart
+from bot.charts import alt_text, draw
 from bot.poster import ChannelInfo, PostError
 from bot.slack.blocks import message_payload
 from bot.slack.client import NETWORK_ERRORS, slack_error
@@ -86,7 +86,7 @@ class SlackPoster:
 
     def upload_chart(self, channel: str, chart: Chart, *, thread_ts: str | None = None, lang: str = "en") -> None:
         try:
-            png = render_chart(chart, lang, self.settings.currency)
+            png = draw(chart, lang, self.settings.currency)
             alt = alt_text(chart, lang)
         except Exception:
             logger.exception("drawing the chart %r failed", chart.title)
@@ -94,7 +94,7 @@ class SlackPoster:
         channel = self._ids.get(channel, channel)
         try:
             self._call(lambda: self.client.files_upload_v2(channel=channel, thread_ts=thread_ts, file=png,
-                                                           filename="csbot-digest.png", title=chart.title,
+                                                           filename="csbot-chart.png", title=chart.title,
                                                            alt_txt=alt),
                        f"chart upload to {channel}")
         except PostError:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 
+from bot.poster import PostError
 from bot.slack.blocks import message_payload
 from bot.slack.client import SLACK_ERRORS, slack_error
 from commands.messages import t
@@ -74,19 +75,16 @@ def revenue_note(key: str, settings: Settings, lang: str) -> str:
 
 
 def upload_chart(client, settings: Settings, channel: str | None, reply: Reply, thread_ts: str | None = None) -> None:
-    """Draw the reply's chart (when it has data) and upload it; failures are logged."""
+    """Draw the reply's chart (when it has data) and upload it through the Slack poster; failures are logged."""
     if reply.chart is None or not channel:
         return
-    try:
-        # matplotlib is loaded on the first chart, not when the app starts
-        from bot.charts import alt_text, has_data, render_chart
+    # matplotlib is loaded on the first chart, not when the app starts
+    from bot.charts import has_data
+    from bot.slack.poster import SlackPoster
 
-        if not has_data(reply.chart):
-            return
-        png = render_chart(reply.chart, reply.language, settings.currency)
-        client.files_upload_v2(channel=channel, thread_ts=thread_ts, file=png, filename="csbot-chart.png",
-                               title=reply.chart.title, alt_txt=alt_text(reply.chart, reply.language))
-    except SLACK_ERRORS as exc:
-        logger.error("chart upload to %s failed: %s", channel, slack_error(exc))
-    except Exception:
-        logger.exception("drawing the chart failed")
+    if not has_data(reply.chart):
+        return
+    try:
+        SlackPoster(client, settings).upload_chart(channel, reply.chart, thread_ts=thread_ts, lang=reply.language)
+    except PostError as exc:
+        logger.error("chart upload to %s failed: %s", channel, exc)
