@@ -2,7 +2,7 @@
 
 ``open_for_answers(settings)`` opens the configured database and, when it is the
 embedded default one (``DATABASE_URL`` not set) and still empty, fills it with the
-demo company first (product.md: the quick start answers at once). A database the
+demo company first (the README's quick start answers at once). A database the
 user named is never filled behind their back: ``csbot demo`` does that on request.
 """
 

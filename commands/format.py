@@ -1,5 +1,5 @@
 """Numbers and dates as people read them: the one formatter of text, blocks and charts
-(metrics.md, "Presentation").
+(docs/metrics.md, "Presentation").
 
 - Full values for text and tables: ``money``, ``percent``, ``count``, ``score``, ``value``
   (by unit), ``change`` (against the previous period), ``period`` (the exact dates) and

@@ -1,4 +1,4 @@
-"""The period words users type, in English and Japanese (metrics.md, "Periods").
+"""The period words users type, in English and Japanese (docs/metrics.md, "Periods").
 
 ``parse_period("last-month", today)`` returns a ``Period``; ``find_period`` pulls a
 period out of a free-form question ("churn last month please", "先月の解約率は？");
@@ -172,7 +172,8 @@ PATTERNS: tuple[_Pattern, ...] = (
     _Pattern(re.compile(r"(?:過去|直近)\s*" + _JA_NUM + r"\s*日(?:間)?"), lambda m, t: _last_days(int(m[1]), t)),
     _Pattern(re.compile(_W + r"(?:last|past|trailing)[- ](\d+)[- ]months?" + _E), lambda m, t: _last_months(int(m[1]), t)),
     _Pattern(re.compile(_W + r"ttm" + _E), lambda m, t: _last_months(12, t)),
-    _Pattern(re.compile(r"(?:過去|直近)\s*" + _JA_NUM + r"\s*(?:か月|ヶ月|カ月|ケ月|ヵ月)(?:間)?"), lambda m, t: _last_months(int(m[1]), t)),
+    _Pattern(re.compile(r"(?:過去|直近)\s*" + _JA_NUM + r"\s*(?:か月|ヶ月|カ月|ケ月|ヵ月)(?:間)?"),
+             lambda m, t: _last_months(int(m[1]), t)),
     _Pattern(re.compile(_W + r"(?:in\s+)?q(?P<q>[1-4])(?:[- ](?P<year>\d{4}))?" + _E), _quarter_of),
     _Pattern(re.compile(_W + r"(?P<name>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?(?:[- ,]+(?P<year>\d{4}))?" + _E),
              _named_month),

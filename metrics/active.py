@@ -1,6 +1,6 @@
 """When a subscription counts: the one definition of "active on day d".
 
-metrics.md, "Revenue state": a subscription row is active on day ``d`` when
+docs/metrics.md, "Revenue state": a subscription row is active on day ``d`` when
 ``start_date <= d`` and (``end_date`` is empty or ``d < end_date``); ``end_date``
 is exclusive. Every query that asks what an account paid on a day uses this.
 """

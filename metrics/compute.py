@@ -69,7 +69,7 @@ class MetricResult:
         return self.current.value
 
     def to_json(self) -> dict[str, Any]:
-        """The contract of ``csbot metric <name> --json`` (product.md)."""
+        """The contract of ``csbot metric <name> --json`` (README, "The command line")."""
         return {
             "name": self.metric.name,
             "period": self.period.iso(),

@@ -1,4 +1,4 @@
-"""Onboarding (metrics.md, "Onboarding"): completion rate and median time to value.
+"""Onboarding (docs/metrics.md, "Onboarding"): completion rate and median time to value.
 
 The accounts of a period are those whose first paid day falls in it. An account
 completed onboarding when every required milestone (``CSBOT_ONBOARDING_MILESTONES``)

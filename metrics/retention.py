@@ -1,4 +1,4 @@
-"""Retention (metrics.md, "Churn and retention"): net MRR churn, annualised
+"""Retention (docs/metrics.md, "Churn and retention"): net MRR churn, annualised
 churn, GRR, NRR, expansion rate, retention rate and the cohort retention table.
 
 The period metrics reuse the movements of ``metrics.revenue`` (one statement

@@ -1,4 +1,4 @@
-"""Revenue state and its movements (metrics.md, "Revenue state", "Movements",
+"""Revenue state and its movements (docs/metrics.md, "Revenue state", "Movements",
 "Churn and retention"), counted in SQL.
 
 One statement per period does the work: subscriptions are grouped per account

@@ -1,6 +1,6 @@
 """The tables of csbot's own database.
 
-One table per file of the data contract (``shared/design/data-contract.md``),
+One table per file of the data contract (``docs/data-contract.md``),
 plus what csbot keeps for itself: the sync log, rejected rows, daily health
 snapshots and a small key/value table.
 

@@ -1,4 +1,4 @@
-"""Product usage (metrics.md, "Usage"): DAU, WAU, MAU, stickiness, average
+"""Product usage (docs/metrics.md, "Usage"): DAU, WAU, MAU, stickiness, average
 usage time and seat utilisation, from ``usage_daily`` (one row per account,
 user and active day, rolled up from the raw events by the sync).
 

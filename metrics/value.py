@@ -1,4 +1,4 @@
-"""Customer value (metrics.md, "Value"): LTV, upsell rate, cross-sell rate and
+"""Customer value (docs/metrics.md, "Value"): LTV, upsell rate, cross-sell rate and
 the SaaS quick ratio, counted in SQL."""
 
 from __future__ import annotations

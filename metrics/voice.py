@@ -1,4 +1,4 @@
-"""Voice of the customer (metrics.md): NPS and CSAT, counted in SQL.
+"""Voice of the customer (docs/metrics.md): NPS and CSAT, counted in SQL.
 
 NPS keeps each respondent's latest answer within the period (a window
 function, available on SQLite 3.25+, PostgreSQL and DuckDB). A response

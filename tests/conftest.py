@@ -14,6 +14,7 @@ on SQLite, a schema filled by ``INSERT ... SELECT`` on PostgreSQL.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -28,6 +29,15 @@ from metrics.db import Database, make_engine
 from metrics.settings import Settings
 
 TEST_DATABASE_URL = os.environ.get("CSBOT_TEST_DATABASE_URL")
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def documented_metric_names() -> list[str]:
+    """The names listed under "Names" in docs/metrics.md, in their order: the conventions' own list."""
+    text = (DOCS / "metrics.md").read_text(encoding="utf-8")
+    section = text.split("\n## Names\n", 1)[1].split("\n## ", 1)[0]
+    first_paragraph = section.strip().split("\n\n", 1)[0]
+    return re.findall(r"`([a-z_]+)`", first_paragraph.split(":", 1)[1])
 
 # csbot must never pick up the developer's own .env or tokens during tests.
 for _key in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_API_URL", "DATABASE_URL"):
@@ -209,3 +219,12 @@ def seed_two_plans(engine):
             {"subscription_id": "2", "account_id": "B", "product": "core", "start_date": date(2026, 1, 1),
              "end_date": date(2026, 10, 15), "mrr": 50_000},
         ])
+
+
+@pytest.fixture
+def slack_double():
+    """A running Slack Web API double (tests/slack_double.py), stopped after the test."""
+    from slack_double import SlackDouble
+
+    with SlackDouble() as double:
+        yield double

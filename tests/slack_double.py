@@ -61,8 +61,6 @@ from typing import Any, Iterable
 from urllib.parse import parse_qs, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
-import pytest
-
 logger = logging.getLogger(__name__)
 
 BOT_TOKEN = "xoxb-test-token"
@@ -911,13 +909,6 @@ class _Handler(BaseHTTPRequestHandler):
             logger.exception("slack double failed on %s", method)
             payload, status = {"ok": False, "error": "fatal_error"}, 500
         self._send_json(status, payload)
-
-
-@pytest.fixture
-def slack_double():
-    """A running SlackDouble, stopped after the test."""
-    with SlackDouble() as double:
-        yield double
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The csbot command line: the contract of product.md, and one clear line for every mistake."""
+"""The csbot command line: the contract in the README's "The command line", and one clear line for every mistake."""
 
 import json
 import shutil

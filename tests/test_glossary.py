@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from conftest import documented_metric_names
 
 from commands.glossary import (
     CATEGORIES,
@@ -20,18 +21,10 @@ from commands.language import detect_language
 
 GLOSSARY = get_glossary()
 
-# The "Names" list of shared/design/metrics.md, copied here on purpose: the
-# shared design folder is not beside the repository in every run. Keep in sync.
-METRIC_NAMES = (
-    "mrr", "arr", "arpa", "mrr_movements", "net_new_mrr", "customer_churn_rate",
-    "revenue_churn_rate", "net_mrr_churn_rate", "annualized_churn_rate", "grr",
-    "nrr", "expansion_rate", "retention_rate", "cohort_retention", "ltv",
-    "upsell_rate", "cross_sell_rate", "quick_ratio", "nps", "csat", "dau", "wau",
-    "mau", "stickiness", "avg_usage_minutes", "seat_utilization",
-    "onboarding_completion_rate", "ttv", "health_score",
-)  # fmt: skip
+# The names of docs/metrics.md, "Names"
+METRIC_NAMES = tuple(documented_metric_names())
 
-# Every term of shared/design/glossary-terms.md, by the key it has here.
+# Every term the glossary must explain (the product's list of required terms), by its key here.
 REQUIRED_TERMS = (
     "customer_success", "customer_support", "saas", "subscription", "recurring_revenue",
     "customer_loyalty", "behavioral_loyalty", "attitudinal_loyalty", "loyal_customer",

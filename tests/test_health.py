@@ -2,7 +2,7 @@
 
 The tests use their own small model (``MODEL`` below: straight-line score
 functions, so every expected number can be worked out by hand); one test checks
-that the shipped model carries the weights and bands of metrics.md.
+that the shipped model carries the weights and bands of docs/metrics.md.
 
 Today is 2026-11-22 (conftest.TODAY); "as of D" is the state at 00:00 of D.
 """

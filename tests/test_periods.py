@@ -1,4 +1,4 @@
-"""Every period word of metrics.md parses to the right dates (today = Sunday 2026-11-22)."""
+"""Every period word of docs/metrics.md parses to the right dates (today = Sunday 2026-11-22)."""
 
 from datetime import date
 

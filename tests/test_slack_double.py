@@ -23,7 +23,6 @@ from slack_double import (
     event_body,
     im_message_event,
     sign,
-    slack_double,  # noqa: F401  (pytest fixture)
     slash_command_body,
 )
 from slack_sdk import WebClient

@@ -126,7 +126,8 @@ def test_same_input_twice_changes_nothing_the_second_time(engine, settings):
 def test_changed_row_replaces_the_old_one_by_its_key(engine, settings, tmp_path):
     folder = copy_basic(tmp_path)
     sync(engine, folder, settings)
-    text = (folder / "subscriptions.csv").read_text().replace("S2,A2,core,2025-02-01,2026-02-01,5000", "S2,A2,core,2025-02-01,2026-03-01,7000")
+    text = (folder / "subscriptions.csv").read_text().replace("S2,A2,core,2025-02-01,2026-02-01,5000",
+                                                              "S2,A2,core,2025-02-01,2026-03-01,7000")
     (folder / "subscriptions.csv").write_text(text)
 
     second = sync(engine, folder, settings).table("subscriptions")
@@ -194,7 +195,8 @@ def test_bad_rows_are_rejected_with_file_line_column_and_reason_and_good_rows_lo
         S7,A1,"core, premium",2025-02-01,,300.5
         """,
     )
-    write(folder, "nps.csv", "response_id,account_id,score,responded_at\nN1,A1,11,2026-01-01T00:00:00Z\nN2,A1,10,yesterday\nN3,A1,0,2026-01-02\n")
+    write(folder, "nps.csv", "response_id,account_id,score,responded_at\n"
+                             "N1,A1,11,2026-01-01T00:00:00Z\nN2,A1,10,yesterday\nN3,A1,0,2026-01-02\n")
     write(folder, "csat.csv", "response_id,account_id,score,responded_at\nC1,A1,0,2026-01-01\nC2,A1,5,2026-01-01\n")
 
     summary = sync(engine, folder, settings)
@@ -225,7 +227,8 @@ def test_bad_rows_are_rejected_with_file_line_column_and_reason_and_good_rows_lo
     assert "unparseable date" in found[("subscriptions.csv", 4, "start_date")]
     assert "negative" in found[("subscriptions.csv", 5, "mrr")]
     assert "before start_date" in found[("subscriptions.csv", 6, "end_date")]
-    assert "duplicate" in found[("subscriptions.csv", 7, "subscription_id")] and "line 2" in found[("subscriptions.csv", 7, "subscription_id")]
+    reason = found[("subscriptions.csv", 7, "subscription_id")]
+    assert "duplicate" in reason and "line 2" in reason
     assert "out of range 0-10" in found[("nps.csv", 2, "score")]
     assert "out of range 1-5" in found[("csat.csv", 2, "score")]
     assert summary.rejected == 11
@@ -269,7 +272,8 @@ def test_row_with_too_many_values_is_rejected_on_the_line_an_editor_shows(engine
 def test_resent_events_without_ids_are_not_counted_twice(engine, settings, tmp_path):
     folder = tmp_path / "x"
     write(folder, "accounts.csv", "account_id,name\nA1,Acme\n")
-    write(folder, "events.csv", "account_id,user_id,occurred_at,duration_seconds\nA1,u1,2026-11-20T10:00:00,5\nA1,u1,2026-11-20T11:00:00,7\n")
+    write(folder, "events.csv", "account_id,user_id,occurred_at,duration_seconds\n"
+                                "A1,u1,2026-11-20T10:00:00,5\nA1,u1,2026-11-20T11:00:00,7\n")
     sync(engine, folder, settings)
     # the next export repeats both old events and adds one later the same day
     write(
@@ -601,7 +605,8 @@ def test_fight_churn_subscription_and_event_tables_load_through_a_mapping(engine
 
     assert summary.status == "ok", summary.message
     assert summary.rejected == 0
-    assert rows(engine, schema.subscriptions, "subscription_id", "account_id", "product", "start_date", "end_date", "mrr", "quantity", "bill_period_months") == [
+    assert rows(engine, schema.subscriptions, "subscription_id", "account_id", "product", "start_date", "end_date", "mrr",
+                "quantity", "bill_period_months") == [
         ("10", "1", "1", date(2020, 1, 1), date(2020, 2, 1), 9.99, 1, 1),
         ("11", "1", "1", date(2020, 2, 1), None, 9.99, 1, 1),
         ("12", "2", "2", date(2020, 1, 15), None, 19.5, 2, 12),

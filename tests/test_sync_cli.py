@@ -83,7 +83,8 @@ def test_usage_errors_exit_2_with_one_line(db_settings, capsys, argv):
 def test_failed_run_exits_1_with_one_line_and_no_traceback(db_settings, capsys, tmp_path):
     assert cli(["--csv", str(tmp_path / "nowhere")], db_settings) == 1
     out, err = capsys.readouterr()
-    assert err.splitlines()[-1] == f"csbot sync: {tmp_path / 'nowhere'}: no such folder; give the folder that holds accounts.csv, subscriptions.csv ..."
+    assert err.splitlines()[-1] == (f"csbot sync: {tmp_path / 'nowhere'}: no such folder; "
+                                    "give the folder that holds accounts.csv, subscriptions.csv ...")
     assert "Traceback" not in err
 
 

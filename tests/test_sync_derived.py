@@ -1,4 +1,4 @@
-"""After a sync, what is derived from the data is brought up to date (data-contract.md,
+"""After a sync, what is derived from the data is brought up to date (docs/data-contract.md,
 issue 4): a real `csbot sync` in a fresh process writes today's health snapshots, because
 its caller passes the after-sync steps of metrics.derived; run_sync alone writes none."""
 

@@ -1,4 +1,4 @@
-"""The ``csbot`` command line (product.md, "Command-line contract").
+"""The ``csbot`` command line (README, "The command line").
 
 csbot / csbot run      Socket Mode with Slack tokens; a local console without
 csbot serve --port N   HTTP mode: /slack/events (and /healthz) for replicas behind a load balancer

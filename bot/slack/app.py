@@ -31,7 +31,8 @@ def create_app(settings: Settings, db: Database, *, socket_mode: bool = False,
     if not settings.slack_bot_token:
         raise ConfigError("SLACK_BOT_TOKEN", "missing; put your bot token (xoxb-...) in .env")
     if not socket_mode and not settings.slack_signing_secret:
-        raise ConfigError("SLACK_SIGNING_SECRET", "missing; HTTP mode needs the signing secret from your Slack app's Basic Information page")
+        raise ConfigError("SLACK_SIGNING_SECRET",
+                          "missing; HTTP mode needs the signing secret from your Slack app's Basic Information page")
     app = App(
         client=make_client(settings),
         signing_secret=settings.slack_signing_secret,

@@ -1,4 +1,4 @@
-"""The demo's contract rows written as the CSV files a team would export (data-contract.md).
+"""The demo's contract rows written as the CSV files a team would export (docs/data-contract.md).
 
 ``write_files(rows, folder)`` writes ``accounts.csv``, ``subscriptions.csv``,
 ``events.csv`` ... with a header of the contract's column names: dates as

@@ -1,4 +1,4 @@
-"""The demo company as the rows of the data contract (docs: data-contract.md).
+"""The demo company as the rows of the data contract (docs: docs/data-contract.md).
 
 ``build_rows(today, seed)`` runs the story of ``metrics.demo.company`` and tells
 it in rows, keyed by the contract's file names and column names: accounts,
@@ -372,7 +372,7 @@ class _Builder:
 
 DEFAULT_SEED = 2026
 
-# The files and columns of the data contract (data-contract.md), in the sync's load order.
+# The files and columns of the data contract (docs/data-contract.md), in the sync's load order.
 CONTRACT_COLUMNS: dict[str, tuple[str, ...]] = {
     "accounts": ("account_id", "name", "plan", "segment", "touch_model", "owner", "region", "industry", "seats",
                  "renewal_date", "created_at"),

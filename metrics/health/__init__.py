@@ -1,4 +1,4 @@
-"""The health score (metrics.md, "Health score"): a 0-100 score per account, its band,
+"""The health score (docs/metrics.md, "Health score"): a 0-100 score per account, its band,
 daily snapshots, the views the answers show, and the backtest against real churn.
 
 The rooms:

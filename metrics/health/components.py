@@ -1,5 +1,5 @@
 """The health components: per-component SQL for all the accounts asked at once, and
-each component's 0-100 score from those rows (metrics.md, "Health score").
+each component's 0-100 score from those rows (docs/metrics.md, "Health score").
 
 "As of day d" means the state at 00:00 of d, i.e. everything up to the end of
 d-1: MRR of the subscriptions active on d, usage in the 30 days d-30..d-1,

@@ -1,4 +1,4 @@
-"""``metrics.sync``: copy the team's data into csbot's database (data-contract.md).
+"""``metrics.sync``: copy the team's data into csbot's database (docs/data-contract.md).
 
 The package, one room per concern:
 - ``run``: ``run_sync`` (one transaction: log row, tables, rejected rows, after-sync steps), the loaders

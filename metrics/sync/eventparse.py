@@ -91,7 +91,8 @@ def rollup_rows(cnt: dict, sec: dict) -> list[tuple]:
 
 
 Emit = Callable[[str, Any], None]
-# emitted: ("agg", [(account, user, "YYYY-MM-DD", events, seconds)] in key order), ("ids", [(key, account, user, day, seconds, line, event_id)]),
+# emitted: ("agg", [(account, user, "YYYY-MM-DD", events, seconds)] in key order),
+# ("ids", [(key, account, user, day, seconds, line, event_id)]),
 #          ("rej", [(line, column, reason, raw)]), ("progress", rows read since the last report)
 
 

@@ -400,7 +400,8 @@ def _run_locked(engine: Engine, source: CsvSource | SqlSource, plan: dict, descr
                             if table == "accounts":
                                 run.reload_accounts()
                 except UnicodeDecodeError as exc:
-                    raise SyncFailed(f"{_label(plan[table])}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8") from None
+                    raise SyncFailed(f"{_label(plan[table])}: not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                                     "save it as UTF-8") from None
                 except csv.Error as exc:
                     raise SyncFailed(f"{_label(plan[table])}: broken CSV ({exc}); check quoting near the end of the loaded part") from None
                 except (OSError, EOFError) as exc:
