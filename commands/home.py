@@ -18,12 +18,12 @@ from commands.periods import default_period
 from commands.reply import Reply, Table
 from commands.router import freshness
 from metrics import catalog
+from metrics import health as hm
 from metrics.accounts import count_accounts
 from metrics.calc import Calc
 from metrics.compute import compute_metric
 from metrics.db import is_empty
 from metrics.filters import Filters
-from metrics.health import portfolio
 from metrics.renewals import renewals
 
 logger = logging.getLogger(__name__)
@@ -74,12 +74,12 @@ def home_reply(ctx: Context) -> Reply:
 
 def _book_health(conn: Connection, ctx: Context, mine: Filters, lang: str) -> list[str]:
     """The viewer's accounts by health band, the ones at risk named first."""
-    book = portfolio(conn, ctx.today, mine, ctx.settings)
+    book = hm.portfolio(conn, ctx.today, mine, ctx.settings)
     if not book.rows:
         return []
-    bands = " · ".join(f"{BAND_EMOJI[b]} {band_label(b, lang)} {book.counts.get(b, 0)}" for b in ("red", "yellow", "green"))
+    bands = " · ".join(f"{BAND_EMOJI[b]} {band_label(b, lang)} {book.counts.get(b, 0)}" for b in hm.BANDS)
     out = [bands]
-    risky = [r for r in book.rows if r.band in ("red", "yellow")][:AT_RISK_NAMES]
+    risky = [r for r in book.rows if r.band in hm.RISKY_BANDS][:AT_RISK_NAMES]
     if risky:
         out.append(t("home.at_risk", lang, names=", ".join(f"{r.name} ({r.score:.0f})" for r in risky)))
     return out

@@ -15,7 +15,7 @@ from commands import metric_text
 from commands.context import Request
 from commands.glossary import Term, extract_term, get_glossary
 from commands.messages import t
-from commands.periods import parse_period
+from commands.periods import default_period
 from commands.reply import Button, Reply
 from commands.router import command
 from metrics import catalog
@@ -57,6 +57,11 @@ def _entry(req: Request, term_: Term, lang: str, shown_for: str | None) -> Reply
     body = term_.text(lang, "body")
     if body:
         lines.append(body)
+    if term_.metric == "health_score":  # the band ranges are the health model's, never written twice
+        from commands.health import bands_text
+        from metrics.health import model_for
+
+        lines.append(t("term.health_bands", lang, bands=bands_text(model_for(req.ctx.settings), lang)))
     formula = _formula(term_, lang)
     if formula:
         lines.append(t("term.formula", lang, formula=formula))
@@ -89,7 +94,7 @@ def _today(req: Request, term_: Term, lang: str) -> tuple[str | None, dict]:
         engine = req.ctx.db.engine
         if is_empty(engine):
             return None, {}
-        period = parse_period(None, req.ctx.today)
+        period = default_period(req.ctx.today)
         result = compute_metric(engine, metric.name, period, settings=req.ctx.settings)
     except (SQLAlchemyError, DatabaseUnavailable) as exc:
         logger.warning("no live value for %s: %s", term_.key, type(exc).__name__)

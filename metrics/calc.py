@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from sqlalchemy import Connection
 
+from metrics.clock import local_today
 from metrics.filters import Filters
 from metrics.periods import Period
 from metrics.settings import Settings
@@ -35,7 +36,8 @@ class Calc:
         self.conn = conn
         self.settings = settings
         # The answer's "today" (workspace time zone): month ends after it are not known yet.
-        self.today = today
+        # The caller passes it; a Calc made without one (``csbot metric``) takes the calendar's.
+        self.today: date = today if today is not None else local_today(settings.tz)
         self._memo: dict[tuple, Any] = {}
 
     def has(self, key: tuple) -> bool:

@@ -65,7 +65,7 @@ def onboarding_completion_rate_measure(calc: Calc, period: Period, filters: Filt
         .subquery("done")
     )
     finished = func.coalesce(done.c.n, 0) >= len(required)
-    today = calc.today or datetime.now(calc.settings.tz).date()
+    today = calc.today
     row = calc.conn.execute(select(
         func.count().label("accounts"),
         func.coalesce(func.sum(case((finished, 1), else_=0)), 0).label("completed"),

@@ -9,8 +9,7 @@ every cohort member's MRR at each month end, grouped per cohort and month end.
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from sqlalchemy import Date, Integer, and_, case, func, literal, or_, select, true, union_all
 
@@ -28,13 +27,8 @@ COHORT_MAX_MONTHS = 12  # months after the cohort month shown in ``parts["cohort
 
 
 def as_of(calc: Calc) -> date:
-    """The last day data can describe: "today" of the answer (``calc.today`` when
-    the caller set it, else today in the workspace time zone). Month ends after it
-    are not known yet."""
-    today = calc.today
-    if today is not None:
-        return today
-    return datetime.now(ZoneInfo(calc.settings.timezone)).date()
+    """The last day data can describe: "today" of the answer. Month ends after it are not known yet."""
+    return calc.today
 
 
 def _money_parts(calc: Calc, period: Period, filters: Filters) -> dict[str, object]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from metrics.calc import Calc, Measurement
-from metrics.clock import local_today
 from metrics.filters import Filters
 from metrics.health.model import BANDS
 from metrics.health.score import score_accounts
@@ -19,9 +18,7 @@ from metrics.periods import Period
 
 def health_score_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
     """Mean score as of the period's end (capped at the answer's today), parts per band."""
-    # calc.today is the answer's today; a Calc made without one (csbot metric) means the calendar's
-    today = calc.today if calc.today is not None else local_today(calc.settings.tz)
-    day = min(period.end, today)
+    day = min(period.end, calc.today)
     scores = calc.memo(("health_scores", day, filters),
                        lambda: score_accounts(calc.conn, day, filters, calc.settings))
     counts = {b: 0 for b in BANDS}
