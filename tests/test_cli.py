@@ -168,3 +168,29 @@ def test_the_console_answers_line_by_line_and_ends_at_end_of_input(embedded_demo
     assert "What csbot can answer" in out
     assert "Jul 1 – Sep 30, 2026" in out or "Customer churn" in out
     assert "解約率" in out
+
+
+SUBCOMMANDS = ("run", "serve", "ask", "glossary", "metric", "demo", "sync", "health", "digest")
+
+
+def test_every_subcommand_is_listed_and_its_help_shows_an_example(capsys):
+    from bot.cli import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--help"])
+    listing = capsys.readouterr().out
+    for name in SUBCOMMANDS:
+        assert f"    {name} " in listing, name
+        with pytest.raises(SystemExit) as done:
+            main([name, "--help"])
+        assert done.value.code == 0
+        text = capsys.readouterr().out
+        assert f"csbot {name}" in text.split("example", 1)[1], f"csbot {name} --help has no example"
+
+
+def test_a_subcommands_error_is_one_line_with_its_name(env, capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["metric", "--period"])
+    assert done.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("csbot metric:"), err

@@ -10,11 +10,15 @@ NAME = "ask"
 
 
 def add_parser(sub) -> None:
-    ask = sub.add_parser("ask", help='answer one question (e.g. csbot ask "churn last-month")')
+    ask = sub.add_parser("ask", help='answer one question (e.g. csbot ask "churn last-month")',
+                         epilog='examples:\n  csbot ask "churn last-month"\n  csbot ask "先月の解約率は？" --json',
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
     ask.add_argument("text", help="the question, as you would type it in Slack")
     ask.add_argument("--json", action="store_true", help="print the Slack message payloads csbot would post")
     ask.set_defaults(run=run)
-    glossary = sub.add_parser("glossary", help="explain a Customer Success term (e.g. csbot glossary NRR)")
+    glossary = sub.add_parser("glossary", help="explain a Customer Success term (e.g. csbot glossary NRR)",
+                              epilog="examples:\n  csbot glossary NRR\n  csbot glossary チャーンレート",
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
     glossary.add_argument("term", nargs="*", help="the term; none lists them all")
     glossary.set_defaults(run=run_glossary)
 

@@ -15,7 +15,9 @@ NAME = "demo"
 
 def add_parser(sub) -> None:
     demo = sub.add_parser("demo", help="fill the database with the demo company (e.g. csbot demo)",
-                          description="Fill the database with the demo company, e.g. csbot demo --force")
+                          description="Fill the database with the demo company.",
+                          epilog="example:\n  csbot demo --force   replace what the database holds with the demo company",
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
     demo.add_argument("--force", action="store_true", help="replace data that is already there")
     demo.set_defaults(run=run)
 

@@ -16,7 +16,11 @@ NAME = "metric"
 
 
 def add_parser(sub) -> None:
-    metric = sub.add_parser("metric", help="one metric as JSON (e.g. csbot metric nrr --period 2026-Q3 --json)")
+    metric = sub.add_parser("metric", help="one metric as JSON (e.g. csbot metric nrr --period 2026-Q3 --json)",
+                            epilog="examples:\n  csbot metric customer_churn_rate --period last-month --json\n"
+                                   "  csbot metric nrr --period 2026-Q3 --filter segment=enterprise --json\n"
+                                   "  csbot metric --list --json",
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     metric.add_argument("name", nargs="?", help="metric name (csbot metric --list)")
     metric.add_argument("--period", default=DEFAULT_PERIOD, help=f"period word (default {DEFAULT_PERIOD})")
     metric.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE",
