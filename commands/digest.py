@@ -160,18 +160,6 @@ def _me_filters(filters: Filters, ctx: Context, lang: str) -> Filters:
 
 # ---------------------------------------------------------------------------- dates and places in words
 
-def short_date(d: date, lang: str) -> str:
-    """"Nov 22" / "11月22日"."""
-    return t("digest.short_date", lang, month=t_list("digest.months", lang)[d.month - 1], day=d.day)
-
-
-def local_stamp(at: datetime, tz: ZoneInfo, lang: str) -> str:
-    """An instant in a zone: "Sun Nov 22 09:30 JST" / "11月22日(日) 09:30 JST"."""
-    local = at.astimezone(tz)
-    return t("digest.stamp", lang, weekday=t_list("digest.weekdays", lang)[local.weekday()],
-             month=t_list("digest.months", lang)[local.month - 1], day=local.day, time=f"{local:%H:%M}",
-             zone=local.tzname())
-
 
 def when_text(sub: store.Subscription, lang: str) -> str:
     """"daily 09:00 Asia/Tokyo" / "毎日 09:00 Asia/Tokyo"."""
@@ -311,14 +299,14 @@ def build_digest(db: Database, settings: Settings, *, now: datetime, filters: Fi
     stale = synced is not None and now - synced > timedelta(hours=settings.stale_sync_hours)
     if stale:
         hours = (now - synced).total_seconds() / 3600
-        head_lines.append(t("digest.stale", lang, when=local_stamp(synced, tz, lang), hours=f"{hours:.0f}",
+        head_lines.append(t("digest.stale", lang, when=fmt.stamp(synced, tz, lang), hours=f"{hours:.0f}",
                             limit=f"{settings.stale_sync_hours:g}"))
     if not filters.empty:
         head_lines.append(t("digest.filtered", lang, filters=filters.describe()))
     if not revenue:
         head_lines.append(t("digest.revenue_left_out", lang))
     title = t("digest.headline", lang, weekday=t_list("digest.headline_weekdays", lang)[today.weekday()],
-              date=short_date(today, lang))
+              date=fmt.day(today, lang))
     summary_bits = [f"{f.label} {f.value}" for f in figures]
     headline = Reply(title=title, summary=f"{title}: " + ", ".join(summary_bits), language=lang,
                      figures=tuple(figures), lines=tuple(head_lines), revenue=revenue,
@@ -351,7 +339,7 @@ def build_digest(db: Database, settings: Settings, *, now: datetime, filters: Fi
             text += t("digest.list_and_more", lang, n=len(reds) - len(shown))
         lines.append(f"*{t('digest.moved_to_red', lang)}* {len(reds)}: {text}")
     if renew_total:
-        text = ", ".join(f"{r['name']} ({short_date(r['renewal_date'], lang)})" for r in renew)
+        text = ", ".join(f"{r['name']} ({fmt.day(r['renewal_date'], lang)})" for r in renew)
         if renew_total > len(renew):
             text += t("digest.list_and_more", lang, n=renew_total - len(renew))
         lines.append(f"*{t('digest.renewals', lang, days=RENEWAL_DAYS)}* {renew_total}: {text}")
@@ -367,7 +355,7 @@ def build_digest(db: Database, settings: Settings, *, now: datetime, filters: Fi
             lines.append(t("digest.bullet_and_more", lang, n=detract_total - len(detract)))
     if not lines:
         lines.append(t("digest.no_changes", lang))
-    thread_title = t("digest.thread_title", lang, date=short_date(since, lang))
+    thread_title = t("digest.thread_title", lang, date=fmt.day(since, lang))
     thread = Reply(title=thread_title, summary=thread_title, language=lang,
                    lines=tuple(lines), revenue=revenue,
                    data={kind: [r["account_id"] for r in lists[kind][0]] for kind in lists}
@@ -381,7 +369,7 @@ def build_digest(db: Database, settings: Settings, *, now: datetime, filters: Fi
 def _footer(synced: datetime | None, tz: ZoneInfo, lang: str) -> str:
     if synced is None:
         return t("digest.footer_never_synced", lang)
-    return t("digest.footer_synced", lang, when=local_stamp(synced, tz, lang))
+    return t("digest.footer_synced", lang, when=fmt.stamp(synced, tz, lang))
 
 
 def _chart(moves, period: Period, reds, lists, lang: str, currency: str, revenue: bool) -> Chart:
@@ -408,7 +396,7 @@ def alert_reply(alert: store.Alert, event: queries.AlertEvent, settings: Setting
     currency = settings.currency
     name = event.account_name or event.account_id or "?"
     owner = t("digest.alert_owner", lang, owner=event.owner) if event.owner else ""
-    day = short_date(event.day, lang)
+    day = fmt.day(event.day, lang)
     if event.kind == "red":
         score = f" ({fmt.score(event.score)})" if event.score is not None else ""
         text = t("digest.alert_red", lang, name=name, score=score, day=day, owner=owner)
@@ -484,7 +472,7 @@ def _subscribe(req: Request, words: list[str]) -> Reply:
     title = t("digest.subscribed_title", lang, when=when)
     lines = [t("digest.subscribed", lang, where=target.mention(), when=when, id=sub.id)]
     if nxt is not None:
-        lines.append(t("digest.next_digest", lang, when=local_stamp(nxt, sub.zone, lang)))
+        lines.append(t("digest.next_digest", lang, when=fmt.stamp(nxt, sub.zone, lang)))
     if defaulted:
         lines.append(t("digest.default_time", lang))
     if not filters.empty:
@@ -510,7 +498,7 @@ def _list(req: Request, words: list[str]) -> Reply:
         if not s.filters.empty:
             parts.append(s.filters.describe() if s.target != "dm" else t("digest.your_accounts", lang))
         if nxt is not None:
-            parts.append(t("digest.next", lang, when=local_stamp(nxt, s.zone, lang)))
+            parts.append(t("digest.next", lang, when=fmt.stamp(nxt, s.zone, lang)))
         lines.append(" · ".join(parts))
     title = t("digest.subscriptions_title", lang, n=len(subs))
     return Reply(title=title, summary=title, kind="info", language=lang, lines=tuple(lines),
@@ -548,7 +536,7 @@ def log_lines(entries: list[store.LogEntry], tz: ZoneInfo, lang: str, *, slack: 
     """One line per delivery; ``slack``: with icons and channel mentions, else for a terminal."""
     out = []
     for e in entries:
-        when = local_stamp(e.at, tz, lang)
+        when = fmt.stamp(e.at, tz, lang)
         place = where(e.target, e.channel) if slack else where_text(e.target, e.channel, e.channel_name)
         status = t(f"digest.status_{e.status}", lang) if e.status in STATUS_ICON else e.status
         icon = (STATUS_ICON.get(e.status, "") + " ") if slack else ""

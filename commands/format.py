@@ -16,7 +16,8 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from commands.messages import t, t_list
 from metrics.filters import Filters
@@ -100,19 +101,31 @@ def change(unit: str, current: float | None, previous: float | None, currency: s
     return value(unit, delta, currency, signed=True)
 
 
+def day(d: date | datetime | None, lang: str = "en", *, year: bool = False) -> str:
+    """One day: "Nov 22" / "11月22日"; with ``year``: "Nov 22, 2026" / "2026年11月22日"."""
+    if d is None:
+        return NONE
+    if isinstance(d, datetime):
+        d = d.date()
+    month = t_list("format.months", lang)[d.month - 1]
+    return t("format.day_year" if year else "format.day", lang, month=month, day=d.day, year=d.year)
+
+
+def stamp(at: datetime, tz: ZoneInfo, lang: str = "en") -> str:
+    """An instant in a zone: "Sun Nov 22 09:30 JST" / "11月22日(日) 09:30 JST"."""
+    local = at.astimezone(tz)
+    return t("format.stamp", lang, weekday=t_list("format.weekdays", lang)[local.weekday()],
+             day=day(local.date(), lang), time=f"{local:%H:%M}", zone=local.tzname())
+
+
 def period(p: Period, lang: str = "en") -> str:
     """The exact dates, inclusive: "Oct 1 – Oct 31, 2026" / "2026年10月1日〜10月31日"."""
     first, last = p.start, p.last_day
-    months = t_list("format.months", lang)
-
-    def day(d: date, key: str = "format.day") -> str:
-        return t(key, lang, month=months[d.month - 1], day=d.day, year=d.year)
-
     if first == last:
-        return day(first, "format.day_year")
+        return day(first, lang, year=True)
     if first.year == last.year:
-        return t("format.range_in_year", lang, first=day(first), last=day(last), year=last.year)
-    return t("format.range", lang, first=day(first, "format.day_year"), last=day(last, "format.day_year"))
+        return t("format.range_in_year", lang, first=day(first, lang), last=day(last, lang), year=last.year)
+    return t("format.range", lang, first=day(first, lang, year=True), last=day(last, lang, year=True))
 
 
 def period_line(p: Period, filters: Filters, lang: str) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from commands import format as fmt
 from commands.accounts import Match, resolve_account
@@ -147,14 +147,6 @@ def _not_one(match: Match, lang: str) -> Reply:
     return error_reply(t("health.no_accounts", lang), language=lang)
 
 
-def _day(d: date | datetime | None, lang: str, year: bool = False) -> str:
-    if d is None:
-        return "—"
-    if isinstance(d, datetime):
-        d = d.date()
-    return t("health.day_year" if year else "health.day", lang, d=d)
-
-
 def component_words(name: str, comp: hm.ComponentScore, lang: str) -> str:
     """What a component says, in words: "usage down 40% in 14 days", "2 urgent tickets open"."""
     d = comp.detail
@@ -174,11 +166,11 @@ def component_words(name: str, comp: hm.ComponentScore, lang: str) -> str:
             return t("health.never_active", lang, days=days)
         if days <= 1:
             return t("health.active_yesterday", lang)
-        return t("health.last_active", lang, days=days, day=_day(last, lang))
+        return t("health.last_active", lang, days=days, day=fmt.day(last, lang))
     if name == "nps":
         last_det, last_at = d.get("last_detractor_at"), d.get("last_at")
         if last_det is not None and last_at is not None and (last_at - last_det).days <= 90:
-            return t("health.nps_detractor_on", lang, day=_day(last_det, lang))
+            return t("health.nps_detractor_on", lang, day=fmt.day(last_det, lang))
         return t("health.nps_from", lang, value=fmt.score(d["nps"], signed=True), respondents=d["respondents"])
     if name == "support":
         urgent, high, total = d["urgent"], d["high"], d["open"]
@@ -222,7 +214,7 @@ def account_reply(view: hm.AccountView, lang: str, currency: str, model: hm.Heal
     figure = Figure(
         label=t("health.score_label", lang),
         value=f"{score} / 100 {BAND_EMOJI[now.band]} {band}",
-        previous=None if prev_score is None else f"{_score_text(prev_score)} ({_day(view.before_day, lang)})",
+        previous=None if prev_score is None else f"{_score_text(prev_score)} ({fmt.day(view.before_day, lang)})",
         change=None if change is None else f"{round(change):+d}",
         trend=0 if change is None or round(change) == 0 else (1 if change > 0 else -1),
         good=None if change is None or round(change) == 0 else change > 0,
@@ -231,8 +223,8 @@ def account_reply(view: hm.AccountView, lang: str, currency: str, model: hm.Heal
     if match is not None and match.how == "typo":
         lines.append(t("health.showing_closest", lang, name=facts.name, query=match.query))
     if not now.paying:
-        ended = t("health.not_paying_ended", lang, day=_day(facts.churned_on, lang, True)) if facts.churned_on else ""
-        lines.append(t("health.not_paying", lang, day=_day(now.day, lang, True), ended=ended))
+        ended = t("health.not_paying_ended", lang, day=fmt.day(facts.churned_on, lang, year=True)) if facts.churned_on else ""
+        lines.append(t("health.not_paying", lang, day=fmt.day(now.day, lang, year=True), ended=ended))
     drivers = t("health.sep_drivers", lang)
     movers = view.movers()
     moved: list[tuple[str, float]] = []
@@ -280,7 +272,7 @@ def account_reply(view: hm.AccountView, lang: str, currency: str, model: hm.Heal
     chart = Chart(
         kind="bars",
         title=t("health.chart_components", lang),
-        subtitle=_day(now.day, lang, True),
+        subtitle=fmt.day(now.day, lang, year=True),
         labels=tuple(component_label(n, lang) for n in scored),
         series=(Series(t("health.series_now", lang), tuple(now.components[n].score for n in scored)),
                 *((Series(t("health.series_before", lang, days=COMPARE_DAYS),
@@ -289,7 +281,7 @@ def account_reply(view: hm.AccountView, lang: str, currency: str, model: hm.Heal
         alt=f"{facts.name} health components",
     )
     return Reply(
-        title=title, summary=title, language=lang, period=_day(now.day, lang, True), figures=(figure,),
+        title=title, summary=title, language=lang, period=fmt.day(now.day, lang, year=True), figures=(figure,),
         lines=tuple(lines), table=table, chart=chart, how=tuple(how), revenue=True,
         data={
             "account_id": facts.account_id, "name": facts.name, "day": now.day.isoformat(),
@@ -312,13 +304,13 @@ def _fact_rows(view: hm.AccountView, lang: str, currency: str) -> tuple[tuple[st
     if f.renewal_date:
         left = (f.renewal_date - day).days
         when = t("health.renewal_in", lang, days=left) if left >= 0 else t("health.renewal_past", lang, days=-left)
-        rows.append((t("health.fact_renewal", lang), f"{_day(f.renewal_date, lang, True)} ({when})"))
+        rows.append((t("health.fact_renewal", lang), f"{fmt.day(f.renewal_date, lang, year=True)} ({when})"))
     else:
         rows.append((t("health.fact_renewal", lang), "—"))
     if f.last_active:
         ago = (day - f.last_active).days
         rows.append((t("health.fact_last_activity", lang),
-                     _counted("health.last_activity", ago, lang, day=_day(f.last_active, lang, True), days=ago)))
+                     _counted("health.last_activity", ago, lang, day=fmt.day(f.last_active, lang, year=True), days=ago)))
     else:
         rows.append((t("health.fact_last_activity", lang), "—"))
     seats = "—"
@@ -330,19 +322,19 @@ def _fact_rows(view: hm.AccountView, lang: str, currency: str) -> tuple[tuple[st
     if f.nps_score is not None:
         kind = t("health.promoter" if f.nps_score >= 9 else "health.passive" if f.nps_score >= 7 else "health.detractor",
                  lang)
-        rows.append((t("health.fact_nps", lang), f"{f.nps_score} ({kind}, {_day(f.nps_at, lang, True)})"))
+        rows.append((t("health.fact_nps", lang), f"{f.nps_score} ({kind}, {fmt.day(f.nps_at, lang, year=True)})"))
     else:
         rows.append((t("health.fact_nps", lang), "—"))
     if f.csat_score is not None:
         mean = ""
         if f.csat_mean_90 is not None:
             mean = t("health.csat_mean", lang, mean=f"{f.csat_mean_90:.1f}", answers=f.csat_answers_90)
-        rows.append((t("health.fact_csat", lang), f"{f.csat_score}/5 ({_day(f.csat_at, lang, True)}{mean})"))
+        rows.append((t("health.fact_csat", lang), f"{f.csat_score}/5 ({fmt.day(f.csat_at, lang, year=True)}{mean})"))
     else:
         rows.append((t("health.fact_csat", lang), "—"))
     done, required = len(f.milestones_done), len(f.milestones_required)
     if required and done >= required:
-        status = t("health.onboarding_done_on", lang, day=_day(f.onboarding_done_at, lang, True))
+        status = t("health.onboarding_done_on", lang, day=fmt.day(f.onboarding_done_at, lang, year=True))
     else:
         missing = ", ".join(m for m in f.milestones_required if m not in f.milestones_done)
         status = t("health.onboarding_to_do", lang, done=done, required=required, missing=missing)
@@ -384,12 +376,12 @@ def _portfolio(req: Request, day: date, filters: Filters, model: hm.HealthModel,
     if total_mrr:
         share = sum(pf.mrr[b] for b in hm.RISKY_BANDS) / total_mrr
         lines.append(t("health.risky_mrr_share", lang, share=fmt.percent(share)))
-    chart = Chart(kind="donut", title=t("health.chart_bands", lang), subtitle=_day(day, lang, True),
+    chart = Chart(kind="donut", title=t("health.chart_bands", lang), subtitle=fmt.day(day, lang, year=True),
                   labels=tuple(band_label(b, lang) for b in hm.BANDS), roles=tuple(f"band_{b}" for b in hm.BANDS),
                   series=(Series("accounts", tuple(float(c[b]) for b in hm.BANDS)),), unit="count",
                   alt=f"{c['red']} red, {c['yellow']} yellow, {c['green']} green")
     buttons = tuple(Button("csbot_pick", r.name, f"health {r.account_id}") for r in shown[:5])
-    period_text = _day(day, lang, True) + (f" · {scope}" if scope else "")
+    period_text = fmt.day(day, lang, year=True) + (f" · {scope}" if scope else "")
     return Reply(title=title, summary=title, language=lang, period=period_text, figures=figures, lines=tuple(lines),
                  table=table, chart=chart, buttons=buttons, revenue=True,
                  data={"day": day.isoformat(), "accounts": pf.total, "mean_score": pf.mean_score, "counts": c,
@@ -413,7 +405,7 @@ def _dropped(req: Request, period: Period | None, filters: Filters, model: hm.He
         lines.append(t("health.dropped_computed", lang))
     if not n:
         lines.append(t("health.dropped_none", lang))
-    body = tuple((d.name, _score_text(d.score), band_label(d.from_band, lang), _day(d.day, lang),
+    body = tuple((d.name, _score_text(d.score), band_label(d.from_band, lang), fmt.day(d.day, lang),
                   fmt.money(d.mrr, currency), d.owner or "—") for d in report.drops[:15])
     table = Table(columns=t_list("health.dropped_columns", lang), rows=body, total_rows=n) if n else None
     buttons = tuple(Button("csbot_pick", d.name, f"health {d.account_id}") for d in report.drops[:5])
