@@ -104,3 +104,16 @@ def test_a_small_valid_catalog_loads():
 def test_a_broken_catalog_is_refused_naming_the_metric_and_the_problem(broken, message):
     with pytest.raises(CatalogError, match=message):
         parse(broken)
+
+
+def test_a_metric_and_its_glossary_term_go_by_the_same_name_in_both_languages():
+    from commands import metric_text
+
+    def core(name: str) -> str:
+        return name.split("（")[0].split(" (")[0].strip().lower()
+
+    for term in get_glossary().terms:
+        if term.metric and term.key == term.metric:
+            info = catalog.get(term.metric)
+            for lang in ("en", "ja"):
+                assert core(term.name(lang)) == core(metric_text.label(info, lang)), (term.key, lang)
