@@ -30,13 +30,13 @@ from typing import Any
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
+from commands.language import LANGUAGES
 from metrics import catalog
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_PATH = Path(__file__).with_name("glossary.toml")
 
-LANGUAGES = ("en", "ja")
 #: Category keys in display order, with their labels per language.
 CATEGORIES: Mapping[str, Mapping[str, str]] = MappingProxyType(
     {
