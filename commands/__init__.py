@@ -1,8 +1,9 @@
 """commands: from what a user typed to a ``Reply`` (plain data; no Slack).
 
 - The spine: ``language.py`` (which language, the cleaned text), ``arguments.py`` (filters,
-  periods, "me"), ``periods.py`` (period words), ``router.py`` (the command registry, routing,
-  dispatch and its error replies), ``context.py`` (who asks, when, on one connection).
+  periods, "me"), ``periods.py`` (period words), ``spec.py`` (what a command is: ``@command``),
+  ``registry.py`` (every command, in routing order), ``router.py`` (routing, dispatch and its
+  error replies), ``context.py`` (who asks, when, on one connection; data freshness).
 - One module per answer: ``churn``, ``kpi``, ``mrr``, ``retention`` (nrr, grr, retention),
   ``voice`` (nps, csat), ``usage``, ``onboarding``, ``ltv``, ``health``, ``term`` (with
   ``glossary.py`` and ``glossary.toml``), ``digest``, ``sync``, ``help``, ``home`` (App Home);

@@ -16,7 +16,7 @@ from metrics.filters import FILTER_KEYS, TYPED_KEYS, Filters
 from metrics.periods import Period
 
 if TYPE_CHECKING:
-    from commands.context import Context
+    from commands.context import Context, Request
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +71,11 @@ def parse_args(text: str, ctx: Context, lang: str, *, strict: bool = True) -> Ar
             remaining = leftover
     words = tuple(w for w in re.split(r"\s+", remaining.strip()) if w)
     return Args(period=period, filters=filters, words=words, period_text=period_text)
+
+
+def request_args(req: Request) -> Args:
+    """The arguments of a request: strict for a command typed as such, lenient for a free-form question."""
+    return parse_args(req.args, req.ctx, req.lang, strict=not req.natural)
 
 
 def parse_filters(pairs: Iterable[tuple[str, str]], ctx: Context | None, lang: str) -> Filters:

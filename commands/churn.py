@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 
 from commands import format as fmt
-from commands.arguments import strict_words
+from commands.arguments import request_args, strict_words
 from commands.buttons import standard_buttons
 from commands.context import Request
 from commands.messages import t, t_list
 from commands.metric_answer import calc_for, figure, headline, how_lines, result
 from commands.movements import PAGE, accounts_reply, movements_chart, page_number
 from commands.reply import Reply, Table
-from commands.router import command
+from commands.spec import command
 from metrics import catalog
 from metrics.revenue import movement_accounts, movements
 
@@ -30,7 +30,7 @@ SHOWS = ("customer_churn_rate", "revenue_churn_rate", "mrr_movements")  # figure
 )
 def churn(req: Request) -> Reply:
     """churn [period] [filters]"""
-    args = req.parse()
+    args = request_args(req)
     lang, currency = req.lang, req.ctx.settings.currency
     words = [w.lower() for w in args.words]
     if not req.natural:

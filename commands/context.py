@@ -1,5 +1,6 @@
 """Who is asking, where, when and against which data (``Context``), and the one
-question a command answers (``Request``), with the request's one database connection."""
+question a command answers (``Request``), with the request's one database connection;
+and the two facts about that data every answer may need: ``NoData`` and ``freshness``."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ import logging
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Connection
 
-from commands.arguments import Args, parse_args
+from commands.messages import t
 from metrics.clock import local_today, utcnow
-from metrics.db import Database
+from metrics.db import Database, last_successful_sync
 from metrics.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -53,9 +55,7 @@ class Request:
     ctx: Context
     natural: bool = False  # a free-form question rather than "command args"
     conn: Connection | None = None
-
-    def parse(self) -> Args:
-        return parse_args(self.args, self.ctx, self.lang, strict=not self.natural)
+    commands: tuple[Any, ...] = ()  # every command's ``CommandSpec`` (what help lists), given by dispatch
 
     def connection(self) -> AbstractContextManager[Connection]:
         """The request's connection for a ``with`` block. It opens and closes
@@ -64,3 +64,16 @@ class Request:
         if self.conn is None:
             raise RuntimeError(f"command {self.command!r} has no database connection (needs_data=False)")
         return nullcontext(self.conn)
+
+
+class NoData(RuntimeError):
+    """The named database holds no synced data yet."""
+
+
+def freshness(ctx: Context, lang: str) -> str:
+    """The footer of an answer: when the data was last synced, in the workspace's time zone."""
+    synced = last_successful_sync(ctx.db.engine)
+    if synced is None:
+        return t("router.never_synced", lang)
+    stamp = synced.astimezone(ctx.settings.tz).strftime("%Y-%m-%d %H:%M %Z")
+    return t("router.synced_at", lang, stamp=stamp)

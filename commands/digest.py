@@ -18,14 +18,14 @@ from zoneinfo import ZoneInfo
 
 from commands import format as fmt
 from commands.arguments import ME_WORDS, UsageError, asker_ids, parse_args
-from commands.context import Context, Request
+from commands.context import Context, NoData, Request, freshness
 from commands.messages import t, t_list
 from commands.metric_answer import figure
 from commands.movements import movements_chart
 from commands.periods import parse_period
 from commands.privacy import is_revenue_channel
 from commands.reply import Chart, Figure, Reply, Series
-from commands.router import NoData, command, freshness
+from commands.spec import command
 from metrics import digest_queries as queries
 from metrics import digest_store as store
 from metrics.calc import Calc

@@ -20,7 +20,7 @@ from commands.arguments import ME_WORDS, UsageError, asker_ids, parse_args
 from commands.context import Request
 from commands.messages import t, t_list
 from commands.reply import Button, Chart, Figure, Reply, Series, Table, error_reply
-from commands.router import command
+from commands.spec import command
 from metrics import health as hm
 from metrics.filters import Filters
 from metrics.periods import Period

@@ -9,14 +9,13 @@ from sqlalchemy import Connection
 
 from commands import format as fmt
 from commands.arguments import asker_ids
-from commands.context import Context
+from commands.context import Context, freshness
 from commands.health import BAND_EMOJI, band_label
 from commands.language import LANGUAGES
 from commands.messages import t, t_list
 from commands.metric_answer import figure
 from commands.periods import default_period
 from commands.reply import Reply, Table
-from commands.router import freshness
 from metrics import catalog
 from metrics import health as hm
 from metrics.accounts import count_accounts

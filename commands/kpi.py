@@ -10,7 +10,7 @@ from commands.context import Request
 from commands.messages import t, t_list
 from commands.metric_answer import family_reply, headline
 from commands.reply import Reply, Table
-from commands.router import command
+from commands.spec import command
 from metrics import catalog
 from metrics.calc import Calc
 from metrics.compute import MetricResult

@@ -11,7 +11,7 @@ from typing import Callable, Iterable
 
 from commands import format as fmt
 from commands import metric_text
-from commands.arguments import strict_words
+from commands.arguments import request_args, strict_words
 from commands.buttons import standard_buttons
 from commands.context import Request
 from commands.messages import t
@@ -75,7 +75,7 @@ def family_reply(req: Request, command_name: str, names: Iterable[str], extra: E
     """Compute ``names`` for the asked period and filters and build the answer.
     ``movements``: the MRR movements behind the number, listed by "Show accounts".
     ``shows``: metrics the ``extra`` lines or chart show beyond ``names`` (privacy)."""
-    args = req.parse()
+    args = request_args(req)
     lang, currency = req.lang, req.ctx.settings.currency
     if not req.natural:
         strict_words(args, WORDS, lang)

@@ -11,7 +11,7 @@ from commands.messages import t
 from commands.metric_answer import family_reply
 from commands.movements import KINDS, movements_chart
 from commands.reply import Reply
-from commands.router import command
+from commands.spec import command
 from metrics import catalog
 from metrics.revenue import movements
 

@@ -8,7 +8,7 @@ from commands.context import Request
 from commands.messages import t
 from commands.metric_answer import family_reply
 from commands.reply import Reply
-from commands.router import command
+from commands.spec import command
 from metrics import catalog
 
 logger = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from commands.context import Request
 from commands.messages import t, t_list
 from commands.metric_answer import family_reply
 from commands.reply import Chart, Reply, Series, Table
-from commands.router import command
+from commands.spec import command
 from metrics import catalog
 from metrics.periods import add_months, month_start
 from metrics.retention import cohort_table

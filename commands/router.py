@@ -1,11 +1,7 @@
-"""From a question to a ``Reply``: the command registry (``@command``), ``route``
-(which command a text asks for), ``dispatch`` (answer it, one database connection
-per request, every failure a short reply) and ``precheck`` (a slash command's fast check).
-
-A command is one decorated function. Its usage is its docstring's first line
-("churn [period] [filters]"), its one-line help in English and Japanese is
-``commands.<name>`` in the message table, and its example is ``@command(example=...)``:
-``command_specs()`` hands all of them to ``help``, the README test and the Slack manifest.
+"""From a question to a ``Reply``: ``route`` (which command a text asks for),
+``dispatch`` (answer it, one database connection per request, every failure a short
+reply) and ``precheck`` (a slash command's fast check). The commands themselves are
+declared with ``commands.spec.command`` and listed in ``commands.registry``.
 """
 
 from __future__ import annotations
@@ -14,110 +10,23 @@ import logging
 import re
 import unicodedata
 import uuid
-from dataclasses import dataclass, replace
-from functools import cache
-from types import ModuleType
-from typing import Callable
+from dataclasses import replace
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from commands.arguments import UsageError, parse_args
-from commands.context import Context, Request
+from commands.context import Context, NoData, Request, freshness
 from commands.glossary import extract_term
 from commands.language import clean_text, detect_language
-from commands.messages import t, t_list, table
+from commands.messages import t, t_list
 from commands.periods import PeriodError
+from commands.registry import load_commands
 from commands.reply import Reply, error_reply
-from metrics.db import DatabaseUnavailable, is_empty, last_successful_sync
+from commands.spec import CommandSpec
+from metrics.db import DatabaseUnavailable, is_empty
 from metrics.settings import Settings
 
 logger = logging.getLogger(__name__)
-
-SPEC_ATTRIBUTE = "command_spec"
-
-
-class NoData(RuntimeError):
-    """The named database holds no synced data yet."""
-
-
-@dataclass(frozen=True)
-class CommandSpec:
-    name: str
-    fn: Callable[[Request], Reply]
-    usage: str  # "churn [period] [filters]"
-    example: str  # "churn last-month segment:enterprise"
-    aliases: tuple[str, ...] = ()
-    keywords: tuple[str, ...] = ()  # words that point a free-form question here (EN and JA)
-    needs_data: bool = True
-
-    def help(self, lang: str) -> str:
-        """What the command answers, in ``lang`` (the message ``commands.<name>``)."""
-        return t(f"commands.{self.name}", lang)
-
-
-def command(name: str, *, example: str, aliases: tuple[str, ...] = (), keywords: tuple[str, ...] = (),
-            needs_data: bool = True):
-    """Declare a command: the function gets its ``CommandSpec`` (nothing is registered
-    at import; ``load_commands`` collects the specs). The docstring's first line is the usage."""
-
-    def declare(fn: Callable[[Request], Reply]) -> Callable[[Request], Reply]:
-        usage = (fn.__doc__ or "").strip().splitlines()[0].strip() if fn.__doc__ else name
-        spec = CommandSpec(name=name, fn=fn, usage=usage, example=example, aliases=aliases,
-                           keywords=keywords, needs_data=needs_data)
-        setattr(fn, SPEC_ATTRIBUTE, spec)
-        return fn
-
-    return declare
-
-
-def _command_modules() -> tuple[ModuleType, ...]:
-    """Every module that declares commands, in routing order (on a tie, the earlier wins).
-    Imported here, not at the top: the command modules import this one."""
-    from commands import (
-        churn,
-        digest,
-        health,
-        kpi,
-        ltv,
-        mrr,
-        onboarding,
-        retention,
-        sync,
-        term,
-        usage,
-        voice,
-    )
-    from commands import help as help_command
-
-    return (churn, help_command, term, kpi, mrr, retention, voice, usage, onboarding, ltv, health, digest, sync)
-
-
-def _declared_in(module: ModuleType) -> list[CommandSpec]:
-    return [spec for value in vars(module).values()
-            if isinstance(spec := getattr(value, SPEC_ATTRIBUTE, None), CommandSpec)
-            and getattr(value, "__module__", None) == module.__name__]
-
-
-@cache
-def load_commands() -> dict[str, CommandSpec]:
-    """Every command by name. A name declared twice, or without its help in the
-    message table (``commands.<name>``), stops csbot with the name."""
-    commands: dict[str, CommandSpec] = {}
-    messages = table()
-    for module in _command_modules():
-        for spec in _declared_in(module):
-            if spec.name in commands:
-                raise ValueError(f"command {spec.name!r} declared twice")
-            if f"commands.{spec.name}" not in messages:
-                raise ValueError(f"command {spec.name!r} has no help: add [{spec.name}] to commands/messages/commands.toml")
-            commands[spec.name] = spec
-    return commands
-
-
-def command_specs() -> tuple[CommandSpec, ...]:
-    """Every command: ``name``, ``usage``, ``help(lang)``, ``example`` (for help and the Slack manifest)."""
-    return tuple(load_commands().values())
-
 
 # ---- routing -------------------------------------------------------------------
 
@@ -178,13 +87,15 @@ def dispatch(text: str, ctx: Context, *, command_name: str | None = None) -> Rep
         spec, args, natural = _which(cleaned, lang, command_name)
         if spec is None:
             return _not_understood(lang)
+        every = tuple(load_commands().values())
         if not spec.needs_data:
-            return spec.fn(Request(command=spec.name, args=args, text=cleaned, lang=lang, ctx=ctx, natural=natural))
+            return spec.fn(Request(command=spec.name, args=args, text=cleaned, lang=lang, ctx=ctx, natural=natural,
+                                   commands=every))
         if is_empty(ctx.db.engine):
             raise NoData()
         with ctx.db.engine.connect() as conn:
             reply = spec.fn(Request(command=spec.name, args=args, text=cleaned, lang=lang, ctx=ctx,
-                                    natural=natural, conn=conn))
+                                    natural=natural, conn=conn, commands=every))
         if reply.footer is None and reply.kind == "answer":
             reply = replace(reply, footer=freshness(ctx, lang))
         return reply
@@ -211,15 +122,6 @@ def _not_understood(lang: str) -> Reply:
     lines = (t("router.try_these", lang), *(f"• {e}" for e in t_list("router.example_questions", lang)),
              t("router.see_help", lang))
     return Reply(title=title, summary=title, kind="info", language=lang, lines=lines)
-
-
-def freshness(ctx: Context, lang: str) -> str:
-    """The footer of an answer: when the data was last synced, in the workspace's time zone."""
-    synced = last_successful_sync(ctx.db.engine)
-    if synced is None:
-        return t("router.never_synced", lang)
-    stamp = synced.astimezone(ctx.settings.tz).strftime("%Y-%m-%d %H:%M %Z")
-    return t("router.synced_at", lang, stamp=stamp)
 
 
 def precheck(text: str, command_name: str | None, settings: Settings, *, user_id: str | None = None) -> str | None:

@@ -11,7 +11,7 @@ from datetime import datetime
 from commands.context import Request
 from commands.messages import t, t_list
 from commands.reply import Reply, Table
-from commands.router import command
+from commands.spec import command
 from metrics.sync import sync_status
 
 STATUS_KEYS = {"ok": "sync.status_ok", "failed": "sync.status_failed", "running": "sync.status_running",

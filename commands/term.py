@@ -17,7 +17,7 @@ from commands.glossary import Term, extract_term, get_glossary
 from commands.messages import t
 from commands.periods import default_period
 from commands.reply import Button, Reply
-from commands.router import command
+from commands.spec import command
 from metrics import catalog
 from metrics.compute import compute_metric
 from metrics.db import DatabaseUnavailable, is_empty

@@ -18,7 +18,8 @@ from bot.slack.blocks import MAX_BLOCKS, MAX_SECTION, message_payload
 from bot.slack.listeners.home import home_view
 from bot.slack.manifest import MANIFEST_PATH, manifest_json
 from commands.context import Context
-from commands.router import dispatch, load_commands
+from commands.registry import load_commands
+from commands.router import dispatch
 from metrics.db import Database
 from metrics.settings import Settings
 

@@ -8,7 +8,7 @@ import pytest
 from conftest import documented_metric_names
 
 from commands.glossary import get_glossary
-from commands.router import load_commands
+from commands.registry import load_commands
 from metrics import catalog
 from metrics.catalog import CatalogError, parse
 from metrics.compute import COMPUTE

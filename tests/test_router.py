@@ -16,7 +16,8 @@ from commands.arguments import ME_WORDS, UsageError, owner_ids, parse_args
 from commands.context import Context
 from commands.language import clean_text, detect_language
 from commands.messages import LANGUAGES
-from commands.router import command_specs, dispatch, load_commands, route
+from commands.registry import command_specs, load_commands
+from commands.router import dispatch, route
 from metrics.settings import Settings
 
 README = Path(__file__).resolve().parent.parent / "README.md"

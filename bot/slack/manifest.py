@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from bot.slack.server import EVENTS_PATH
-from commands.router import CommandSpec, load_commands
+from commands.registry import load_commands
+from commands.spec import CommandSpec
 
 MANIFEST_PATH = Path(__file__).with_name("manifest.json")
 REQUEST_URL = f"https://YOUR-CSBOT-HOST{EVENTS_PATH}"  # the operator puts their host here (HTTP mode)
