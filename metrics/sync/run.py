@@ -195,6 +195,15 @@ def _unstorable(value: Any) -> str | None:
     return None
 
 
+def _suspect(row: Sequence[Any]) -> bool:
+    """Whether a value of ``row`` may be unstorable (one C-speed look at the whole row)."""
+    try:
+        joined = "".join(row)
+    except TypeError:  # not all text (a SQL or Parquet source): look at each value
+        return any(_unstorable(value) for value in row)
+    return len(joined) > MAX_FIELD or "\x00" in joined
+
+
 def _storable(text: str) -> str:
     return text.replace("\x00", "\\x00")
 
@@ -240,7 +249,11 @@ def _load_table(conn: Connection, spec: TableSpec, stream: RowStream, run: RunSt
             .values({c: bindparam(f"v_{c}") for c in value_cols})
         )
 
+    single = key_cols[0] if len(key_cols) == 1 and not spec.optional_key_column else None
+
     def key_of(values: dict) -> Any:
+        if single is not None:
+            return values.get(single)
         if spec.optional_key_column and not values.get(spec.optional_key_column):
             parts = [values.get(c) for c in ("account_id", "product", "start_date")]
             values[spec.optional_key_column] = "|".join(str(p) for p in parts) if all(parts) else None
@@ -315,7 +328,7 @@ def _load_table(conn: Connection, spec: TableSpec, stream: RowStream, run: RunSt
         dropped: list[tuple[str, str]] = []
         if len(row) != width:
             problem = (None, f"{len(row)} values but the header has {width} columns")
-        else:
+        elif _suspect(row):
             for j, raw in enumerate(row):
                 why = _unstorable(raw)
                 if why is not None:
