@@ -52,6 +52,7 @@ class Settings:
     sync_sql_url: str | None = None
     sync_mapping: Path | None = None
     sync_full_refresh: bool = False
+    sync_max_delete_share: float = 0.2  # a full refresh removing more of a table than this needs --force
     sync_lock_ttl_minutes: float = 180.0
 
     @property
@@ -182,5 +183,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sync_sql_url=_text(env, "CSBOT_SYNC_SQL_URL"),
         sync_mapping=_path(env, "CSBOT_SYNC_MAPPING"),
         sync_full_refresh=_flag(env, "CSBOT_SYNC_FULL_REFRESH"),
+        sync_max_delete_share=_number(env, "CSBOT_SYNC_MAX_DELETE_SHARE", 0.2, 0.0, 1.0),
         sync_lock_ttl_minutes=_number(env, "CSBOT_SYNC_LOCK_TTL_MINUTES", 180.0, 1, 24 * 60 * 30),
     )

@@ -165,8 +165,10 @@ def test_rows_missing_from_a_later_export_are_kept_unless_full_refresh(engine, s
     assert len(rows(engine, schema.subscriptions, "subscription_id")) == 3
     assert len(rows(engine, schema.accounts, "account_id")) == 3
 
-    refreshed = sync(engine, folder, settings, full_refresh=True)
+    # 1 of 3 accounts is more than the 20% a full refresh removes unasked (tests/test_sync_safety.py)
+    refreshed = sync(engine, folder, settings, full_refresh=True, force=True)
     assert refreshed.table("accounts").deleted == 1
+    assert refreshed.table("accounts").cascaded == (("subscriptions", 1), ("onboarding", 2))
     assert refreshed.table("subscriptions").deleted == 1  # S2; S3 went with account A3
     assert rows(engine, schema.accounts, "account_id") == [("A1",), ("A2",)]
     assert rows(engine, schema.subscriptions, "subscription_id") == [("S1",)]
@@ -201,7 +203,8 @@ def test_bad_rows_are_rejected_with_file_line_column_and_reason_and_good_rows_lo
 
     summary = sync(engine, folder, settings)
 
-    assert rows(engine, schema.accounts, "account_id") == [("A1",)]
+    # A3's seats cannot be read: that value is dropped, the account kept (the row is otherwise good)
+    assert rows(engine, schema.accounts, "account_id", "seats") == [("A1", 10), ("A3", None)]
     assert rows(engine, schema.subscriptions, "subscription_id", "product", "mrr") == [
         ("S1", "core", 100.0),
         ("S7", "core, premium", 300.5),
@@ -231,8 +234,10 @@ def test_bad_rows_are_rejected_with_file_line_column_and_reason_and_good_rows_lo
     assert "duplicate" in reason and "line 2" in reason
     assert "out of range 0-10" in found[("nps.csv", 2, "score")]
     assert "out of range 1-5" in found[("csat.csv", 2, "score")]
-    assert summary.rejected == 11
-    assert {t.table: t.rejected for t in summary.tables} == {"accounts": 2, "subscriptions": 6, "nps": 2, "csat": 1}
+    assert found[("accounts.csv", 4, "seats")] == "seats -1 must be at least 0; the field was dropped (left empty), the row kept"
+    assert summary.rejected == 10
+    assert {t.table: t.rejected for t in summary.tables} == {"accounts": 1, "subscriptions": 6, "nps": 2, "csat": 1}
+    assert summary.table("accounts").dropped == 1
     with engine.connect() as conn:
         sync_ids = set(conn.execute(select(schema.rejected_rows.c.sync_id)).scalars())
     assert sync_ids == {summary.sync_id}

@@ -24,6 +24,9 @@ NAME = "sync"
 EPILOG = """examples:
   csbot sync --csv ./exports              load accounts.csv, subscriptions.csv, events.csv ... from a folder
   csbot sync --csv ./exports --dry-run    check and count everything, save nothing
+  csbot sync --csv ./exports --full-refresh
+                                          also delete what the export no longer holds (refused, changing
+                                          nothing, beyond CSBOT_SYNC_MAX_DELETE_SHARE of a table: add --force)
   csbot sync --sql postgresql://warehouse/prod --mapping mapping.toml
   csbot sync --status                     the last runs, how fresh the data is, the rejected rows
 
@@ -41,6 +44,8 @@ def add_parser(sub) -> None:
     src.add_argument("--status", action="store_true", help="show the last runs, freshness and rejected rows")
     p.add_argument("--mapping", metavar="FILE.toml", help="one query per table for --sql")
     p.add_argument("--full-refresh", action="store_true", help="delete rows that are missing from this export")
+    p.add_argument("--force", action="store_true",
+                   help="with --full-refresh: delete even more than CSBOT_SYNC_MAX_DELETE_SHARE of a table")
     p.add_argument("--dry-run", action="store_true", help="check and count everything, save nothing")
     p.set_defaults(run=run)
 
@@ -68,17 +73,33 @@ class TtyProgress:
             self.stream.flush()
 
 
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
 def format_summary(summary: SyncSummary) -> str:
-    """The per-table counts of one run."""
+    """The per-table counts of one run (with a full refresh, what it deleted and what went with it)."""
+    full = summary.full_refresh
     head = f"{'table':<14}{'read':>11}{'inserted':>11}{'updated':>10}{'unchanged':>11}{'rejected':>10}"
-    lines = [head]
+    lines = [head + (f"{'deleted':>9}" if full else "")]
+    notes = []
     for t in summary.tables:
         if t.refused:
             lines.append(f"{t.table:<14}  refused: {t.refused}")
             continue
-        lines.append(f"{t.table:<14}{t.read:>11,}{t.inserted:>11,}{t.updated:>10,}{t.unchanged:>11,}{t.rejected:>10,}")
+        lines.append(f"{t.table:<14}{t.read:>11,}{t.inserted:>11,}{t.updated:>10,}{t.unchanged:>11,}{t.rejected:>10,}"
+                     + (f"{t.deleted:>9,}" if full else ""))
         if t.deleted:
-            lines.append(f"{'':<14}  {t.deleted:,} deleted (not in this full export)")
+            what = " usage rows" if t.table == "events" else ""
+            went = f"; with them {_and([f'{n:,} {name}' for name, n in t.cascaded])} rows" if t.cascaded else ""
+            lines.append(f"{'':<14}  {t.deleted:,}{what} deleted (not in this full export){went}")
+        if t.dropped:
+            lines.append(f"{'':<14}  {t.dropped:,} unreadable optional value(s) left empty, their rows kept")
+        if t.unknown_columns:
+            names = _and(list(t.unknown_columns))
+            are = "column {} is" if len(t.unknown_columns) == 1 else "columns {} are"
+            kept = "kept as a custom attribute" if t.kept_unknown else "ignored"
+            notes.append(f"{t.file}: {are.format(names)} not in the contract; {kept}")
     events = summary.table("events")
     if events is not None and not events.refused:
         lines.append("(events: inserted = newly counted into usage_daily, unchanged = already synced before)")
@@ -86,7 +107,7 @@ def format_summary(summary: SyncSummary) -> str:
     lines.append(f"{summary.rows_in:,} rows read in {summary.seconds:.1f} s ({done})")
     if summary.rejected:
         lines.append(f"{summary.rejected:,} rows rejected: see `csbot sync --status` for file, line and reason")
-    return "\n".join(lines)
+    return "\n".join(lines + notes)
 
 
 def format_status(status: SyncStatus, tz: ZoneInfo, now: datetime) -> str:
@@ -125,8 +146,10 @@ def format_status(status: SyncStatus, tz: ZoneInfo, now: datetime) -> str:
 
 
 def _usage_problem(args: argparse.Namespace) -> str | None:
-    if args.status and (args.full_refresh or args.dry_run or args.mapping):
+    if args.status and (args.full_refresh or args.dry_run or args.mapping or args.force):
         return "--status takes no other option"
+    if args.force and not args.full_refresh:
+        return "--force goes with --full-refresh"
     if args.mapping and not args.sql:
         return "--mapping goes with --sql URL"
     if args.sql and not args.mapping:
@@ -186,7 +209,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             return 2
         progress = TtyProgress(err) if err.isatty() else None
         print(f"Syncing {source.describe()} into {safe_url(settings.effective_database_url)}", file=err)
-        summary = run_sync(engine, source, settings=settings, full_refresh=args.full_refresh, progress=progress,
+        summary = run_sync(engine, source, settings=settings, full_refresh=args.full_refresh, force=args.force,
+                           progress=progress,
                            dry_run=args.dry_run, after=after_sync_steps(settings, local_today(settings.tz, now)))
         if progress is not None:
             progress.done()

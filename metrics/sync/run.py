@@ -10,6 +10,18 @@ transaction of its own. At most one sync runs at a time, across processes
 The after-sync steps are the caller's: callables ``step(conn, summary)`` run
 inside the transaction once every table is loaded (``metrics.derived`` lists
 the ones that keep derived state up to date). Without steps nothing else runs.
+
+A full refresh removes, per table whose file is in the export, the stored rows
+whose key the export does not hold. A row read but rejected still counts as
+seen; a rejected row whose key cannot be read, or a removal of more than
+``Settings.sync_max_delete_share`` of a table, fails the run (nothing changes)
+unless it is forced. What went is counted per table, and what went with the
+removed accounts (their subscriptions, usage ...) per child table.
+
+One bad value costs at most its row: an optional value that cannot be read is
+dropped (left empty, reported) and the row kept, a rejected row does not claim
+its key (a corrected row after it loads), and a field too large to store or
+holding a NUL character rejects only its row.
 """
 
 from __future__ import annotations
@@ -28,8 +40,10 @@ from sqlalchemy import (
     Engine,
     bindparam,
     delete,
+    func,
     insert,
     select,
+    text,
     tuple_,
     update,
 )
@@ -49,6 +63,7 @@ from metrics.sync.tables import (
     TABLE_SPECS,
     TableSpec,
     header_problem,
+    unknown_columns,
 )
 from metrics.sync.values import BadValue, is_empty, timestamp_parser
 
@@ -58,6 +73,7 @@ Progress = Callable[[str, int, float], None]  # (table, rows read so far, second
 
 CHUNK = 500  # rows compared against the database per query
 REJECT_BATCH = 1000
+MAX_FIELD = 16 * 1024 * 1024  # characters one value may hold; a longer one rejects its row
 
 
 # --------------------------------------------------------------------------- results
@@ -72,12 +88,16 @@ class TableCounts:
     updated: int = 0
     unchanged: int = 0
     rejected: int = 0
-    deleted: int = 0
+    deleted: int = 0  # full refresh: stored rows not in this export, removed
     refused: str | None = None  # why the whole file was not loaded
+    dropped: int = 0  # optional values that could not be read: left empty, their rows kept
+    cascaded: tuple[tuple[str, int], ...] = ()  # (table, rows) removed with the deleted accounts
+    unknown_columns: tuple[str, ...] = ()  # header columns not in the contract
+    kept_unknown: bool = False  # ... kept (as custom attributes of accounts) rather than ignored
 
     @property
     def changed(self) -> int:
-        return self.inserted + self.updated + self.deleted
+        return self.inserted + self.updated + self.deleted + sum(n for _, n in self.cascaded)
 
 
 @dataclass(frozen=True)
@@ -89,6 +109,7 @@ class SyncSummary:
     seconds: float = 0.0
     message: str = ""
     source: str = ""
+    full_refresh: bool = False
 
     @property
     def rows_in(self) -> int:
@@ -111,11 +132,14 @@ AfterSync = Callable[[Connection, SyncSummary], None]  # an after-sync step, run
 class RunState:
     """What the table loaders share during one run."""
 
-    def __init__(self, conn: Connection, sync_id: int, tz: ZoneInfo, full_refresh: bool, progress: Progress | None):
+    def __init__(self, conn: Connection, sync_id: int, tz: ZoneInfo, full_refresh: bool, progress: Progress | None,
+                 force: bool = False, max_delete_share: float = 0.2):
         self.conn = conn
         self.sync_id = sync_id
         self.tz = tz
         self.full_refresh = full_refresh
+        self.force = force
+        self.max_delete_share = max_delete_share
         self.progress = progress
         self.known_accounts: set[str] = set()
         self._rejected: list[dict] = []
@@ -125,16 +149,16 @@ class RunState:
 
     def reject(self, table: str, file: str | None, line: int | None, column: str | None, reason: str, raw: Any) -> None:
         if raw is not None and not isinstance(raw, str):
-            raw = ",".join("" if v is None else str(v) for v in raw)
+            raw = ",".join("" if v is None else str(v)[:1001] for v in raw)
         self._rejected.append(
             {
                 "sync_id": self.sync_id,
                 "table_name": table,
                 "file": file,
                 "line": line,
-                "column_name": column,
-                "reason": reason[:2000],
-                "raw": raw[:1000] if raw else None,
+                "column_name": _storable(column[:128]) if column else column,
+                "reason": _storable(reason[:2000]),
+                "raw": _storable(raw[:1000]) if raw else None,
             }
         )
         if len(self._rejected) >= REJECT_BATCH:
@@ -150,6 +174,40 @@ class RunState:
             self.progress(table, rows, seconds)
 
 
+@dataclass
+class _Held:
+    """A row kept without the optional values it could not read, until the file ends: a later,
+    clean row with the same key replaces it."""
+
+    line: int
+    values: dict
+    row: Any
+    dropped: list[tuple[str, str]]  # (column, reason)
+
+
+def _unstorable(value: Any) -> str | None:
+    """Why a raw value cannot be stored at all (too large, or a NUL that PostgreSQL refuses)."""
+    if isinstance(value, str):
+        if len(value) > MAX_FIELD:
+            return f"value of {len(value):,} characters; a field holds at most {MAX_FIELD:,}"
+        if "\x00" in value:
+            return "contains a NUL character (\\x00); remove it from the export"
+    return None
+
+
+def _suspect(row: Sequence[Any]) -> bool:
+    """Whether a value of ``row`` may be unstorable (one C-speed look at the whole row)."""
+    try:
+        joined = "".join(row)
+    except TypeError:  # not all text (a SQL or Parquet source): look at each value
+        return any(_unstorable(value) for value in row)
+    return len(joined) > MAX_FIELD or "\x00" in joined
+
+
+def _storable(text: str) -> str:
+    return text.replace("\x00", "\\x00")
+
+
 def _load_table(conn: Connection, spec: TableSpec, stream: RowStream, run: RunState) -> TableCounts:
     t = spec.table
     header = stream.header
@@ -157,7 +215,9 @@ def _load_table(conn: Connection, spec: TableSpec, stream: RowStream, run: RunSt
     for i, name in enumerate(header):
         idx.setdefault(name, i)
     ts = timestamp_parser(run.tz)
-    present = [(c.name, idx[c.name], c.parse or ts, c.required) for c in spec.columns if c.name in idx]
+    droppable = {c.name for c in spec.columns if c.droppable and not c.required and c.name not in spec.key}
+    present = [(c.name, idx[c.name], c.parse or ts, c.required, c.name in droppable)
+               for c in spec.columns if c.name in idx]
     extras = (
         [(i, name) for i, name in enumerate(header) if name and name not in spec.column_names and idx.get(name) == i]
         if spec.extra_to_attributes
@@ -172,9 +232,14 @@ def _load_table(conn: Connection, spec: TableSpec, stream: RowStream, run: RunSt
     value_cols = [c for c in stored if c not in key_cols]
     width = len(header)
     started = time.monotonic()
-    counts = dict(read=0, inserted=0, updated=0, unchanged=0, rejected=0, deleted=0)
-    first_line_of: dict[Any, int] = {}
+    counts = dict(read=0, inserted=0, updated=0, unchanged=0, rejected=0, deleted=0, dropped=0)
+    first_line_of: dict[Any, int] = {}  # key -> line of the row loaded for it
+    held: dict[Any, _Held] = {}  # key -> a row kept without a value it could not read
+    seen: set = set()  # every key this file holds, its row loaded or rejected
+    keyless = 0  # rejected rows whose key cannot be read
     chunk: list[dict] = []
+    key_parts = set(key_cols) | ({"account_id", "product", "start_date"} if spec.optional_key_column else set())
+    key_parsers = [(name, i, parse) for name, i, parse, *_ in present if name in key_parts]
 
     upd = None
     if value_cols:
@@ -184,10 +249,31 @@ def _load_table(conn: Connection, spec: TableSpec, stream: RowStream, run: RunSt
             .values({c: bindparam(f"v_{c}") for c in value_cols})
         )
 
+    single = key_cols[0] if len(key_cols) == 1 and not spec.optional_key_column else None
+
     def key_of(values: dict) -> Any:
-        if len(key_cols) == 1:
-            return values[key_cols[0]]
-        return tuple(values[k] for k in key_cols)
+        if single is not None:
+            return values.get(single)
+        if spec.optional_key_column and not values.get(spec.optional_key_column):
+            parts = [values.get(c) for c in ("account_id", "product", "start_date")]
+            values[spec.optional_key_column] = "|".join(str(p) for p in parts) if all(parts) else None
+        key = tuple(values.get(k) for k in key_cols)
+        if any(k is None for k in key):
+            return None
+        return key[0] if len(key_cols) == 1 else key
+
+    def key_of_raw(row) -> Any:
+        """The key of a row rejected before its values were read, when its key columns can be read."""
+        values: dict[str, Any] = {}
+        for name, i, parse in key_parsers:
+            raw = row[i] if i < len(row) else None
+            if is_empty(raw) or _unstorable(raw):
+                continue
+            try:
+                values[name] = parse(raw)
+            except BadValue:
+                pass
+        return key_of(values)
 
     def write(rows: list[dict]) -> None:
         keys = [key_of(r) for r in rows]
@@ -218,55 +304,8 @@ def _load_table(conn: Connection, spec: TableSpec, stream: RowStream, run: RunSt
         counts["rejected"] += 1
         run.reject(spec.name, stream.label, line, column, reason, row)
 
-    prev = stream.first_line
-    reader = stream.reader
-    for row in stream.rows:
-        line = prev + 1
-        prev = reader.line_num
-        if not row:
-            continue
-        counts["read"] += 1
-        if len(row) != width:
-            reject(line, None, f"{len(row)} values but the header has {width} columns", row)
-            continue
-        values: dict[str, Any] = {}
-        problem: tuple[str, str] | None = None
-        for name, i, parse, required in present:
-            raw = row[i]
-            if is_empty(raw):
-                values[name] = None
-                if required and problem is None:
-                    problem = (name, "required value is empty")
-                continue
-            try:
-                values[name] = parse(raw)
-            except BadValue as exc:
-                values[name] = None
-                if problem is None:
-                    problem = (name, str(exc))
-        if spec.optional_key_column and not values.get(spec.optional_key_column):
-            parts = [values.get(c) for c in ("account_id", "product", "start_date")]
-            values[spec.optional_key_column] = "|".join(str(p) for p in parts) if all(parts) else None
-        key = key_of(values)
-        if not isinstance(key, tuple) or all(k is not None for k in key):
-            if key is not None:
-                if key in first_line_of:
-                    if problem is None:
-                        shown = key if not isinstance(key, tuple) else ", ".join(map(str, key))
-                        problem = (key_cols[-1] if len(key_cols) > 1 else key_cols[0],
-                                   f"duplicate key {shown!r} in this file (first on line {first_line_of[key]})")
-                else:
-                    first_line_of[key] = line
-        if problem is None and spec.references_accounts and values["account_id"] not in run.known_accounts:
-            problem = ("account_id", f"unknown account {values['account_id']!r} (not in accounts)")
-        if problem is None:
-            for later, earlier, column in spec.checks:
-                if values.get(later) is not None and values.get(earlier) is not None and values[later] < values[earlier]:
-                    problem = (column, f"{later} {values[later]} is before {earlier} {values[earlier]}")
-                    break
-        if problem is not None:
-            reject(line, problem[0], problem[1], row)
-            continue
+    def take(values: dict, row) -> None:
+        nonlocal chunk
         if extras:
             attrs = {name: _jsonable(row[i]) for i, name in extras if not is_empty(row[i])}
             values["attributes"] = attrs or None
@@ -275,12 +314,90 @@ def _load_table(conn: Connection, spec: TableSpec, stream: RowStream, run: RunSt
             write(chunk)
             chunk = []
             run.report(spec.name, counts["read"], time.monotonic() - started)
+
+    prev = stream.first_line
+    reader = stream.reader
+    for row in stream.rows:
+        line = prev + 1
+        prev = reader.line_num
+        if not row:
+            continue
+        counts["read"] += 1
+        problem: tuple[str | None, str] | None = None
+        values: dict[str, Any] = {}
+        dropped: list[tuple[str, str]] = []
+        if len(row) != width:
+            problem = (None, f"{len(row)} values but the header has {width} columns")
+        elif _suspect(row):
+            for j, raw in enumerate(row):
+                why = _unstorable(raw)
+                if why is not None:
+                    problem = (header[j], why)
+                    break
+        if problem is not None:
+            key = key_of_raw(row)
+        else:
+            for name, i, parse, required, may_drop in present:
+                raw = row[i]
+                if is_empty(raw):
+                    values[name] = None
+                    if required and problem is None:
+                        problem = (name, "required value is empty")
+                    continue
+                try:
+                    values[name] = parse(raw)
+                except BadValue as exc:
+                    values[name] = None
+                    if may_drop:
+                        dropped.append((name, str(exc)))
+                    elif problem is None:
+                        problem = (name, str(exc))
+            key = key_of(values)
+            if problem is None and key is not None:
+                first = first_line_of.get(key, held[key].line if dropped and key in held else None)
+                if first is not None:
+                    shown = key if not isinstance(key, tuple) else ", ".join(map(str, key))
+                    problem = (key_cols[-1] if len(key_cols) > 1 else key_cols[0],
+                               f"duplicate key {shown!r} in this file (first on line {first})")
+            if problem is None and spec.references_accounts and values["account_id"] not in run.known_accounts:
+                problem = ("account_id", f"unknown account {values['account_id']!r} (not in accounts)")
+            if problem is None:
+                for later, earlier, column in spec.checks:
+                    if values.get(later) is not None and values.get(earlier) is not None and values[later] < values[earlier]:
+                        problem = (column, f"{later} {values[later]} is before {earlier} {values[earlier]}")
+                        break
+        if problem is not None:
+            reject(line, problem[0], problem[1], row)
+            if key is None:
+                keyless += 1
+            else:
+                seen.add(key)
+            continue
+        seen.add(key)
+        if dropped:
+            held[key] = _Held(line, values, row, dropped)
+            continue
+        replaced = held.pop(key, None)
+        if replaced is not None:
+            column, reason = replaced.dropped[0]
+            reject(replaced.line, column, f"{reason}; replaced by the row on line {line}", replaced.row)
+        first_line_of[key] = line
+        take(values, row)
+    for key, kept in held.items():
+        for column, reason in kept.dropped:
+            counts["dropped"] += 1
+            run.reject(spec.name, stream.label, kept.line, column,
+                       f"{reason}; the field was dropped (left empty), the row kept", kept.row)
+        take(kept.values, kept.row)
     if chunk:
         write(chunk)
     run.report(spec.name, counts["read"], time.monotonic() - started)
+    cascaded: tuple[tuple[str, int], ...] = ()
     if run.full_refresh:
-        counts["deleted"] = _delete_missing(conn, spec, set(first_line_of))
-    return TableCounts(table=spec.name, file=stream.label, **counts)
+        counts["deleted"], cascaded = _delete_missing(conn, spec, stream.label, seen, keyless, counts["rejected"], run)
+    unknown = unknown_columns(spec.name, header)
+    return TableCounts(table=spec.name, file=stream.label, cascaded=cascaded, unknown_columns=unknown,
+                       kept_unknown=bool(unknown) and spec.extra_to_attributes, **counts)
 
 
 def _jsonable(value: Any) -> Any:
@@ -289,20 +406,68 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _delete_missing(conn: Connection, spec: TableSpec, keep: set) -> int:
-    """Full refresh: rows whose key is not in this export go (with an account, its rows elsewhere)."""
+def _refusal(label: str, table: str, gone: int, total: int, share: float, rejected: int) -> str:
+    """The one line of a full refresh that would remove too much."""
+    check = (f"check the export ({rejected:,} of its rows were rejected: a sync without --full-refresh loads the "
+             "rest and lists them)" if rejected else "check the export")
+    return (f"{label}: a full refresh would remove {gone:,} of the {total:,} rows of {table} ({gone / total:.0%}; "
+            f"at most {share * 100:g}% without --force, CSBOT_SYNC_MAX_DELETE_SHARE); nothing was changed. "
+            f"{check[0].upper()}{check[1:]}, or run `csbot sync --full-refresh --force` to remove them")
+
+
+def _delete_missing(conn: Connection, spec: TableSpec, label: str, seen: set, keyless: int, rejected: int,
+                    run: RunState) -> tuple[int, tuple[tuple[str, int], ...]]:
+    """Full refresh: rows whose key this export does not hold go (with an account, its rows elsewhere).
+    Returns (rows removed, (child table, rows removed with them) ...); raises ``SyncFailed`` rather than
+    remove what it cannot be sure of, unless forced."""
     t = spec.table
     key_cols = [t.c[k] for k in spec.key]
-    gone = [tuple(r) if len(key_cols) > 1 else r[0] for r in conn.execute(select(*key_cols))]
-    gone = [k for k in gone if k not in keep]
+    stored = [tuple(r) if len(key_cols) > 1 else r[0] for r in conn.execute(select(*key_cols))]
+    gone = [k for k in stored if k not in seen]
+    if not gone:
+        return 0, ()
+    if not run.force:
+        if keyless:
+            rows, have = ("row has", "it stands") if keyless == 1 else ("rows have", "they stand")
+            names = " and ".join(spec.key) if not spec.optional_key_column else "subscription_id (or account_id, product and start_date)"
+            raise SyncFailed(
+                f"{label}: {keyless:,} rejected {rows} no readable {names}, so a full refresh cannot tell which "
+                f"stored rows {have} for; nothing was changed. Fix {'it' if keyless == 1 else 'them'} (a sync "
+                f"without --full-refresh loads the rest and lists the rejected rows), or run "
+                f"`csbot sync --full-refresh --force` to remove the {len(gone):,} rows not in the export"
+            )
+        if len(gone) > run.max_delete_share * len(stored):
+            raise SyncFailed(_refusal(label, spec.name, len(gone), len(stored), run.max_delete_share, rejected))
+    removed: dict[str, int] = {}
     for start in range(0, len(gone), CHUNK):
         part = gone[start : start + CHUNK]
         if spec.name == "accounts":
             for child in ACCOUNT_CHILDREN:
-                conn.execute(delete(child).where(child.c.account_id.in_(part)))
+                n = conn.execute(delete(child).where(child.c.account_id.in_(part))).rowcount
+                removed[child.name] = removed.get(child.name, 0) + max(n or 0, 0)
         expr = key_cols[0] if len(key_cols) == 1 else tuple_(*key_cols)
         conn.execute(delete(t).where(expr.in_(part)))
-    return len(gone)
+    return len(gone), tuple((name, n) for name, n in removed.items() if n)
+
+
+USAGE_BEFORE = "csbot_usage_before_refresh"
+
+
+def _usage_keys_before(conn: Connection) -> int:
+    """Full refresh of events: remember which usage rows exist (in a temporary table); their count."""
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {USAGE_BEFORE}")
+    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {USAGE_BEFORE} AS SELECT account_id, user_id, day FROM usage_daily")
+    return conn.execute(select(func.count()).select_from(text(USAGE_BEFORE))).scalar_one()
+
+
+def _usage_removed(conn: Connection) -> int:
+    """Usage rows that existed before the events were reloaded and no longer do."""
+    gone = conn.execute(text(
+        f"SELECT count(*) FROM {USAGE_BEFORE} b WHERE NOT EXISTS (SELECT 1 FROM usage_daily u "
+        "WHERE u.account_id = b.account_id AND u.user_id = b.user_id AND u.day = b.day)"
+    )).scalar_one()
+    conn.exec_driver_sql(f"DROP TABLE {USAGE_BEFORE}")
+    return gone
 
 
 def _sqlite_bulk_pragmas(conn: Connection) -> None:
@@ -317,13 +482,16 @@ def run_sync(
     *,
     settings: Settings,
     full_refresh: bool = False,
+    force: bool = False,
     progress: Progress | None = None,
     dry_run: bool = False,
     after: Sequence[AfterSync] = (),
 ) -> SyncSummary:
     """Load every contract table the source has, then run the ``after`` steps, in one transaction.
     Never raises for bad input or an unreachable database: the summary's status is "failed" with a
-    one-line message ("busy" when another sync holds the lock)."""
+    one-line message ("busy" when another sync holds the lock). ``full_refresh`` also removes the
+    rows missing from the export; a removal beyond ``settings.sync_max_delete_share`` of a table, or
+    one that rejected rows without a readable key leave in doubt, fails the run unless ``force``."""
     clock = time.monotonic()
     started = naive_utc()
     described = source.describe()
@@ -350,8 +518,8 @@ def run_sync(
             ),
         )
     try:
-        return _run_locked(engine, source, plan, described, settings, full_refresh, progress, dry_run, tuple(after),
-                           started, clock)
+        return _run_locked(engine, source, plan, described, settings, full_refresh, force, progress, dry_run,
+                           tuple(after), started, clock)
     except SyncFailed as exc:
         return _failed(engine, described, started, clock, str(exc))
     except SQLAlchemyError as exc:
@@ -366,7 +534,8 @@ def run_sync(
 
 
 def _run_locked(engine: Engine, source: CsvSource | SqlSource, plan: dict, described: str, settings: Settings,
-                full_refresh: bool, progress: Progress | None, dry_run: bool, after: tuple[AfterSync, ...],
+                full_refresh: bool, force: bool, progress: Progress | None, dry_run: bool,
+                after: tuple[AfterSync, ...],
                 started: datetime, clock: float) -> SyncSummary:
     tables: list[TableCounts] = []
     with engine.connect() as conn:
@@ -376,7 +545,8 @@ def _run_locked(engine: Engine, source: CsvSource | SqlSource, plan: dict, descr
             sync_id = conn.execute(
                 insert(schema.sync_log).values(source=described[:1024], started_at=started, status="running")
             ).inserted_primary_key[0]
-            run = RunState(conn, sync_id, settings.tz, full_refresh, progress)
+            run = RunState(conn, sync_id, settings.tz, full_refresh, progress, force=force,
+                           max_delete_share=settings.sync_max_delete_share)
             run.reload_accounts()
             for table in LOAD_ORDER:
                 if table not in plan:
@@ -390,10 +560,17 @@ def _run_locked(engine: Engine, source: CsvSource | SqlSource, plan: dict, descr
                             tables.append(TableCounts(table=table, file=stream.label, refused=reason))
                             continue
                         if table == "events":
+                            before = _usage_keys_before(conn) if full_refresh else 0
                             ev = load_events(conn, stream, run)
+                            removed = _usage_removed(conn) if full_refresh else 0
+                            if removed and not force and removed > settings.sync_max_delete_share * before:
+                                raise SyncFailed(_refusal(stream.label, "usage_daily", removed, before,
+                                                          settings.sync_max_delete_share, ev.rejected))
+                            unknown = unknown_columns("events", stream.header)
                             tables.append(
                                 TableCounts(table="events", file=stream.label, read=ev.read, inserted=ev.taken,
-                                            unchanged=ev.skipped, rejected=ev.rejected)
+                                            unchanged=ev.skipped, rejected=ev.rejected, deleted=removed,
+                                            unknown_columns=unknown)
                             )
                         else:
                             tables.append(_load_table(conn, TABLE_SPECS[table], stream, run))
@@ -419,6 +596,7 @@ def _run_locked(engine: Engine, source: CsvSource | SqlSource, plan: dict, descr
                 seconds=time.monotonic() - clock,
                 message="; ".join(refused),
                 source=described,
+                full_refresh=full_refresh,
             )
             for step in after:
                 try:
@@ -467,6 +645,10 @@ def _counts_json(t: TableCounts) -> dict:
         "unchanged": t.unchanged,
         "rejected": t.rejected,
         "deleted": t.deleted,
+        "cascaded": dict(t.cascaded),
+        "dropped": t.dropped,
+        "unknown_columns": list(t.unknown_columns),
+        "kept_unknown": t.kept_unknown,
         "refused": t.refused,
     }
 

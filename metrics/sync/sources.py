@@ -32,7 +32,8 @@ from metrics.sync.tables import LOAD_ORDER
 
 logger = logging.getLogger(__name__)
 
-csv.field_size_limit(16 * 1024 * 1024)
+# As large as the reader allows: a longer value is read, then its row rejected (metrics.sync.run.MAX_FIELD).
+csv.field_size_limit(2**31 - 1)
 
 FETCH_ROWS = 20_000
 
