@@ -15,6 +15,7 @@ import re
 import unicodedata
 import uuid
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from functools import cache
 from types import ModuleType
 from typing import Callable
@@ -28,7 +29,7 @@ from commands.language import clean_text, detect_language
 from commands.messages import t, t_list, table
 from commands.periods import PeriodError
 from commands.reply import Reply, error_reply
-from metrics.db import DatabaseUnavailable, is_empty, last_successful_sync
+from metrics.db import DatabaseUnavailable, interactive_writes, is_empty, is_locked_error, last_successful_sync, scrub
 from metrics.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -171,7 +172,13 @@ def dispatch(text: str, ctx: Context, *, command_name: str | None = None) -> Rep
     """Answer one question. Never raises: every failure becomes a short reply.
 
     A command that needs data gets one connection on its ``Request`` (``req.conn``),
-    opened here and closed when it has answered."""
+    opened here and closed when it has answered. A person is waiting: a write blocked by a
+    running SQLite sync gives up after a few seconds (``interactive_writes``) and says so."""
+    with interactive_writes():
+        return _dispatch(text, ctx, command_name=command_name)
+
+
+def _dispatch(text: str, ctx: Context, *, command_name: str | None) -> Reply:
     cleaned = clean_text(text)
     lang = detect_language(cleaned, ctx.settings.language)
     try:
@@ -193,7 +200,9 @@ def dispatch(text: str, ctx: Context, *, command_name: str | None = None) -> Rep
     except NoData:
         return error_reply(t("common.no_data", lang), language=lang, hint=t("common.no_data_hint", lang))
     except (DatabaseUnavailable, SQLAlchemyError) as exc:  # OperationalError, ProgrammingError among them
-        logger.error("database error while answering %r: %s", cleaned, _one_line(exc))
+        logger.error("database error while answering %r: %s", cleaned, scrub(_one_line(exc)))
+        if is_locked_error(exc):
+            return _locked_reply(ctx, lang)
         return error_reply(t("common.db_down", lang), language=lang, hint=t("common.db_down_hint", lang))
     except Exception:  # a bug of ours: log it, tell the user briefly, never leak a traceback
         ref = uuid.uuid4().hex[:8]
@@ -204,6 +213,24 @@ def dispatch(text: str, ctx: Context, *, command_name: str | None = None) -> Rep
 def _one_line(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+def _locked_reply(ctx: Context, lang: str) -> Reply:
+    """SQLite's write lock is held: by a running sync (say since when, in the workspace's time), or by
+    another write (try again in a moment)."""
+    from metrics.clock import naive_utc
+    from metrics.sync.lock import running_sync
+
+    try:
+        with ctx.db.engine.connect() as conn:  # reading still works while a sync writes (WAL)
+            running = running_sync(conn, ttl=timedelta(minutes=ctx.settings.sync_lock_ttl_minutes),
+                                   now=naive_utc(ctx.now))
+    except SQLAlchemyError:
+        running = None
+    if running is None:
+        return error_reply(t("router.db_busy", lang), language=lang)
+    started = running.acquired_at.astimezone(ctx.settings.tz).strftime("%H:%M")
+    return error_reply(t("router.sync_running", lang, started=started), language=lang)
 
 
 def _not_understood(lang: str) -> Reply:

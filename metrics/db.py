@@ -136,7 +136,8 @@ def scrub(text: str, *urls: str | None) -> str:
         else:
             text = re.sub(r"(?<![\w%])" + re.escape(secret) + r"(?![\w%])", MASK, text)
     text = _USERINFO.sub(lambda m: f"{m.group(1)}:{MASK}@", text)
-    return _SECRET_PAIR.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3)}{MASK}", text)
+    return _SECRET_PAIR.sub(lambda m: m.group(0) if m.group(4).startswith(MASK)
+                            else f"{m.group(1)}{m.group(2)}{m.group(3)}{MASK}", text)
 
 
 class SecretFilter(logging.Filter):
