@@ -57,9 +57,11 @@ MASK = "***"
 _SECRET_NAME = re.compile(r"pass|pwd|secret|token|key|credential", re.IGNORECASE)
 _PLACEHOLDER = "CSBOTMASKEDVALUE"
 _SCHEME = re.compile(r"^\s*([A-Za-z][A-Za-z0-9+.-]*)://")
-_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^\s/@:'\"]*):([^\s@'\"]+)@")
-_SECRET_PAIR = re.compile(r"([\w.-]*(?:pass|pwd|secret|token|key|credential)[\w.-]*)(\s*=\s*)(['\"]?)([^\s&;,'\"]+)",
-                          re.IGNORECASE)
+_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^\s/@:'\"]*):([^\s/@'\"]+)@")
+# In free text (a driver's DSN, an argument echoed back) a narrower rule, so that "primary_key=True"
+# stays readable: password=..., sslpassword=..., passfile=..., api_key=..., token=..., secret=...
+_SECRET_PAIR = re.compile(r"([\w.-]*(?:pass|pwd|secret|token|credential|api_?key|access_?key|private_?key|sslkey)[\w.-]*)"
+                          r"(\s*=\s*)(['\"]?)([^\s&;,'\"]+)", re.IGNORECASE)
 _SHORT = 4  # a secret shorter than this is masked only where it stands alone (not inside words)
 
 _known_urls: set[str] = set()
