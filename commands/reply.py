@@ -101,6 +101,9 @@ class Reply:
     revenue: bool = False
     data: dict[str, Any] = field(default_factory=dict)  # machine-readable numbers
     metrics: tuple[str, ...] = ()
+    # True when the reply quotes values as they came from the team's data (a rejected row's raw
+    # MRR, say): kept out of public view like revenue (commands.privacy.carries_raw_data).
+    raw_data: bool = False
 
     def __post_init__(self) -> None:
         if not self.revenue and any_revenue(self.metrics):

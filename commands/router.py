@@ -11,6 +11,7 @@ import re
 import unicodedata
 import uuid
 from dataclasses import replace
+from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -23,7 +24,7 @@ from commands.periods import PeriodError
 from commands.registry import load_commands
 from commands.reply import Reply, error_reply
 from commands.spec import CommandSpec
-from metrics.db import DatabaseUnavailable, is_empty
+from metrics.db import DatabaseUnavailable, interactive_writes, is_empty, is_locked_error, scrub
 from metrics.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -80,7 +81,13 @@ def dispatch(text: str, ctx: Context, *, command_name: str | None = None) -> Rep
     """Answer one question. Never raises: every failure becomes a short reply.
 
     A command that needs data gets one connection on its ``Request`` (``req.conn``),
-    opened here and closed when it has answered."""
+    opened here and closed when it has answered. A person is waiting: a write blocked by a
+    running SQLite sync gives up after a few seconds (``interactive_writes``) and says so."""
+    with interactive_writes():
+        return _dispatch(text, ctx, command_name=command_name)
+
+
+def _dispatch(text: str, ctx: Context, *, command_name: str | None) -> Reply:
     cleaned = clean_text(text)
     lang = detect_language(cleaned, ctx.settings.language)
     try:
@@ -104,7 +111,9 @@ def dispatch(text: str, ctx: Context, *, command_name: str | None = None) -> Rep
     except NoData:
         return error_reply(t("common.no_data", lang), language=lang, hint=t("common.no_data_hint", lang))
     except (DatabaseUnavailable, SQLAlchemyError) as exc:  # OperationalError, ProgrammingError among them
-        logger.error("database error while answering %r: %s", cleaned, _one_line(exc))
+        logger.error("database error while answering %r: %s", cleaned, scrub(_one_line(exc)))
+        if is_locked_error(exc):
+            return _locked_reply(ctx, lang)
         return error_reply(t("common.db_down", lang), language=lang, hint=t("common.db_down_hint", lang))
     except Exception:  # a bug of ours: log it, tell the user briefly, never leak a traceback
         ref = uuid.uuid4().hex[:8]
@@ -115,6 +124,24 @@ def dispatch(text: str, ctx: Context, *, command_name: str | None = None) -> Rep
 def _one_line(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+def _locked_reply(ctx: Context, lang: str) -> Reply:
+    """SQLite's write lock is held: by a running sync (say since when, in the workspace's time), or by
+    another write (try again in a moment)."""
+    from metrics.clock import naive_utc
+    from metrics.sync.lock import running_sync
+
+    try:
+        with ctx.db.engine.connect() as conn:  # reading still works while a sync writes (WAL)
+            running = running_sync(conn, ttl=timedelta(minutes=ctx.settings.sync_lock_ttl_minutes),
+                                   now=naive_utc(ctx.now))
+    except SQLAlchemyError:
+        running = None
+    if running is None:
+        return error_reply(t("router.db_busy", lang), language=lang)
+    started = running.acquired_at.astimezone(ctx.settings.tz).strftime("%H:%M")
+    return error_reply(t("router.sync_running", lang, started=started), language=lang)
 
 
 def _not_understood(lang: str) -> Reply:

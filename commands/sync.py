@@ -1,7 +1,9 @@
 """sync: the last syncs, how fresh the data is, and the rows that were rejected (and why).
 
 The words are in ``commands/messages/sync.toml``; the rejected rows' reasons are
-data (stored in English by the sync) and shown as they are.
+data (stored in English by the sync) and shown as they are. They quote the raw values
+(``MRR '¥980,000' is not a number``), so a reply listing them is marked ``raw_data`` and
+stays private outside the revenue channels (``commands.privacy``); without them it may be public.
 """
 
 from __future__ import annotations
@@ -59,4 +61,5 @@ def sync(req: Request) -> Reply:
             lines.append(t("sync.rejected_more", lang, more=status.rejected_total - len(status.rejected)))
     return Reply(title=title, summary=title, language=lang, lines=tuple(lines), table=runs if status.runs else None,
                  data={"last_success": status.last_success.isoformat() if status.last_success else None,
-                       "rejected_total": status.rejected_total})
+                       "rejected_total": status.rejected_total},
+                 raw_data=bool(status.rejected))  # the reasons quote raw values: not public outside revenue channels

@@ -4,14 +4,26 @@
 ``DATABASE_URL`` (default: an SQLite file in the user's data folder) and creates
 the tables. It never fills anything: filling the embedded default database with
 the demo company on first use is ``bot.database.open_for_answers``.
+
+Credentials never show: ``safe_url`` is the one way a URL is shown or stored (its
+password and every secret-looking query parameter masked, an unparseable URL
+not echoed at all), and ``scrub`` takes them out of any text (a driver's error, a
+log line) before it is printed, logged, stored or posted. ``SecretFilter`` does
+the same for every log record of the process.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import threading
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
+from urllib.parse import quote, quote_plus, unquote
 
 from sqlalchemy import Engine, create_engine, delete, event, func, insert, select
 from sqlalchemy.engine import make_url
@@ -39,15 +51,138 @@ class Database:
     embedded: bool  # the default SQLite file (demo data allowed)
 
 
+MASK = "***"
+# A query parameter (or DSN key) whose name contains one of these holds a credential:
+# password, sslpassword, passfile, api_key, token, client_secret, credentials_path, PWD ...
+_SECRET_NAME = re.compile(r"pass|pwd|secret|token|key|credential", re.IGNORECASE)
+_PLACEHOLDER = "CSBOTMASKEDVALUE"
+_SCHEME = re.compile(r"^\s*([A-Za-z][A-Za-z0-9+.-]*)://")
+_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^\s/@:'\"]*):([^\s/@'\"]+)@")
+# In free text (a driver's DSN, an argument echoed back) a narrower rule, so that "primary_key=True"
+# stays readable: password=..., sslpassword=..., passfile=..., api_key=..., token=..., secret=...
+_SECRET_PAIR = re.compile(r"([\w.-]*(?:pass|pwd|secret|token|credential|api_?key|access_?key|private_?key|sslkey)[\w.-]*)"
+                          r"(\s*=\s*)(['\"]?)([^\s&;,'\"]+)", re.IGNORECASE)
+_SHORT = 4  # a secret shorter than this is masked only where it stands alone (not inside words)
+
+_known_urls: set[str] = set()
+_known_lock = threading.Lock()
+
+
 def safe_url(url: str) -> str:
-    """The URL with its password hidden, fit for logs, the sync log and Slack."""
+    """The URL with every credential hidden, fit for logs, the sync log and Slack: the password
+    (``user:***@``) and the value of every query parameter whose name looks secret (``?password=***``,
+    ``sslpassword``, ``passfile``, tokens, keys). A URL that cannot be parsed is not shown, only its scheme."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):
-        return "<unparseable database URL>"
+        parsed = make_url(url)
+    except (ArgumentError, ValueError, TypeError, AttributeError):
+        scheme = _SCHEME.match(str(url))
+        return f"{scheme.group(1)}://<URL not shown: cannot parse it>" if scheme else "<URL not shown: cannot parse it>"
+    query = {k: (_masked(v) if _SECRET_NAME.search(k) else v) for k, v in parsed.query.items()}
+    return parsed.set(query=query).render_as_string(hide_password=True).replace(_PLACEHOLDER, MASK)
+
+
+def _masked(value: str | tuple[str, ...]) -> str | tuple[str, ...]:
+    return tuple(_PLACEHOLDER for _ in value) if isinstance(value, tuple) else _PLACEHOLDER
+
+
+def remember_url(url: str | None) -> None:
+    """Note a URL this process uses, so that ``scrub`` removes its credentials from any text later."""
+    if url:
+        with _known_lock:
+            _known_urls.add(url)
+
+
+def _secrets_of(url: str) -> set[str]:
+    """The credentials in ``url`` in every spelling they may be echoed in: as written in the URL
+    (percent-encoded or not), decoded, and re-encoded."""
+    found: set[str] = set()
+    userinfo = re.match(r"^[^:/?#]*://([^/?#]*)@", url)
+    if userinfo and ":" in userinfo.group(1):
+        found.add(userinfo.group(1).split(":", 1)[1])
+    for name, value in re.findall(r"[?&;]([^=&#]+)=([^&#]*)", url):
+        if _SECRET_NAME.search(unquote(name)):
+            found.add(value)
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError, TypeError, AttributeError):
+        parsed = None
+    if parsed is not None:
+        if parsed.password:
+            found.add(str(parsed.password))
+        for name, value in parsed.query.items():
+            if _SECRET_NAME.search(name):
+                found.update(value if isinstance(value, tuple) else (value,))
+    spellings: set[str] = set()
+    for secret in found:
+        if secret and secret != MASK:
+            spellings.update({secret, unquote(secret), quote(unquote(secret), safe=""), quote_plus(unquote(secret))})
+    return spellings
+
+
+def scrub(text: str, *urls: str | None) -> str:
+    """``text`` (an error message, a log line) without credentials: each of ``urls`` and of the URLs
+    this process has opened (``remember_url``) becomes its ``safe_url``, and their passwords and secret
+    query values, plus anything shaped like ``scheme://user:password@`` or ``password=...``, become ***."""
+    if not text:
+        return text
+    with _known_lock:
+        known = set(_known_urls)
+    known.update(u for u in urls if u)
+    for url in sorted(known, key=len, reverse=True):
+        if url in text:
+            text = text.replace(url, safe_url(url))
+    secrets = set().union(*(_secrets_of(u) for u in known)) if known else set()
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) >= _SHORT:
+            text = text.replace(secret, MASK)
+        else:
+            text = re.sub(r"(?<![\w%])" + re.escape(secret) + r"(?![\w%])", MASK, text)
+    text = _USERINFO.sub(lambda m: f"{m.group(1)}:{MASK}@", text)
+    return _SECRET_PAIR.sub(lambda m: m.group(0) if m.group(4).startswith(MASK)
+                            else f"{m.group(1)}{m.group(2)}{m.group(3)}{MASK}", text)
+
+
+class SecretFilter(logging.Filter):
+    """Scrubs every record it sees (message, arguments and traceback) of credentials: add it to a handler."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed record still must not leak
+            message = str(record.msg)
+        record.msg, record.args = scrub(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = scrub(logging.Formatter().formatException(record.exc_info))
+        elif record.exc_text:
+            record.exc_text = scrub(record.exc_text)
+        return True
+
+
+# How long an SQLite write waits for the write lock (a sync holds it for its whole run) before
+# "database is locked": long for syncs, jobs and the command line; short while answering a
+# person (``interactive_writes``), who is better told at once that a sync is running.
+BUSY_TIMEOUT_MS = 30_000
+INTERACTIVE_BUSY_TIMEOUT_MS = 3_000
+_busy_timeout_ms: ContextVar[int] = ContextVar("csbot_sqlite_busy_timeout_ms", default=BUSY_TIMEOUT_MS)
+
+
+@contextmanager
+def interactive_writes() -> Iterator[None]:
+    """SQLite connections taken inside this block wait ``INTERACTIVE_BUSY_TIMEOUT_MS`` for a write lock."""
+    token = _busy_timeout_ms.set(INTERACTIVE_BUSY_TIMEOUT_MS)
+    try:
+        yield
+    finally:
+        _busy_timeout_ms.reset(token)
+
+
+def is_locked_error(exc: BaseException) -> bool:
+    """Is ``exc`` SQLite's "database is locked" (another connection holds the write lock)?"""
+    return "database is locked" in str(getattr(exc, "orig", None) or exc)
 
 
 def make_engine(url: str) -> Engine:
+    remember_url(url)
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):
@@ -57,7 +192,7 @@ def make_engine(url: str) -> Engine:
         database = parsed.database
         if database and database != ":memory:":
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
     elif parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":  # plain postgresql:// -> psycopg 3
             parsed = parsed.set(drivername="postgresql+psycopg")
@@ -68,8 +203,12 @@ def make_engine(url: str) -> Engine:
     except (NoSuchModuleError, ModuleNotFoundError) as exc:
         hint = " (pip install 'csbot[postgres]')" if parsed.get_backend_name() == "postgresql" else ""
         raise DatabaseUnavailable(f"DATABASE_URL: no driver for {parsed.drivername}{hint}") from exc
+    except (ArgumentError, ValueError, TypeError) as exc:  # e.g. an SQLite URL with a user or host
+        raise DatabaseUnavailable(f"DATABASE_URL: {scrub(_first_line(exc), url)}; "
+                                  "expected e.g. sqlite:///csbot.db or postgresql://user@host/db") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "checkout", _sqlite_busy_timeout)
     return engine
 
 
@@ -77,7 +216,13 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cur.close()
+
+
+def _sqlite_busy_timeout(dbapi_conn, _record, _proxy) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute(f"PRAGMA busy_timeout={int(_busy_timeout_ms.get())}")
     cur.close()
 
 
@@ -85,7 +230,8 @@ def init_schema(engine: Engine) -> None:
     try:
         schema.metadata.create_all(engine)
     except OperationalError as exc:
-        raise DatabaseUnavailable(f"cannot reach the database at {safe_url(str(engine.url))}: {_first_line(exc)}") from None
+        url = engine.url.render_as_string(hide_password=False)
+        raise DatabaseUnavailable(f"cannot reach the database at {safe_url(url)}: {scrub(_first_line(exc), url)}") from None
 
 
 def _first_line(exc: BaseException) -> str:
@@ -129,5 +275,5 @@ def open_database(settings: Settings) -> Database:
     try:
         init_schema(engine)
     except SQLAlchemyError as exc:
-        raise DatabaseUnavailable(f"cannot use the database at {safe_url(url)}: {_first_line(exc)}") from None
+        raise DatabaseUnavailable(f"cannot use the database at {safe_url(url)}: {scrub(_first_line(exc), url)}") from None
     return Database(engine=engine, url=safe_url(url), embedded=settings.uses_embedded_database)

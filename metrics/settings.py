@@ -128,6 +128,19 @@ def _path(env: Mapping[str, str], key: str) -> Path | None:
     return Path(raw).expanduser() if raw else None
 
 
+def dotenv_path(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Path | None:
+    """The ``.env`` file to load before the settings: ``CSBOT_ENV_FILE`` when set (it must exist), else
+    ``.env`` in the working folder when there is one. Never a parent folder's ``.env``."""
+    env = os.environ if env is None else env
+    named = _path(env, "CSBOT_ENV_FILE")
+    if named is not None:
+        if not named.is_file():
+            raise ConfigError("CSBOT_ENV_FILE", f"no such file: {named}; give the path of your .env file or unset it")
+        return named
+    here = (cwd or Path.cwd()) / ".env"
+    return here if here.is_file() else None
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and check every setting. Raises ``ConfigError`` on the first bad key."""
     env = os.environ if env is None else env

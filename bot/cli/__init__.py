@@ -14,6 +14,10 @@ Each subcommand lives in a module of this package with ``add_parser(sub)`` (its
 arguments and ``--help`` with an example) and ``run(args, settings)``; a
 subcommand with a command line of its own sets ``DELEGATED = True`` and gets
 everything after its name in ``args.args``.
+
+Settings come from the environment and from ``.env`` in the working folder only (never
+a parent folder's), or from the file ``CSBOT_ENV_FILE`` names. Nothing csbot writes to
+stderr (errors, logs) carries a credential: every line passes ``metrics.db.scrub``.
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Sequence
+from typing import Sequence, TextIO
 
 from bot.cli import ask, demo, digest, health, metric, serve, sync
-from metrics.settings import ConfigError, load_settings
+from metrics.db import SecretFilter, remember_url, scrub
+from metrics.settings import ConfigError, dotenv_path, load_settings
 
 logger = logging.getLogger("csbot")
 
@@ -68,7 +73,30 @@ def build_parser() -> argparse.ArgumentParser:
 DELEGATED = {m.NAME: m for m in SUBCOMMANDS if getattr(m, "DELEGATED", False)}
 
 
+class ScrubbedStream:
+    """A text stream (stderr) whose every write goes through ``metrics.db.scrub``."""
+
+    def __init__(self, stream: TextIO):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(scrub(text))
+        return len(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    stderr = sys.stderr
+    sys.stderr = ScrubbedStream(stderr)  # type: ignore[assignment]
+    try:
+        return _main(argv)
+    finally:
+        sys.stderr = stderr
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     verbose = "-v" in argv[:1] or "--verbose" in argv[:1]
@@ -79,17 +107,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    _load_dotenv()
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, SecretFilter) for f in handler.filters):
+            handler.addFilter(SecretFilter())
     try:
+        _load_dotenv()
         settings = load_settings()
     except ConfigError as exc:
-        print(f"csbot: configuration error: {exc}", file=sys.stderr)
+        print(f"csbot: configuration error: {scrub(str(exc))}", file=sys.stderr)
         return 2
+    remember_url(settings.database_url)
+    remember_url(settings.sync_sql_url)
     try:
         run = getattr(args, "run", None) or serve.run_default
         return run(args, settings)
     except ConfigError as exc:
-        print(f"csbot: configuration error: {exc}", file=sys.stderr)
+        print(f"csbot: configuration error: {scrub(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -100,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from metrics.db import DatabaseUnavailable
 
         if isinstance(exc, DatabaseUnavailable):
-            print(f"csbot: {exc}", file=sys.stderr)
+            print(f"csbot: {scrub(str(exc))}", file=sys.stderr)
             return 1
         if args.verbose:
             logger.exception("unexpected error")
@@ -109,8 +142,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _load_dotenv() -> None:
-    from dotenv import find_dotenv, load_dotenv
+    """Load ``.env`` of the working folder (or ``CSBOT_ENV_FILE``) without overriding the environment.
+    Never a parent folder's ``.env``: a file planted above the working folder must not configure csbot."""
+    from dotenv import load_dotenv
 
-    path = find_dotenv(usecwd=True)
-    if path:
+    path = dotenv_path()
+    if path is not None:
         load_dotenv(path, override=False)

@@ -1,6 +1,7 @@
 """The scheduled sync: at each time of ``CSBOT_SYNC_SCHEDULE`` (a cron expression in the workspace
 time zone), one process runs ``metrics.sync.scheduled_sync``, records the run, tells the admin
-channel when it failed, and checks the alerts on the fresh data."""
+channel when it failed, and checks the alerts on the fresh data. What it records and posts is
+scrubbed of credentials (``metrics.db.scrub``): a failure message may quote a database URL."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from bot.jobs.alerts import check_alerts
 from bot.jobs.context import JobContext
 from commands.digest import admin_sync_crashed, admin_sync_failed
 from metrics import digest_store as store
+from metrics.db import scrub
 from metrics.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -47,6 +49,7 @@ def run_sync_job(ctx: JobContext, now: datetime, sync: SyncRun) -> str | None:
         return key
     status = getattr(summary, "status", None) or "skipped"
     message = getattr(summary, "message", None)
+    message = scrub(message, ctx.settings.database_url, ctx.settings.sync_sql_url) if message else message
     store.finish_run(ctx.engine, key, status, message)
     if status == "failed":
         ctx.report_admin(admin_sync_failed(message))

@@ -3,10 +3,12 @@
 ``SourceError``: the source cannot be read (a missing folder, a bad mapping, an
 unreachable warehouse). ``SyncFailed``: a run cannot go on (a broken file, a
 reader process that died, a failing after-sync step). Both carry one line that
-says what to do; ``first_line`` makes that line from any exception.
+says what to do; ``first_line`` makes that line from any exception, credentials scrubbed.
 """
 
 from __future__ import annotations
+
+from metrics.db import scrub
 
 
 class SourceError(RuntimeError):
@@ -18,6 +20,7 @@ class SyncFailed(RuntimeError):
 
 
 def first_line(exc: BaseException) -> str:
-    """The first line of an exception's text (of the driver's error for a database error)."""
+    """The first line of an exception's text (of the driver's error for a database error), without
+    any credential (``metrics.db.scrub``): a driver may echo the URL or the password it was given."""
     text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    return scrub(text[0]) if text else type(exc).__name__

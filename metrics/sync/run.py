@@ -51,7 +51,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from metrics import schema
 from metrics.clock import naive_utc
-from metrics.db import safe_url
+from metrics.db import safe_url, scrub
 from metrics.settings import Settings
 from metrics.sync.errors import SourceError, SyncFailed, first_line
 from metrics.sync.events import load_events
@@ -654,7 +654,7 @@ def _counts_json(t: TableCounts) -> dict:
 
 
 def _failed(engine: Engine, described: str, started: datetime, clock: float, message: str) -> SyncSummary:
-    message = " ".join(message.split())  # one line
+    message = scrub(" ".join(message.split()))  # one line, no credentials (a driver may echo the URL)
     sync_id = None
     try:
         with engine.begin() as conn:

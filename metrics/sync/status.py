@@ -14,7 +14,7 @@ from sqlalchemy import Engine, func, select
 
 from metrics import schema
 from metrics.clock import naive_utc, utcnow
-from metrics.db import last_successful_sync
+from metrics.db import last_successful_sync, scrub
 from metrics.settings import Settings
 from metrics.sync.lock import LockInfo, running_sync
 
@@ -91,14 +91,14 @@ def sync_status(engine: Engine, settings: Settings | None = None, *, now: dateti
     runs = tuple(
         SyncRun(
             sync_id=r.sync_id,
-            source=r.source,
+            source=scrub(r.source),  # a row stored before URLs were masked fully
             started_at=_aware(r.started_at),
             finished_at=_aware(r.finished_at),
             status=r.status,
             rows_in=r.rows_in or 0,
             rows_changed=r.rows_changed or 0,
             rows_rejected=r.rows_rejected or 0,
-            message=r.message,
+            message=scrub(r.message) if r.message else r.message,
         )
         for r in rows
     )
