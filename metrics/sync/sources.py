@@ -204,7 +204,8 @@ def _open_xlsx(table: str, path: Path) -> Iterator[RowStream]:
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - a zip that is not a workbook, an encrypted file ...
-        raise SourceError(f"{path.name}: not an Excel workbook that can be read ({type(exc).__name__}); "
+        logger.info("cannot open %s: %s: %s", path.name, type(exc).__name__, first_line(exc))
+        raise SourceError(f"{path.name}: not an Excel workbook that can be read; "
                           "save it from Excel as an Excel Workbook (.xlsx) without a password, or as CSV UTF-8") from None
     try:
         sheet = _xlsx_sheet(workbook, table)
@@ -219,8 +220,9 @@ def _open_xlsx(table: str, path: Path) -> Iterator[RowStream]:
             except StopIteration:
                 return None
             except Exception as exc:  # noqa: BLE001 - broken XML inside the workbook
-                raise SourceError(f"{label}: the sheet cannot be read after row {counter.line_num} "
-                                  f"({type(exc).__name__}); open and save it again in Excel") from None
+                logger.info("cannot read %s: %s: %s", label, type(exc).__name__, first_line(exc))
+                raise SourceError(f"{label}: the sheet cannot be read after row {counter.line_num}; "
+                                  "open it in Excel and save it again, or save it as CSV UTF-8") from None
             counter.line_num += 1
             values = [_xlsx_text(cell) for cell in row]
             while values and values[-1] == "":
@@ -232,7 +234,7 @@ def _open_xlsx(table: str, path: Path) -> Iterator[RowStream]:
             if first:  # blank rows above the header are skipped
                 header = [_contract_name(h) if _contract_name(h) else _normal(h) for h in first]
                 break
-        first_line = counter.line_num
+        header_line = counter.line_num
         width = len(header)
 
         def rows() -> Iterator[Sequence[Any]]:
@@ -241,7 +243,7 @@ def _open_xlsx(table: str, path: Path) -> Iterator[RowStream]:
                     values.extend([""] * (width - len(values)))  # Excel has no "fewer values": they are empty
                 yield values  # [] is a blank row: skipped, as a blank line of a CSV file
 
-        yield RowStream(table, label, header, rows(), counter, first_line)
+        yield RowStream(table, label, header, rows(), counter, header_line)
     finally:
         workbook.close()
 
