@@ -182,8 +182,10 @@ def _xlsx_text(cell: Any) -> str:
     value = cell.value
     if value is None:
         return ""
-    if getattr(cell, "data_type", None) == "e":
-        return CellError(str(value))
+    if value.__class__ is str:  # text, or the code of a formula error
+        return CellError(value) if cell.data_type == "e" else value
+    if value.__class__ is int:
+        return str(value)
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, datetime):
