@@ -39,7 +39,7 @@ def add_parser(sub) -> None:
                        description="Copy your data into csbot's database (see the data contract).",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--csv", metavar="DIR", help="folder with accounts.csv, subscriptions.csv, events.csv ... (.csv or .csv.gz)")
+    src.add_argument("--csv", metavar="DIR", help="folder with accounts.csv, subscriptions.csv, events.csv ... (.csv, .csv.gz or .xlsx)")
     src.add_argument("--sql", metavar="URL", help="SQLAlchemy URL of the source database (needs --mapping)")
     src.add_argument("--status", action="store_true", help="show the last runs, freshness and rejected rows")
     p.add_argument("--mapping", metavar="FILE.toml", help="one query per table for --sql")

@@ -1,4 +1,5 @@
-"""Where synced rows come from: a folder of CSV files, or queries on a SQL database.
+"""Where synced rows come from: a folder of files (CSV, gzipped CSV, Parquet, Excel),
+or queries on a SQL database.
 
 ``source_from_settings`` picks the source of a scheduled (or argument-less) sync
 from ``Settings``: ``sync_csv_dir``, or ``sync_sql_url`` + ``sync_mapping``.
@@ -6,8 +7,17 @@ from ``Settings``: ``sync_csv_dir``, or ``sync_sql_url`` + ``sync_mapping``.
 Both give, per contract table, a ``RowStream``: the header (contract column
 names), the rows (sequences of raw values, read lazily so memory stays flat)
 and a ``reader.line_num`` the loader uses to tell the user where a bad row is
-(for CSV: the line in the file, 1-based, header included; for SQL: the row
-number of the query's result).
+(for CSV: the line in the file, 1-based, header included; for Excel: the row
+number Excel shows; for SQL: the row number of the query's result).
+
+An Excel workbook (``accounts.xlsx`` ...) is read as text, the way its CSV
+export would read, so every row rule and reason is the CSV one: a date cell
+gives ``YYYY-MM-DD``, a date-and-time cell ``YYYY-MM-DDTHH:MM:SS`` (no zone: the
+workspace time zone), a whole number ``30000`` whatever Excel stored, an empty
+cell an empty value, and a formula error (``#N/A``) a ``CellError`` that every
+parser rejects. openpyxl (the library pandas reads .xlsx with) streams the
+sheet in read-only mode: pandas' ``read_excel`` would hold the whole sheet in
+memory and turn an error cell into an empty one.
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ import logging
 import tomllib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -29,6 +40,7 @@ from metrics.db import DatabaseUnavailable, make_engine, safe_url
 from metrics.settings import Settings
 from metrics.sync.errors import SourceError, first_line
 from metrics.sync.tables import LOAD_ORDER
+from metrics.sync.values import CellError
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +48,8 @@ logger = logging.getLogger(__name__)
 csv.field_size_limit(2**31 - 1)
 
 FETCH_ROWS = 20_000
+
+FILE_TYPES = (".csv", ".csv.gz", ".parquet", ".xlsx")  # a contract file's name is the table + one of these
 
 
 @dataclass
@@ -68,8 +82,8 @@ def _contract_name(name: str) -> str:
 @dataclass(frozen=True)
 class CsvSource:
     """A folder holding any of accounts.csv, subscriptions.csv, events.csv, nps.csv,
-    csat.csv, onboarding.csv, tickets.csv (each may be .csv.gz, or .parquet when
-    pyarrow is installed)."""
+    csat.csv, onboarding.csv, tickets.csv (each may be .csv.gz, .xlsx, or .parquet
+    when pyarrow is installed; one file per table)."""
 
     directory: Path
 
@@ -82,17 +96,20 @@ class CsvSource:
             raise SourceError(f"{folder}: no such folder; give the folder that holds accounts.csv, subscriptions.csv ...")
         found: dict[str, Path] = {}
         for table in LOAD_ORDER:
-            candidates = [folder / f"{table}{ext}" for ext in (".csv", ".csv.gz", ".parquet")]
+            candidates = [folder / f"{table}{ext}" for ext in FILE_TYPES]
             present = [p for p in candidates if p.is_file()]
             if len(present) > 1:
                 names = " and ".join(p.name for p in present)
                 raise SourceError(f"{folder}: both {names}; keep one of them")
             if present:
                 found[table] = present[0]
+            elif (folder / f"{table}.xls").is_file():
+                raise SourceError(f"{folder / f'{table}.xls'}: the old Excel format (.xls) is not read; "
+                                  "save it as an Excel Workbook (.xlsx) or as CSV UTF-8")
         if not found:
             raise SourceError(
                 f"{folder}: none of the contract files found (expected accounts.csv, subscriptions.csv, events.csv, "
-                "nps.csv, csat.csv, onboarding.csv or tickets.csv)"
+                "nps.csv, csat.csv, onboarding.csv or tickets.csv; each may also be .csv.gz, .xlsx or .parquet)"
             )
         return found
 
@@ -100,6 +117,10 @@ class CsvSource:
     def open(self, table: str, path: Path) -> Iterator[RowStream]:
         if path.name.endswith(".parquet"):
             with _open_parquet(table, path) as stream:
+                yield stream
+            return
+        if path.name.endswith(".xlsx"):
+            with _open_xlsx(table, path) as stream:
                 yield stream
             return
         opener = gzip.open if path.name.endswith(".gz") else open
@@ -132,6 +153,102 @@ def _open_parquet(table: str, path: Path) -> Iterator[RowStream]:
                 yield values
 
     yield RowStream(table, path.name, [_contract_name(n) for n in names], rows(), counter, 0)
+
+
+# --------------------------------------------------------------------------- Excel
+
+
+def _xlsx_sheet(workbook: Any, table: str) -> Any:
+    """The sheet named like the table (any case), else the first sheet."""
+    for sheet in workbook.worksheets:
+        if sheet.title.strip().lower() == table:
+            return sheet
+    return workbook.worksheets[0]
+
+
+def _is_date_only(cell: Any, value: datetime) -> bool:
+    from openpyxl.styles.numbers import is_datetime
+
+    try:
+        kind = is_datetime(cell.number_format or "")
+    except Exception:  # noqa: BLE001 - a style we cannot read: judge by the value
+        kind = None
+    if kind in ("date", "datetime"):
+        return kind == "date"
+    return value.time() == time()
+
+
+def _xlsx_text(cell: Any) -> str:
+    """One cell as its CSV export would write it (see the module docstring)."""
+    value = cell.value
+    if value is None:
+        return ""
+    if value.__class__ is str:  # text, or the code of a formula error
+        return CellError(value) if cell.data_type == "e" else value
+    if value.__class__ is int:
+        return str(value)
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, datetime):
+        return value.date().isoformat() if _is_date_only(cell, value) else value.isoformat()
+    if isinstance(value, (date, time)):
+        return value.isoformat()
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value)
+
+
+@contextmanager
+def _open_xlsx(table: str, path: Path) -> Iterator[RowStream]:
+    try:
+        from openpyxl import load_workbook
+    except ImportError:
+        raise SourceError(f"{path.name}: reading Excel needs openpyxl (pip install openpyxl), or export CSV") from None
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001 - a zip that is not a workbook, an encrypted file ...
+        logger.info("cannot open %s: %s: %s", path.name, type(exc).__name__, first_line(exc))
+        raise SourceError(f"{path.name}: not an Excel workbook that can be read; "
+                          "save it from Excel as an Excel Workbook (.xlsx) without a password, or as CSV UTF-8") from None
+    try:
+        sheet = _xlsx_sheet(workbook, table)
+        sheet.reset_dimensions()  # the stored size may be wrong: read every row there is
+        label = path.name if len(workbook.worksheets) == 1 else f"{path.name} (sheet {sheet.title})"
+        cells = sheet.iter_rows()
+        counter = _Counter()
+
+        def next_row() -> list | None:
+            try:
+                row = next(cells)
+            except StopIteration:
+                return None
+            except Exception as exc:  # noqa: BLE001 - broken XML inside the workbook
+                logger.info("cannot read %s: %s: %s", label, type(exc).__name__, first_line(exc))
+                raise SourceError(f"{label}: the sheet cannot be read after row {counter.line_num}; "
+                                  "open it in Excel and save it again, or save it as CSV UTF-8") from None
+            counter.line_num += 1
+            values = [_xlsx_text(cell) for cell in row]
+            while values and values[-1] == "":
+                values.pop()
+            return values
+
+        header: list[str] = []
+        while (first := next_row()) is not None:
+            if first:  # blank rows above the header are skipped
+                header = [_contract_name(h) if _contract_name(h) else _normal(h) for h in first]
+                break
+        header_line = counter.line_num
+        width = len(header)
+
+        def rows() -> Iterator[Sequence[Any]]:
+            while (values := next_row()) is not None:
+                if values and len(values) < width:
+                    values.extend([""] * (width - len(values)))  # Excel has no "fewer values": they are empty
+                yield values  # [] is a blank row: skipped, as a blank line of a CSV file
+
+        yield RowStream(table, label, header, rows(), counter, header_line)
+    finally:
+        workbook.close()
 
 
 # --------------------------------------------------------------------------- SQL

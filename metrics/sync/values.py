@@ -17,6 +17,16 @@ class BadValue(ValueError):
     """A value that cannot be stored; ``str(err)`` is the reason shown to the user."""
 
 
+class CellError(str):
+    """A spreadsheet cell holding a formula error (``#N/A``, ``#REF!`` ...): shown as its code,
+    never stored; every parser rejects it."""
+
+
+def _refuse_error(value: Any) -> None:
+    if isinstance(value, CellError):
+        raise BadValue(f"the cell holds the formula error {str(value)}; fix the formula or clear the cell")
+
+
 def is_empty(value: Any) -> bool:
     if value is None:
         return True
@@ -34,6 +44,7 @@ def _show(value: Any) -> str:
 
 def parse_text(max_len: int) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
+        _refuse_error(value)
         if isinstance(value, float) and value.is_integer():
             value = int(value)  # an integer id that came through a float column
         text = str(value).strip()
@@ -46,6 +57,7 @@ def parse_text(max_len: int) -> Callable[[Any], str]:
 
 def parse_choice(choices: tuple[str, ...]) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
+        _refuse_error(value)
         text = str(value).strip().lower()
         if text not in choices:
             raise BadValue(f"{_show(value)} is not one of {', '.join(choices)}")
@@ -55,6 +67,7 @@ def parse_choice(choices: tuple[str, ...]) -> Callable[[Any], str]:
 
 
 def parse_date(value: Any) -> date:
+    _refuse_error(value)
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
@@ -76,6 +89,7 @@ def timestamp_parser(tz: tzinfo) -> Callable[[Any], datetime]:
     """ISO 8601 -> naive workspace time. A zone is converted; no zone = workspace time."""
 
     def parse(value: Any) -> datetime:
+        _refuse_error(value)
         if isinstance(value, datetime):
             moment = value
         elif isinstance(value, date):
@@ -95,6 +109,7 @@ def timestamp_parser(tz: tzinfo) -> Callable[[Any], datetime]:
 
 
 def _number(value: Any) -> float:
+    _refuse_error(value)
     if isinstance(value, bool):
         raise BadValue(f"{_show(value)} is not a number")
     if isinstance(value, (int, float, Decimal)):
