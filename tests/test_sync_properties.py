@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -313,7 +312,6 @@ def test_a_second_identical_sync_changes_nothing_and_rejects_the_same_rows(engin
     assert data_tables(engine) == before
 
 
-@pytest.mark.xfail(strict=True, reason="needs the full-refresh fix of branch i13/refresh")
 @PROPERTY
 @given(scenario=scenarios())
 @example(scenario=ALL_REJECTED)

@@ -314,3 +314,13 @@ def test_csbot_sync_prints_the_same_summary_for_an_excel_folder(engine, tmp_path
     out = capsys.readouterr().out
     line = next(line.split() for line in out.splitlines() if line.startswith("accounts"))
     assert line[1:6] == ["2", "1", "0", "0", "1"]  # read inserted updated unchanged rejected
+
+
+def test_a_formula_error_in_a_custom_account_column_is_not_kept_as_a_value(engine, settings, tmp_path):
+    folder = tmp_path / "custom"
+    xlsx(folder / "accounts.xlsx", [["account_id", "name", "crm_tier"], ["A1", "Acme", "#N/A"], ["A2", "Beta", "gold"]])
+
+    summary = sync(engine, folder, settings)
+
+    assert counts(summary) == {"accounts": (2, 2, 0, 0, 0)}
+    assert rows(engine, schema.accounts, "account_id", "attributes") == [("A1", None), ("A2", {"crm_tier": "gold"})]

@@ -65,7 +65,7 @@ from metrics.sync.tables import (
     header_problem,
     unknown_columns,
 )
-from metrics.sync.values import BadValue, is_empty, timestamp_parser
+from metrics.sync.values import BadValue, CellError, is_empty, timestamp_parser
 
 logger = logging.getLogger(__name__)
 
@@ -307,7 +307,9 @@ def _load_table(conn: Connection, spec: TableSpec, stream: RowStream, run: RunSt
     def take(values: dict, row) -> None:
         nonlocal chunk
         if extras:
-            attrs = {name: _jsonable(row[i]) for i, name in extras if not is_empty(row[i])}
+            # a spreadsheet formula error (#N/A) in a custom column is no value: it is not kept
+            attrs = {name: _jsonable(row[i]) for i, name in extras
+                     if not is_empty(row[i]) and not isinstance(row[i], CellError)}
             values["attributes"] = attrs or None
         chunk.append(values)
         if len(chunk) >= CHUNK:
