@@ -667,5 +667,5 @@ def _failed(engine: Engine, described: str, started: datetime, clock: float, mes
             ).inserted_primary_key[0]
     except SQLAlchemyError as exc:
         logger.warning("could not log the failed sync: %s", first_line(exc))
-    logger.warning("sync failed: %s", message)
+    logger.info("sync failed: %s", message)  # the caller tells the user (CLI line, admin report)
     return SyncSummary(sync_id, "failed", seconds=time.monotonic() - clock, message=message, source=described)

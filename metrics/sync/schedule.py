@@ -60,6 +60,7 @@ def scheduled_sync(settings: Settings, *, now: datetime | None = None, after: Se
     if summary.status == "busy":
         logger.info("scheduled sync skipped: %s", summary.message)
         return None
-    logger.info("scheduled sync %s: %s rows in, %s changed, %s rejected", summary.status, summary.rows_in,
-                summary.rows_changed, summary.rejected)
+    log = logger.warning if summary.status == "failed" else logger.info
+    log("scheduled sync %s: %s rows in, %s changed, %s rejected%s", summary.status, summary.rows_in,
+        summary.rows_changed, summary.rejected, f" ({summary.message})" if summary.message else "")
     return summary
