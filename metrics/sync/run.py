@@ -74,6 +74,7 @@ class TableCounts:
     rejected: int = 0
     deleted: int = 0
     refused: str | None = None  # why the whole file was not loaded
+    late: int = 0  # events only, of ``unchanged``: timed before what earlier syncs covered, not counted
 
     @property
     def changed(self) -> int:
@@ -320,12 +321,13 @@ def run_sync(
     progress: Progress | None = None,
     dry_run: bool = False,
     after: Sequence[AfterSync] = (),
+    now: datetime | None = None,
 ) -> SyncSummary:
     """Load every contract table the source has, then run the ``after`` steps, in one transaction.
     Never raises for bad input or an unreachable database: the summary's status is "failed" with a
     one-line message ("busy" when another sync holds the lock)."""
     clock = time.monotonic()
-    started = naive_utc()
+    started = naive_utc(now)  # the run's "now" (the entry point's clock): no event may be later than a day after it
     described = source.describe()
     try:
         plan = source.files()
@@ -390,10 +392,10 @@ def _run_locked(engine: Engine, source: CsvSource | SqlSource, plan: dict, descr
                             tables.append(TableCounts(table=table, file=stream.label, refused=reason))
                             continue
                         if table == "events":
-                            ev = load_events(conn, stream, run)
+                            ev = load_events(conn, stream, run, started)
                             tables.append(
                                 TableCounts(table="events", file=stream.label, read=ev.read, inserted=ev.taken,
-                                            unchanged=ev.skipped, rejected=ev.rejected)
+                                            unchanged=ev.skipped, rejected=ev.rejected, late=ev.late)
                             )
                         else:
                             tables.append(_load_table(conn, TABLE_SPECS[table], stream, run))
@@ -468,6 +470,7 @@ def _counts_json(t: TableCounts) -> dict:
         "rejected": t.rejected,
         "deleted": t.deleted,
         "refused": t.refused,
+        "late": t.late,
     }
 
 
