@@ -200,8 +200,8 @@ def test_remembered_event_ids_stay_bounded_and_a_resent_event_is_never_counted_t
 
     # the window is 35 days behind the newest event: after 20 days both days are kept, after 40 days
     # the older day's ids go, and its events (re-sent every time) are late from then on
-    assert sync_events.SEEN_ID_DAYS == 35
     assert seen == [2, 4, 4, 4, 4]
+    assert sync_events.SEEN_ID_DAYS == 35
     assert inserted == [2, 2, 2, 2, 2]
     assert late == [0, 0, 0, 2, 4]
     expected = [("A1", user, first + timedelta(days=20 * k), 1, secs) for k in range(5) for user, secs in
