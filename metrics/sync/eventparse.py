@@ -186,6 +186,8 @@ class EventParser:
         wm_aware = wm.replace(tzinfo=tz) if wm is not None else None
         limit = p.future_limit
         limit_aware = limit.replace(tzinfo=tz)
+        limit_day = limit.date().isoformat()
+        strip = str.strip
         late_before = p.late_before
         fromiso = datetime.fromisoformat
         inf = math.inf
@@ -211,7 +213,7 @@ class EventParser:
                 if len(row) != width:
                     raise TypeError
                 acct = row[ia]
-                user = row[iu].strip()  # not a str (a SQL source's number): the full checks
+                user = strip(row[iu])  # not a str (a SQL source's number): TypeError, the full checks
                 if acct not in known or not user or len(user) > 255:
                     raise TypeError
                 ts = row[it]
@@ -228,7 +230,7 @@ class EventParser:
                 else:
                     eid = row[iid]
                     if eid.__class__ is str:
-                        eid = eid.strip()  # blank: no event id
+                        eid = strip(eid)  # blank: no event id
                         if len(eid) > 1000:
                             raise TypeError
                     elif eid.__class__ is int:
@@ -237,7 +239,7 @@ class EventParser:
                         raise TypeError  # a float, a decimal...: the full checks
                 zone = dt.tzinfo
                 dkey = ts[:10] if zone is None else (ts[:16], zone)
-            except (TypeError, ValueError, AttributeError):
+            except (TypeError, ValueError):
                 if len(row) == 1 and not row[0]:  # a blank line of a split (unquoted) block
                     read -= 1
                     since -= 1
@@ -248,12 +250,13 @@ class EventParser:
                 acct, user, dt, secs, eid = got
                 zone = None
                 dkey = dt.date()
-            if dt > (limit if zone is None else limit_aware):
-                self._future(line, dt, row)
-                continue
             day = days.get(dkey)
             if day is None:
                 day = days[dkey] = (dt.astimezone(tz) if zone is not None else dt).date().isoformat()
+            # the day first: comparing with a zoned limit costs a microsecond
+            if day >= limit_day and dt > (limit if zone is None else limit_aware):
+                self._future(line, dt, row)
+                continue
             if eid:
                 if late_before is not None and day < late_before:
                     skipped += 1
