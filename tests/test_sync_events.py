@@ -231,3 +231,17 @@ def test_a_database_from_before_the_bound_keeps_its_ids_for_the_whole_window(eng
     with engine.connect() as conn:
         kept = sorted(conn.execute(select(s.c.event_key, s.c.day)).all())
     assert kept == sorted([(event_key("e1"), date(2026, 11, 20)), (event_key("e2"), date(2026, 11, 21))])
+
+
+def test_a_clock_set_back_never_counts_an_event_whose_id_was_forgotten(engine, settings, tmp_path):
+    folder = tmp_path / "x"
+    write(folder, "accounts.csv", "account_id,name\nA1,Acme\n")
+    write(folder, "events.csv", HEADER + "e3,A1,u1,2026-10-18T10:00:00,view,1\ne2,A1,u1,2026-11-23T09:00:00,view,2\n")
+    first = sync(engine, folder, settings).table("events")  # the window now starts on 2026-10-19: e3's id goes
+    assert (first.inserted, seen_count(engine)) == (2, 1)
+
+    # the next sync's clock is two days behind: e2 is now too far ahead, and e3 stays forgotten, so late
+    second = sync(engine, folder, settings, now=NOW - timedelta(days=2)).table("events")
+
+    assert (second.inserted, second.late, second.rejected) == (0, 1, 1)
+    assert usage(engine) == [("A1", "u1", date(2026, 10, 18), 1, 1.0), ("A1", "u1", date(2026, 11, 23), 1, 2.0)]

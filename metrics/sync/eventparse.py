@@ -79,7 +79,7 @@ class EventParams:
 class EventStats:
     read: int = 0
     taken: int = 0  # events without id counted into the roll-up
-    skipped: int = 0  # late: events without id at or before the watermark, with an id before late_before
+    skipped: int = 0  # late: events without id at or before the watermark, or with one before late_before
     rejected: int = 0
     newest: datetime | None = None  # naive workspace time of the newest accepted event
 

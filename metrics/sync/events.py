@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 WATERMARK_KEY = "sync.events.watermark"
+IDS_FROM_KEY = "sync.events.ids_kept_from"  # the day from which sync_seen_events holds every counted id
 AGG_MAX_KEYS = 100_000  # (account, user, day) keys held before adding them into usage_daily
 ID_CHUNK = 50_000  # events with an event_id checked against sync_seen_events at a time
 PARALLEL_MIN_BYTES = 64 * 1024 * 1024  # smaller files are read by the main process alone
@@ -80,21 +81,26 @@ def late_before(watermark: datetime | None) -> date | None:
     return watermark.date() - timedelta(days=SEEN_ID_DAYS) if watermark is not None else None
 
 
+def _read_meta(conn: Connection, key: str) -> str | None:
+    return conn.execute(select(schema.meta.c.value).where(schema.meta.c.key == key)).scalar()
+
+
+def _write_meta(conn: Connection, key: str, value: str) -> None:
+    conn.execute(delete(schema.meta).where(schema.meta.c.key == key))
+    conn.execute(insert(schema.meta).values(key=key, value=value))
+
+
 def read_watermark(conn: Connection) -> datetime | None:
-    value = conn.execute(select(schema.meta.c.value).where(schema.meta.c.key == WATERMARK_KEY)).scalar()
+    value = _read_meta(conn, WATERMARK_KEY)
     return datetime.fromisoformat(value) if value else None
 
 
-def _write_watermark(conn: Connection, moment: datetime) -> None:
-    conn.execute(delete(schema.meta).where(schema.meta.c.key == WATERMARK_KEY))
-    conn.execute(insert(schema.meta).values(key=WATERMARK_KEY, value=moment.isoformat()))
-
-
-def _prune_seen(conn: Connection, watermark: datetime | None) -> None:
-    """Forget the ids of events on a day before the window behind ``watermark``."""
+def _prune_seen(conn: Connection, kept_from: date | None, watermark: datetime | None) -> None:
+    """Forget the ids of events on a day before the window behind ``watermark`` (when that moved on)."""
     cutoff = late_before(watermark)
-    if cutoff is not None:
+    if cutoff is not None and (kept_from is None or cutoff > kept_from):
         conn.execute(delete(schema.sync_seen_events).where(schema.sync_seen_events.c.day < cutoff))
+        _write_meta(conn, IDS_FROM_KEY, cutoff.isoformat())
 
 
 def _add_seen_day(conn: Connection, watermark: datetime | None, now: datetime) -> None:
@@ -110,7 +116,7 @@ def forget_events(conn: Connection) -> None:
     """Full refresh: usage is rebuilt from this export alone."""
     conn.execute(delete(schema.usage_daily))
     conn.execute(delete(schema.sync_seen_events))
-    conn.execute(delete(schema.meta).where(schema.meta.c.key == WATERMARK_KEY))
+    conn.execute(delete(schema.meta).where(schema.meta.c.key.in_((WATERMARK_KEY, IDS_FROM_KEY))))
 
 
 class _UsageWriter:
@@ -309,10 +315,14 @@ def load_events(conn: Connection, stream: RowStream, run: "RunState", now: datet
     if run.full_refresh:
         forget_events(conn)
     stored = read_watermark(conn)
-    _add_seen_day(conn, stored, local_now)
     # never past the limit: a later one was stored by a csbot that let a far-future event through
     watermark = min(stored, limit) if stored is not None else None
+    _add_seen_day(conn, watermark, local_now)
+    kept = _read_meta(conn, IDS_FROM_KEY)
+    kept_from = date.fromisoformat(kept) if kept else None
     cutoff = late_before(watermark)
+    if kept_from is not None and (cutoff is None or kept_from > cutoff):
+        cutoff = kept_from  # the clock went back: ids before this day are gone all the same
     params = EventParams(
         ia=idx["account_id"],
         iu=idx["user_id"],
@@ -343,8 +353,8 @@ def load_events(conn: Connection, stream: RowStream, run: "RunState", now: datet
     if stats.newest is not None and (newest is None or stats.newest > newest):
         newest = stats.newest  # no later than the limit: later events were rejected
     if newest is not None and newest != stored:
-        _write_watermark(conn, newest)
-    _prune_seen(conn, newest)
+        _write_meta(conn, WATERMARK_KEY, newest.isoformat())
+    _prune_seen(conn, kept_from, newest)
     return EventCounts(
         read=stats.read,
         taken=stats.taken + sink.id_taken,
