@@ -283,12 +283,22 @@ class _Sink:
                 self.id_skipped += 1
         if not fresh:
             return
-        day_of = self.day_of
-        for it in fresh:
-            if it[3] not in day_of:
-                day_of[it[3]] = date.fromisoformat(it[3])
-        self.conn.execute(insert(s), [{"event_key": it[0], "sync_id": run.sync_id, "line": it[5], "day": day_of[it[3]]}
-                                      for it in fresh])
+        sid = run.sync_id
+        if self.conn.dialect.name == "sqlite":  # the day as SQLite stores a Date, without a bind processor per row
+            self.conn.exec_driver_sql("INSERT INTO sync_seen_events (event_key, sync_id, line, day) VALUES (?, ?, ?, ?)",
+                                      [(it[0], sid, it[5], it[3]) for it in fresh])
+        elif self.writer.dialect == "postgresql" and self.writer.driver == "psycopg":
+            with self.conn.connection.dbapi_connection.cursor() as cur:
+                with cur.copy("COPY sync_seen_events (event_key, sync_id, line, day) FROM STDIN") as copy:
+                    for it in fresh:
+                        copy.write_row((it[0], sid, it[5], it[3]))
+        else:
+            day_of = self.day_of
+            for it in fresh:
+                if it[3] not in day_of:
+                    day_of[it[3]] = date.fromisoformat(it[3])
+            self.conn.execute(insert(s), [{"event_key": it[0], "sync_id": sid, "line": it[5], "day": day_of[it[3]]}
+                                          for it in fresh])
         cnt: dict = {}
         sec: dict = {}
         for _k, a, u, d, secs, _ln, _e in fresh:
