@@ -182,13 +182,16 @@ meta = Table(
 from sqlalchemy import BigInteger  # noqa: E402  (kept next to the sync tables)
 
 # Event ids already counted into usage_daily, as a 64-bit hash of the id, so that
-# re-sending old events never counts them twice (raw events are not kept).
+# re-sending old events never counts them twice (raw events are not kept). Only the
+# ids of the last few weeks behind the events watermark are kept (``day``: the event's
+# local day; metrics/sync/events.py prunes the older ones, which count as late).
 sync_seen_events = Table(
     "sync_seen_events",
     metadata,
     Column("event_key", BigInteger, primary_key=True, autoincrement=False),
     Column("sync_id", Integer, nullable=False),
     Column("line", Integer),
+    Column("day", Date),
 )
 
 # At most one sync at a time, across processes. A row left by a killed process is

@@ -78,3 +78,26 @@ def test_demo_force_forgets_synced_events_so_a_later_sync_counts_them_again(tmp_
     csbot("demo", "--force")  # the team's data (usage included) is replaced by the demo company
     csbot("sync", "--csv", str(FIXTURES))  # the same export again: its events must count again
     assert usage_events() == synced
+
+
+def test_demo_force_over_synced_data_leaves_todays_health_snapshots_with_red_accounts(tmp_path, monkeypatch, capsys):
+    # before the restructure `csbot demo --force` deleted the snapshots and wrote none: the first digest
+    # said "Accounts in red: —" while /health showed red accounts
+    from bot.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'team.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("CSBOT_DATA_DIR", str(tmp_path))
+    tz = load_settings(dict(os.environ)).tz
+    assert main(["sync", "--csv", str(FIXTURES)]) == 0
+    before = local_today(tz)
+    assert main(["demo", "--force"]) == 0, capsys.readouterr().err
+    engine = make_engine(url)
+    days = snapshot_days(engine)
+    h = schema.health_snapshots
+    with engine.connect() as conn:
+        red = conn.execute(select(func.count()).where(h.c.band == "red")).scalar_one()
+    engine.dispose()
+    (day, count), = days.items()
+    assert day in (before, local_today(tz)) and count > 200 and red > 0

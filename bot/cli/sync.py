@@ -103,6 +103,9 @@ def format_summary(summary: SyncSummary) -> str:
     events = summary.table("events")
     if events is not None and not events.refused:
         lines.append("(events: inserted = newly counted into usage_daily, unchanged = already synced before)")
+        if events.late:
+            lines.append(f"{events.late:,} events timed before what earlier syncs covered were not counted "
+                         "(re-sent ones were counted then; late ones are not: see docs/data-contract.md, events)")
     done = "dry run, nothing saved" if summary.status == "dry-run" else f"sync #{summary.sync_id}"
     lines.append(f"{summary.rows_in:,} rows read in {summary.seconds:.1f} s ({done})")
     if summary.rejected:
@@ -210,8 +213,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         progress = TtyProgress(err) if err.isatty() else None
         print(f"Syncing {source.describe()} into {safe_url(settings.effective_database_url)}", file=err)
         summary = run_sync(engine, source, settings=settings, full_refresh=args.full_refresh, force=args.force,
-                           progress=progress,
-                           dry_run=args.dry_run, after=after_sync_steps(settings, local_today(settings.tz, now)))
+                           progress=progress, dry_run=args.dry_run,
+                           after=after_sync_steps(settings, local_today(settings.tz, now)), now=now)
         if progress is not None:
             progress.done()
         if summary.status in ("failed", "busy"):

@@ -6,6 +6,13 @@ is full it is handed to ``emit`` and started afresh, so memory stays flat.
 Events with an ``event_id`` are handed on (hashed) for de-duplication against
 the database instead.
 
+Identifiers are compared stripped (``" u1"`` is ``u1``); a blank account or user
+is a rejected row, a blank event id means "no event id". An event timed after
+``future_limit`` is a rejected row (it would move the watermark past "now").
+Events timed before what earlier syncs covered are not counted ("late"): without
+an event id, at or before the watermark; with one, on a day before ``late_before``
+(their ids may have been pruned, so they could not be told from re-sent ones).
+
 A large plain, unquoted CSV is read by several worker processes at once, each
 taking a byte range of the file (``parallel_ranges``); the main process only
 writes what they emit. No database here: the reader processes only parse.
@@ -64,13 +71,15 @@ class EventParams:
     watermark: datetime | None  # naive workspace time: events without id at or before it are skipped
     max_keys: int
     id_chunk: int
+    future_limit: datetime  # naive workspace time: a later event is a rejected row
+    late_before: str | None  # "YYYY-MM-DD": events with an id on an earlier day are skipped as late
 
 
 @dataclass
 class EventStats:
     read: int = 0
     taken: int = 0  # events without id counted into the roll-up
-    skipped: int = 0  # events without id at or before the watermark
+    skipped: int = 0  # late: events without id at or before the watermark, or with one before late_before
     rejected: int = 0
     newest: datetime | None = None  # naive workspace time of the newest accepted event
 
@@ -92,7 +101,7 @@ def rollup_rows(cnt: dict, sec: dict) -> list[tuple]:
 
 Emit = Callable[[str, Any], None]
 # emitted: ("agg", [(account, user, "YYYY-MM-DD", events, seconds)] in key order),
-# ("ids", [(key, account, user, day, seconds, line, event_id)]),
+# ("ids", [(key, account, user, "YYYY-MM-DD", seconds, line, event_id)]),
 #          ("rej", [(line, column, reason, raw)]), ("progress", rows read since the last report)
 
 
@@ -118,6 +127,12 @@ class EventParser:
         if len(self.rejects) >= REJECT_BATCH:
             self.emit("rej", self.rejects)
             self.rejects = []
+
+    def _future(self, line: int, dt: datetime, row) -> None:
+        local = dt.astimezone(self.tz).replace(tzinfo=None) if dt.tzinfo is not None else dt
+        self._reject(line, "occurred_at",
+                     f"{local:%Y-%m-%d %H:%M} is in the future (later than {self.p.future_limit:%Y-%m-%d %H:%M}, "
+                     "a day after this sync ran); fix the date or the clock of the system that wrote it", row)
 
     def _slow(self, row, line):
         """Full checks for a row the fast path could not take: (account, user, naive local
@@ -169,6 +184,11 @@ class EventParser:
         tz = self.tz
         wm = p.watermark
         wm_aware = wm.replace(tzinfo=tz) if wm is not None else None
+        limit = p.future_limit
+        limit_aware = limit.replace(tzinfo=tz)
+        limit_day = limit.date().isoformat()
+        strip = str.strip
+        late_before = p.late_before
         fromiso = datetime.fromisoformat
         inf = math.inf
         days = self.days
@@ -194,7 +214,10 @@ class EventParser:
                     raise TypeError
                 acct = row[ia]
                 user = row[iu]
-                if acct not in known or not user or user.__class__ is not str or len(user) > 255:
+                if user.__class__ is not str:  # a SQL source's number, a spreadsheet's #N/A: the full checks
+                    raise TypeError
+                user = strip(user)
+                if acct not in known or not user or len(user) > 255:
                     raise TypeError
                 ts = row[it]
                 dt = fromiso(ts)
@@ -205,7 +228,18 @@ class EventParser:
                     secs = float(d) if d else 0.0
                     if not 0.0 <= secs < inf:
                         raise TypeError
-                eid = row[iid] if iid is not None else None
+                if iid is None:
+                    eid = None
+                else:
+                    eid = row[iid]
+                    if eid.__class__ is str:
+                        eid = strip(eid)  # blank: no event id
+                        if len(eid) > 1000:
+                            raise TypeError
+                    elif eid.__class__ is int:
+                        eid = str(eid)
+                    elif eid is not None:
+                        raise TypeError  # a float, a decimal...: the full checks
                 zone = dt.tzinfo
                 dkey = ts[:10] if zone is None else (ts[:16], zone)
             except (TypeError, ValueError):
@@ -222,9 +256,14 @@ class EventParser:
             day = days.get(dkey)
             if day is None:
                 day = days[dkey] = (dt.astimezone(tz) if zone is not None else dt).date().isoformat()
+            # the day first: comparing with a zoned limit costs a microsecond
+            if day >= limit_day and dt > (limit if zone is None else limit_aware):
+                self._future(line, dt, row)
+                continue
             if eid:
-                if eid.__class__ is not str:
-                    eid = str(eid)
+                if late_before is not None and day < late_before:
+                    skipped += 1
+                    continue
                 pending.append((event_key(eid), acct, user, day, secs, line, eid))
                 if zone is None:
                     if dt > newest_naive:

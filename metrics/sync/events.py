@@ -7,10 +7,18 @@ excluded.events``) whenever it is full, so memory stays flat whatever the
 file size.
 
 Re-sending old events never counts them twice:
-- an event with an ``event_id`` is counted once: a 64-bit hash of the id is kept
-  in ``sync_seen_events`` (a repeat inside one run is a rejected duplicate);
-- an event without one is taken only when it is later than the newest
-  ``occurred_at`` of earlier syncs (the watermark, kept in ``csbot_meta``).
+- an event without an ``event_id`` is taken only when it is later than the newest
+  ``occurred_at`` of earlier syncs (the watermark, kept in ``csbot_meta``);
+- an event with one is counted once: a 64-bit hash of the id is kept in
+  ``sync_seen_events`` (a repeat inside one run is a rejected duplicate), with
+  the event's day. Only the ids of the last ``SEEN_ID_DAYS`` days behind the
+  watermark are kept (the older ones are pruned in the same transaction), so
+  an event with an id on an earlier day is not counted: it is late, like an
+  event without id at or before the watermark. Both are reported as ``late``.
+
+"Now" is the sync's own time, passed in: an event later than now plus
+``FUTURE_MARGIN`` is a rejected row, so the watermark never passes that (a
+watermark stored in the future by an older csbot is brought back to it).
 """
 
 from __future__ import annotations
@@ -21,10 +29,10 @@ import os
 import queue as queue_mod
 import time
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, inspect, select, update
 
 from metrics import schema
 from metrics.sync.errors import SyncFailed
@@ -44,35 +52,71 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 WATERMARK_KEY = "sync.events.watermark"
+IDS_FROM_KEY = "sync.events.ids_kept_from"  # the day from which sync_seen_events holds every counted id
 AGG_MAX_KEYS = 100_000  # (account, user, day) keys held before adding them into usage_daily
 ID_CHUNK = 50_000  # events with an event_id checked against sync_seen_events at a time
 PARALLEL_MIN_BYTES = 64 * 1024 * 1024  # smaller files are read by the main process alone
 WORKERS = max(1, min(4, os.cpu_count() or 1))
+# How far past the sync's time an event may be: the source's clock may run ahead of
+# ours, or a timestamp without zone be written in a zone a few hours ahead of the
+# workspace. Later is a typo (2099 for 2026) and a rejected row.
+FUTURE_MARGIN = timedelta(days=1)
+# Event ids are remembered for the events of this many days behind the watermark: a
+# monthly export re-sent with a few days of overlap still finds every id it counted.
+# An event with an id on an earlier day is late and not counted (its id may be gone).
+SEEN_ID_DAYS = 35
 
 
 @dataclass
 class EventCounts:
     read: int = 0
     taken: int = 0  # events newly counted into usage_daily
-    skipped: int = 0  # events already counted by an earlier sync
+    skipped: int = 0  # events already counted by an earlier sync, and late ones
     rejected: int = 0
+    late: int = 0  # of ``skipped``: timed before what earlier syncs covered (re-sent, or late: not counted)
+
+
+def late_before(watermark: datetime | None) -> date | None:
+    """Events with an id on a day before this are late: their ids are no longer kept."""
+    return watermark.date() - timedelta(days=SEEN_ID_DAYS) if watermark is not None else None
+
+
+def _read_meta(conn: Connection, key: str) -> str | None:
+    return conn.execute(select(schema.meta.c.value).where(schema.meta.c.key == key)).scalar()
+
+
+def _write_meta(conn: Connection, key: str, value: str) -> None:
+    conn.execute(delete(schema.meta).where(schema.meta.c.key == key))
+    conn.execute(insert(schema.meta).values(key=key, value=value))
 
 
 def read_watermark(conn: Connection) -> datetime | None:
-    value = conn.execute(select(schema.meta.c.value).where(schema.meta.c.key == WATERMARK_KEY)).scalar()
+    value = _read_meta(conn, WATERMARK_KEY)
     return datetime.fromisoformat(value) if value else None
 
 
-def _write_watermark(conn: Connection, moment: datetime) -> None:
-    conn.execute(delete(schema.meta).where(schema.meta.c.key == WATERMARK_KEY))
-    conn.execute(insert(schema.meta).values(key=WATERMARK_KEY, value=moment.isoformat()))
+def _prune_seen(conn: Connection, kept_from: date | None, watermark: datetime | None) -> None:
+    """Forget the ids of events on a day before the window behind ``watermark`` (when that moved on)."""
+    cutoff = late_before(watermark)
+    if cutoff is not None and (kept_from is None or cutoff > kept_from):
+        conn.execute(delete(schema.sync_seen_events).where(schema.sync_seen_events.c.day < cutoff))
+        _write_meta(conn, IDS_FROM_KEY, cutoff.isoformat())
+
+
+def _add_seen_day(conn: Connection, watermark: datetime | None, now: datetime) -> None:
+    """A database made before ids were kept by day has no ``sync_seen_events.day``: add it, and
+    date its ids on the watermark's day (no later than their events), kept the whole window."""
+    if any(c["name"] == "day" for c in inspect(conn).get_columns("sync_seen_events")):
+        return
+    conn.exec_driver_sql("ALTER TABLE sync_seen_events ADD COLUMN day DATE")
+    conn.execute(update(schema.sync_seen_events).values(day=(watermark or now).date()))
 
 
 def forget_events(conn: Connection) -> None:
     """Full refresh: usage is rebuilt from this export alone."""
     conn.execute(delete(schema.usage_daily))
     conn.execute(delete(schema.sync_seen_events))
-    conn.execute(delete(schema.meta).where(schema.meta.c.key == WATERMARK_KEY))
+    conn.execute(delete(schema.meta).where(schema.meta.c.key.in_((WATERMARK_KEY, IDS_FROM_KEY))))
 
 
 class _UsageWriter:
@@ -194,6 +238,7 @@ class _Sink:
         self.id_taken = 0
         self.id_skipped = 0
         self.id_rejected = 0
+        self.day_of: dict[str, date] = {}
 
     def __call__(self, kind: str, payload: Any) -> None:
         if kind == "agg":
@@ -238,7 +283,22 @@ class _Sink:
                 self.id_skipped += 1
         if not fresh:
             return
-        self.conn.execute(insert(s), [{"event_key": it[0], "sync_id": run.sync_id, "line": it[5]} for it in fresh])
+        sid = run.sync_id
+        if self.conn.dialect.name == "sqlite":  # the day as SQLite stores a Date, without a bind processor per row
+            self.conn.exec_driver_sql("INSERT INTO sync_seen_events (event_key, sync_id, line, day) VALUES (?, ?, ?, ?)",
+                                      [(it[0], sid, it[5], it[3]) for it in fresh])
+        elif self.writer.dialect == "postgresql" and self.writer.driver == "psycopg":
+            with self.conn.connection.dbapi_connection.cursor() as cur:
+                with cur.copy("COPY sync_seen_events (event_key, sync_id, line, day) FROM STDIN") as copy:
+                    for it in fresh:
+                        copy.write_row((it[0], sid, it[5], it[3]))
+        else:
+            day_of = self.day_of
+            for it in fresh:
+                if it[3] not in day_of:
+                    day_of[it[3]] = date.fromisoformat(it[3])
+            self.conn.execute(insert(s), [{"event_key": it[0], "sync_id": sid, "line": it[5], "day": day_of[it[3]]}
+                                          for it in fresh])
         cnt: dict = {}
         sec: dict = {}
         for _k, a, u, d, secs, _ln, _e in fresh:
@@ -254,14 +314,25 @@ class _Sink:
         self.run.reject("events", self.label, line, "event_id", f"duplicate event_id {event_id!r}{where}", None)
 
 
-def load_events(conn: Connection, stream: RowStream, run: "RunState") -> EventCounts:
+def load_events(conn: Connection, stream: RowStream, run: "RunState", now: datetime) -> EventCounts:
+    """Count the stream's events into usage_daily; ``now`` is the sync's time (naive UTC)."""
     header = stream.header
     idx: dict[str, int] = {}
     for i, name in enumerate(header):
         idx.setdefault(name, i)
+    local_now = now.replace(tzinfo=timezone.utc).astimezone(run.tz).replace(tzinfo=None)
+    limit = local_now + FUTURE_MARGIN
     if run.full_refresh:
         forget_events(conn)
-    watermark = read_watermark(conn)
+    stored = read_watermark(conn)
+    # never past the limit: a later one was stored by a csbot that let a far-future event through
+    watermark = min(stored, limit) if stored is not None else None
+    _add_seen_day(conn, watermark, local_now)
+    kept = _read_meta(conn, IDS_FROM_KEY)
+    kept_from = date.fromisoformat(kept) if kept else None
+    cutoff = late_before(watermark)
+    if kept_from is not None and (cutoff is None or kept_from > cutoff):
+        cutoff = kept_from  # the clock went back: ids before this day are gone all the same
     params = EventParams(
         ia=idx["account_id"],
         iu=idx["user_id"],
@@ -274,6 +345,8 @@ def load_events(conn: Connection, stream: RowStream, run: "RunState") -> EventCo
         watermark=watermark,
         max_keys=AGG_MAX_KEYS,
         id_chunk=ID_CHUNK,
+        future_limit=limit,
+        late_before=cutoff.isoformat() if cutoff is not None else None,
     )
     sink = _Sink(conn, stream, run)
     path = getattr(stream, "path", None)
@@ -286,13 +359,18 @@ def load_events(conn: Connection, stream: RowStream, run: "RunState") -> EventCo
         stats = parser.finish()
     sink.writer.finish()
     run.report("events", stats.read, time.monotonic() - sink.started)
-    if stats.newest is not None and (watermark is None or stats.newest > watermark):
-        _write_watermark(conn, stats.newest)
+    newest = watermark
+    if stats.newest is not None and (newest is None or stats.newest > newest):
+        newest = stats.newest  # no later than the limit: later events were rejected
+    if newest is not None and newest != stored:
+        _write_meta(conn, WATERMARK_KEY, newest.isoformat())
+    _prune_seen(conn, kept_from, newest)
     return EventCounts(
         read=stats.read,
         taken=stats.taken + sink.id_taken,
         skipped=stats.skipped + sink.id_skipped,
         rejected=stats.rejected + sink.id_rejected,
+        late=stats.skipped,
     )
 
 

@@ -94,6 +94,7 @@ class TableCounts:
     cascaded: tuple[tuple[str, int], ...] = ()  # (table, rows) removed with the deleted accounts
     unknown_columns: tuple[str, ...] = ()  # header columns not in the contract
     kept_unknown: bool = False  # ... kept (as custom attributes of accounts) rather than ignored
+    late: int = 0  # events only, of ``unchanged``: timed before what earlier syncs covered, not counted
 
     @property
     def changed(self) -> int:
@@ -488,6 +489,7 @@ def run_sync(
     progress: Progress | None = None,
     dry_run: bool = False,
     after: Sequence[AfterSync] = (),
+    now: datetime | None = None,
 ) -> SyncSummary:
     """Load every contract table the source has, then run the ``after`` steps, in one transaction.
     Never raises for bad input or an unreachable database: the summary's status is "failed" with a
@@ -495,7 +497,7 @@ def run_sync(
     rows missing from the export; a removal beyond ``settings.sync_max_delete_share`` of a table, or
     one that rejected rows without a readable key leave in doubt, fails the run unless ``force``."""
     clock = time.monotonic()
-    started = naive_utc()
+    started = naive_utc(now)  # the run's "now" (the entry point's clock): no event may be later than a day after it
     described = source.describe()
     try:
         plan = source.files()
@@ -563,7 +565,7 @@ def _run_locked(engine: Engine, source: CsvSource | SqlSource, plan: dict, descr
                             continue
                         if table == "events":
                             before = _usage_keys_before(conn) if full_refresh else 0
-                            ev = load_events(conn, stream, run)
+                            ev = load_events(conn, stream, run, started)
                             removed = _usage_removed(conn) if full_refresh else 0
                             if removed and not force and removed > settings.sync_max_delete_share * before:
                                 raise SyncFailed(_refusal(stream.label, "usage_daily", removed, before,
@@ -571,7 +573,7 @@ def _run_locked(engine: Engine, source: CsvSource | SqlSource, plan: dict, descr
                             unknown = unknown_columns("events", stream.header)
                             tables.append(
                                 TableCounts(table="events", file=stream.label, read=ev.read, inserted=ev.taken,
-                                            unchanged=ev.skipped, rejected=ev.rejected, deleted=removed,
+                                            unchanged=ev.skipped, rejected=ev.rejected, late=ev.late, deleted=removed,
                                             unknown_columns=unknown)
                             )
                         else:
@@ -652,6 +654,7 @@ def _counts_json(t: TableCounts) -> dict:
         "unknown_columns": list(t.unknown_columns),
         "kept_unknown": t.kept_unknown,
         "refused": t.refused,
+        "late": t.late,
     }
 
 

@@ -54,7 +54,7 @@ def scheduled_sync(settings: Settings, *, now: datetime | None = None, after: Se
     today = local_today(settings.tz, now or utcnow())
     try:
         summary = run_sync(engine, source, settings=settings, full_refresh=settings.sync_full_refresh,
-                           after=(*after_sync_steps(settings, today), *after))
+                           after=(*after_sync_steps(settings, today), *after), now=now)
     finally:
         engine.dispose()
     if summary.status == "busy":
