@@ -245,3 +245,25 @@ def test_a_clock_set_back_never_counts_an_event_whose_id_was_forgotten(engine, s
 
     assert (second.inserted, second.late, second.rejected) == (0, 1, 1)
     assert usage(engine) == [("A1", "u1", date(2026, 10, 18), 1, 1.0), ("A1", "u1", date(2026, 11, 23), 1, 2.0)]
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["one-process", "reader-processes"])
+def test_a_nul_in_a_user_or_event_id_rejects_that_event_only_on_every_database(engine, settings, tmp_path, monkeypatch,
+                                                                               parallel):
+    if parallel:
+        monkeypatch.setattr(sync_events, "PARALLEL_MIN_BYTES", 0)
+        monkeypatch.setattr(sync_events, "WORKERS", 2)
+    folder = tmp_path / "x"
+    write(folder, "accounts.csv", "account_id,name\nA1,Acme\n")
+    write(folder, "events.csv", HEADER +
+          "e1,A1,u1,2026-11-20T10:00:00,view,1\n"
+          "e2,A1,u\x001,2026-11-20T11:00:00,view,2\n"     # line 3: a NUL in the user
+          "e\x003,A1,u2,2026-11-20T12:00:00,view,4\n"     # line 4: a NUL in the event id
+          "e4,A1,u2,2026-11-20T13:00:00,view,8\n")
+
+    summary = sync(engine, folder, settings).table("events")
+
+    assert (summary.read, summary.inserted, summary.rejected) == (4, 2, 2)
+    assert usage(engine) == [("A1", "u1", date(2026, 11, 20), 1, 1.0), ("A1", "u2", date(2026, 11, 20), 1, 8.0)]
+    assert [(line, column) for line, column, _ in rejected(engine)] == [(3, "user_id"), (4, "event_id")]
+    assert all("NUL" in reason for _, _, reason in rejected(engine))

@@ -217,7 +217,7 @@ class EventParser:
                 if user.__class__ is not str:  # a SQL source's number, a spreadsheet's #N/A: the full checks
                     raise TypeError
                 user = strip(user)
-                if acct not in known or not user or len(user) > 255:
+                if acct not in known or not user or len(user) > 255 or "\x00" in user:
                     raise TypeError
                 ts = row[it]
                 dt = fromiso(ts)
@@ -234,7 +234,7 @@ class EventParser:
                     eid = row[iid]
                     if eid.__class__ is str:
                         eid = strip(eid)  # blank: no event id
-                        if len(eid) > 1000:
+                        if len(eid) > 1000 or "\x00" in eid:
                             raise TypeError
                     elif eid.__class__ is int:
                         eid = str(eid)

@@ -50,6 +50,8 @@ def parse_text(max_len: int) -> Callable[[Any], str]:
         text = str(value).strip()
         if len(text) > max_len:
             raise BadValue(f"longer than {max_len} characters")
+        if "\x00" in text:  # PostgreSQL cannot store it; no identifier or name holds one
+            raise BadValue("contains a NUL character (\\x00); remove it from the export")
         return text
 
     return parse
