@@ -167,3 +167,15 @@ def test_parquet_files_load_when_pyarrow_is_installed(db_settings, engine, tmp_p
     assert cli(["--csv", str(folder)], db_settings) == 0
     with engine.connect() as conn:
         assert conn.execute(select(schema.usage_daily.c.events)).scalar_one() == 2
+
+
+def test_a_refused_file_loads_the_rest_but_exits_3_so_a_script_notices(db_settings, tmp_path, capsys):
+    folder = tmp_path / "exports"
+    _write(folder, "accounts.csv", "account_id,name\nA1,Acme\n")
+    _write(folder, "subscriptions.csv", "account_id,product,start_date,end_dat,mrr\nA1,core,2026-01-01,2026-10-01,300\n")
+
+    assert cli(["--csv", str(folder)], db_settings) == 3
+
+    out, err = capsys.readouterr()
+    assert "did you mean end_date?" in out and "did you mean end_date?" in err
+    assert out.splitlines()[1].split()[:3] == ["accounts", "1", "1"]

@@ -31,7 +31,11 @@ EPILOG = """examples:
   csbot sync --status                     the last runs, how fresh the data is, the rejected rows
 
 Without --csv/--sql, the source comes from CSBOT_SYNC_CSV_DIR or CSBOT_SYNC_SQL_URL + CSBOT_SYNC_MAPPING.
+
+exit status: 0 loaded; 3 loaded, but a file was refused whole (fix it and sync again);
+1 failed, nothing changed; 2 a usage error.
 """
+REFUSED_FILE = 3  # the run loaded, but at least one file was refused whole: a script must notice
 
 
 def add_parser(sub) -> None:
@@ -223,6 +227,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(format_summary(summary), file=out)
         if summary.message:
             print(f"warning: {summary.message}", file=err)
-        return 0
+        return REFUSED_FILE if any(t.refused for t in summary.tables) else 0
     finally:
         engine.dispose()
