@@ -9,12 +9,12 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import textwrap
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import insert, select
+from sync_helpers import rejected, rows, usage, write
 
 from metrics import schema
 from metrics.sync import (
@@ -32,13 +32,6 @@ BASIC = FIXTURES / "basic"
 REPO = Path(__file__).resolve().parent.parent
 
 
-def write(folder: Path, name: str, text: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-    return path
-
-
 def copy_basic(tmp_path: Path, name: str = "export") -> Path:
     target = tmp_path / name
     shutil.copytree(BASIC, target)
@@ -51,16 +44,6 @@ def sync(engine, folder: Path, settings, **kwargs):
     return summary
 
 
-def rows(engine, table, *columns):
-    cols = [table.c[c] for c in columns] if columns else list(table.c)
-    with engine.connect() as conn:
-        return sorted(tuple(r) for r in conn.execute(select(*cols)))
-
-
-def usage(engine):
-    return rows(engine, schema.usage_daily, "account_id", "user_id", "day", "events", "seconds")
-
-
 def dump(engine):
     """Every table except the lock (which only says who runs a sync right now)."""
     out = {}
@@ -70,11 +53,6 @@ def dump(engine):
                 continue
             out[table.name] = sorted(repr(tuple(r)) for r in conn.execute(select(table)))
     return out
-
-
-def rejected(engine):
-    r = schema.rejected_rows
-    return rows(engine, r, "file", "line", "column_name", "reason")
 
 
 # --------------------------------------------------------------------------- loading

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import io
-import textwrap
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sync_helpers import write
 
 from bot.cli import build_parser
 from metrics import schema
@@ -34,12 +34,6 @@ def cli(argv: list[str], settings: Settings) -> int:
 def db_settings(engine, tmp_path) -> Settings:
     """Settings pointing the CLI at the test database (no sync source configured)."""
     return Settings(data_dir=tmp_path / "data", database_url=engine.url.render_as_string(hide_password=False))
-
-
-def _write(folder: Path, name: str, text: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / name).write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-    return folder / name
 
 
 def test_sync_prints_a_summary_per_table_and_exits_0(db_settings, capsys):
@@ -89,7 +83,7 @@ def test_failed_run_exits_1_with_one_line_and_no_traceback(db_settings, capsys, 
 
 
 def test_password_of_the_source_is_never_printed_nor_logged(db_settings, engine, capsys, tmp_path):
-    mapping = _write(tmp_path, "m.toml", '[tables.accounts]\nquery = "SELECT 1"\n')
+    mapping = write(tmp_path, "m.toml", '[tables.accounts]\nquery = "SELECT 1"\n')
     code = cli(["--sql", "postgresql://bob:s3cret-pw@127.0.0.1:1/warehouse", "--mapping", str(mapping)], db_settings)
     out, err = capsys.readouterr()
     assert code == 1
@@ -102,8 +96,8 @@ def test_password_of_the_source_is_never_printed_nor_logged(db_settings, engine,
 
 def test_status_shows_last_runs_freshness_and_rejected_rows(db_settings, capsys, tmp_path):
     folder = tmp_path / "x"
-    _write(folder, "accounts.csv", "account_id,name\nA1,Acme\n")
-    _write(folder, "nps.csv", "response_id,account_id,score,responded_at\nN1,A1,12,2026-01-01\n")
+    write(folder, "accounts.csv", "account_id,name\nA1,Acme\n")
+    write(folder, "nps.csv", "response_id,account_id,score,responded_at\nN1,A1,12,2026-01-01\n")
     assert cli(["--csv", str(folder)], db_settings) == 0
     capsys.readouterr()
 
@@ -171,8 +165,8 @@ def test_parquet_files_load_when_pyarrow_is_installed(db_settings, engine, tmp_p
 
 def test_a_refused_file_loads_the_rest_but_exits_3_so_a_script_notices(db_settings, tmp_path, capsys):
     folder = tmp_path / "exports"
-    _write(folder, "accounts.csv", "account_id,name\nA1,Acme\n")
-    _write(folder, "subscriptions.csv", "account_id,product,start_date,end_dat,mrr\nA1,core,2026-01-01,2026-10-01,300\n")
+    write(folder, "accounts.csv", "account_id,name\nA1,Acme\n")
+    write(folder, "subscriptions.csv", "account_id,product,start_date,end_dat,mrr\nA1,core,2026-01-01,2026-10-01,300\n")
 
     assert cli(["--csv", str(folder)], db_settings) == 3
 

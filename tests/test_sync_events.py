@@ -5,12 +5,12 @@ the one-process reader and the parallel reader processes; the remembered event i
 
 from __future__ import annotations
 
-import textwrap
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, insert, select, text
+from sync_helpers import usage, write
 
 from bot.cli.sync import format_summary
 from metrics import schema
@@ -22,21 +22,10 @@ NOW = datetime(2026, 11, 22, 0, 30, tzinfo=timezone.utc)  # 09:30 on 2026-11-22 
 HEADER = "event_id,account_id,user_id,occurred_at,event_type,duration_seconds\n"
 
 
-def write(folder: Path, name: str, body: str) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / name).write_text(textwrap.dedent(body).lstrip("\n"), encoding="utf-8")
-
-
 def sync(engine, folder: Path, settings, now: datetime = NOW):
     summary = run_sync(engine, CsvSource(folder), settings=settings, now=now)
     assert summary.status == "ok", summary.message
     return summary
-
-
-def usage(engine) -> list[tuple]:
-    u = schema.usage_daily
-    with engine.connect() as conn:
-        return sorted(tuple(r) for r in conn.execute(select(u.c.account_id, u.c.user_id, u.c.day, u.c.events, u.c.seconds)))
 
 
 def rejected(engine) -> list[tuple]:

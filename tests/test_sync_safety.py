@@ -4,13 +4,13 @@ a bad row never costs a good one; one oversized or NUL field costs only its row.
 
 from __future__ import annotations
 
-import textwrap
 from dataclasses import replace
 from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sync_helpers import rejected, rows, write
 
 from bot.cli import build_parser
 from bot.jobs.context import JobContext
@@ -21,24 +21,6 @@ from metrics.sync import CsvSource, run_sync, scheduled_sync
 
 BASIC = Path(__file__).parent / "fixtures" / "sync" / "basic"
 NOT_FILES = ("events.csv", "nps.csv", "csat.csv", "onboarding.csv", "tickets.csv")
-
-
-def write(folder: Path, name: str, text: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-    return path
-
-
-def rows(engine, table, *columns):
-    cols = [table.c[c] for c in columns] if columns else list(table.c)
-    with engine.connect() as conn:
-        return sorted(tuple(r) for r in conn.execute(select(*cols)))
-
-
-def rejected(engine):
-    r = schema.rejected_rows
-    return rows(engine, r, "file", "line", "column_name", "reason")
 
 
 def dump(engine):

@@ -4,13 +4,13 @@ here with openpyxl, as Excel would save them; no binary fixture is committed."""
 
 from __future__ import annotations
 
-import textwrap
 import zipfile
 from datetime import date, datetime
 from pathlib import Path
 
 from openpyxl import Workbook
 from sqlalchemy import delete, select
+from sync_helpers import rejected, rows, write
 
 from bot.cli import build_parser
 from metrics import schema
@@ -56,27 +56,10 @@ def as_float_cells(path: Path, *numbers: str) -> None:
             out.writestr(name, data)
 
 
-def write(folder: Path, name: str, text: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-    return path
-
-
 def sync(engine, folder: Path, settings, **kwargs):
     summary = run_sync(engine, CsvSource(folder), settings=settings, **kwargs)
     assert summary.status == "ok", summary.message
     return summary
-
-
-def rows(engine, table, *columns):
-    with engine.connect() as conn:
-        return sorted(tuple(r) for r in conn.execute(select(*[table.c[c] for c in columns])))
-
-
-def rejected(engine):
-    r = schema.rejected_rows
-    return rows(engine, r, "file", "line", "column_name", "reason")
 
 
 def counts(summary) -> dict:
