@@ -12,7 +12,7 @@ from bot.database import open_for_answers
 from bot.slack.blocks import message_payload
 from commands.context import Context
 from commands.messages import t
-from commands.reply import Reply, render_text
+from commands.reply import Chart, Reply, render_text
 from commands.router import dispatch
 from metrics.clock import utcnow
 from metrics.settings import Settings
@@ -37,25 +37,36 @@ def answer_once(settings: Settings, text: str, *, as_json: bool = False) -> int:
 
 
 def chart_path(settings: Settings, reply: Reply) -> Path:
-    slug = re.sub(r"[^a-z0-9]+", "-", (reply.chart.title if reply.chart else "chart").lower()).strip("-") or "chart"
+    return _path_for(settings, reply.chart.title if reply.chart else "chart")
+
+
+def _path_for(settings: Settings, title: str) -> Path:
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or "chart"
     stamp = utcnow().astimezone(settings.tz).strftime("%Y%m%d-%H%M%S-%f")
     return settings.data_dir / "charts" / f"{stamp}-{slug}.png"
 
 
 def _print_chart(reply: Reply, settings: Settings, stdout) -> None:
     """The console saves a reply's chart as a PNG file and prints its path."""
-    if reply.chart is None:
-        return
+    print_chart(reply.chart, reply.language, settings, stdout)
+
+
+def print_chart(chart: Chart | None, lang: str, settings: Settings, stdout) -> Path | None:
+    """Save ``chart`` as a PNG under the data folder and print its path (the console and
+    ``csbot digest --dry-run``); nothing when there is no chart or nothing to draw."""
+    if chart is None:
+        return None
     try:
         from bot.charts import has_data, save_chart
 
-        if not has_data(reply.chart):
-            return
-        path = save_chart(reply.chart, chart_path(settings, reply), reply.language, settings.currency)
+        if not has_data(chart):
+            return None
+        path = save_chart(chart, _path_for(settings, chart.title), lang, settings.currency)
     except (OSError, ValueError) as exc:
         logger.warning("could not save the chart: %s", exc)
-        return
-    print(t("console.chart_saved", reply.language, path=path), file=stdout)
+        return None
+    print(t("console.chart_saved", lang, path=path), file=stdout)
+    return path
 
 
 def run_console(settings: Settings, stdin=None, stdout=None) -> int:
@@ -66,11 +77,19 @@ def run_console(settings: Settings, stdin=None, stdout=None) -> int:
     if interactive:
         print(BANNER, file=stdout)
         print(f"(database: {db.url})", file=stdout)
+    editing = interactive and stdin is sys.stdin and stdout is sys.stdout and _line_editing(settings)
     while True:
-        if interactive:
-            stdout.write("csbot> ")
-            stdout.flush()
-        line = stdin.readline()
+        if editing:  # input() edits the line and keeps the history (Up arrow) through readline
+            try:
+                line = input("csbot> ") + "\n"
+            except EOFError:
+                print(file=stdout)
+                break
+        else:
+            if interactive:
+                stdout.write("csbot> ")
+                stdout.flush()
+            line = stdin.readline()
         if not line:
             break
         text = line.strip()
@@ -84,3 +103,31 @@ def run_console(settings: Settings, stdin=None, stdout=None) -> int:
         _print_chart(reply, settings, stdout)
         print(file=stdout)
     return 0
+
+
+def _line_editing(settings: Settings) -> bool:
+    """Turn on line editing and history for ``input()`` (Python's optional readline module;
+    absent on some platforms, e.g. Windows, where the console reads plain lines). The history
+    is kept in the data folder between sessions."""
+    try:
+        import readline
+    except ImportError:
+        return False
+    import atexit
+
+    history = settings.data_dir / "console_history"
+    try:
+        readline.read_history_file(history)
+    except OSError:
+        pass
+    readline.set_history_length(1000)
+
+    def save() -> None:
+        try:
+            history.parent.mkdir(parents=True, exist_ok=True)
+            readline.write_history_file(history)
+        except OSError as exc:
+            logger.warning("could not save the console history: %s", exc)
+
+    atexit.register(save)
+    return True

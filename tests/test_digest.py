@@ -9,6 +9,7 @@ import argparse
 import threading
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -458,6 +459,10 @@ def test_cli_dry_run_prints_the_digest_without_posting(engine, database, slack, 
     text = out
     assert "KPI digest · Sun Nov 22" in text and "MRR: ¥65,000" in text
     assert "Globex (¥50,000)" in text
+    assert "[chart:" not in text  # the chart is saved as a PNG, as the console does, and its path printed
+    saved = [line.split(": ", 1)[1] for line in text.splitlines() if line.startswith("Chart: ")]
+    assert len(saved) == 1 and saved[0].endswith(".png")
+    assert Path(saved[0]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert slack.calls == []
 
 

@@ -80,9 +80,12 @@ def run(args: argparse.Namespace, settings: Settings, *, now: datetime | None = 
         revenue = is_revenue_channel(settings, target.channel, target.name)
     digest = build_digest(db, settings, now=now, lang=lang, revenue=revenue)
     text = render_text(digest.headline) + "\n\n" + render_text(digest.thread)
-    if digest.chart is not None:
-        text += f"\n\n[chart: {digest.chart.title} · {digest.chart.subtitle}]"
     print(text)
+    if digest.chart is not None:  # saved as a PNG, as the console does, and its path printed
+        from bot.console import print_chart
+
+        print()
+        print_chart(digest.chart, lang, settings, sys.stdout)
     return 0
 
 
