@@ -10,15 +10,20 @@ from commands.buttons import standard_buttons
 from commands.context import Request
 from commands.messages import t, t_list
 from commands.metric_answer import calc_for, figure, headline, how_lines, result
-from commands.movements import PAGE, accounts_reply, movements_chart, page_number
-from commands.reply import Reply, Table
+from commands.movements import PAGE, accounts_reply, page_number
+from commands.reply import Chart, Reply, Series, Table
 from commands.spec import command
 from metrics import catalog
+from metrics.filters import Filters
+from metrics.periods import Period, add_months, month_start
 from metrics.revenue import movement_accounts, movements
+from metrics.value import monthly_churn
 
 logger = logging.getLogger(__name__)
 
 WORDS = ("how", "accounts", "page")
+ACCOUNT_KINDS = ("churn", "early_churn")  # "Show accounts": the churned, then those who joined and left
+TREND_MONTHS = 6  # the churn chart: the customer churn rate of the months ending with the period
 SHOWS = ("customer_churn_rate", "revenue_churn_rate", "mrr_movements")  # figures, then the movements in words
 
 
@@ -44,8 +49,9 @@ def churn(req: Request) -> Reply:
         revenue = result(calc, "revenue_churn_rate", period, filters)
         moves = movements(calc, period, filters)
         if "accounts" in words:
-            return accounts_reply(req, "churn", period, filters, ("churn",), page_number(words))
+            return accounts_reply(req, "churn", period, filters, ACCOUNT_KINDS, page_number(words))
         rows, total = movement_accounts(calc, period, filters, "churn", limit=PAGE)
+        chart = trend_chart(calc, period, filters, lang)
 
     where = fmt.period_line(period, filters, lang)
     churned, start = moves.counts["churn"], moves.customers_start
@@ -64,7 +70,6 @@ def churn(req: Request) -> Reply:
 
     table = _table(rows, total, lang, currency) if rows else None
     how = how_lines([customer, revenue], lang, currency)
-    chart = movements_chart(moves, period, lang, currency)
     words_requested_how = "how" in words
     return Reply(
         title=title,
@@ -88,6 +93,20 @@ def churn(req: Request) -> Reply:
             "period": period.iso(),
         },
     )
+
+
+def trend_chart(calc, period: Period, filters: Filters, lang: str) -> Chart:
+    """The customer churn rate of each of the ``TREND_MONTHS`` calendar months ending with the
+    period's last month (the same counts as ``customer_churn_rate`` for each month, in one
+    statement), so a churn answer shows whether this period is unusual; ``mrr`` keeps the waterfall."""
+    last = month_start(period.last_day)
+    months = monthly_churn(calc, last, TREND_MONTHS, filters)
+    span = Period(months[0][0], add_months(last, 1), grain="months")
+    rates = tuple(None if start == 0 else churned / start for _, churned, start in months)
+    return Chart(kind="line", title=t("churn.trend_title", lang), subtitle=fmt.period_line(span, filters, lang),
+                 labels=tuple(m.strftime("%Y-%m") for m, _, _ in months),
+                 series=(Series(t("churn.trend_series", lang), rates),), unit="ratio",
+                 alt=f"Customer churn rate by month, {fmt.period(span, 'en')}")
 
 
 def _table(rows: list[dict], total: int, lang: str, currency: str) -> Table:

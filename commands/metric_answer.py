@@ -7,6 +7,7 @@ ltv, kpi); churn builds its own from the same parts."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Callable, Iterable
 
 from commands import format as fmt
@@ -91,6 +92,8 @@ def family_reply(req: Request, command_name: str, names: Iterable[str], extra: E
         lines, table, chart = extra(calc, results, period, lang, currency) if extra else ([], None, None)
     main = results[title_metric or names[0]]
     where = fmt.period_line(period, filters, lang)
+    if chart is not None and chart.subtitle == fmt.period(period, lang):
+        chart = replace(chart, subtitle=where)  # a chart names the filter it shows, as the title does
     if title_fn is not None:
         title = title_fn(where, lang)
     else:

@@ -22,6 +22,9 @@ logger = logging.getLogger(__name__)
 PAGE = 10
 KINDS = ("new", "reactivation", "expansion", "contraction", "churn")
 MOVEMENT_SIGN = {"new": 1, "reactivation": 1, "expansion": 1, "contraction": -1, "churn": -1}
+# Listed by "Show accounts" beside the movements, but with no MRR change between the period's ends:
+# a customer who joined and left within the period (counted apart from the churn rate).
+NO_CHANGE = ("early_churn",)
 
 
 def movement_label(kind: str, lang: str) -> str:
@@ -39,7 +42,8 @@ def page_number(words: list[str]) -> int:
 def movement_table(rows: list[dict], lang: str, currency: str, title: str, total: int) -> Table:
     body = tuple(
         (r["name"], movement_label(r["movement"], lang),
-         fmt.money(MOVEMENT_SIGN[r["movement"]] * r["amount"], currency, signed=True),
+         "—" if r["movement"] in NO_CHANGE else fmt.money(MOVEMENT_SIGN[r["movement"]] * r["amount"], currency,
+                                                          signed=True),
          r["segment"] or "—", r["owner"] or "—")
         for r in rows)
     return Table(columns=t_list("movements.columns", lang), rows=body, title=title, total_rows=total)
@@ -74,12 +78,14 @@ def accounts_reply(req: Request, command: str, period: Period, filters: Filters,
                  data={"accounts": [r["account_id"] for r in rows], "total": total, "page": page})
 
 
-def movements_chart(moves: Movements, period: Period, lang: str, currency: str) -> Chart:
-    """The period's MRR movements as a waterfall (churn, mrr and the digest draw the same one)."""
+def movements_chart(moves: Movements, period: Period, lang: str, currency: str,
+                    filters: Filters | None = None) -> Chart:
+    """The period's MRR movements as a waterfall (mrr and the digest draw the same one); the
+    subtitle names the period and the filter."""
     return Chart(
         kind="waterfall",
         title=t("movements.chart_title", lang),
-        subtitle=fmt.period(period, lang),
+        subtitle=fmt.period_line(period, filters or Filters(), lang),
         labels=(*(movement_label(k, lang) for k in KINDS), t("charts.net", lang)),
         roles=(*KINDS, "net"),
         series=(Series("MRR", (*(MOVEMENT_SIGN[k] * moves.amounts[k] for k in KINDS), moves.net_new)),),

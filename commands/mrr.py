@@ -28,7 +28,7 @@ def _movements(calc, results, period, lang, currency):
           net=fmt.money(m.net_new, currency)),
         t("mrr.movements", lang, **{f"n_{k}": n[k] for k in KINDS}, **money),
     ]
-    chart = movements_chart(m, period, lang, currency)
+    chart = movements_chart(m, period, lang, currency, filters)
     return lines, None, chart
 
 

@@ -9,7 +9,7 @@ from commands import format as fmt
 from commands.context import Request
 from commands.messages import t, t_list
 from commands.metric_answer import family_reply
-from commands.reply import Chart, Reply, Series, Table
+from commands.reply import Chart, Figure, Reply, Series, Table
 from commands.spec import command
 from metrics import catalog
 from metrics.periods import add_months, month_start
@@ -30,11 +30,16 @@ def _revenue_lines(calc, results, period, lang, currency):
     lines = [t("retention.revenue_kept", lang, start=money(m.mrr_start), customers=m.customers_start,
                churn=money(a["churn"]), contraction=money(a["contraction"]), expansion=money(a["expansion"]))]
     kept = round(m.mrr_start - a["churn"] - a["contraction"] + a["expansion"], 2)
-    chart = Chart(kind="waterfall", title=t("retention.revenue_chart_title", lang),
+    # The chart's last bar is what was kept of the starting MRR, so its share of the start is the NRR:
+    # the chart says it (title and centre), computed from the very bars it draws.
+    nrr = kept / m.mrr_start if m.mrr_start else None
+    center = Figure(label=t("retention.revenue_chart_nrr", lang), value=fmt.percent(nrr))
+    chart = Chart(kind="waterfall", title=t("retention.revenue_chart_title", lang, nrr=center.value),
                   subtitle=fmt.period(period, lang), labels=t_list("retention.revenue_chart_labels", lang),
                   roles=("start", "churn", "contraction", "expansion", "end"),
                   series=(Series("MRR", (m.mrr_start, -a["churn"], -a["contraction"], a["expansion"], kept)),),
-                  unit="money", alt=f"Revenue retention {fmt.period(period, 'en')}")
+                  unit="money", center=center,
+                  alt=f"Revenue retention {fmt.period(period, 'en')}: NRR {center.value}")
     return lines, None, chart
 
 

@@ -110,5 +110,29 @@ def waterfall_bars(chart: Chart) -> list[WaterfallBar]:
 
 
 def share_text(share: float) -> str:
-    """A share of a whole as a whole percent ("52%"): donut slices, 100% bars, heatmap cells."""
+    """A share of a whole as a whole percent ("52%"): donut slices, 100% bars, heatmap cells.
+    A part that is there never reads as nothing, nor as the whole: "<1%", ">99%"."""
+    if 0 < share < 0.005:
+        return "<" + fmt.compact("ratio", [0.01])[0]
+    if 0.995 <= share < 1:
+        return ">" + fmt.compact("ratio", [0.99])[0]
     return fmt.compact("ratio", [round(share, 2)])[0]
+
+
+MIN_SLICE = 0.02  # the least of a donut a non-zero part is drawn with (about 7 degrees)
+
+
+def slice_sizes(values: list[float], minimum: float = MIN_SLICE) -> list[float]:
+    """The share of the circle each part is drawn with: its share of the total, but a non-zero
+    part gets at least ``minimum`` (one red account among 300 stays visible), the larger parts
+    giving up that room in proportion. Zero parts stay zero; the sizes add up to 1."""
+    total = sum(v for v in values if v > 0)
+    if total <= 0:
+        return [0.0 for _ in values]
+    shares = [v / total if v > 0 else 0.0 for v in values]
+    small = [i for i, sh in enumerate(shares) if 0 < sh < minimum]
+    if not small or minimum * len(small) >= 1:
+        return shares
+    rest = sum(sh for i, sh in enumerate(shares) if i not in small)
+    room = 1 - minimum * len(small)
+    return [minimum if i in small else sh * room / rest if sh > 0 else 0.0 for i, sh in enumerate(shares)]

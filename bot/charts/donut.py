@@ -9,7 +9,7 @@ import math
 from matplotlib.patches import FancyBboxPatch, Patch
 
 from bot.charts.bars import rects
-from bot.charts.data import roles, share_text
+from bot.charts.data import roles, share_text, slice_sizes
 from bot.charts.layout import Ctx, UnitFormatter, fit, legend
 from bot.charts.style import (
     GRID,
@@ -39,10 +39,11 @@ def draw_donut(ctx: Ctx, series: list[Series]) -> None:
     ax = ctx.fig.add_axes((0.02, 0.03, 0.44, ctx.top - 0.05))
     ax.set_aspect("equal")
     ax.axis("off")
-    shown = [(v, c) for v, c in zip(values, fills) if v > 0]
-    ax.pie([v for v, _ in shown], colors=[c for _, c in shown], startangle=90, counterclock=False,
+    # a non-zero part keeps a visible slice (a minimum angle); its written share stays its true one
+    shown = [(v, c, size) for v, c, size in zip(values, fills, slice_sizes(values)) if v > 0]
+    ax.pie([size for _, _, size in shown], colors=[c for _, c, _ in shown], startangle=90, counterclock=False,
            wedgeprops={"width": 0.36, "edgecolor": "white", "linewidth": 2})
-    for (v, c), wedge in zip(shown, ax.patches):
+    for (v, c, _), wedge in zip(shown, ax.patches):
         share = v / total
         if share >= 0.06:
             angle = math.radians((wedge.theta1 + wedge.theta2) / 2)
