@@ -5,7 +5,9 @@
 - ``exact``: one account, when the name (or id) matches after normalising, or
   when only one account matches loosely (contains the words, or a small typo);
 - ``candidates``: several accounts match: show a short pick list;
-- ``closest``: nothing matches: the nearest names, to suggest.
+- ``closest``: nothing matches: the nearest names, to suggest ("did you mean"), only
+  those close enough (``CLOSE_SCORE``); ``searched`` says how many names were looked
+  through, so "no account matches" is never mistaken for "there are no accounts".
 
 Normalising: NFKC (full-width to half-width), lower case, katakana to
 hiragana, punctuation and spaces dropped; legal forms ("Corp", "Inc", "Ltd",
@@ -31,6 +33,7 @@ logger = logging.getLogger(__name__)
 MAX_CANDIDATES = 5
 TYPO_SCORE = 85.0  # rapidfuzz ratio (0-100) for a name to count as a small typo away
 TYPO_MARGIN = 5.0  # ... and ahead of the next name by this much to be taken without asking
+CLOSE_SCORE = 70.0  # rapidfuzz WRatio (0-100) for a name to be offered as "did you mean" when nothing matched
 
 _LEGAL_WORDS = (
     "corporation", "corp", "incorporated", "inc", "company", "co", "limited", "ltd", "llc", "plc", "gmbh",
@@ -47,6 +50,7 @@ class Match:
     closest: tuple[AccountRef, ...] = ()  # none matched: the nearest names
     how: str = "none"  # id | name | legal-form | contains | typo | ambiguous | none
     total_candidates: int = 0  # how many matched when ``candidates`` was cut
+    searched: int = 0  # how many account names were looked through (0: there are no accounts)
 
 
 def _kata_to_hira(text: str) -> str:
@@ -94,7 +98,7 @@ def match_names(query: str, names: list[AccountRef]) -> Match:
     """The matching rules on a list of names (no database): used by ``resolve_account``."""
     q_full, q_core = normalize(query), strip_legal(query)
     if not q_full:
-        return Match(query=query)
+        return Match(query=query, searched=len(names))
     full = [normalize(r.name) for r in names]
     core = [strip_legal(r.name) for r in names]
 
@@ -135,5 +139,5 @@ def match_names(query: str, names: list[AccountRef]) -> Match:
         return result([names[i] for i, _ in close], "typo")  # type: ignore[return-value]
     # 5. nothing: the nearest names, by a looser score
     loose = process.extract(q_core, core, scorer=fuzz.WRatio, limit=3)
-    closest = tuple(names[idx] for _, score, idx in loose if score > 0)
-    return Match(query=query, closest=closest, how="none")
+    closest = tuple(names[idx] for _, score, idx in loose if score >= CLOSE_SCORE)
+    return Match(query=query, closest=closest, how="none", searched=len(names))

@@ -28,6 +28,8 @@ from metrics.periods import Period
 logger = logging.getLogger(__name__)
 
 AT_RISK_ROWS = 10
+FALLING_POINTS = 5  # a green account down this many points in COMPARE_DAYS is named as falling (not at risk)
+FALLING_NAMES = 3
 COMPARE_DAYS = 30
 
 BAND_EMOJI = {"red": "🔴", "yellow": "🟡", "green": "🟢", None: "⚪"}
@@ -94,7 +96,8 @@ def health(req: Request) -> Reply:
     today = req.ctx.today
     day = today if args.period is None else min(args.period.end, today)
 
-    if dropped or first in ("dropped", "red", "転落", "赤"):
+    # "red" alone asks who dropped to red; "red cedar" is an account's name.
+    if dropped or first in ("dropped", "転落") or (first in ("red", "赤") and len(words) == 1):
         return _dropped(req, args.period, args.filters, model)
     if first in ("backtest", "バックテスト"):
         months = 6
@@ -144,55 +147,112 @@ def _not_one(match: Match, lang: str) -> Reply:
         buttons = tuple(Button("csbot_pick", r.name, f"health {r.account_id}") for r in match.closest)
         return Reply(title=title, summary=title, kind="choices", language=lang, buttons=buttons,
                      data={"closest": [r.account_id for r in match.closest]})
-    return error_reply(t("health.no_accounts", lang), language=lang)
+    if not match.searched:
+        return error_reply(t("health.no_accounts", lang), language=lang)
+    return error_reply(t("health.no_match", lang, query=match.query, total=match.searched), language=lang,
+                       hint=t("health.no_match_hint", lang))
+
+
+# The direction a component's words point: a drag (-1), a lift (+1), or a plain fact (0).
+DRAG, FACT, LIFT = -1, 0, 1
+LOW_COMPONENT = 60  # a component scoring below this is named as holding the score down
+STEADY_CHANGE = 0.05  # usage moving less than 5% is "steady"
+
+
+def component_fact(name: str, comp: hm.ComponentScore, lang: str) -> tuple[str, int]:
+    """What a component says, in words, and which way those words point (DRAG, FACT, LIFT).
+
+    "usage down 40% in 30 days" is a drag, "no open tickets" a lift, "12 of 20 seats used" a fact.
+    "steady" is said only of a small change and never of a low score."""
+    d = comp.detail
+    if comp.score is None:
+        return t("health.no_data", lang, label=component_label(name, lang)), FACT
+    low = comp.score < LOW_COMPONENT
+    if name == "usage":
+        change, days = d.get("change"), d.get("trend_days")
+        if not d.get("mau"):
+            return t("health.usage_none", lang), DRAG
+        if change is not None and abs(change) >= STEADY_CHANGE:
+            pct = f"{abs(change) * 100:.0f}%"
+            return (t("health.usage_down", lang, pct=pct, days=days), DRAG) if change < 0 else \
+                (t("health.usage_up", lang, pct=pct, days=days), LIFT)
+        sticky = fmt.percent(d.get("stickiness"))
+        if low:
+            return t("health.usage_low_stickiness", lang, stickiness=sticky), DRAG
+        if change is None:
+            return t("health.usage_stickiness", lang, stickiness=sticky), FACT
+        return t("health.usage_steady", lang, stickiness=sticky, days=days), FACT
+    if name == "seats":
+        return (t("health.seats_used", lang, used=d["active_users"], seats=d["seats"], pct=fmt.percent(d["utilisation"])),
+                DRAG if low else FACT)
+    if name == "last_activity":
+        days, last = d["days"], d.get("last_active")
+        if last is None:
+            return t("health.never_active", lang, days=days), DRAG
+        if days <= 1:
+            return t("health.active_yesterday", lang), LIFT
+        return t("health.last_active", lang, days=days, day=fmt.day(last, lang)), DRAG if low or days > 7 else FACT
+    if name == "nps":
+        last_det, last_at = d.get("last_detractor_at"), d.get("last_at")
+        if last_det is not None and last_at is not None and (last_at - last_det).days <= 90:
+            return t("health.nps_detractor_on", lang, day=fmt.day(last_det, lang)), DRAG
+        value = d["nps"]
+        tone = DRAG if low or value < 0 else LIFT if value > 0 else FACT
+        return t("health.nps_from", lang, value=fmt.score(value, signed=True), respondents=d["respondents"]), tone
+    if name == "support":
+        urgent, high, total = d["urgent"], d["high"], d["open"]
+        if urgent:
+            return _counted("health.urgent_open", urgent, lang), DRAG
+        if high:
+            return _counted("health.high_open", high, lang), DRAG
+        if total:
+            return _counted("health.tickets_open", total, lang), DRAG
+        return t("health.no_open_tickets", lang), LIFT
+    if name == "revenue":
+        change, days = d["change"], d["days"]
+        if abs(change) < 0.005:
+            return t("health.mrr_flat", lang, days=days), DRAG if low else FACT
+        pct = f"{abs(change) * 100:.0f}%"
+        return (t("health.mrr_down", lang, pct=pct, days=days), DRAG) if change < 0 else \
+            (t("health.mrr_up", lang, pct=pct, days=days), LIFT)
+    if name == "onboarding":
+        done, required = d["done"], d["required"]
+        if done >= required:
+            return t("health.onboarding_complete", lang), LIFT
+        return (t("health.onboarding_progress", lang, done=done, required=required),
+                DRAG if comp.score < 100 else FACT)
+    return name, FACT
 
 
 def component_words(name: str, comp: hm.ComponentScore, lang: str) -> str:
     """What a component says, in words: "usage down 40% in 14 days", "2 urgent tickets open"."""
-    d = comp.detail
-    if comp.score is None:
-        return t("health.no_data", lang, label=component_label(name, lang))
-    if name == "usage":
-        change, days = d.get("change"), d.get("trend_days")
-        if change is not None and abs(change) >= 0.05:
-            pct = f"{abs(change) * 100:.0f}%"
-            return t("health.usage_down" if change < 0 else "health.usage_up", lang, pct=pct, days=days)
-        return t("health.usage_steady", lang, stickiness=fmt.percent(d.get("stickiness")))
-    if name == "seats":
-        return t("health.seats_used", lang, used=d["active_users"], seats=d["seats"], pct=fmt.percent(d["utilisation"]))
-    if name == "last_activity":
-        days, last = d["days"], d.get("last_active")
-        if last is None:
-            return t("health.never_active", lang, days=days)
-        if days <= 1:
-            return t("health.active_yesterday", lang)
-        return t("health.last_active", lang, days=days, day=fmt.day(last, lang))
-    if name == "nps":
-        last_det, last_at = d.get("last_detractor_at"), d.get("last_at")
-        if last_det is not None and last_at is not None and (last_at - last_det).days <= 90:
-            return t("health.nps_detractor_on", lang, day=fmt.day(last_det, lang))
-        return t("health.nps_from", lang, value=fmt.score(d["nps"], signed=True), respondents=d["respondents"])
-    if name == "support":
-        urgent, high, total = d["urgent"], d["high"], d["open"]
-        if urgent:
-            return _counted("health.urgent_open", urgent, lang)
-        if high:
-            return _counted("health.high_open", high, lang)
-        if total:
-            return _counted("health.tickets_open", total, lang)
-        return t("health.no_open_tickets", lang)
-    if name == "revenue":
-        change, days = d["change"], d["days"]
-        if abs(change) < 0.005:
-            return t("health.mrr_flat", lang, days=days)
-        pct = f"{abs(change) * 100:.0f}%"
-        return t("health.mrr_down" if change < 0 else "health.mrr_up", lang, pct=pct, days=days)
-    if name == "onboarding":
-        done, required = d["done"], d["required"]
-        if done >= required:
-            return t("health.onboarding_complete", lang)
-        return t("health.onboarding_progress", lang, done=done, required=required)
-    return name
+    return component_fact(name, comp, lang)[0]
+
+
+def _points(v: float) -> str:
+    """Points of the total score, always signed: "+5", "-12"; "-<1" / "+<1" for a part of a point."""
+    r = round(v)
+    if r == 0:
+        return "-<1" if v < 0 else "+<1"
+    return f"{r:+d}"
+
+
+def effect_words(name: str, comp: hm.ComponentScore, points: float, lang: str,
+                 before: float | None = None) -> str:
+    """One component's effect on the score, its words pointing the same way as its points:
+    "usage -5 pts (62 → 45 of 100; usage down 17% in 30 days)". Words that point the other way
+    ("usage down" for a component that raised the score) are left out; the score's move is said instead."""
+    fact, tone = component_fact(name, comp, lang)
+    sign = DRAG if points < 0 else LIFT
+    parts = []
+    if before is not None and comp.score is not None:
+        parts.append(t("health.effect_change", lang, before=f"{before:.0f}", now=f"{comp.score:.0f}"))
+    if tone in (sign, FACT):
+        parts.append(fact)
+    elif not parts:
+        parts.append(t("health.effect_score", lang, score=f"{comp.score:.0f}"))
+    return t("health.effect", lang, label=component_label(name, lang), points=_points(points),
+             words=t("health.sep_words", lang).join(parts))
 
 
 def _score_text(score: float | None) -> str:
@@ -231,21 +291,25 @@ def account_reply(view: hm.AccountView, lang: str, currency: str, model: hm.Heal
     if view.before is not None:
         moved = [(n, v) for n, v in movers if abs(v) >= 1.0][:3]
         if moved:
-            words = drivers.join(t("health.mover", lang, words=component_words(n, now.components[n], lang),
-                                   points=f"{v:+.0f}") for n, v in moved)
-            lines.append(t("health.what_moved", lang, drivers=words))
+            for key, side in (("health.moved_down", [m for m in moved if m[1] < 0]),
+                              ("health.moved_up", [m for m in moved if m[1] > 0])):
+                if side:
+                    words = drivers.join(effect_words(n, now.components[n], v, lang, view.before.components.get(n))
+                                         for n, v in side)
+                    lines.append(t(key, lang, days=COMPARE_DAYS, drivers=words))
         else:
             lines.append(t("health.about_same", lang, days=COMPARE_DAYS))
     named = {n for n, _ in moved}
-    weak = sorted(((n, comp.score) for n, comp in now.components.items()
+    # What holds it below 100: each component's points short of full marks (always negative).
+    weak = sorted(((n, comp.score, now.weights[n] * (comp.score - 100)) for n, comp in now.components.items()
                    if comp.score is not None and now.weights.get(n) and n not in named and comp.score < 100),
                   key=lambda x: x[1])
-    low = [n for n, sc in weak if sc < 60][:3]
+    low = [(n, p) for n, sc, p in weak if sc < LOW_COMPONENT][:3]
     if low:
-        words = drivers.join(component_words(n, now.components[n], lang) for n in low)
+        words = drivers.join(effect_words(n, now.components[n], p, lang) for n, p in low)
         lines.append(t("health.holding_down", lang, drivers=words))
     elif not moved and weak:
-        words = drivers.join(component_words(n, now.components[n], lang) for n, _ in weak[:2])
+        words = drivers.join(effect_words(n, now.components[n], p, lang) for n, _, p in weak[:2])
         lines.append(t("health.short_of_full", lang, drivers=words))
     if now.left_out:
         names = t("health.sep_names", lang).join(component_label(n, lang) for n in now.left_out)
@@ -271,7 +335,7 @@ def account_reply(view: hm.AccountView, lang: str, currency: str, model: hm.Heal
     scored = [n for n in hm.COMPONENTS if now.components.get(n) is not None and now.components[n].score is not None]
     chart = Chart(
         kind="bars",
-        title=t("health.chart_components", lang),
+        title=t("health.chart_components", lang, name=facts.name),
         subtitle=fmt.day(now.day, lang, year=True),
         labels=tuple(component_label(n, lang) for n in scored),
         series=(Series(t("health.series_now", lang), tuple(now.components[n].score for n in scored)),
@@ -363,19 +427,33 @@ def _portfolio(req: Request, day: date, filters: Filters, model: hm.HealthModel,
         Figure(label=f"{BAND_EMOJI[b]} {band_label(b, lang)}",
                value=t("health.band_figure", lang, count=c[b], mrr=fmt.money(pf.mrr[b], currency)))
         for b in hm.BANDS)
-    risky = [r for r in pf.rows if r.band == "red" or (r.change is not None and r.change <= -5)]
-    shown = (risky or list(pf.rows))[:AT_RISK_ROWS]
+    # At risk = red or yellow, exactly the accounts the band counts name; red first, then yellow
+    # (the portfolio's order). A green account is never listed as at risk.
+    risky = [r for r in pf.rows if r.band in hm.RISKY_BANDS]
+    if risky:
+        shown = risky[:AT_RISK_ROWS]
+        table_title = t("health.at_risk_title", lang, red=c["red"], yellow=c["yellow"])
+    else:
+        shown = sorted(pf.rows, key=lambda r: (r.score is None, r.score or 0.0, -r.mrr))[:AT_RISK_ROWS]
+        table_title = t("health.lowest_title", lang)
     body = tuple((r.name, f"{_score_text(r.score)} {BAND_EMOJI[r.band]}",
                   "—" if r.change is None else f"{round(r.change):+d}", fmt.money(r.mrr, currency), r.owner or "—")
                  for r in shown)
     table = Table(columns=t_list("health.portfolio_columns", lang, days=COMPARE_DAYS), rows=body,
-                  total_rows=len(risky) if risky else pf.total,
-                  title=t("health.at_risk_title" if risky else "health.lowest_title", lang))
+                  total_rows=len(risky) if risky else pf.total, title=table_title)
     total_mrr = sum(pf.mrr.values())
     lines = []
     if total_mrr:
         share = sum(pf.mrr[b] for b in hm.RISKY_BANDS) / total_mrr
         lines.append(t("health.risky_mrr_share", lang, share=fmt.percent(share)))
+    falling = [r for r in pf.rows if r.band == "green" and r.change is not None and r.change <= -FALLING_POINTS]
+    if falling:
+        names = t("health.sep_names", lang).join(
+            t("health.falling_one", lang, name=r.name, change=f"{round(r.change):+d}")
+            for r in falling[:FALLING_NAMES])
+        more = len(falling) - FALLING_NAMES
+        lines.append(_counted("health.falling_green", len(falling), lang, days=COMPARE_DAYS, points=FALLING_POINTS,
+                              names=names + (t("health.falling_more", lang, more=more) if more > 0 else "")))
     chart = Chart(kind="donut", title=t("health.chart_bands", lang), subtitle=fmt.day(day, lang, year=True),
                   labels=tuple(band_label(b, lang) for b in hm.BANDS), roles=tuple(f"band_{b}" for b in hm.BANDS),
                   series=(Series("accounts", tuple(float(c[b]) for b in hm.BANDS)),), unit="count",

@@ -69,9 +69,12 @@ def test_no_match_gives_the_closest_names(named):
     m = resolve(named, "globexx labz")
     # a typo close to one name is taken as that name
     assert m.exact is not None and m.exact.account_id == "A5"
-    m = resolve(named, "umbrella")
+    m = resolve(named, "glbx")  # not a small typo of one name, but close to Globex: "did you mean"
     assert m.exact is None and not m.candidates
-    assert 1 <= len(m.closest) <= 3
+    assert [r.account_id for r in m.closest][:1] == ["A4"] and len(m.closest) <= 3
+    # nothing close: no made-up suggestion, and the names looked through are counted
+    m = resolve(named, "umbrella")
+    assert m.exact is None and not m.candidates and not m.closest and m.searched == len(NAMES)
 
 
 def test_empty_query_matches_nothing(named):

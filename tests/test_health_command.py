@@ -86,8 +86,8 @@ def test_two_matching_names_give_a_pick_list(seeded, ask):
 
 
 def test_an_unknown_name_suggests_the_closest(seeded, ask):
-    reply = ask("/health umbrella")
-    assert reply.kind == "choices" and reply.title.startswith("No account called “umbrella”")
+    reply = ask("/health glbx")
+    assert reply.kind == "choices" and reply.title == "No account called “glbx”. Did you mean: Globex?"
     assert reply.buttons and all(b.action_id == "csbot_pick" for b in reply.buttons)
 
 

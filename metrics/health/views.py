@@ -1,6 +1,6 @@
 """What the answers look at: one account (its facts, its health now and
 ``compare_days`` before, what moved it), the portfolio by band with the accounts
-at risk first, and who dropped to red in a period.
+at risk (red, then yellow) first, and who dropped to red in a period.
 
 The portfolio reads today's stored snapshots when the day has them (one read
 instead of scoring every account again); the "before" side of the account view
@@ -183,7 +183,7 @@ class Portfolio:
 
     day: date
     before_day: date
-    rows: tuple[PortfolioRow, ...]  # at-risk first: red by score, then the rest by fall
+    rows: tuple[PortfolioRow, ...]  # red, then yellow (lowest score first), then green by fall
     counts: dict[str, int]
     mrr: dict[str, float]
     mean_score: float | None
@@ -217,9 +217,11 @@ def portfolio(conn: Connection, day: date, filters: Filters = NO_FILTERS, settin
                                  prev.score if prev else None, as_date(info.get("renewal_date"))))
 
     def risk_key(r: PortfolioRow):
-        red = r.band == "red"
-        change = r.change if r.change is not None else 0.0
-        return (0 if red else 1, r.score if red and r.score is not None else change, -r.mrr)
+        # red, then yellow (each lowest score first), then green by fall, then the unscored
+        rank = {"red": 0, "yellow": 1, "green": 2}.get(r.band or "", 3)
+        if rank < 2:
+            return (rank, r.score if r.score is not None else 0.0, -r.mrr)
+        return (rank, r.change if r.change is not None else 0.0, -r.mrr)
 
     rows.sort(key=risk_key)
     counts = {b: 0 for b in BANDS}
