@@ -16,6 +16,7 @@ from commands.messages import t, t_list
 from commands.metric_answer import figure
 from commands.periods import default_period
 from commands.reply import Reply, Table
+from commands.voice import fallback_figure, nps_fallback
 from metrics import catalog
 from metrics import health as hm
 from metrics.accounts import count_accounts
@@ -49,8 +50,8 @@ def home_reply(ctx: Context) -> Reply:
     table = None
     with engine.connect() as conn:
         calc = Calc(conn, ctx.settings, today=ctx.today)
-        figures = tuple(figure(compute_metric(conn, name, period, settings=ctx.settings, calc=calc), lang, currency)
-                        for name in HEADLINE if name in declared)
+        figures = tuple(_headline_figure(calc, compute_metric(conn, name, period, settings=ctx.settings, calc=calc),
+                                         lang, currency) for name in HEADLINE if name in declared)
         if not ids:
             lines.append(t("home.who_are_you", lang))
         else:
@@ -69,6 +70,12 @@ def home_reply(ctx: Context) -> Reply:
                 lines.append(t("home.no_renewals", lang, days=RENEWAL_DAYS))
     return Reply(title=title, summary=title, language=lang, period=fmt.period(period, lang), figures=figures,
                  lines=tuple(lines), table=table, footer=freshness(ctx, lang), revenue=True)
+
+
+def _headline_figure(calc: Calc, res, lang: str, currency: str):
+    """A headline figure; NPS from the latest survey, labelled with its dates, when the period has no answers."""
+    found = nps_fallback(calc, res) if res.metric.name == "nps" else None
+    return figure(res, lang, currency) if found is None else fallback_figure(res, found, lang, currency)
 
 
 def _book_health(conn: Connection, ctx: Context, mine: Filters, lang: str) -> list[str]:

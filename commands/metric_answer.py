@@ -72,10 +72,12 @@ def how_lines(results: list[MetricResult], lang: str, currency: str) -> tuple[st
 
 def family_reply(req: Request, command_name: str, names: Iterable[str], extra: Extra | None = None,
                  title_metric: str | None = None, movements: tuple[str, ...] = (),
-                 title_fn: Callable[[str, str], str] | None = None, shows: tuple[str, ...] = ()) -> Reply:
+                 title_fn: Callable[[str, str], str] | None = None, shows: tuple[str, ...] = (),
+                 period_fn: Callable[[Calc, Period], Period] | None = None) -> Reply:
     """Compute ``names`` for the asked period and filters and build the answer.
     ``movements``: the MRR movements behind the number, listed by "Show accounts".
-    ``shows``: metrics the ``extra`` lines or chart show beyond ``names`` (privacy)."""
+    ``shows``: metrics the ``extra`` lines or chart show beyond ``names`` (privacy).
+    ``period_fn``: the period actually answered, from the asked one (usage: up to the last synced day)."""
     args = request_args(req)
     lang, currency = req.lang, req.ctx.settings.currency
     if not req.natural:
@@ -88,6 +90,8 @@ def family_reply(req: Request, command_name: str, names: Iterable[str], extra: E
     names = list(names)
     with req.connection() as conn:
         calc = calc_for(req, conn)  # month ends after today are not known yet (cohorts)
+        if period_fn is not None:
+            period = period_fn(calc, period)
         results = {name: result(calc, name, period, filters) for name in names}
         lines, table, chart = extra(calc, results, period, lang, currency) if extra else ([], None, None)
     main = results[title_metric or names[0]]

@@ -3,23 +3,61 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from commands import format as fmt
+from commands import metric_text
 from commands.context import Request
 from commands.messages import t, t_list
 from commands.metric_answer import family_reply
 from commands.reply import Chart, Figure, Reply, Series
 from commands.spec import command
 from metrics import catalog
+from metrics.calc import Calc, Measurement
+from metrics.compute import MetricResult
+from metrics.periods import Period
+from metrics.voice import latest_nps_period, nps_measure
 
 logger = logging.getLogger(__name__)
 
 
-def _nps(calc, results, period, lang, currency):
-    p = results["nps"].current.parts
-    lines = [t("voice.nps_respondents", lang, responses=f"{p['responses']:,}", promoters=f"{p['promoters']:,}",
-               passives=f"{p['passives']:,}", detractors=f"{p['detractors']:,}")]
-    nps = results["nps"].current.value
+def nps_fallback(calc: Calc, res: MetricResult) -> tuple[Period, Measurement] | None:
+    """When the asked period has no NPS answers: the latest period before it that has, and its NPS."""
+    if res.current.parts["responses"]:
+        return None
+    found = latest_nps_period(calc, res.period, res.filters)
+    return None if found is None else (found, nps_measure(calc, found, res.filters))
+
+
+def fallback_figure(res: MetricResult, found: tuple[Period, Measurement], lang: str, currency: str) -> Figure:
+    """The headline figure of the latest survey, labelled with its dates (no change: nothing to compare)."""
+    period, m = found
+    return Figure(label=t("voice.nps_latest_label", lang, label=metric_text.label(res.metric, lang),
+                          dates=fmt.period(period, lang)),
+                  value=metric_text.headline(res.metric, m.value, currency))
+
+
+def fallback_line(res: MetricResult, found: tuple[Period, Measurement], lang: str, currency: str) -> str:
+    period, m = found
+    return t("voice.nps_fallback", lang, value=metric_text.headline(res.metric, m.value, currency),
+             dates=fmt.period(period, lang), responses=f"{m.parts['responses']:,}", asked=fmt.period(res.period, lang))
+
+
+def _nps(calc, results, period, lang, currency, found_out: dict | None = None):
+    res = results["nps"]
+    found = nps_fallback(calc, res)
+    lines = []
+    if found is not None:
+        lines.append(fallback_line(res, found, lang, currency))
+        if found_out is not None:
+            found_out.update(found=found, res=res)
+        period, m = found
+    else:
+        m = res.current
+    p = m.parts
+    lines.append(t("voice.nps_respondents", lang, responses=f"{p['responses']:,}", promoters=f"{p['promoters']:,}",
+                   passives=f"{p['passives']:,}", detractors=f"{p['detractors']:,}"))
+    nps = m.value
     chart = Chart(kind="donut", title=t("voice.nps_chart_title", lang), subtitle=fmt.period(period, lang),
                   labels=t_list("voice.nps_chart_labels", lang), roles=("promoter", "passive", "detractor"),
                   series=(Series("responses", (p["promoters"], p["passives"], p["detractors"])),),
@@ -48,7 +86,19 @@ def _csat(calc, results, period, lang, currency):
 )
 def nps(req: Request) -> Reply:
     """nps [period] [filters]"""
-    return family_reply(req, "nps", ("nps",), _nps)
+    holder: dict = {}
+    reply = family_reply(req, "nps", ("nps",), lambda *a: _nps(*a, found_out=holder))
+    if "found" not in holder:
+        return reply
+    lang, currency = req.lang, req.ctx.settings.currency
+    res, found = holder["res"], holder["found"]
+    title = t("voice.nps_title_fallback", lang, label=metric_text.label(res.metric, lang),
+              value=metric_text.headline(res.metric, found[1].value, currency), dates=fmt.period(found[0], lang),
+              where=fmt.period_line(res.period, res.filters, lang))
+    empty = t("metric_answer.not_defined", lang)
+    return replace(reply, title=title, summary=title, figures=(fallback_figure(res, found, lang, currency),),
+                   lines=tuple(x for x in reply.lines if x != empty),
+                   data={**reply.data, "nps_latest": found[1].value, "nps_latest_period": found[0].iso()})
 
 
 @command(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import statistics
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Date, and_, case, func, literal, select
 from sqlalchemy.ext.compiler import compiles
@@ -19,7 +19,7 @@ from sqlalchemy.sql.expression import FunctionElement
 from metrics import schema
 from metrics.calc import Calc, Measurement, ratio
 from metrics.filters import Filters
-from metrics.periods import Period
+from metrics.periods import Period, add_months, month_start
 from metrics.retention import first_paid_days
 
 logger = logging.getLogger(__name__)
@@ -100,3 +100,12 @@ def _as_date(value) -> date:
     if isinstance(value, date):
         return value
     return date.fromisoformat(str(value)[:10])
+
+
+def latest_mature_cohort(today: date, days: int, before: date | None = None) -> Period:
+    """The latest calendar month whose every account's onboarding window has closed by ``today``
+    (its last day + ``days`` is before ``today``), starting no later than ``before``'s month."""
+    first = month_start(min(today, before) if before else today)
+    while add_months(first, 1) - timedelta(days=1) + timedelta(days=days) >= today:
+        first = add_months(first, -1)
+    return Period(first, add_months(first, 1), "month")

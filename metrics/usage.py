@@ -123,3 +123,21 @@ def seat_utilization_measure(calc: Calc, period: Period, filters: Filters) -> Me
     return Measurement(ratio(int(mau), seats),
                        {"numerator": int(mau), "denominator": seats, "mau": int(mau), "seats": seats,
                         "accounts": accounts, "day": day})
+
+
+def last_usage_day(calc: Calc, period: Period) -> date | None:
+    """The last day with any usage data, not after the period (the sync's last day); None without data.
+    Unfiltered: a quiet day of one account is a zero, not a day that has not been synced."""
+    return calc.memo(("last_usage_day", period.last_day), lambda: _as_date(calc.conn.execute(
+        select(func.max(u.c.day)).where(u.c.day <= period.last_day)).scalar_one()))
+
+
+def mean_dau(calc: Calc, period: Period, filters: Filters) -> float:
+    """Active user-days in the period / its days."""
+    return user_days(calc, period.last_day, period.days, filters) / period.days
+
+
+def _as_date(value) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])

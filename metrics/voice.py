@@ -8,14 +8,15 @@ without a respondent is its own respondent.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, time
+from dataclasses import replace
+from datetime import date, datetime, time
 
 from sqlalchemy import and_, case, func, select
 
 from metrics import schema
 from metrics.calc import Calc, Measurement, ratio
 from metrics.filters import Filters
-from metrics.periods import Period
+from metrics.periods import Period, add_months, month_start, quarter_start
 
 logger = logging.getLogger(__name__)
 
@@ -83,3 +84,23 @@ def csat_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
                        {"numerator": satisfied, "denominator": responses, "satisfied": satisfied,
                         "responses": responses, "mean": None if mean is None else round(mean, 4),
                         "distribution": {str(k): int(row[f"s{k}"]) for k in range(1, 6)}})
+
+
+def latest_nps_period(calc: Calc, period: Period, filters: Filters) -> Period | None:
+    """The latest period of the same kind as ``period``, before it, that holds NPS answers in scope
+    (for an answer that falls back when ``period`` has none); None when there are none before it.
+    A month, quarter or year is the whole calendar unit holding the latest answer."""
+    start, _ = _bounds(period)
+    stmt = select(func.max(n.c.responded_at)).where(n.c.responded_at < start, n.c.score >= 0, n.c.score <= 10)
+    latest = calc.conn.execute(filters.restrict(stmt, n.c.account_id)).scalar_one()
+    if latest is None:
+        return None
+    day = latest.date() if isinstance(latest, datetime) else date.fromisoformat(str(latest)[:10])
+    step = {"month": 1, "quarter": 3, "year": 12}.get(period.grain)
+    if step:
+        first = {1: month_start(day), 3: quarter_start(day), 12: date(day.year, 1, 1)}[step]
+        return Period(first, add_months(first, step), period.grain)
+    found = replace(period, to_date=False).previous()
+    while found.start > day:
+        found = found.previous()
+    return found
