@@ -25,9 +25,9 @@ def _board(calc: Calc, results: dict[str, MetricResult], period: Period, lang: s
     rows = []
     for res in results.values():
         m = res.metric
-        change = fmt.change(m.unit, res.value, res.previous.value, currency)
-        rows.append((metric_text.label(m, lang), headline(res, currency),
-                     metric_text.headline(m, res.previous.value, currency), change or "—"))
+        change = fmt.change(m.unit, res.value, res.previous.value, currency, lang=lang)
+        rows.append((metric_text.label(m, lang), headline(res, currency, lang),
+                     metric_text.headline(m, res.previous.value, currency, lang), change or "—"))
     table = Table(columns=t_list("kpi.columns", lang), rows=tuple(rows), title=t("kpi.board", lang))
     return [], table, None
 

@@ -40,7 +40,7 @@ def movement_table(rows: list[dict], lang: str, currency: str, title: str, total
     body = tuple(
         (r["name"], movement_label(r["movement"], lang),
          fmt.money(MOVEMENT_SIGN[r["movement"]] * r["amount"], currency, signed=True),
-         r["segment"] or "—", r["owner"] or "—")
+         fmt.segment(r["segment"], lang), r["owner"] or "—")
         for r in rows)
     return Table(columns=t_list("movements.columns", lang), rows=body, title=title, total_rows=total)
 
