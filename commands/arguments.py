@@ -65,7 +65,7 @@ def parse_args(text: str, ctx: Context, lang: str, *, strict: bool = True) -> Ar
     remaining = " ".join(rest)
     period, period_text = None, None
     if remaining:
-        period, leftover = find_period(remaining, ctx.today)
+        period, leftover = find_period(remaining, ctx.today, lang)
         if period is not None:
             period_text = remaining
             remaining = leftover

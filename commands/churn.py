@@ -56,7 +56,7 @@ def churn(req: Request) -> Reply:
     where = fmt.period_line(period, filters, lang)
     churned, start = moves.counts["churn"], moves.customers_start
     money = lambda v: fmt.money(v, currency)  # noqa: E731
-    title = t("churn.title", lang, value=headline(customer, currency), where=where)
+    title = t("churn.title", lang, value=headline(customer, currency, lang), where=where)
     lines = [
         t("churn.churned", lang, churned=f"{churned:,}", start=f"{start:,}", lost=money(moves.amounts["churn"])),
         t("churn.moved", lang, contracted=f"{moves.counts['contraction']:,}",
@@ -110,5 +110,5 @@ def trend_chart(calc, period: Period, filters: Filters, lang: str) -> Chart:
 
 
 def _table(rows: list[dict], total: int, lang: str, currency: str) -> Table:
-    body = tuple((r["name"], r["segment"] or "—", fmt.money(r["amount"], currency), r["owner"] or "—") for r in rows)
+    body = tuple((r["name"], fmt.segment(r["segment"], lang), fmt.money(r["amount"], currency), r["owner"] or "—") for r in rows)
     return Table(columns=t_list("churn.columns", lang), rows=body, title=t("churn.table_title", lang), total_rows=total)

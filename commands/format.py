@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from commands.messages import t, t_list
+from commands.messages import t, t_list, table
 from metrics.filters import Filters
 from metrics.periods import Period
 
@@ -75,8 +75,9 @@ def score(value: float | None, *, signed: bool = False) -> str:
     return f"{value:+.0f}" if signed else f"{value:.0f}"
 
 
-def value(unit: str, v: float | None, currency: str = "JPY", *, signed: bool = False) -> str:
-    """Format a metric value by its unit (ratio, money, count, score, days, minutes)."""
+def value(unit: str, v: float | None, currency: str = "JPY", *, signed: bool = False, lang: str = "en") -> str:
+    """Format a metric value by its unit (ratio, money, count, score, days, minutes); days and
+    minutes carry their unit in ``lang`` ("43 days" / "43日", "28.8 min" / "28.8分")."""
     if v is None:
         return NONE
     if unit == "ratio":
@@ -86,11 +87,14 @@ def value(unit: str, v: float | None, currency: str = "JPY", *, signed: bool = F
     if unit == "score":
         return score(v, signed=signed)
     if unit in ("days", "minutes"):
-        return _trim(f"{v:+,.1f}" if signed else f"{v:,.1f}")
+        number = _trim(f"{v:+,.1f}" if signed else f"{v:,.1f}")
+        one = abs(v) == 1 and unit == "days"
+        return t(f"format.unit_{'day' if one else unit}", lang, value=number)
     return count(v, signed=signed)
 
 
-def change(unit: str, current: float | None, previous: float | None, currency: str = "JPY") -> str | None:
+def change(unit: str, current: float | None, previous: float | None, currency: str = "JPY", *,
+           lang: str = "en") -> str | None:
     """The change against the previous period: "+1.2 pt" for ratios, signed amounts otherwise."""
     if current is None or previous is None:
         return None
@@ -98,7 +102,7 @@ def change(unit: str, current: float | None, previous: float | None, currency: s
     if unit == "ratio":
         text = f"{delta * 100:+.1f} pt"
         return "±0.0 pt" if text in ("+0.0 pt", "-0.0 pt") else text
-    return value(unit, delta, currency, signed=True)
+    return value(unit, delta, currency, signed=True, lang=lang)
 
 
 def day(d: date | datetime | None, lang: str = "en", *, year: bool = False) -> str:
@@ -134,6 +138,30 @@ def period_line(p: Period, filters: Filters, lang: str) -> str:
     if not filters.empty:
         text += f" · {filters.describe()}"
     return text
+
+
+# ---- the data's known values ----------------------------------------------------------------
+
+def _known(field: str, raw: str | None, lang: str) -> str:
+    if not raw:
+        return NONE
+    key = f"values.{field}_{raw.strip().lower()}"
+    return t(key, lang) if key in table() else raw
+
+
+def segment(raw: str | None, lang: str) -> str:
+    """An account's segment as people read it: "enterprise" / "エンタープライズ"; unknown values as typed."""
+    return _known("segment", raw, lang)
+
+
+def touch(raw: str | None, lang: str) -> str:
+    """An account's touch model: "tech" / "テックタッチ"; unknown values as typed."""
+    return _known("touch", raw, lang)
+
+
+def milestone(raw: str | None, lang: str) -> str:
+    """An onboarding milestone: "first_value" / "価値実感"; unknown milestones as typed."""
+    return _known("milestone", raw, lang)
 
 
 # ---- compact values (charts) -------------------------------------------------------------

@@ -400,7 +400,7 @@ def _fact_rows(view: hm.AccountView, lang: str, currency: str) -> tuple[tuple[st
     if required and done >= required:
         status = t("health.onboarding_done_on", lang, day=fmt.day(f.onboarding_done_at, lang, year=True))
     else:
-        missing = ", ".join(m for m in f.milestones_required if m not in f.milestones_done)
+        missing = ", ".join(fmt.milestone(m, lang) for m in f.milestones_required if m not in f.milestones_done)
         status = t("health.onboarding_to_do", lang, done=done, required=required, missing=missing)
     rows.append((t("health.fact_onboarding", lang), status))
     return tuple(rows)

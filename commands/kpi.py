@@ -73,9 +73,9 @@ def _board(calc: Calc, results: dict[str, MetricResult], period: Period, lang: s
             if replaced is not None:
                 replaced[name] = fig
             continue
-        change = fmt.change(m.unit, res.value, res.previous.value, currency)
-        rows.append((metric_text.label(m, lang), headline(res, currency),
-                     metric_text.headline(m, res.previous.value, currency), change or "—"))
+        change = fmt.change(m.unit, res.value, res.previous.value, currency, lang=lang)
+        rows.append((metric_text.label(m, lang), headline(res, currency, lang),
+                     metric_text.headline(m, res.previous.value, currency, lang), change or "—"))
     table = Table(columns=t_list("kpi.columns", lang), rows=tuple(rows), title=t("kpi.board", lang))
     return lines, table, None
 

@@ -17,10 +17,17 @@ logger = logging.getLogger(__name__)
 _JA = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff66-\uff9f\uff01-\uff5e]")
 
 
+# Slack's own tokens (<@U123|名前>, <#C123|営業>, <mailto:...>): their names are not the question's words.
+_SLACK_TOKEN = re.compile(r"<[^<>]*>")
+
+
 def detect_language(text: str, default: str = "en") -> str:
     """``"ja"`` when ``text`` holds Japanese script; otherwise ``default``
-    (the workspace's CSBOT_LANGUAGE) when it is a language csbot speaks, else ``"en"``."""
-    if _JA.search(text or ""):
+    (the workspace's CSBOT_LANGUAGE) when it is a language csbot speaks, else ``"en"``.
+
+    Give it the question as typed, before ``clean_text``: NFKC turns the full-width letters
+    of a Japanese IME ("ｎｐｓ") into ASCII and the question would read as English."""
+    if _JA.search(_SLACK_TOKEN.sub(" ", text or "")):
         return "ja"
     return default if default in LANGUAGES else "en"
 

@@ -39,9 +39,10 @@ def result(calc: Calc, name: str, period: Period, filters: Filters) -> MetricRes
     return compute_metric(calc.conn, name, period, filters, calc.settings, calc=calc)
 
 
-def headline(res: MetricResult, currency: str) -> str:
-    """The value as the answer shows it (with its sign when the catalog says so: NPS "+32")."""
-    return metric_text.headline(res.metric, res.value, currency)
+def headline(res: MetricResult, currency: str, lang: str = "en") -> str:
+    """The value as the answer shows it (with its sign when the catalog says so: NPS "+32";
+    days and minutes with their unit in ``lang``)."""
+    return metric_text.headline(res.metric, res.value, currency, lang)
 
 
 def figure(res: MetricResult, lang: str, currency: str, label: str | None = None) -> Figure:
@@ -54,9 +55,9 @@ def figure(res: MetricResult, lang: str, currency: str, label: str | None = None
         good = (trend > 0) == metric.higher_is_better
     return Figure(
         label=label or metric_text.label(metric, lang),
-        value=headline(res, currency),
-        previous=metric_text.headline(metric, prev, currency) if prev is not None else None,
-        change=fmt.change(metric.unit, cur, prev, currency),
+        value=headline(res, currency, lang),
+        previous=metric_text.headline(metric, prev, currency, lang) if prev is not None else None,
+        change=fmt.change(metric.unit, cur, prev, currency, lang=lang),
         trend=trend,
         good=good,
     )
@@ -102,7 +103,7 @@ def family_reply(req: Request, command_name: str, names: Iterable[str], extra: E
         title = title_fn(where, lang)
     else:
         title = t("metric_answer.title", lang, label=metric_text.label(main.metric, lang),
-                  value=headline(main, currency), where=where)
+                  value=headline(main, currency, lang), where=where)
     if main.value is None and title_fn is None:
         lines.insert(0, t("metric_answer.not_defined", lang))
     only_how = "how" in words

@@ -26,25 +26,27 @@ def formula(metric: MetricInfo, lang: str) -> str:
     return metric.text(lang, "formula")
 
 
-def format_value(metric: MetricInfo, value: float | None, currency: str, *, signed: bool = False) -> str:
-    """The value by the metric's unit; ``signed`` asks for the sign of a change-like number."""
-    return fmt.value(metric.unit, value, currency, signed=signed)
+def format_value(metric: MetricInfo, value: float | None, currency: str, *, signed: bool = False,
+                 lang: str = "en") -> str:
+    """The value by the metric's unit (days and minutes with their unit in ``lang``);
+    ``signed`` asks for the sign of a change-like number."""
+    return fmt.value(metric.unit, value, currency, signed=signed, lang=lang)
 
 
-def headline(metric: MetricInfo, value: float | None, currency: str) -> str:
+def headline(metric: MetricInfo, value: float | None, currency: str, lang: str = "en") -> str:
     """The value as an answer shows it: with its sign when the catalog says so (NPS "+32")."""
-    return format_value(metric, value, currency, signed=metric.signed)
+    return format_value(metric, value, currency, signed=metric.signed, lang=lang)
 
 
 def explain(metric: MetricInfo, m: Measurement, lang: str, currency: str) -> str:
     """The formula with the actual numbers: "150 churned / 3,000 at start = 5.0%"."""
     template = metric.text(lang, "how")
-    values: dict[str, str] = {"value": format_value(metric, m.value, currency)}
+    values: dict[str, str] = {"value": format_value(metric, m.value, currency, lang=lang)}
     for name in _placeholders(template):
         if name == "value":
             continue
         raw = m.parts.get(name)
-        values[name] = fmt.value(metric.part_unit(name), raw, currency) if isinstance(raw, (int, float)) or raw is None \
+        values[name] = fmt.value(metric.part_unit(name), raw, currency, lang=lang) if isinstance(raw, (int, float)) or raw is None \
             else str(raw)
     return template.format(**values)
 

@@ -44,7 +44,7 @@ def movement_table(rows: list[dict], lang: str, currency: str, title: str, total
         (r["name"], movement_label(r["movement"], lang),
          "—" if r["movement"] in NO_CHANGE else fmt.money(MOVEMENT_SIGN[r["movement"]] * r["amount"], currency,
                                                           signed=True),
-         r["segment"] or "—", r["owner"] or "—")
+         fmt.segment(r["segment"], lang), r["owner"] or "—")
         for r in rows)
     return Table(columns=t_list("movements.columns", lang), rows=body, title=title, total_rows=total)
 

@@ -19,7 +19,6 @@ from commands.messages import t
 from metrics.periods import Period, add_months, month_start, quarter_start, week_start
 
 DEFAULT_PERIOD = "last-month"
-EXAMPLES = "last-month, this-month, 2026-10, 2026-Q3, last-30-days, ytd, 2026-10-01..2026-10-15, 先月, 今四半期"
 
 
 class PeriodError(ValueError):
@@ -27,7 +26,7 @@ class PeriodError(ValueError):
 
     def __init__(self, word: str, lang: str = "en"):
         self.word = word
-        super().__init__(t("periods.unknown", lang, word=word, examples=EXAMPLES))
+        super().__init__(t("periods.unknown", lang, word=word, examples=t("periods.examples", lang)))
 
 
 def normalize(text: str) -> str:
@@ -208,11 +207,11 @@ def _word_patterns() -> tuple[_Pattern, ...]:
 ALL_PATTERNS = PATTERNS[:2] + _word_patterns() + PATTERNS[2:]
 
 
-def find_period(text: str, today: date) -> tuple[Period | None, str]:
+def find_period(text: str, today: date, lang: str = "en") -> tuple[Period | None, str]:
     """The first period expression in ``text`` and the text without it.
 
-    Raises ``PeriodError`` when something shaped like a period is not a valid
-    one (``2026-13``, ``2026-02-30``).
+    Raises ``PeriodError`` (its message in ``lang``) when something shaped like a period is
+    not a valid one (``2026-13``, ``2026年13月``, ``2026-02-30``).
     """
     norm = normalize(text)
     for pattern in ALL_PATTERNS:
@@ -222,7 +221,7 @@ def find_period(text: str, today: date) -> tuple[Period | None, str]:
         try:
             period = pattern.build(m, today)
         except ValueError:
-            raise PeriodError(m[0].strip()) from None
+            raise PeriodError(m[0].strip(), lang) from None
         rest = (norm[: m.start()] + " " + norm[m.end():]).strip()
         return period, re.sub(r"\s+", " ", rest)
     return None, norm
@@ -246,7 +245,7 @@ def parse_period(word: str | None, today: date, lang: str = "en") -> Period:
     if not word:
         return default_period(today)
     try:
-        period, rest = find_period(word, today)
+        period, rest = find_period(word, today, lang)
     except PeriodError:
         raise PeriodError(word, lang) from None
     if period is None or rest.strip(" ,.?？!の"):

@@ -89,7 +89,7 @@ def dispatch(text: str, ctx: Context, *, command_name: str | None = None) -> Rep
 
 def _dispatch(text: str, ctx: Context, *, command_name: str | None) -> Reply:
     cleaned = clean_text(text)
-    lang = detect_language(cleaned, ctx.settings.language)
+    lang = detect_language(text, ctx.settings.language)  # as typed: "ｎｐｓ" is Japanese
     try:
         spec, args, natural = _which(cleaned, lang, command_name)
         if spec is None:
@@ -155,7 +155,7 @@ def precheck(text: str, command_name: str | None, settings: Settings, *, user_id
     """A fast check without the database, for a slash command's ack: the
     message to show when the input is plainly wrong (a bad filter or period), else None."""
     cleaned = clean_text(text)
-    lang = detect_language(cleaned, settings.language)
+    lang = detect_language(text, settings.language)
     if command_name:
         spec, args, natural = load_commands().get(command_name), cleaned, False
     else:

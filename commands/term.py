@@ -100,7 +100,7 @@ def _today(req: Request, term_: Term, lang: str) -> tuple[str | None, dict]:
         logger.warning("no live value for %s: %s", term_.key, type(exc).__name__)
         return None, {}
     text = t("term.today", lang, label=metric_text.label(metric, lang), period=fmt.period(period, lang),
-             value=metric_text.headline(metric, result.value, req.ctx.settings.currency), command=f"/{metric.command}")
+             value=metric_text.headline(metric, result.value, req.ctx.settings.currency, lang), command=f"/{metric.command}")
     return text, {"metric": metric.name, "value": result.value, "period": period.iso()}
 
 

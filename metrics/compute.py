@@ -8,6 +8,7 @@ of ``csbot metric``).
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,9 +92,9 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     if isinstance(value, float):
-        if value != value:  # NaN
-            return None
-        return round(value, 6) if abs(value) < 1000 else round(value, 2)
+        # Full precision (json writes Python's repr, which reads back to the same float): a consumer
+        # reproduces the number exactly; only answers for people round. NaN (and ±inf) is null.
+        return value if math.isfinite(value) else None
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return value

@@ -647,7 +647,10 @@ class SlackDouble:
         info = self.users.get(str(params.get("user") or ""))
         if info is None:
             raise _ApiError("user_not_found")
-        return {"user": self._user_object(info)}
+        user = self._user_object(info)
+        if str(params.get("include_locale", "")).lower() in ("true", "1"):  # as Slack: only when asked
+            user["locale"] = info.get("locale") or "en-US"
+        return {"user": user}
 
     def _users_lookup_by_email(self, params: dict) -> dict:
         email = str(params.get("email") or "").strip().lower()

@@ -30,7 +30,7 @@ def test_a_score_of_0_to_100_never_gets_a_plus_but_nps_does():
 def test_percent_count_and_change():
     assert fmt.percent(0.05) == "5.0%" and fmt.percent(None) == "—"
     assert fmt.change("ratio", 0.85, 1.0) == "-15.0 pt" and fmt.change("ratio", 0.5, 0.5) == "±0.0 pt"
-    assert fmt.value("days", 10.0) == "10" and fmt.value("minutes", 2.25) == "2.2"
+    assert fmt.value("days", 10.0) == "10 days" and fmt.value("minutes", 2.25) == "2.2 min"
 
 
 def test_a_period_names_its_exact_dates_in_both_languages():

@@ -132,6 +132,26 @@ def test_the_app_home_shows_the_viewers_book_and_the_team_kpis(make, slack):
     assert "Customer churn rate" in text and "50.0%" in text
 
 
+def _home_text(app, slack, user):
+    send(app, event_body(app_home_opened_event(user=user)))
+    [publish] = slack.wait_for("views.publish")
+    view = publish.params["view"] if isinstance(publish.params["view"], dict) else json.loads(publish.params["view"])
+    return json.dumps(view, ensure_ascii=False)
+
+
+def test_the_app_home_speaks_the_viewers_slack_locale_under_auto(make, slack):
+    slack.users["U0ALICE"]["locale"] = "ja-JP"  # users.info gives it when asked (include_locale)
+    text = _home_text(make(), slack, "U0ALICE")
+    assert "あなたの担当顧客: *1社*" in text and "カスタマーチャーンレート" in text and "50.0%" in text
+    assert "Your book" not in text and "Customer churn rate" not in text
+
+
+def test_the_app_home_follows_a_set_language_over_the_locale(make, slack):
+    slack.users["U0ALICE"]["locale"] = "ja-JP"
+    text = _home_text(make(language="en"), slack, "U0ALICE")
+    assert "Your book: *1* accounts" in text and "あなたの担当顧客" not in text
+
+
 def test_owner_me_finds_the_askers_accounts_through_their_slack_email(make, slack):
     app = make()
     send(app, slash_command_body("/churn", "last-month owner:me", user_id="U0ALICE",

@@ -14,6 +14,7 @@ from typing import Any, Callable
 from bot.slack.client import SLACK_ERRORS, slack_error
 from commands import privacy
 from commands.context import Context
+from commands.messages import LANGUAGES
 from commands.reply import Reply
 from metrics.db import Database
 from metrics.settings import Settings
@@ -30,6 +31,7 @@ class Deps:
     db: Database
     clock: Callable[[], datetime] | None = None
     _emails: dict[str, str | None] = field(default_factory=dict, repr=False, compare=False)
+    _locales: dict[str, str | None] = field(default_factory=dict, repr=False, compare=False)
     _channel_names: dict[str, str | None] = field(default_factory=dict, repr=False, compare=False)
 
     def context(self, client, *, user_id: str | None, channel_id: str | None, surface: str) -> Context:
@@ -43,12 +45,23 @@ class Deps:
             return None
         if user_id not in self._emails:
             try:
-                user = client.users_info(user=user_id)["user"]
-                self._emails[user_id] = (user.get("profile") or {}).get("email")
+                user = client.users_info(user=user_id, include_locale=True)["user"]
             except SLACK_ERRORS as exc:
                 logger.warning("users.info for %s failed: %s", user_id, slack_error(exc))
                 return None  # not cached: try again next time
+            self._emails[user_id] = (user.get("profile") or {}).get("email")
+            self._locales[user_id] = user.get("locale")
         return self._emails[user_id]
+
+    def user_language(self, client, user_id: str | None) -> str:
+        """The language to answer ``user_id`` in where there is no question to read it from
+        (the App Home): the workspace's CSBOT_LANGUAGE, or under ``auto`` the user's Slack
+        locale ("ja-JP" -> ja; English otherwise or when Slack does not say)."""
+        if self.settings.language in LANGUAGES:
+            return self.settings.language
+        self.user_email(client, user_id)  # one users.info gives both, cached
+        locale = (self._locales.get(user_id or "") or "").lower()
+        return "ja" if locale.startswith("ja") else "en"
 
     def channel_name(self, client, channel_id: str | None) -> str | None:
         if not channel_id:
