@@ -511,6 +511,7 @@ def backtest_report(r: hm.BacktestResult, lang: str) -> tuple[str, ...]:
           churned=r.churned, red=r.churned_red),
         t("health.backtest_stayed", lang, share=pct(r.share_stayed_flagged), flagged=r.stayed_flagged, stayed=r.stayed),
         t("health.backtest_auc", lang, auc=_auc_text(r.auc)),
+        t("health.backtest_vs_churn", lang, lead_days=r.lead_days),
         "",
         t("health.backtest_table_head", lang),
     ]
@@ -532,6 +533,6 @@ def _backtest(req: Request, months: int, model: hm.HealthModel) -> Reply:
     )
     body = tuple((m.month.strftime("%Y-%m"), m.as_of.isoformat(), str(m.accounts), str(m.churned),
                   str(m.churned_flagged), _auc_text(m.auc)) for m in result.months)
-    return Reply(title=title, summary=title, language=lang, figures=figures, lines=backtest_report(result, lang)[1:4],
+    return Reply(title=title, summary=title, language=lang, figures=figures, lines=backtest_report(result, lang)[1:5],
                  table=Table(columns=t_list("health.backtest_columns", lang), rows=body),
                  how=(t("health.backtest_how", lang),), data=result.to_json())

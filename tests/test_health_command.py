@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 
 import pytest
 from test_health import MODEL_TEXT, seed
@@ -122,6 +123,14 @@ def test_backtest_through_the_command(seeded, ask):
     reply = ask("/cs health backtest 2")
     assert reply.kind == "answer" and "ROC AUC" in reply.title
     assert len(reply.data["months"]) == 2
+    # why its monthly churn counts can be below /churn's is said, in the asker's language
+    assert any("60 days before the month" in line and "/churn" in line for line in reply.lines)
+
+    from commands.health import backtest_report
+    from metrics import health as hm
+
+    result = hm.backtest(seeded, 2, today=date(2026, 11, 22))  # the tests' today
+    assert any("60日前にすでに有料だった顧客" in line for line in backtest_report(result, "ja"))
 
 
 def test_a_malformed_model_is_a_one_line_error_not_a_traceback(seeded, ask, test_model):
