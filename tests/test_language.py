@@ -183,3 +183,35 @@ def test_metric_json_prints_a_ratio_at_full_precision(monkeypatch, tmp_path, cap
         data = json.loads(out)
         assert data["value"] == 1 / 3  # exactly, not 0.333333
         assert '"value": 0.3333333333333333' in out
+
+
+# ---- every answer family, in both languages -------------------------------------------------
+JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+FAMILIES = [  # (English question, Japanese question): the demo, today 2026-11-22
+    ("churn last-month", "先月の解約率"),
+    ("mrr last-month", "先月のMRR"),
+    ("nrr 2026-Q3", "2026年第3四半期のNRR"),
+    ("grr 2026-Q3", "2026年第3四半期のGRR"),
+    ("retention 2026-Q3", "2026年第3四半期の継続率"),
+    ("nps 2026-Q3", "2026年第3四半期のNPS"),
+    ("csat last-month", "先月のCSAT"),
+    ("usage last-month", "先月の利用状況"),
+    ("onboarding 2026-07", "2026年7月のオンボーディング"),
+    ("ltv last-month", "先月のLTV"),
+    ("kpi last-month", "先月のKPI"),
+    ("health", "ヘルススコア"),
+]
+
+
+@pytest.mark.parametrize("english, japanese", FAMILIES, ids=[f[0].split()[0] for f in FAMILIES])
+def test_every_answer_family_speaks_one_language_with_its_period_and_a_chart_that_names_it(demo_ask, english, japanese):
+    en, ja = demo_ask(english), demo_ask(japanese)
+    assert en.kind == ja.kind == "answer", (en.title, ja.title)
+    assert_japanese_only(ja)
+    assert en.language == "en"
+    for text in prose(en):  # an English answer has no Japanese sentence (names in tables may be Japanese)
+        assert not JAPANESE.search(text), f"Japanese in an English answer: {text!r}"
+    for reply in (en, ja):
+        assert reply.period, reply.title  # the exact dates are named
+        if reply.chart is not None:
+            assert reply.chart.title and reply.chart.subtitle, reply.title  # the chart says what and when
