@@ -72,7 +72,8 @@ def accounts_reply(req: Request, command: str, period: Period, filters: Filters,
         value = f"{command} {period_token(period)} {filter_tokens(filters)} accounts {page + 1}".replace("  ", " ")
         buttons = (Button("csbot_accounts", t("movements.next_page", lang), value),)
     return Reply(title=title, summary=title, language=lang, period=fmt.period(period, lang),
-                 table=movement_table(rows, lang, currency, t("movements.table_title", lang), total),
+                 table=movement_table(rows, lang, currency, t("movements.table_title", lang),
+                                       total - (page - 1) * PAGE),  # "and N more": after this page
                  lines=(t("movements.page", lang, page=page, pages=pages),), buttons=buttons,
                  metrics=("mrr_movements",),
                  data={"accounts": [r["account_id"] for r in rows], "total": total, "page": page})

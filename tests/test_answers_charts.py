@@ -116,6 +116,9 @@ def test_show_accounts_for_churn_lists_the_early_churners_too(ask, lang, questio
     assert [r[2] for r in rows[-early:]] == ["—"] * early
     assert all(r[2].startswith("-") for r in rows[:churned])
     assert last.table.rows[-1][1] in ("Early churn", "期間内に契約・解約")
+    # "… and N more" counts what follows the page: on the first page the rest, on the last page nothing
+    assert first.table.total_rows - len(first.table.rows) == first.data["total"] - 10
+    assert last.table.total_rows == len(last.table.rows)
 
 
 def test_a_small_donut_part_stays_visible_and_never_reads_zero():

@@ -55,7 +55,7 @@ def table_text(table: Table, lang: str, max_chars: int = MAX_SECTION - 200) -> s
     total = table.total_rows or len(table.rows)
     text = "```\n" + "\n".join(kept) + "\n```"
     if total > shown_rows:
-        text += "\n" + t("slack.more_rows", lang, count=total - shown_rows)
+        text += "\n" + t("reply.more_rows", lang, count=total - shown_rows)
     if table.title:
         text = f"*{table.title}*\n" + text
     return text
