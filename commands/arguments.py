@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Iterable
 
-from commands.messages import t
+from commands.messages import t, table
 from commands.periods import PeriodError, default_period, find_period
 from metrics.filters import FILTER_KEYS, TYPED_KEYS, Filters
 from metrics.periods import Period
@@ -61,8 +61,11 @@ def parse_args(text: str, ctx: Context, lang: str, *, strict: bool = True) -> Ar
             pairs.append((m.group(1), m.group(2)))
             continue
         rest.append(token)
-    filters = parse_filters(pairs, ctx, lang)
     remaining = " ".join(rest)
+    if not strict:  # a free-form question may name a filter in words: "エンタープライズの先月のNRR"
+        typed = {key.lower() for key, _ in pairs}
+        pairs += [(key, value) for key, value in named_filters(remaining) if key not in typed]
+    filters = parse_filters(pairs, ctx, lang)
     period, period_text = None, None
     if remaining:
         period, leftover = find_period(remaining, ctx.today, lang)
@@ -71,6 +74,23 @@ def parse_args(text: str, ctx: Context, lang: str, *, strict: bool = True) -> Ar
             remaining = leftover
     words = tuple(w for w in re.split(r"\s+", remaining.strip()) if w)
     return Args(period=period, filters=filters, words=words, period_text=period_text)
+
+
+def named_filters(text: str) -> list[tuple[str, str]]:
+    """Filter values a question names in words, as (key, value): the data contract's known
+    segments and touch models by their Japanese names ("エンタープライズ", "テックタッチ"), an
+    English segment as a word ("enterprise churn"), an English touch model before "touch"
+    ("high touch"). The names are the message table's (``values.segment_*``, ``values.touch_*``)."""
+    found: dict[str, str] = {}
+    lowered = text.lower()
+    for key, entry in table().items():
+        field, _, value = key.removeprefix("values.").partition("_")
+        if not key.startswith("values.") or field not in ("segment", "touch") or field in found:
+            continue
+        english = re.escape(str(entry["en"]).lower()) + (r"[\s-]+touch" if field == "touch" else "")
+        if str(entry["ja"]) in text or re.search(rf"(?<![\w-]){english}(?![\w-])", lowered):
+            found[field] = value
+    return list(found.items())
 
 
 def request_args(req: Request) -> Args:

@@ -22,6 +22,7 @@ import tomllib
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
@@ -31,6 +32,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
 from commands.language import LANGUAGES
+from commands.periods import PeriodError, find_period
 from metrics import catalog
 
 logger = logging.getLogger(__name__)
@@ -290,9 +292,21 @@ def extract_term(text: str) -> str | None:
     rest, cue = _strip_question(text)
     if not cue or not rest or len(rest) > 40:
         return None
-    if _METRIC_QUESTION_WORDS.search(rest):
+    if _METRIC_QUESTION_WORDS.search(rest) or _names_a_period(rest):
         return None
     return rest
+
+
+_ANY_DAY = date(2000, 1, 15)  # only whether a period is named matters here, not which
+
+
+def _names_a_period(text: str) -> bool:
+    """Does ``text`` name a period ("9月", "2026-Q3", "last-quarter")? The period parser decides."""
+    try:
+        period, _ = find_period(text, _ANY_DAY)
+    except PeriodError:
+        return True  # shaped like a period (2026年13月): the metric command explains what is wrong
+    return period is not None
 
 
 # --------------------------------------------------------------------------- the glossary

@@ -215,3 +215,24 @@ def test_every_answer_family_speaks_one_language_with_its_period_and_a_chart_tha
         assert reply.period, reply.title  # the exact dates are named
         if reply.chart is not None:
             assert reply.chart.title and reply.chart.subtitle, reply.title  # the chart says what and when
+
+
+# ---- questions as CSMs type them: a period or a filter named in words is never dropped -------------
+@pytest.mark.parametrize("natural, explicit", [
+    ("エンタープライズの先月のNRR", "nrr last-month segment:enterprise"),
+    ("中小企業の解約率は？", "churn last-month segment:smb"),
+    ("enterprise churn last month", "churn last-month segment:enterprise"),
+    ("テックタッチの顧客のNPSは？", "nps last-month touch:tech"),
+])
+def test_a_segment_or_touch_model_named_in_words_filters_the_answer(demo_ask, natural, explicit):
+    asked, typed = demo_ask(natural), demo_ask(explicit)
+    assert asked.kind == typed.kind == "answer"
+    assert asked.data == typed.data
+    key, value = explicit.split()[-1].split(":")
+    assert f"{key}:{value}" in asked.title  # the answer says which accounts it counted
+
+
+def test_a_definition_question_that_names_a_period_asks_for_the_number(demo_ask):
+    reply = demo_ask("9月の解約率を教えて")
+    assert reply.kind == "answer" and reply.data == demo_ask("churn 2026-09").data
+    assert demo_ask("解約率を教えて").data.get("term") == "churn_rate"  # no period: the glossary
