@@ -278,7 +278,7 @@ def strip_question(text: str) -> str:
 # words that make a question about a number, not about a word ("what is our churn?")
 _METRIC_QUESTION_WORDS = re.compile(
     r"\b(our|my|your|last|this|today|yesterday|current|now|currently|previous)\b"
-    r"|先月|今月|先週|今週|今日|昨日|今年|昨年|去年|今期|前期|四半期|現在|いま|今の|弊社|当社|自社|うちの",
+    r"|今期|前期|四半期|現在|いま|今の|弊社|当社|自社|うちの",  # period words the parser reads: _names_a_period
     re.IGNORECASE,
 )
 
