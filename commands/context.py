@@ -33,6 +33,7 @@ class Context:
     user_id: str | None = None
     user_email: str | None = None
     channel_id: str | None = None
+    thread_ts: str | None = None  # the Slack thread a question was asked in (follow-ups refine its last query)
     surface: str = "console"  # console | cli | slash | mention | dm | home | digest
 
     @classmethod
@@ -56,6 +57,7 @@ class Request:
     natural: bool = False  # a free-form question rather than "command args"
     conn: Connection | None = None
     commands: tuple[Any, ...] = ()  # every command's ``CommandSpec`` (what help lists), given by dispatch
+    query: Any = None  # the ``commands.query.Query`` the text was understood as (set by dispatch)
 
     def connection(self) -> AbstractContextManager[Connection]:
         """The request's connection for a ``with`` block. It opens and closes

@@ -251,3 +251,17 @@ def parse_period(word: str | None, today: date, lang: str = "en") -> Period:
     if period is None or rest.strip(" ,.?？!の"):
         raise PeriodError(word, lang)
     return period
+
+
+def find_periods(text: str, today: date, lang: str = "en") -> tuple[list[Period], str]:
+    """Every period expression in ``text`` (in order of appearance) and the text without them.
+
+    INTERFACE: ``PeriodError`` as ``find_period``."""
+    found: list[Period] = []
+    rest = text
+    while True:
+        period, leftover = find_period(rest, today, lang)
+        if period is None:
+            return found, leftover
+        found.append(period)
+        rest = leftover

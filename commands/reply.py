@@ -82,6 +82,17 @@ class Button:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file an answer offers (a long list of accounts as CSV): Slack receives it as an
+    upload next to the answer, the console and ``csbot ask`` name it."""
+
+    filename: str  # "churned-2026-11.csv"
+    content: bytes
+    title: str
+    mimetype: str = "text/csv"
+
+
+@dataclass(frozen=True)
 class Reply:
     title: str
     summary: str  # one line: notification text and plain fallback
@@ -104,6 +115,7 @@ class Reply:
     # True when the reply quotes values as they came from the team's data (a rejected row's raw
     # MRR, say): kept out of public view like revenue (commands.privacy.carries_raw_data).
     raw_data: bool = False
+    attachment: Attachment | None = None  # a file offered with the answer (a long list as CSV)
 
     def __post_init__(self) -> None:
         if not self.revenue and any_revenue(self.metrics):
