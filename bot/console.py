@@ -33,6 +33,14 @@ def answer_once(settings: Settings, text: str, *, as_json: bool = False) -> int:
     else:
         print(render_text(reply))
         _print_chart(reply, settings, sys.stdout)
+    return exit_code(reply)
+
+
+def exit_code(reply: Reply) -> int:
+    """``csbot ask``'s exit status: 0 answered, 2 not understood (or a usage error: the question is
+    to be changed), 1 any other error."""
+    if reply.data.get("not_understood") or reply.data.get("usage_error") or reply.data.get("not_available"):
+        return 2
     return 1 if reply.kind == "error" else 0
 
 

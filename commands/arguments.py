@@ -94,7 +94,13 @@ def named_filters(text: str) -> list[tuple[str, str]]:
 
 
 def request_args(req: Request) -> Args:
-    """The arguments of a request: strict for a command typed as such, lenient for a free-form question."""
+    """The arguments of a request: from the ``Query`` the router understood (its first period, its
+    filters, its command words), else read from the text (strict for a command typed as such,
+    lenient for a free-form question)."""
+    query = req.query
+    if query is not None:
+        return Args(period=query.period, filters=query.filters, words=tuple(query.words),
+                    period_text=query.period_words[0] if query.period_words else None)
     return parse_args(req.args, req.ctx, req.lang, strict=not req.natural)
 
 
@@ -156,5 +162,11 @@ def strict_words(args: Args, allowed: tuple[str, ...], lang: str) -> None:
     extra = [w for w in args.words if w.lower() not in allowed and not (paging and w.isdigit())]
     if not extra:
         return
-    # Most stray words are mistyped periods: say so, with examples.
-    raise PeriodError(" ".join(extra), lang)
+    if any(_PERIOD_LIKE.search(w) for w in extra):  # a mistyped period: say so, with examples
+        raise PeriodError(" ".join(extra), lang)
+    words = t("query.word_sep", lang).join(t("query.quote", lang, word=w) for w in extra)
+    raise UsageError(t("query.unknown_words", lang, words=words))
+
+
+# A word that looks like a period: digits, or a period word's pieces ("lastmonth", "qtr", "先月").
+_PERIOD_LIKE = re.compile(r"\d|last|this|next|month|quarter|year|week|day|ytd|mtd|qtd|q[1-4]|[年月週日期]", re.I)

@@ -16,7 +16,7 @@ from datetime import date, timedelta
 
 from commands import format as fmt
 from commands.accounts import Match, resolve_account
-from commands.arguments import ME_WORDS, UsageError, asker_ids, parse_args
+from commands.arguments import ME_WORDS, UsageError, asker_ids, parse_args, request_args
 from commands.context import Request
 from commands.messages import t, t_list
 from commands.reply import Button, Chart, Figure, Reply, Series, Table, error_reply
@@ -83,14 +83,21 @@ def health(req: Request) -> Reply:
     except hm.HealthModelError as exc:
         return error_reply(str(exc), language=lang, hint=t("health.model_error_hint", lang))
 
+    query = req.query
+    if query is not None and query.account:  # a name that matches an account, whatever it looks like
+        return _account(req, query.account, req.ctx.today if query.period is None else min(query.period.end, req.ctx.today),
+                        model)
     text = req.args
     dropped = False
-    if req.natural:
-        if _DROPPED.search(text):
-            dropped = True
-            text = _DROPPED_NOISE.sub(" ", text)
-        text = _JA_NOISE.sub(" ", _EN_NOISE.sub(" ", text))
-    args = parse_args(text, req.ctx, lang, strict=not req.natural)
+    if query is not None:  # the router understood the question: its words are ours
+        args = request_args(req)
+    else:
+        if req.natural:
+            if _DROPPED.search(text):
+                dropped = True
+                text = _DROPPED_NOISE.sub(" ", text)
+            text = _JA_NOISE.sub(" ", _EN_NOISE.sub(" ", text))
+        args = parse_args(text, req.ctx, lang, strict=not req.natural)
     words = list(args.words)
     first = words[0].lower() if words else ""
     today = req.ctx.today

@@ -6,24 +6,30 @@ declared with ``commands.spec.command`` and listed in ``commands.registry``.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import re
 import unicodedata
 import uuid
+from contextlib import nullcontext
 from dataclasses import replace
 from datetime import timedelta
+from typing import Callable
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from commands.arguments import UsageError, parse_args
+from commands.arguments import UsageError
 from commands.context import Context, NoData, Request, freshness
 from commands.glossary import extract_term
 from commands.language import clean_text, detect_language
 from commands.messages import t, t_list
 from commands.periods import PeriodError
+from commands.query import Query
 from commands.registry import load_commands
 from commands.reply import Reply, error_reply
 from commands.spec import CommandSpec
+from commands.understand import parse_query
+from commands.vocabulary import prep
 from metrics.db import DatabaseUnavailable, interactive_writes, is_empty, is_locked_error, scrub
 from metrics.settings import Settings
 
@@ -67,12 +73,27 @@ def _keyword_in(keyword: str, text: str) -> bool:
     return keyword in text
 
 
-def _which(cleaned: str, lang: str, command_name: str | None) -> tuple[CommandSpec | None, str, bool]:
-    if command_name:
-        return load_commands().get(command_name), cleaned, False
-    if not cleaned:
-        return load_commands()["help"], "", False
-    return route(cleaned, lang)
+# The answers of the shapes of question that are not one command's own view: intent -> module.
+# Each module has ``answer(req: Request) -> Reply`` reading ``req.query``; imported when first asked.
+SHAPE_ANSWERS = {
+    "breakdown": "commands.breakdown",
+    "trend": "commands.trend",
+    "compare": "commands.compare",
+    "list": "commands.lists",
+    "count": "commands.lists",
+}
+
+
+def _shape_answer(intent: str) -> Callable[[Request], Reply] | None:
+    """The answer function of a shape of question, or None when its module is not in this csbot."""
+    name = SHAPE_ANSWERS[intent]
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        return None
+    return getattr(module, "answer", None)
 
 
 # ---- dispatch ------------------------------------------------------------------
@@ -80,9 +101,12 @@ def _which(cleaned: str, lang: str, command_name: str | None) -> tuple[CommandSp
 def dispatch(text: str, ctx: Context, *, command_name: str | None = None) -> Reply:
     """Answer one question. Never raises: every failure becomes a short reply.
 
-    A command that needs data gets one connection on its ``Request`` (``req.conn``),
-    opened here and closed when it has answered. A person is waiting: a write blocked by a
-    running SQLite sync gives up after a few seconds (``interactive_writes``) and says so."""
+    The text is understood first (``parse_query``, inside the request's one connection so the
+    data's values are words it knows) and the ``Query`` is kept on the request. A question with
+    words left over is not answered: the reply says what was understood and what was not.
+    A command that needs data gets the connection on its ``Request`` (``req.conn``), opened
+    here and closed when it has answered. A person is waiting: a write blocked by a running
+    SQLite sync gives up after a few seconds (``interactive_writes``) and says so."""
     with interactive_writes():
         return _dispatch(text, ctx, command_name=command_name)
 
@@ -91,23 +115,15 @@ def _dispatch(text: str, ctx: Context, *, command_name: str | None) -> Reply:
     cleaned = clean_text(text)
     lang = detect_language(text, ctx.settings.language)  # as typed: "ｎｐｓ" is Japanese
     try:
-        spec, args, natural = _which(cleaned, lang, command_name)
-        if spec is None:
-            return _not_understood(lang)
-        every = tuple(load_commands().values())
-        if not spec.needs_data:
-            return spec.fn(Request(command=spec.name, args=args, text=cleaned, lang=lang, ctx=ctx, natural=natural,
-                                   commands=every))
-        if is_empty(ctx.db.engine):
-            raise NoData()
-        with ctx.db.engine.connect() as conn:
-            reply = spec.fn(Request(command=spec.name, args=args, text=cleaned, lang=lang, ctx=ctx,
-                                    natural=natural, conn=conn, commands=every))
+        empty, down = _data_state(ctx)
+        with nullcontext(None) if (empty or down) else ctx.db.engine.connect() as conn:
+            query = parse_query(cleaned, ctx, lang, command=command_name, conn=conn)
+            reply = _answer(query, cleaned, lang, ctx, conn, command_name=command_name, empty=empty, down=down)
         if reply.footer is None and reply.kind == "answer":
             reply = replace(reply, footer=freshness(ctx, lang))
         return reply
     except (PeriodError, UsageError) as exc:
-        return error_reply(str(exc), language=lang)
+        return replace(error_reply(str(exc), language=lang), data={"usage_error": True})
     except NoData:
         return error_reply(t("common.no_data", lang), language=lang, hint=t("common.no_data_hint", lang))
     except (DatabaseUnavailable, SQLAlchemyError) as exc:  # OperationalError, ProgrammingError among them
@@ -119,6 +135,53 @@ def _dispatch(text: str, ctx: Context, *, command_name: str | None) -> Reply:
         ref = uuid.uuid4().hex[:8]
         logger.exception("error %s while answering %r", ref, cleaned)
         return error_reply(t("router.internal_error", lang, ref=ref), language=lang)
+
+
+def _data_state(ctx: Context) -> tuple[bool, BaseException | None]:
+    """(no data yet, the database error) before a question is read: help and the glossary answer either way."""
+    try:
+        return is_empty(ctx.db.engine), None
+    except (DatabaseUnavailable, SQLAlchemyError) as exc:
+        return False, exc
+
+
+def _answer(query: Query, cleaned: str, lang: str, ctx: Context, conn, *, command_name: str | None,
+            empty: bool, down: BaseException | None) -> Reply:
+    commands = load_commands()
+    if query.intent in SHAPE_ANSWERS and query.understood:
+        spec, fn = None, _shape_answer(query.intent)
+        if fn is None:
+            return not_yet_reply(query, lang)
+    else:
+        name = {"help": "help", "define": "term"}.get(query.intent, query.command)
+        spec = commands.get(name) if name else None
+        if spec is None and query.understood:
+            query = query.refine(unknown=(cleaned,))
+        fn = spec.fn if spec is not None else None
+    needs_data = spec.needs_data if spec is not None else True
+    if needs_data and down is not None:
+        raise down
+    if needs_data and empty:
+        raise NoData()
+    if not query.understood:
+        return not_understood_reply(query, lang)
+    args, natural = _arguments(cleaned, query, command_name)
+    req = Request(command=spec.name if spec else query.intent, args=args, text=cleaned, lang=lang, ctx=ctx,
+                  natural=natural, conn=conn if needs_data else None, commands=tuple(commands.values()), query=query)
+    return fn(req)  # type: ignore[misc]
+
+
+def _arguments(cleaned: str, query: Query, command_name: str | None) -> tuple[str, bool]:
+    """The text a command reads (after its name when named first) and whether the question was free-form."""
+    if query.intent == "define":
+        return query.term or "", True
+    if command_name:
+        return cleaned, False
+    first, _, rest = cleaned.partition(" ")
+    spec = load_commands().get(query.command or "")
+    if spec is not None and prep(first).lower() in (prep(w).lower() for w in (spec.name, *spec.aliases)):
+        return rest.strip(), False
+    return _QUESTION_SUFFIX.sub("", cleaned), True
 
 
 def _one_line(exc: BaseException) -> str:
@@ -144,11 +207,60 @@ def _locked_reply(ctx: Context, lang: str) -> Reply:
     return error_reply(t("router.sync_running", lang, started=started), language=lang)
 
 
-def _not_understood(lang: str) -> Reply:
-    title = t("router.not_understood", lang)
-    lines = (t("router.try_these", lang), *(f"• {e}" for e in t_list("router.example_questions", lang)),
-             t("router.see_help", lang))
-    return Reply(title=title, summary=title, kind="info", language=lang, lines=lines)
+def not_understood_reply(query: Query, lang: str) -> Reply:
+    """What was understood and what was not (the words, quoted), a "did you mean" and an example
+    to try: never a number."""
+    words = t("query.word_sep", lang).join(t("query.quote", lang, word=w) for w in query.unknown)
+    title = t("query.not_understood", lang, words=words)
+    parts = understood_parts(query, lang)
+    lines = [t("query.understood", lang, parts=t("query.word_sep", lang).join(parts)) if parts
+             else t("query.understood_nothing", lang)]
+    if query.suggestions:
+        lines.append(t("query.did_you_mean", lang, words=t("query.word_sep", lang).join(
+            t("query.quote", lang, word=w) for w in query.suggestions)))
+    spec = load_commands().get(query.command or "")
+    if spec is not None and query.intent in ("command", "value"):
+        lines.append(t("query.try", lang, example=spec.example))
+    else:
+        lines.extend((t("router.try_these", lang), *(f"• {e}" for e in t_list("router.example_questions", lang))))
+    lines.append(t("router.see_help", lang))
+    return Reply(title=title, summary=title, kind="info", language=lang, lines=tuple(lines),
+                 data={"not_understood": True, "unknown": list(query.unknown), "suggestions": list(query.suggestions),
+                       "intent": query.intent, "metrics": list(query.metrics),
+                       "periods": [p.iso() for p in query.periods], "filters": query.filters.describe()})
+
+
+def understood_parts(query: Query, lang: str) -> list[str]:
+    """The parts of a query that were understood, in words: metric, period (its dates), filters, shape."""
+    from commands import format as fmt
+    from commands import metric_text
+    from metrics import catalog
+
+    parts = []
+    if query.intent in SHAPE_ANSWERS:
+        parts.append(t("query.part_shape", lang, shape=t(f"query.shape_{query.intent}", lang)))
+    if query.metrics:
+        names = t("query.word_sep", lang).join(metric_text.label(catalog.get(m), lang) for m in query.metrics)
+        parts.append(t("query.part_metrics", lang, names=names))
+    for period in query.periods:
+        parts.append(t("query.part_period", lang, period=fmt.period(period, lang)))
+    if not query.filters.empty:
+        parts.append(t("query.part_filters", lang, filters=query.filters.describe()))
+    if query.by:
+        parts.append(t("query.part_by", lang, dimension=query.by))
+    if query.grain:
+        parts.append(t("query.part_grain", lang, grain=t(f"query.grain_{query.grain}", lang)))
+    return parts
+
+
+def not_yet_reply(query: Query, lang: str) -> Reply:
+    """A shape of question understood, whose answer this csbot does not have."""
+    shape = t(f"query.shape_{query.intent}", lang)
+    title = t("query.not_yet", lang, shape=shape)
+    parts = understood_parts(query, lang)
+    lines = (t("query.understood", lang, parts=t("query.word_sep", lang).join(parts)), t("router.see_help", lang))
+    return Reply(title=title, summary=title, kind="info", language=lang, lines=lines,
+                 data={"not_available": True, "intent": query.intent})
 
 
 def precheck(text: str, command_name: str | None, settings: Settings, *, user_id: str | None = None) -> str | None:
@@ -157,14 +269,16 @@ def precheck(text: str, command_name: str | None, settings: Settings, *, user_id
     cleaned = clean_text(text)
     lang = detect_language(text, settings.language)
     if command_name:
-        spec, args, natural = load_commands().get(command_name), cleaned, False
+        spec = load_commands().get(command_name)
     else:
-        spec, args, natural = route(cleaned, lang) if cleaned else (None, "", True)
-    if spec is None or natural:
+        spec, _, natural = route(cleaned, lang) if cleaned else (None, "", True)
+        if natural:
+            return None
+    if spec is None:
         return None
     ctx = Context.create(None, settings, user_id=user_id)  # type: ignore[arg-type]
     try:
-        parse_args(args, ctx, lang, strict=True)
+        parse_query(cleaned, ctx, lang, command=command_name)
     except (PeriodError, UsageError) as exc:
         usage = t("router.usage_line", lang, name=spec.name, usage_args=spec.usage.partition(" ")[2],
                   example=spec.example)

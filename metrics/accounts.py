@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import Connection, func, literal, or_, select, union_all
 
 from metrics import schema
 from metrics.filters import Filters
@@ -41,3 +41,20 @@ def count_accounts(conn: Connection, filters: Filters) -> int:
     if cond is not None:
         stmt = stmt.where(cond)
     return int(conn.execute(stmt).scalar_one())
+
+
+# The accounts table's columns a question may filter or break down by (``commands.query.DIMENSIONS``).
+DIMENSION_COLUMNS = ("segment", "plan", "region", "touch_model", "owner")
+
+
+def dimension_values(conn: Connection) -> dict[str, list[str]]:
+    """The distinct values of each dimension column in the data, in one statement:
+    ``{"segment": ["enterprise", "smb"], "owner": ["alice@example.com", ...], ...}`` (sorted, no NULL or blank)."""
+    a = schema.accounts
+    parts = [select(literal(name).label("dim"), a.c[name].label("value")).where(a.c[name].is_not(None))
+             .group_by(a.c[name]) for name in DIMENSION_COLUMNS]
+    out: dict[str, list[str]] = {name: [] for name in DIMENSION_COLUMNS}
+    for dim, value in conn.execute(union_all(*parts)):
+        if value is not None and str(value).strip():
+            out[dim].append(str(value))
+    return {name: sorted(values) for name, values in out.items()}

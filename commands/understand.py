@@ -1,0 +1,767 @@
+"""From a question as typed to one ``Query``: ``parse_query``.
+
+The question is read in its ``vocabulary.prep`` form, piece by piece; each piece that is
+understood is taken out of the text (masked), in this order: the command named first, typed
+filters (``segment:smb``, ``担当: 山田``, ``--filter plan=pro``), a glossary question, the
+shapes of answer (comparison, list, count, trend, breakdown words), metric names, periods,
+command words, filter values named in words, then stop words. Whatever is left is either the
+account a command takes (``health``) or ``Query.unknown``: words that could change the answer,
+which the router names back to the asker instead of answering another question.
+
+A filter value the data does not hold (``segment:enterpise``, an unknown owner) is unknown too,
+with the data's nearest values as suggestions; a period that has not started is refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
+from rapidfuzz import fuzz, process
+from sqlalchemy import Connection
+
+from commands import periods as period_words
+from commands.arguments import ME_WORDS, UsageError, owner_ids
+from commands.glossary import extract_term
+from commands.messages import t
+from commands.query import Query
+from commands.vocabulary import DIMENSION_WORDS, Vocabulary, filter_key, headline_metric, prep, vocabulary
+from metrics.filters import NO_FILTERS, Filters
+from metrics.periods import Period, add_months
+
+if TYPE_CHECKING:
+    from commands.context import Context
+
+logger = logging.getLogger(__name__)
+
+SUGGEST_SCORE = 75.0  # rapidfuzz ratio for a "did you mean"
+# Commands whose text is their own grammar (subcommands, channels, times, a term): read by the command.
+OWN_GRAMMAR = ("digest", "sync", "term", "help")
+# Commands whose left-over words are an account name (or their own words: mine, dropped, backtest).
+TAKES_ACCOUNT = ("health",)
+
+# ---- words no table holds: how a shape of answer is asked ----------------------------------
+
+_B = r"(?<![\w-])"  # a word starts here
+_E = r"(?![\w-])"  # ... and ends here
+
+
+def _words(*alternatives: str) -> str:
+    return "(?:" + "|".join(sorted(alternatives, key=len, reverse=True)) + ")"
+
+
+# "how is this computed" (the how button's word), not "how many" or "how is acme doing".
+_HOW = re.compile(_B + r"how\s+(?:is|was|are|were|do\s+you|did\s+you)?\s*(?:this|that|it|these|they)?\s*"
+                  r"(?:computed|calculated|worked\s+out)" + _E + r"|計算方法|計算式|どう(?:やって)?計算|算出方法")
+_COUNT = re.compile(_B + r"(?:how\s+many|number\s+of|count\s+of|#\s*of)" + _E + r"|何社|何件|社数|件数|顧客数|会社数|アカウント数")
+_ACCOUNTS = re.compile(_B + r"(?:accounts?|customers?|clients?|companies|company|logos?)" + _E
+                       + r"|顧客|お客様|お客さま|会社|企業|アカウント")
+_LIST_CUE = re.compile(_B + r"(?:which|who|list|show|top|what)" + _E + r"|一覧|リスト|どこ|どの|誰")
+# what happened to the accounts listed (movements of MRR), EN and JA
+_MOVEMENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("early_churn", re.compile(_B + r"(?:churned\s+early|left\s+early|early\s+churn(?:ed)?)" + _E + r"|早期解約(?:した)?")),
+    ("churn", re.compile(_B + r"(?:churned|cancell?ed|left|lost)" + _E + r"|解約(?:した|済み?)?(?!率)|離脱(?:した)?(?!率)|チャーンした")),
+    ("reactivation", re.compile(_B + r"(?:reactivated|came\s+back|returned)" + _E + r"|再開(?:した)?|復活(?:した)?")),
+    ("expansion", re.compile(_B + r"(?:expanded|upgraded|grew)" + _E + r"|拡大(?:した)?|アップグレード(?:した)?|増額(?:した)?")),
+    ("contraction", re.compile(_B + r"(?:contracted|downgraded|shrank)" + _E + r"|縮小(?:した)?|ダウングレード(?:した)?|減額(?:した)?")),
+    ("new", re.compile(_B + r"(?:new|joined|signed\s+up|won)" + _E + r"|新規(?:契約)?(?:した)?|新しく契約した")),
+)
+# "who dropped to red": the health command's own view
+_DROPPED_TO_RED = re.compile(_B + r"(?:dropped|fell|went|turned)\s+(?:to\s+|into\s+)?red" + _E
+                             + r"|(?:赤|レッド)(?:に|へ)(?:なった|落ちた|転落した)?")
+_HEALTH_DROP = re.compile(
+    _B + r"(?:health(?:\s+score)?s?\s+(?:has\s+|have\s+)?(?:dropped|fell|fallen|declined|decreased|went\s+down)"
+    r"|(?:dropped|fell|declined)\s+in\s+health)(?:\s+by)?"
+    r"(?:\s+(?:more\s+than\s+|over\s+|at\s+least\s+)?(?P<n>\d+)\s*(?:points?|pts?))?" + _E
+    + r"|ヘルス(?:スコア)?\s*(?:が|の)?\s*(?:(?P<n2>\d+)\s*(?:ポイント|点|pt)\s*(?:以上)?)?\s*"
+      r"(?:下がった|低下した|低下|悪化した|落ちた|下落した)")
+_RENEWALS = re.compile(
+    _B + r"(?:upcoming\s+)?renewals?(?:\s+(?:due|coming\s+up|upcoming|coming))?"
+         r"(?:\s+(?:in|within|over))?(?:\s+the)?(?:\s+next)?(?:\s+(?P<n>\d+)\s*days?)?" + _E
+    + r"|" + _B + r"renewing(?:\s+(?:in|within))?(?:\s+the)?(?:\s+next)?(?:\s+(?P<n2>\d+)\s*days?)?" + _E
+    + r"|(?:(?P<n3>\d+)\s*日以内(?:に|の)?\s*)?(?:契約)?更新(?:が|の)?(?:近い|間近|予定|時期が近い|が来る)?")
+_BAND = re.compile(
+    _B + r"(?:in\s+(?:the\s+)?)?(?P<band>red|yellow|green)(?:\s+band)?" + _E
+    + r"|(?P<risk>" + _B + r"(?:at[\s-]risk|risky)" + _E + r"|リスクの高い|リスクが高い|危険な?|要注意の?)"
+    + r"|(?P<ja>赤|レッド|黄色|黄|イエロー|緑|グリーン)(?:の|ゾーン|バンド)?")
+_JA_BANDS = {"赤": "red", "レッド": "red", "黄色": "yellow", "黄": "yellow", "イエロー": "yellow", "緑": "green",
+             "グリーン": "green"}
+_OWNED_BY = re.compile(_B + r"(?:owned|managed|handled)\s+by\s+(?P<who>[^\s?？!,、。]+)")
+_POSSESSIVE = re.compile(_B + r"(?P<who>[a-z][\w.]*)['’]s" + _E)
+_MY = re.compile(_B + r"(?:my|mine)" + _E + r"|自分の|私の|わたしの")
+
+# comparisons: a cue word, or a named offset (year over year ...)
+_OFFSETS: tuple[tuple[str, int, re.Pattern[str]], ...] = (
+    ("yoy", 12, re.compile(_B + r"(?:yoy|year[\s-]over[\s-]year|vs\.?\s+last\s+year)" + _E + r"|前年(?:同月|同期)?比|昨対|対前年")),
+    ("qoq", 3, re.compile(_B + r"(?:qoq|quarter[\s-]over[\s-]quarter)" + _E + r"|前(?:四半)?期比")),
+    ("mom", 1, re.compile(_B + r"(?:mom|month[\s-]over[\s-]month)" + _E + r"|前月比")),
+)
+_COMPARE = re.compile(_B + r"(?:vs\.?|versus|compared?\s+(?:to|with)|compare|against)" + _E
+                      + r"|と比べて|と比較|を比較|比較して|比較")
+
+# trends: the grain
+_GRAINS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("quarter", re.compile(_B + r"(?:quarterly|by\s+quarter|per\s+quarter|each\s+quarter|quarter\s+by\s+quarter)" + _E
+                           + r"|四半期(?:ごと|毎|別)|四半期推移")),
+    ("week", re.compile(_B + r"(?:weekly|by\s+week|per\s+week|each\s+week|week\s+by\s+week)" + _E + r"|週次|週ごと|週毎|週別|毎週")),
+    ("month", re.compile(_B + r"(?:monthly|by\s+month|per\s+month|each\s+month|month\s+by\s+month)" + _E
+                         + r"|月次|月ごと|月毎|月別|毎月")),
+    ("", re.compile(_B + r"(?:trend|trends|over\s+time|history|trajectory)" + _E + r"|推移|トレンド|経過|変化")),
+)
+_BY_EN = r"(?:by|per|for\s+each|each|across|split\s+by|broken\s+down\s+by|breakdown\s+by)"
+_BY_JA = r"\s*(?:別|ごと|毎)"
+
+_STOP_PHRASES = re.compile(_B + r"(?:(?:the\s+)?(?:whole|entire)\s+company|company[\s-]wide)" + _E + r"|会社全体|全社")
+_FUTURE = re.compile(_B + r"(?:next\s+(?:week|month|quarter|year)|tomorrow)" + _E + r"|来週|来月|来期|来四半期|来年度?|明日")
+
+# typed filters: key:value (a Slack mention as one value), --filter key=value
+_TYPED = re.compile(r"(?<!\S)(?:--filter\s+(?P<fkey>[a-z_]+)\s*=\s*(?P<fvalue>\S+)"
+                    r"|(?P<key>[a-z_]+|担当者?|セグメント|プラン|地域|リージョン|タッチモデル)\s*:\s*"
+                    r"(?P<value><@[^>]+>|[^\s:]\S*))")
+
+# stop words: consumed wherever they stand (EN: whole words; JA: at the edges of what is left)
+STOP_EN = frozenset("""
+what what's whats which is are was were be been the a an of for in on at please pls show me tell give our my us we
+you your do did does have has had to and about with can could would i get got see current currently now total value
+values number rate how's hows how about overall all everything look looks like then so just data
+figure figures numbers there here it its that this these those as from during since ? ! . , ; :
+""".split())
+STOP_JA = tuple(sorted("""
+教えてください 教えて下さい 教えてくれますか 教えて おしえて 知りたいです 知りたい 見せてください 見せて 表示して 出して ください 下さい
+でしたか ですか でした です ますか ますか でしょうか だった は? は？ ? ！ ! 。 、 , ・
+について どう どれくらい どのくらい いくら いくつ 全体 全社 会社全体 弊社 当社 自社 うちの 現在の 現在 今の 最新の 最新
+数値 値 の は を が で に と も って か ね よ や へ から まで 中
+""".split(), key=len, reverse=True))
+
+
+@dataclass(frozen=True)
+class FoundPeriod:
+    """A period read from the text and where: ``text[start:end]``."""
+
+    period: Period
+    start: int
+    end: int
+    text: str
+
+
+class _Text:
+    """The question in ``prep`` form, with the parts already understood masked out (spaces)."""
+
+    def __init__(self, text: str):
+        self.low = prep(text).lower()
+        self.orig = prep(text) if len(prep(text)) == len(self.low) else self.low
+        self.chars = list(self.low)
+
+    @property
+    def rest(self) -> str:
+        return "".join(self.chars)
+
+    def take(self, start: int, end: int) -> str:
+        piece = self.orig[start:end]
+        for i in range(start, end):
+            self.chars[i] = " "
+        return piece
+
+    def take_match(self, m: re.Match[str]) -> str:
+        return self.take(m.start(), m.end())
+
+    def search(self, regex: re.Pattern[str]) -> re.Match[str] | None:
+        return regex.search(self.rest)
+
+    def take_word(self, word: str) -> int | None:
+        """Take one occurrence of a vocabulary word (whole word when it is Latin); where it stood."""
+        m = re.search(_word_regex(word), self.rest)
+        if m is None:
+            return None
+        self.take_match(m)
+        return m.start()
+
+    def empty(self) -> bool:
+        return not self.rest.strip()
+
+
+def _word_regex(word: str) -> str:
+    escaped = re.escape(word).replace(r"\ ", r"\s+")
+    if word[:1].isascii() and word[:1].isalnum():
+        escaped = _B + escaped
+    if word[-1:].isascii() and word[-1:].isalnum():
+        escaped = escaped + _E
+    return escaped
+
+
+# ---- periods ---------------------------------------------------------------------------------
+
+_EXTRA_PERIODS: tuple[tuple[re.Pattern[str], object], ...] = (
+    (re.compile(r"先々月|先先月|前々月"), lambda m, today: _month_back(today, 2)),
+    (re.compile(r"第\s*(?P<q>[1-4])\s*四半期"), lambda m, today: _quarter_this_year(int(m["q"]), today)),
+    (re.compile(_B + r"(?:(?P<y>\d{4})\s*)?(?P<h>h[12])" + _E + r"|(?P<ja>上半期|下半期|上期|下期)"),
+     lambda m, today: _half(m, today)),
+)
+
+
+def _month_back(today: date, n: int) -> Period:
+    start = add_months(today.replace(day=1), -n)
+    return Period(start, add_months(start, 1), "month")
+
+
+def _quarter_this_year(q: int, today: date) -> Period:
+    start = date(today.year, 3 * q - 2, 1)
+    return Period(start, add_months(start, 3), "quarter")
+
+
+def _half(m: re.Match[str], today: date) -> Period:
+    first = (m["h"] == "h1") if m["h"] else m["ja"] in ("上半期", "上期")
+    year = int(m["y"]) if m["y"] else today.year
+    start = date(year, 1 if first else 7, 1)
+    return Period(start, add_months(start, 6), "months")
+
+
+def find_period_spans(text: str, today: date, lang: str = "en") -> list[FoundPeriod]:
+    """Every period in ``text`` with where it stands (local fallback of ``commands.periods``' own,
+    which the period work adds: this one reads the period parser's patterns plus 先々月, 第N四半期,
+    上期/下期 and H1/H2). Raises ``PeriodError`` for a period-shaped word that is not one."""
+    own = getattr(period_words, "find_period_spans", None)
+    if own is not None:
+        return list(own(text, today, lang))
+    chars = list(text)
+    found: list[FoundPeriod] = []
+    patterns = list(_EXTRA_PERIODS) + [(p.regex, p.build) for p in period_words.ALL_PATTERNS]
+    while True:
+        rest = "".join(chars)
+        for regex, build in patterns:
+            m = regex.search(rest)
+            if m is None or not m[0].strip():
+                continue
+            try:
+                period = build(m, today)  # type: ignore[operator]
+            except ValueError:
+                raise period_words.PeriodError(m[0].strip(), lang) from None
+            found.append(FoundPeriod(period, m.start(), m.end(), text[m.start():m.end()]))
+            chars[m.start():m.end()] = " " * (m.end() - m.start())
+            break
+        else:
+            return sorted(found, key=lambda f: f.start)
+
+
+def comparison_period(period: Period, months: int) -> Period:
+    """The same span ``months`` earlier (YoY 12, QoQ 3, MoM 1)."""
+    own = getattr(period_words, "comparison_period", None)
+    if own is not None:
+        word = {12: "yoy", 3: "qoq", 1: "mom"}[months]
+        try:
+            return own(period, word)
+        except Exception:  # noqa: BLE001 - a different signature: fall back to our own
+            pass
+    return replace(period, start=add_months(period.start, -months), end=add_months(period.end, -months))
+
+
+def _started(period: Period, today: date, word: str, lang: str) -> Period:
+    """A period that has not started is refused; one in progress ends today ("to date")."""
+    if period.start > today:
+        raise UsageError(t("query.future_period", lang, period=word.strip(), today=today.isoformat(),
+                           example=t("query.future_example", lang)))
+    if period.end > today + timedelta(days=1):
+        return replace(period, end=today + timedelta(days=1), to_date=True)
+    return period
+
+
+# ---- the parser --------------------------------------------------------------------------------
+
+@dataclass
+class _Found:
+    """What has been read so far."""
+
+    command: str | None = None
+    explicit: bool = False  # the command was named first (or by the surface)
+    metrics: list[str] = field(default_factory=list)
+    periods: list[FoundPeriod] = field(default_factory=list)
+    filters: dict[str, object] = field(default_factory=dict)
+    unknown: list[str] = field(default_factory=list)
+    suggestions: list[str] = field(default_factory=list)
+    words: list[str] = field(default_factory=list)
+
+
+def parse_query(text: str, ctx: Context, lang: str, *, command: str | None = None,
+                conn: Connection | None = None) -> Query:
+    """``text`` (a question, or a slash command's arguments when ``command`` names it) as one ``Query``.
+
+    ``conn``: the request's connection; the data's dimension values and account names are the
+    vocabulary then (without it, as in a slash command's ack, only the catalog's and the
+    message table's words are known and a filter value is taken as typed)."""
+    vocab = vocabulary(conn)
+    s = _Text(text)
+    f = _Found()
+    cleaned = " ".join(text.split())
+
+    # 1. a glossary question ("what is NRR?", "NRRって何？"); "解約率を教えて" asks for the number
+    if command is None:
+        term = extract_term(s.orig)
+        if term and _is_definition(s.low) and not _TYPED.search(s.low):
+            return Query(intent="define", command="term", term=term, text=cleaned)
+
+    # 2. the command named first ("churn last-month", "/churn" with its arguments)
+    if command is not None:
+        f.command, f.explicit = command, True
+    else:
+        m = re.match(r"\s*(\S+)", s.rest)
+        if m and m[1] in vocab.command_names:
+            f.command, f.explicit = vocab.commands[m[1]], True
+            s.take(m.start(1), m.end(1))
+    if f.command in OWN_GRAMMAR:
+        return Query(intent="help" if f.command == "help" else "command", command=f.command,
+                     words=tuple(s.rest.split()), text=cleaned)
+
+    # 3. typed filters
+    _typed_filters(s, f, vocab, ctx, lang)
+
+    # 4. a command that takes an account: an exact account name wins over any other reading
+    account = None
+    if f.command in TAKES_ACCOUNT or (not f.explicit and _mentions_health(s, vocab)):
+        account = _exact_account(s, vocab, conn)
+        if account is not None:
+            return Query(intent="command", command="health", account=account, filters=_filters(f),
+                         text=cleaned)
+
+    # 5. shapes of answer
+    shape = _shapes(s, f, vocab, ctx, lang)
+
+    # 6. metric names, longest first
+    named: list[tuple[int, str]] = []
+    for alias in sorted(vocab.metrics, key=len, reverse=True):
+        while (pos := s.take_word(alias)) is not None:
+            named.append((pos, vocab.metrics[alias]))
+    f.metrics = _in_order(f.metrics + [name for _, name in sorted(named)])
+
+    # 7. periods
+    m = s.search(_FUTURE)
+    if m is not None and not shape.get("listing") == "renewals":
+        raise UsageError(t("query.future_period", lang, period=m[0], today=ctx.today.isoformat(),
+                           example=t("query.future_example", lang)))
+    try:
+        spans = find_period_spans(s.rest, ctx.today, lang)
+    except period_words.PeriodError:
+        if f.command not in TAKES_ACCOUNT:
+            raise
+        spans = []  # "/health Company 0007": the words are the account's name
+    for found in spans:
+        period = _started(found.period, ctx.today, found.text, lang)
+        f.periods.append(replace(found, period=period))
+        s.take(found.start, found.end)
+
+    # 8. command words (longest first): the command a question points to
+    keyword_command = None
+    for word in sorted(vocab.commands, key=len, reverse=True):
+        if re.search(r"\w", word) and s.take_word(word) is not None:
+            keyword_command = keyword_command or vocab.commands[word]
+    if f.explicit:
+        for token in ("how", "accounts", "page"):
+            while s.take_word(token) is not None:
+                f.words.append(token)
+        if "accounts" in f.words:
+            for m in list(re.finditer(_B + r"\d{1,3}" + _E, s.rest)):
+                f.words.append(m[0])
+                s.take_match(m)
+
+    # 9. filter values named in words
+    _named_values(s, f, vocab, shape, lang)
+
+    # 10. stop words, and what is left
+    while (m := s.search(_STOP_PHRASES)) is not None:
+        s.take_match(m)
+    left = _leftover(s)
+    command_name = f.command or _command_of(f.metrics) or keyword_command or shape.get("command")
+    if command_name in TAKES_ACCOUNT and not shape.get("intent"):
+        words = tuple(f.words) + tuple(left)
+        return Query(intent="command", command=command_name, periods=tuple(x.period for x in f.periods),
+                     period_words=tuple(x.text for x in f.periods), filters=_filters(f), words=words,
+                     metrics=("health_score",), text=cleaned)
+    for word in left:
+        f.unknown.append(word)
+        f.suggestions.extend(_suggest(word, vocab))
+    return _decide(f, shape, command_name, cleaned, ctx, lang)
+
+
+def _in_order(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+_DEFINE_CUES = re.compile(_B + r"(?:what\s+is|what's|whats|what\s+are|what\s+does|define|definition|meaning|mean|means|explain)"
+                          + _E + r"|とは|って何|ってなに|ってなん|って\?|意味|定義|について|説明")
+
+
+def _is_definition(low: str) -> bool:
+    """A "what is X" question, not "X を教えて" (which asks for X's number)."""
+    return _DEFINE_CUES.search(low) is not None
+
+
+def _mentions_health(s: _Text, vocab: Vocabulary) -> bool:
+    return any(cmd == "health" and re.search(_word_regex(w), s.rest) for w, cmd in vocab.commands.items())
+
+
+def _exact_account(s: _Text, vocab: Vocabulary, conn: Connection | None) -> str | None:
+    """The words left (without the health command's words and stop words) when they name one account exactly."""
+    if conn is None:
+        return None
+    from commands.accounts import match_names
+    from metrics.accounts import accounts_by_id_or_name, all_accounts
+
+    probe = _Text(s.orig)
+    probe.chars = list(s.rest)
+    for word in sorted(vocab.commands, key=len, reverse=True):
+        if vocab.commands[word] == "health":
+            while probe.take_word(word) is not None:
+                pass
+    words = [_strip_ja_edges(probe.orig[m.start():m.end()]).strip("?？!！。、,") for m in re.finditer(r"\S+", probe.rest)]
+    words = [w for w in words if w]
+    while words and words[0].lower() in STOP_EN:
+        words.pop(0)
+    while words and words[-1].lower() in STOP_EN:
+        words.pop()
+    name = " ".join(words)
+    if not name:
+        return None
+    found = accounts_by_id_or_name(conn, name)
+    if len(found) == 1 or any(r.account_id == name for r in found):
+        return name
+    match = match_names(name, all_accounts(conn))
+    if match.exact is not None and match.how in ("name", "legal-form"):
+        return name
+    return None
+
+
+def _typed_filters(s: _Text, f: _Found, vocab: Vocabulary, ctx: Context, lang: str) -> None:
+    for m in list(_TYPED.finditer(s.rest)):
+        key = m["fkey"] or m["key"]
+        raw = s.orig[m.start("fvalue"):m.end("fvalue")] if m["fkey"] else s.orig[m.start("value"):m.end("value")]
+        if raw.startswith("//"):
+            continue
+        if not raw.isascii():  # "担当:山田の解約率": the value ends at a particle
+            raw = re.split(r"[のはをがでにと]", raw, maxsplit=1)[0] or raw
+            end = (m.start("value") if m["value"] else m.start("fvalue")) + len(raw)
+        else:
+            end = m.end()
+        s.take(m.start(), end)
+        typed = f"{key}:{raw}"
+        dim = filter_key(key)
+        if dim is None:
+            f.unknown.append(typed)
+            close = process.extractOne(key.lower(), list(DIMENSION_WORDS) + ["touch"], scorer=fuzz.ratio,
+                                       score_cutoff=60)
+            if close:
+                f.suggestions.append(f"{'touch' if close[0] == 'touch_model' else close[0]}:{raw}")
+            continue
+        value = _filter_value(dim, raw, vocab, ctx, lang)
+        if value is None:
+            f.unknown.append(typed)
+            f.suggestions.extend(f"{key}:{v}" for v in _close_values(dim, raw, vocab))
+            continue
+        _set_filter(f, dim, value)
+
+
+def _filter_value(dim: str, raw: str, vocab: Vocabulary, ctx: Context, lang: str) -> object | None:
+    """A typed value as the data writes it, or None when the data holds no such value."""
+    if dim == "owner":
+        ids = owner_ids(raw, ctx, lang)
+        if raw.lower() in ME_WORDS or not vocab.data:
+            return ids
+        words = vocab.values.get("owner", {})
+        known = [words[prep(i).lower()] for i in ids if prep(i).lower() in words]
+        return (known[0],) if known else None
+    word = prep(raw).lower()
+    words = vocab.values.get(dim, {})
+    if word in words:
+        return words[word]
+    return None if vocab.data else raw
+
+
+def _close_values(dim: str, raw: str, vocab: Vocabulary) -> list[str]:
+    words = vocab.values.get(dim, {})
+    if not words:
+        return []
+    found = process.extract(prep(raw).lower().lstrip("@"), list(words), scorer=fuzz.WRatio, limit=3, score_cutoff=60)
+    out = []
+    for word, _, _ in found:
+        value = words[word]
+        shown = value.split("@")[0] if dim == "owner" else value
+        if shown not in out:
+            out.append(shown)
+    return out
+
+
+def _set_filter(f: _Found, dim: str, value: object) -> None:
+    f.filters.setdefault(dim, value)
+
+
+def _filters(f: _Found) -> Filters:
+    values = dict(f.filters)
+    if "owner" in values and isinstance(values["owner"], str):
+        values["owner"] = (values["owner"],)
+    return Filters(**values) if values else NO_FILTERS
+
+
+def _shapes(s: _Text, f: _Found, vocab: Vocabulary, ctx: Context, lang: str) -> dict:
+    """Comparison, list, count, trend and breakdown words: what shape of answer is asked."""
+    shape: dict = {}
+    # the how-computed words before "how many" and the health command's "how is"
+    m = s.search(_HOW)
+    if m:
+        s.take_match(m)
+        f.words.append("how")
+    for name, months, regex in _OFFSETS:
+        m = s.search(regex)
+        if m:
+            s.take_match(m)
+            shape.update(intent="compare", offset=months)
+            break
+    m = s.search(_COMPARE)
+    if m:
+        s.take_match(m)
+        shape.setdefault("intent", "compare")
+    if f.explicit and f.command == "health":
+        return shape
+    m = s.search(_DROPPED_TO_RED)
+    if m:
+        s.take_match(m)
+        f.words.append("dropped")
+        shape["command"] = "health"
+        return shape
+    m = s.search(_HEALTH_DROP)
+    if m:
+        s.take_match(m)
+        n = m["n"] or m["n2"]
+        shape.update(intent="list", listing="health_drop", list_n=int(n) if n else None)
+    m = s.search(_RENEWALS) if "listing" not in shape else None
+    if m and m[0].strip():
+        s.take_match(m)
+        n = m["n"] or m["n2"] or m["n3"]
+        shape.update(intent="list", listing="renewals", list_n=int(n) if n else None)
+    count = s.search(_COUNT)
+    accounts = s.search(_ACCOUNTS)
+    if count or (accounts and not f.explicit):
+        if count:
+            s.take_match(count)
+        cue = s.search(_LIST_CUE)
+        if "listing" not in shape:
+            band = s.search(_BAND)
+            if band and (band["band"] or band["risk"] or band["ja"]):
+                s.take_match(band)
+                b = band["band"] or _JA_BANDS.get(band["ja"] or "", "red")
+                shape.update(intent="list", listing="band", list_band=b if not band["risk"] else "red")
+        if "listing" not in shape:
+            for listing, regex in _MOVEMENTS:
+                mv = s.search(regex)
+                if mv:
+                    s.take_match(mv)
+                    shape.update(intent="list", listing=listing)
+                    break
+        if count:
+            if shape.get("listing") == "churn":  # "how many customers churned": the churn answer carries the count
+                shape.pop("intent")
+                shape.pop("listing")
+                shape["command"] = "churn"
+                f.metrics.append("customer_churn_rate")
+                while (m := s.search(_ACCOUNTS)) is not None:
+                    s.take_match(m)
+            else:
+                shape["intent"] = "count"
+                shape.setdefault("listing", "accounts")
+        elif "listing" in shape or cue or _OWNED_BY.search(s.rest) or _POSSESSIVE.search(s.rest) or \
+                (accounts and not _has_metric(s, vocab)):
+            shape.update(intent="list")
+            shape.setdefault("listing", "accounts")
+        if shape.get("intent") in ("list", "count"):
+            for regex in (_ACCOUNTS, _LIST_CUE):
+                while (m := s.search(regex)) is not None:
+                    s.take_match(m)
+            if _MY.search(s.rest):
+                s.take_match(s.search(_MY))  # type: ignore[arg-type]
+                _set_filter(f, "owner", owner_ids("me", ctx, lang))
+    # trends
+    for grain, regex in _GRAINS:
+        m = s.search(regex)
+        if m:
+            s.take_match(m)
+            if shape.get("intent") != "compare":
+                shape["intent"] = "trend"
+            shape["grain"] = grain or shape.get("grain") or "month"
+            if grain:
+                break
+    # breakdowns
+    for dim, words in DIMENSION_WORDS.items():
+        alternatives = _words(*(re.escape(prep(w)).replace(r"\ ", r"\s+") for w in words))
+        m = s.search(re.compile(_B + _BY_EN + r"\s+" + alternatives + _E)) or \
+            s.search(re.compile(alternatives + _BY_JA))
+        if m:
+            s.take_match(m)
+            shape["by"] = dim
+            if shape.get("intent") not in ("trend", "compare", "list", "count"):
+                shape["intent"] = "breakdown"
+            break
+    return shape
+
+
+def _has_metric(s: _Text, vocab: Vocabulary) -> bool:
+    return any(re.search(_word_regex(w), s.rest) for w in vocab.metrics)
+
+
+def _named_values(s: _Text, f: _Found, vocab: Vocabulary, shape: dict, lang: str) -> None:
+    """Filter values named in words: "enterprise", "エンタープライズ", "APAC", "owned by alice", "alice's"."""
+    for regex in (_OWNED_BY, _POSSESSIVE):
+        m = s.search(regex)
+        if m is None:
+            continue
+        who = m["who"]
+        word = prep(who).lower().lstrip("@")
+        owners = vocab.values.get("owner", {})
+        s.take_match(m)
+        if word in owners:
+            _set_filter(f, "owner", (owners[word],))
+        elif not vocab.data:
+            _set_filter(f, "owner", (who.lstrip("@"),))
+        else:
+            f.unknown.append(who)
+            f.suggestions.extend(_close_values("owner", who, vocab))
+    seen: list[tuple[str, object]] = []
+    for word, dim, value in vocab.value_words():
+        regex = _word_regex(word)
+        if dim == "touch_model" and word.isascii():  # "high touch", not "high churn"
+            regex = _B + re.escape(word) + r"[\s-]+touch" + _E
+        while (m := re.search(regex, s.rest)) is not None:
+            # "enterprise plan", "apac region": the dimension word after the value decides
+            after = s.rest[m.end():]
+            named = next((d for d, ws in DIMENSION_WORDS.items()
+                          for w in ws if re.match(r"\s*" + re.escape(prep(w)) + _E, after)), None)
+            chosen_dim, chosen = dim, value
+            if named and named != dim and word in vocab.values.get(named, {}):
+                chosen_dim, chosen = named, vocab.values[named][word]
+            s.take_match(m)
+            if named == chosen_dim:
+                dm = re.match(r"\s*" + _words(*(re.escape(prep(w)) for w in DIMENSION_WORDS[named])) + _E, s.rest[m.end():])
+                if dm:
+                    s.take(m.end() + dm.start(), m.end() + dm.end())
+            item = (chosen_dim, (chosen,) if chosen_dim == "owner" else chosen)
+            if item not in seen:
+                seen.append(item)
+    dims = [d for d, _ in seen]
+    twice = next((d for d in dims if dims.count(d) > 1), None)
+    if twice and shape.get("intent") == "compare":
+        sides = [v for d, v in seen if d == twice]
+        shape["compare_filters"] = tuple(Filters(**{twice: v}) for v in sides[:2])
+        for extra in sides[2:]:
+            f.unknown.append(str(extra))
+        seen = [(d, v) for d, v in seen if d != twice]
+    for dim, value in seen:
+        if dim in f.filters and f.filters[dim] != value:
+            f.unknown.append(str(value[0] if isinstance(value, tuple) else value))
+            continue
+        _set_filter(f, dim, value)
+
+
+def _strip_ja_edges(word: str) -> str:
+    changed = True
+    while changed and word:
+        changed = False
+        for stop in STOP_JA:
+            if word.startswith(stop):
+                word, changed = word[len(stop):], True
+                break
+            if word.endswith(stop):
+                word, changed = word[: -len(stop)], True
+                break
+    return word
+
+
+def _leftover(s: _Text) -> list[str]:
+    """The words nobody read, without stop words (as typed, in the question's normal form)."""
+    out = []
+    for m in re.finditer(r"\S+", s.rest):
+        word = s.orig[m.start():m.end()].strip("?？!！。.,、;:「」\"'()（）")
+        if not word:
+            continue
+        low = word.lower()
+        if low in STOP_EN:
+            continue
+        if not word.isascii():
+            word = _strip_ja_edges(word).strip("?？!！。.,、")
+            if not word:
+                continue
+        out.append(word)
+    return out
+
+
+def _suggest(word: str, vocab: Vocabulary) -> list[str]:
+    """Did you mean: the nearest command, metric or value word."""
+    low = prep(word).lower()
+    choices = vocab.suggestion_words(ascii_only=low.isascii())
+    found = process.extractOne(low, choices, scorer=fuzz.ratio, score_cutoff=SUGGEST_SCORE)
+    if not found:
+        return []
+    match = found[0]
+    if match in vocab.values.get("owner", {}):
+        return [match]
+    return [match]
+
+
+def _command_of(metrics: list[str]) -> str | None:
+    from metrics import catalog
+
+    return catalog.get(metrics[0]).command if metrics else None
+
+
+def _decide(f: _Found, shape: dict, command_name: str | None, cleaned: str, ctx: Context, lang: str) -> Query:
+    periods = [x.period for x in f.periods]
+    period_texts = [x.text.strip() for x in f.periods]
+    intent = shape.get("intent")
+    offset = shape.get("offset")
+    compare_filters = shape.get("compare_filters", ())
+    if intent == "compare":
+        if offset and len(periods) <= 1:
+            base = periods[0] if periods else period_words.default_period(ctx.today)
+            periods = [base, comparison_period(base, offset)]
+            period_texts = (period_texts or [""]) + [""]
+        if len(periods) < 2 and not compare_filters:
+            # "compare churn": compare what with what? Not answered with a guess.
+            f.unknown.append(t("query.compare_what", lang))
+    elif len(periods) > 1 and intent in (None, "breakdown", "value"):
+        intent = "compare"
+    if len(periods) > 2:
+        f.unknown.extend(period_texts[2:])
+    metrics = list(f.metrics)
+    if not metrics and command_name:
+        head = headline_metric(command_name)
+        if head and intent not in ("list", "count"):
+            metrics = [head]
+    if intent is None:
+        if command_name is not None:
+            intent = "command" if f.explicit else "value"
+        elif f.unknown:
+            intent = "value"
+        else:
+            intent = "help" if not cleaned else "value"
+            if cleaned and (periods or f.filters):  # a period or a filter, but of what?
+                f.unknown.append(t("query.which_metric", lang))
+            elif cleaned:  # nothing recognised at all
+                f.unknown.append(cleaned)
+    if intent in ("breakdown", "trend", "compare") and not metrics:
+        f.unknown.append(t("query.which_metric", lang)) if not f.unknown else None
+    return Query(
+        intent=intent,
+        command=command_name,
+        metrics=tuple(metrics),
+        periods=tuple(periods),
+        period_words=tuple(period_texts),
+        filters=_filters(f),
+        compare_filters=tuple(compare_filters),
+        by=shape.get("by"),
+        grain=shape.get("grain"),
+        listing=shape.get("listing"),
+        list_band=shape.get("list_band"),
+        list_n=shape.get("list_n"),
+        words=tuple(f.words),
+        unknown=tuple(dict.fromkeys(f.unknown)),
+        suggestions=tuple(dict.fromkeys(f.suggestions)),
+        text=cleaned,
+    )
