@@ -162,11 +162,11 @@ def strict_words(args: Args, allowed: tuple[str, ...], lang: str) -> None:
     extra = [w for w in args.words if w.lower() not in allowed and not (paging and w.isdigit())]
     if not extra:
         return
-    if any(_PERIOD_LIKE.search(w) for w in extra):  # a mistyped period: say so, with examples
+    if any(PERIOD_LIKE.search(w) for w in extra):  # a mistyped period: say so, with examples
         raise PeriodError(" ".join(extra), lang)
     words = t("query.word_sep", lang).join(t("query.quote", lang, word=w) for w in extra)
     raise UsageError(t("query.unknown_words", lang, words=words))
 
 
 # A word that looks like a period: digits, or a period word's pieces ("lastmonth", "qtr", "先月").
-_PERIOD_LIKE = re.compile(r"\d|last|this|next|month|quarter|year|week|day|ytd|mtd|qtd|q[1-4]|[年月週日期]", re.I)
+PERIOD_LIKE = re.compile(r"\d|last|this|next|month|quarter|year|week|day|ytd|mtd|qtd|q[1-4]|[年月週日期]", re.I)

@@ -24,11 +24,11 @@ from rapidfuzz import fuzz, process
 from sqlalchemy import Connection
 
 from commands import periods as period_words
-from commands.arguments import ME_WORDS, UsageError, owner_ids
+from commands.arguments import ME_WORDS, PERIOD_LIKE, UsageError, owner_ids
 from commands.glossary import extract_term
 from commands.messages import t
 from commands.query import Query
-from commands.vocabulary import DIMENSION_WORDS, Vocabulary, filter_key, headline_metric, prep, vocabulary
+from commands.vocabulary import DIMENSION_WORDS, Vocabulary, filter_key, headline_metric, key, prep, vocabulary
 from metrics.filters import NO_FILTERS, Filters
 from metrics.periods import Period, add_months
 
@@ -194,8 +194,10 @@ def _word_regex(word: str) -> str:
 
 # ---- periods ---------------------------------------------------------------------------------
 
-_EXTRA_PERIODS: tuple[tuple[re.Pattern[str], object], ...] = (
+_EXTRA_FIRST: tuple[tuple[re.Pattern[str], object], ...] = (
     (re.compile(r"先々月|先先月|前々月"), lambda m, today: _month_back(today, 2)),
+)
+_EXTRA_PERIODS: tuple[tuple[re.Pattern[str], object], ...] = (
     (re.compile(r"第\s*(?P<q>[1-4])\s*四半期"), lambda m, today: _quarter_this_year(int(m["q"]), today)),
     (re.compile(_B + r"(?:(?P<y>\d{4})\s*)?(?P<h>h[12])" + _E + r"|(?P<ja>上半期|下半期|上期|下期)"),
      lambda m, today: _half(m, today)),
@@ -228,7 +230,7 @@ def find_period_spans(text: str, today: date, lang: str = "en") -> list[FoundPer
         return list(own(text, today, lang))
     chars = list(text)
     found: list[FoundPeriod] = []
-    patterns = list(_EXTRA_PERIODS) + [(p.regex, p.build) for p in period_words.ALL_PATTERNS]
+    patterns = [*_EXTRA_FIRST, *((p.regex, p.build) for p in period_words.ALL_PATTERNS), *_EXTRA_PERIODS]
     while True:
         rest = "".join(chars)
         for regex, build in patterns:
@@ -306,8 +308,8 @@ def parse_query(text: str, ctx: Context, lang: str, *, command: str | None = Non
     if command is not None:
         f.command, f.explicit = command, True
     else:
-        m = re.match(r"\s*(\S+)", s.rest)
-        if m and m[1] in vocab.command_names:
+        m = _first_command(s.rest, vocab)
+        if m is not None:
             f.command, f.explicit = vocab.commands[m[1]], True
             s.take(m.start(1), m.end(1))
     if f.command in OWN_GRAMMAR:
@@ -371,17 +373,32 @@ def parse_query(text: str, ctx: Context, lang: str, *, command: str | None = Non
     # 10. stop words, and what is left
     while (m := s.search(_STOP_PHRASES)) is not None:
         s.take_match(m)
+    if shape.get("intent") not in ("list", "count"):  # "テックタッチの顧客のNPS": the customers' NPS
+        while (m := s.search(_ACCOUNTS)) is not None:
+            s.take_match(m)
     left = _leftover(s)
     command_name = f.command or _command_of(f.metrics) or keyword_command or shape.get("command")
     if command_name in TAKES_ACCOUNT and not shape.get("intent"):
+        if f.explicit:  # "/health A": the words as typed (an account id may look like a stop word)
+            left = [s.orig[m.start():m.end()] for m in re.finditer(r"\S+", s.rest)]
         words = tuple(f.words) + tuple(left)
         return Query(intent="command", command=command_name, periods=tuple(x.period for x in f.periods),
                      period_words=tuple(x.text for x in f.periods), filters=_filters(f), words=words,
                      metrics=("health_score",), text=cleaned)
+    if f.explicit and not f.periods:  # "/nps lastmonth": a mistyped period is said to be one
+        for word in left:
+            if PERIOD_LIKE.search(word):
+                raise period_words.PeriodError(word, lang)
     for word in left:
         f.unknown.append(word)
         f.suggestions.extend(_suggest(word, vocab))
     return _decide(f, shape, command_name, cleaned, ctx, lang)
+
+
+def _first_command(text: str, vocab: Vocabulary) -> re.Match[str] | None:
+    """The command name or alias the text starts with ("kpi ボード" is the alias KPIボード), longest first."""
+    names = sorted(vocab.command_names, key=len, reverse=True)
+    return re.match(r"\s*(" + "|".join(re.escape(n) for n in names) + r")(?=\s|$)", text)
 
 
 def _in_order(items: list[str]) -> list[str]:
@@ -405,31 +422,34 @@ def _exact_account(s: _Text, vocab: Vocabulary, conn: Connection | None) -> str 
     """The words left (without the health command's words and stop words) when they name one account exactly."""
     if conn is None:
         return None
-    from commands.accounts import match_names
-    from metrics.accounts import accounts_by_id_or_name, all_accounts
-
     probe = _Text(s.orig)
     probe.chars = list(s.rest)
     for word in sorted(vocab.commands, key=len, reverse=True):
         if vocab.commands[word] == "health":
             while probe.take_word(word) is not None:
                 pass
+    raw = " ".join(probe.orig[m.start():m.end()] for m in re.finditer(r"\S+", probe.rest))
     words = [_strip_ja_edges(probe.orig[m.start():m.end()]).strip("?？!！。、,") for m in re.finditer(r"\S+", probe.rest)]
     words = [w for w in words if w]
     while words and words[0].lower() in STOP_EN:
         words.pop(0)
     while words and words[-1].lower() in STOP_EN:
         words.pop()
-    name = " ".join(words)
-    if not name:
-        return None
+    for name in dict.fromkeys((raw.strip(), " ".join(words))):
+        if name and _names_one_account(conn, name):
+            return name
+    return None
+
+
+def _names_one_account(conn: Connection, name: str) -> bool:
+    from commands.accounts import match_names
+    from metrics.accounts import accounts_by_id_or_name, all_accounts
+
     found = accounts_by_id_or_name(conn, name)
     if len(found) == 1 or any(r.account_id == name for r in found):
-        return name
+        return True
     match = match_names(name, all_accounts(conn))
-    if match.exact is not None and match.how in ("name", "legal-form"):
-        return name
-    return None
+    return match.exact is not None and match.how in ("name", "legal-form")
 
 
 def _typed_filters(s: _Text, f: _Found, vocab: Vocabulary, ctx: Context, lang: str) -> None:
@@ -468,9 +488,9 @@ def _filter_value(dim: str, raw: str, vocab: Vocabulary, ctx: Context, lang: str
         if raw.lower() in ME_WORDS or not vocab.data:
             return ids
         words = vocab.values.get("owner", {})
-        known = [words[prep(i).lower()] for i in ids if prep(i).lower() in words]
+        known = [words[key(i)] for i in ids if key(i) in words]
         return (known[0],) if known else None
-    word = prep(raw).lower()
+    word = key(raw)
     words = vocab.values.get(dim, {})
     if word in words:
         return words[word]
@@ -481,7 +501,7 @@ def _close_values(dim: str, raw: str, vocab: Vocabulary) -> list[str]:
     words = vocab.values.get(dim, {})
     if not words:
         return []
-    found = process.extract(prep(raw).lower().lstrip("@"), list(words), scorer=fuzz.WRatio, limit=3, score_cutoff=60)
+    found = process.extract(key(raw).lstrip("@"), list(words), scorer=fuzz.WRatio, limit=3, score_cutoff=60)
     out = []
     for word, _, _ in found:
         value = words[word]
@@ -614,7 +634,7 @@ def _named_values(s: _Text, f: _Found, vocab: Vocabulary, shape: dict, lang: str
         if m is None:
             continue
         who = m["who"]
-        word = prep(who).lower().lstrip("@")
+        word = key(who).lstrip("@")
         owners = vocab.values.get("owner", {})
         s.take_match(m)
         if word in owners:
@@ -694,7 +714,7 @@ def _leftover(s: _Text) -> list[str]:
 
 def _suggest(word: str, vocab: Vocabulary) -> list[str]:
     """Did you mean: the nearest command, metric or value word."""
-    low = prep(word).lower()
+    low = key(word)
     choices = vocab.suggestion_words(ascii_only=low.isascii())
     found = process.extractOne(low, choices, scorer=fuzz.ratio, score_cutoff=SUGGEST_SCORE)
     if not found:

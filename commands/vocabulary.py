@@ -49,13 +49,18 @@ _CJK = r"\u3400-\u4dbf\u4e00-\u9fff"
 def prep(text: str) -> str:
     """The normal form of a question or a word: NFKC, ``〜``/``~`` as ``..``, a space between
     Latin letters/digits and kana, and between Latin letters and kanji (``10月`` stays glued),
-    lower case."""
+    and lower case with ``key``."""
     text = unicodedata.normalize("NFKC", text or "").replace("〜", "..").replace("~", "..")
     text = re.sub(rf"([A-Za-z0-9%])(?=[{_KANA}])", r"\1 ", text)
     text = re.sub(rf"([{_KANA}])(?=[A-Za-z0-9@#<])", r"\1 ", text)
     text = re.sub(rf"([A-Za-z])(?=[{_CJK}])", r"\1 ", text)
     text = re.sub(rf"([{_CJK}])(?=[A-Za-z])", r"\1 ", text)
     return text
+
+
+def key(word: str) -> str:
+    """A vocabulary word as it is looked up: ``prep`` and lower case."""
+    return prep(word).lower()
 
 
 @dataclass(frozen=True)
@@ -88,26 +93,26 @@ class Vocabulary:
 def _static() -> tuple[dict[str, str], dict[str, str], frozenset[str], dict[str, dict[str, str]]]:
     from commands.registry import load_commands
 
-    metrics = {prep(alias): name for alias, name in catalog.vocabulary().items()}
-    metrics.update({prep(name.replace("_", " ")): name for name in catalog.names()})
+    metrics = {key(alias): name for alias, name in catalog.vocabulary().items()}
+    metrics.update({key(name.replace("_", " ")): name for name in catalog.names()})
     commands: dict[str, str] = {}
     names: set[str] = set()
     for spec in load_commands().values():
         for word in (spec.name, *spec.aliases):
-            commands[prep(word)] = spec.name
-            names.add(prep(word))
+            commands[key(word)] = spec.name
+            names.add(key(word))
         for word in spec.keywords:
-            commands.setdefault(prep(word), spec.name)
+            commands.setdefault(key(word), spec.name)
     values: dict[str, dict[str, str]] = {dim: {} for dim in DIMENSION_WORDS}
-    for key, entry in table().items():
-        if not key.startswith("values."):
+    for message, entry in table().items():
+        if not message.startswith("values."):
             continue
-        prefix, _, value = key.removeprefix("values.").partition("_")
+        prefix, _, value = message.removeprefix("values.").partition("_")
         dim = _VALUE_PREFIX.get(prefix)
         if dim is None:
             continue
-        values[dim][prep(str(entry["ja"]))] = value
-        values[dim].setdefault(prep(value), value)
+        values[dim][key(str(entry["ja"]))] = value
+        values[dim].setdefault(key(value), value)
     return metrics, commands, frozenset(names), values
 
 
@@ -127,9 +132,9 @@ def vocabulary(conn: Connection | None = None) -> Vocabulary:
         by_lower = {v.lower(): v for v in stored}
         words: dict[str, str] = {}
         for value in stored:
-            words[prep(value)] = value
+            words[key(value)] = value
             if dim == "owner" and "@" in value:  # "alice" is alice@example.com
-                words.setdefault(prep(value.split("@", 1)[0]), value)
+                words.setdefault(key(value.split("@", 1)[0]), value)
         for word, value in known.get(dim, {}).items():  # Japanese names of values the data holds
             if value.lower() in by_lower:
                 words.setdefault(word, by_lower[value.lower()])
