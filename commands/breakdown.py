@@ -161,7 +161,8 @@ def answer(req: Request) -> Reply:
         Series(metric_text.label(b.metric, lang), tuple(groups[g.value].current.value if g.value in groups else None
                                                          for g in shown))
         for b, groups in zip(results, by_value) if b in charted)
-    chart = Chart(kind="bars", title=t("breakdown.chart_title", lang, label=label, dim=dim), subtitle=where,
+    charted_labels = ", ".join(metric_text.label(b.metric, lang) for b in charted)
+    chart = Chart(kind="bars", title=t("breakdown.chart_title", lang, label=charted_labels, dim=dim), subtitle=where,
                   labels=tuple(value_name(by, g.value, lang) for g in shown), series=series, unit=metric.unit,
                   signed=metric.signed)
 

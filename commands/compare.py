@@ -142,8 +142,9 @@ def answer(req: Request) -> Reply:
     else:  # grouped: a pair of bars (A, B) per metric
         chart_labels = tuple(metric_text.label(m, lang) for m in charted)
         series = tuple(Series(side.label, tuple(values[m.name][i].value for m in charted)) for i, side in enumerate(sides))
-    chart = Chart(kind="bars", title=t("compare.chart_title", lang, label=", ".join(
-        metric_text.label(m, lang) for m in charted), a=a.label, b=b.label), subtitle=where or period_text,
+    chart_title = (t("compare.chart_title", lang, label=metric_text.label(main, lang), a=a.label, b=b.label)
+                   if len(charted) == 1 else t("compare.periods", lang, a=a.label, b=b.label))  # the metrics name the bars
+    chart = Chart(kind="bars", title=chart_title, subtitle=where or period_text,
         labels=chart_labels, series=series, unit=main.unit, signed=main.signed)
 
     def comparison(m: MetricInfo) -> dict[str, object]:

@@ -99,7 +99,8 @@ def answer(req: Request) -> Reply:
 
     # The chart: one line per metric of the first metric's unit.
     charted = [tr for tr in trends if tr.metric.unit == metric.unit]
-    chart = Chart(kind="line", title=t("trend.chart_title", lang, label=label, grain=grain_name), subtitle=where,
+    charted_labels = ", ".join(metric_text.label(tr.metric, lang) for tr in charted)
+    chart = Chart(kind="line", title=t("trend.chart_title", lang, label=charted_labels, grain=grain_name), subtitle=where,
                   labels=tuple(marked),
                   series=tuple(Series(metric_text.label(tr.metric, lang), tuple(m.value for _, m in tr.points))
                                for tr in charted),
