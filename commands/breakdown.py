@@ -167,6 +167,8 @@ def answer(req: Request) -> Reply:
                   signed=metric.signed)
 
     lines = []
+    if len(query.periods) > 1:  # a breakdown is for one period: say which, and how to ask for two
+        lines.append(t("breakdown.one_period", lang, period=fmt.period(period, lang)))
     if len(charted) < len(results):
         lines.append(t("breakdown.not_charted", lang, labels=", ".join(
             metric_text.label(b.metric, lang) for b in results if b not in charted)))

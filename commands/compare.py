@@ -70,11 +70,14 @@ def combine(base: Filters, side: Filters) -> Filters:
 
 def sides_of(query, today) -> list[Side] | str:
     """The two sides asked for, or the message key saying why there are none."""
-    if len(query.compare_filters) >= 2:
+    if query.compare_filters:
         if len(query.periods) >= 2:
             return "compare.both"
         period = query.period or default_period(today)
-        return [Side("", period, combine(query.filters, f)) for f in query.compare_filters[:2]]
+        groups = list(query.compare_filters[:2])
+        if len(groups) == 1:  # "enterprise vs the rest of us": one group against the whole
+            groups.insert(0, Filters())
+        return [Side("", period, combine(query.filters, f)) for f in groups]
     if len(query.periods) >= 2:
         a, b = sorted(query.periods[:2], key=lambda p: (p.start, p.end))
     else:
@@ -93,9 +96,11 @@ def answer(req: Request) -> Reply:
     found = sides_of(query, req.ctx.today)
     if isinstance(found, str):
         return error_reply(t(found, lang), language=lang, hint=t("compare.example", lang))
-    by_filters = len(query.compare_filters) >= 2
+    by_filters = bool(query.compare_filters)
+    groups = ((Filters(),) * (2 - len(query.compare_filters[:2])) + tuple(query.compare_filters[:2])
+              if by_filters else (query.filters, query.filters))
     sides = [replace(s, label=side_label(f, lang) if by_filters else period_name(s.period, lang))
-             for s, f in zip(found, query.compare_filters[:2] if by_filters else (query.filters, query.filters))]
+             for s, f in zip(found, groups)]
     if sides[0].label == sides[1].label:  # two spans with the same short name: their dates tell them apart
         sides = [replace(s, label=fmt.period(s.period, lang)) for s in sides]
     a, b = sides

@@ -77,7 +77,10 @@ def answer(req: Request) -> Reply:
     if not names:
         return error_reply(t("trend.no_metric", lang), language=lang, hint=t("trend.example", lang))
     grain = query.grain if query.grain in GRAINS else "month"
-    span = query.period or default_span(req.ctx.today)
+    if len(query.periods) >= 2:  # "from Q2 to Q4": the span from the first to the last
+        span = Period(min(p.start for p in query.periods), max(p.end for p in query.periods), "range")
+    else:
+        span = query.period or default_span(req.ctx.today)
     filters = query.filters
     with req.connection() as conn:
         calc = calc_for(req, conn)

@@ -239,6 +239,21 @@ def test_comparing_two_segments_counts_each_in_the_same_period(demo):
         assert not ENGLISH_WORD.search(cell), cell
 
 
+def test_comparing_one_segment_sets_it_against_the_whole(demo):
+    reply = ask(demo, compare_answer, Query(intent="compare", metrics=("customer_churn_rate",),
+                                            compare_filters=(Filters(segment="smb"),)))
+    a, b = reply.data["comparison"]
+    assert (a["label"], b["label"]) == ("All", "smb")
+    assert a["value"] == pytest.approx(value_of(demo, "customer_churn_rate", OCT))
+    assert b["value"] == pytest.approx(value_of(demo, "customer_churn_rate", OCT, Filters(segment="smb")))
+
+
+def test_a_breakdown_asked_for_two_periods_says_which_one_it_shows(small):
+    reply = ask(small, breakdown_answer, CHURN_BY_SEGMENT.refine(periods=(SEP, OCT)))
+    assert reply.title.endswith("Sep 1 – Sep 30, 2026")
+    assert any("Sep 1 – Sep 30, 2026 only" in line and "compare" in line for line in reply.lines)
+
+
 def test_compare_without_periods_is_last_month_against_the_month_before(demo):
     reply = ask(demo, compare_answer, Query(intent="compare", metrics=("mrr",)))
     a, b = reply.data["comparison"]
