@@ -290,3 +290,16 @@ scheduler_runs = Table(
     Column("status", String(16), nullable=False),  # running | ok | failed
     Column("message", Text),
 )
+
+# The last question asked in each Slack thread (and each DM), so that a follow-up under an
+# answer ("and by segment?", "Q2は？", "enterpriseだけ") refines it (commands/followup.py).
+# ``query`` is the question as plain JSON; rows older than a day are pruned on write.
+thread_queries = Table(
+    "thread_queries",
+    metadata,
+    Column("channel_id", String(64), primary_key=True),
+    Column("thread_ts", String(64), primary_key=True),  # the thread's parent ts ("dm" for a DM without thread)
+    Column("query", JSON, nullable=False),
+    Column("updated_at", DateTime, nullable=False),  # UTC
+    Index("ix_thread_queries_updated", "updated_at"),
+)

@@ -333,3 +333,39 @@ def test_retention_waterfall_ends_at_the_kept_mrr_not_twice_it():
     bars = waterfall_bars(chart)
     assert [(b.bottom, b.height, b.total) for b in bars][-1] == (0.0, 970_000, True)
     assert len(bars) == 5
+
+
+def _texts(fig) -> dict[str, object]:
+    fig.canvas.draw()
+    return {t.get_text(): t for t in fig.axes[0].texts}
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_lines_ending_close_together_keep_their_end_labels_apart(lang):
+    weeks = tuple(f"2026-10-{d:02d}" for d in (5, 12, 19, 26))
+    chart = Chart("line", "NRR and GRR by week", "Oct 2026", weeks,
+                  (Series("NRR", (1.02, 0.98, 1.01, 1.0)), Series("GRR", (0.97, 0.99, 0.995, 0.999))), "ratio")
+    fig = figure_of(chart, lang)
+    texts = _texts(fig)
+    renderer = fig.canvas.get_renderer()
+    top, low = texts[" 100%"], texts[" 99.9%"]
+    assert not top.get_window_extent(renderer).overlaps(low.get_window_extent(renderer))
+    assert top.get_position()[1] > low.get_position()[1]  # each stays on its own side
+    assert low.get_position()[1] == pytest.approx(0.999)  # the lower one stays by its line
+
+
+def test_lines_ending_far_apart_keep_their_end_labels_on_their_lines():
+    chart = Chart("line", "Churn", "Oct 2026", ("Sep", "Oct"),
+                  (Series("Customers", (0.05, 0.06)), Series("Revenue", (0.01, 0.02))), "ratio")
+    texts = _texts(figure_of(chart))
+    assert texts[" 6%"].get_position()[1] == pytest.approx(0.06)
+    assert texts[" 2%"].get_position()[1] == pytest.approx(0.02)
+
+
+@pytest.mark.parametrize("labels", [("smb", "mid-market", "free"), ("alice@example.com", "bob@example.com", "(none)")])
+def test_a_bar_with_nothing_to_count_says_so_instead_of_drawing_zero(labels):
+    chart = Chart("bars", "Customer churn rate by plan", "Oct 2026", labels,
+                  (Series("Customer churn rate", (0.05, 0.0, None)),), "ratio")
+    texts = _texts(figure_of(chart))
+    assert {"5%", "0%", "—"} <= set(texts)
+    assert draw(chart).startswith(PNG_SIGNATURE)

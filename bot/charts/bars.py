@@ -19,6 +19,7 @@ from bot.charts.layout import (
     width_pt,
 )
 from bot.charts.style import AXIS, BLUE, TICK_PT, colours
+from commands.format import NONE
 from commands.messages import t
 from commands.reply import Series
 
@@ -62,7 +63,9 @@ def draw_bars(ctx: Ctx, series: list[Series]) -> None:
         handles.append(rects(ax, pos, vals, [0.0] * n, width * 0.9, fill, horizontal=horizontal))
         if k <= 2 and n * k <= 24:
             for p, v in zip(pos, s.values):
-                if v is None:
+                if v is None:  # a group with nothing to count: say so rather than draw a bar of zero
+                    ctx.text(ax, 0.015 * span if horizontal else p, p if horizontal else 0.015 * span, NONE,
+                             ha="left" if horizontal else "center", va="center" if horizontal else "bottom")
                     continue
                 out = 0.015 * span * (1 if v >= 0 else -1)
                 if horizontal:
