@@ -18,6 +18,7 @@ from typing import Callable
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from commands import followup
 from commands.arguments import UsageError
 from commands.context import Context, NoData, Request, freshness
 from commands.glossary import extract_term
@@ -28,7 +29,7 @@ from commands.query import Query
 from commands.registry import load_commands
 from commands.reply import Reply, error_reply
 from commands.spec import CommandSpec
-from commands.understand import parse_query
+from commands.understand import missing, parse_query
 from commands.vocabulary import prep
 from metrics.db import DatabaseUnavailable, interactive_writes, is_empty, is_locked_error, scrub
 from metrics.settings import Settings
@@ -118,7 +119,16 @@ def _dispatch(text: str, ctx: Context, *, command_name: str | None) -> Reply:
         empty, down = _data_state(ctx)
         with nullcontext(None) if (empty or down) else ctx.db.engine.connect() as conn:
             query = parse_query(cleaned, ctx, lang, command=command_name, conn=conn)
+            if conn is not None and query.understood and followup.is_follow_up(query):
+                previous = followup.recall(conn, ctx)  # "and by segment?" under an answer: that question, reshaped
+                if previous is not None:
+                    query = followup.refine(previous, query)
+            gaps = missing(query, lang) if query.understood else ()
+            if gaps:
+                query = query.refine(unknown=gaps)
             reply = _answer(query, cleaned, lang, ctx, conn, command_name=command_name, empty=empty, down=down)
+            if conn is not None and reply.kind == "answer" and followup.thread_key(ctx) is not None:
+                _remember(conn, ctx, query)
         if reply.footer is None and reply.kind == "answer":
             reply = replace(reply, footer=freshness(ctx, lang))
         return reply
@@ -135,6 +145,16 @@ def _dispatch(text: str, ctx: Context, *, command_name: str | None) -> Reply:
         ref = uuid.uuid4().hex[:8]
         logger.exception("error %s while answering %r", ref, cleaned)
         return error_reply(t("router.internal_error", lang, ref=ref), language=lang)
+
+
+def _remember(conn, ctx: Context, query: Query) -> None:
+    """Keep the question for the thread's follow-ups; an answer is never lost for want of it."""
+    try:
+        followup.remember(conn, ctx, query)
+        conn.commit()
+    except SQLAlchemyError as exc:
+        conn.rollback()
+        logger.warning("could not keep the thread's question: %s", scrub(_one_line(exc)))
 
 
 def _data_state(ctx: Context) -> tuple[bool, BaseException | None]:

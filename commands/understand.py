@@ -742,9 +742,6 @@ def _decide(f: _Found, shape: dict, command_name: str | None, cleaned: str, ctx:
             base = periods[0] if periods else period_words.default_period(ctx.today)
             periods = [base, comparison_period(base, offset)]
             period_texts = (period_texts or [""]) + [""]
-        if len(periods) < 2 and not compare_filters:
-            # "compare churn": compare what with what? Not answered with a guess.
-            f.unknown.append(t("query.compare_what", lang))
     elif len(periods) > 1 and intent in (None, "breakdown", "value"):
         intent = "compare"
     if len(periods) > 2:
@@ -757,16 +754,10 @@ def _decide(f: _Found, shape: dict, command_name: str | None, cleaned: str, ctx:
     if intent is None:
         if command_name is not None:
             intent = "command" if f.explicit else "value"
-        elif f.unknown:
-            intent = "value"
         else:
             intent = "help" if not cleaned else "value"
-            if cleaned and (periods or f.filters):  # a period or a filter, but of what?
-                f.unknown.append(t("query.which_metric", lang))
-            elif cleaned:  # nothing recognised at all
+            if cleaned and not (f.unknown or periods or f.filters):  # nothing recognised at all
                 f.unknown.append(cleaned)
-    if intent in ("breakdown", "trend", "compare") and not metrics:
-        f.unknown.append(t("query.which_metric", lang)) if not f.unknown else None
     return Query(
         intent=intent,
         command=command_name,
@@ -785,3 +776,15 @@ def _decide(f: _Found, shape: dict, command_name: str | None, cleaned: str, ctx:
         suggestions=tuple(dict.fromkeys(f.suggestions)),
         text=cleaned,
     )
+
+
+def missing(query: Query, lang: str) -> tuple[str, ...]:
+    """What an understood query still lacks to be answered, in words (``()`` when nothing):
+    a metric ("Q2は？", "by segment", "前年比" alone) or the other side of a comparison
+    ("vs Q2" alone). The router asks this after a thread's follow-up had its chance to fill it."""
+    gaps: list[str] = []
+    if query.intent in ("value", "breakdown", "trend", "compare") and not query.metrics and not query.command:
+        gaps.append(t("query.which_metric", lang))
+    if query.intent == "compare" and len(query.periods) < 2 and len(query.compare_filters) < 2:
+        gaps.append(t("query.compare_what", lang))
+    return tuple(gaps)

@@ -75,7 +75,7 @@ def test_nps_with_no_answers_shows_the_latest_survey_with_its_dates(ask):
 
 
 def test_nps_with_no_answers_in_japanese(ask):
-    reply = ask("NPSの推移")
+    reply = ask("NPSは？")  # "NPSの推移" asks for a trend (issue 14)
     assert reply.language == "ja"
     assert reply.title == "NPS（ネットプロモータースコア） +15（直近の調査 2026年8月1日〜8月31日。2026年10月1日〜10月31日 は回答なし）"
     assert reply.figures[0].value == "+15"

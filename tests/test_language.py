@@ -235,4 +235,5 @@ def test_a_segment_or_touch_model_named_in_words_filters_the_answer(demo_ask, na
 def test_a_definition_question_that_names_a_period_asks_for_the_number(demo_ask):
     reply = demo_ask("9月の解約率を教えて")
     assert reply.kind == "answer" and reply.data == demo_ask("churn 2026-09").data
-    assert demo_ask("解約率を教えて").data.get("term") == "churn_rate"  # no period: the glossary
+    # no period: still the number, for last month ("を教えて" asks for it; "とは" / "って何" ask for the word)
+    assert demo_ask("解約率を教えて").data == demo_ask("churn last-month").data
