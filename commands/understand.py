@@ -67,7 +67,7 @@ _MOVEMENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("reactivation", re.compile(_B + r"(?:reactivated|came\s+back|returned)" + _E + r"|再開(?:した)?|復活(?:した)?")),
     ("expansion", re.compile(_B + r"(?:expanded|upgraded|grew)" + _E + r"|拡大(?:した)?|アップグレード(?:した)?|増額(?:した)?")),
     ("contraction", re.compile(_B + r"(?:contracted|downgraded|shrank)" + _E + r"|縮小(?:した)?|ダウングレード(?:した)?|減額(?:した)?")),
-    ("new", re.compile(_B + r"(?:new|joined|signed\s+up|won)" + _E + r"|新規(?:契約)?(?:した)?|新しく契約した")),
+    ("new", re.compile(_B + r"(?<!net\s)(?:new|joined|signed\s+up|won)" + _E + r"|新規(?:契約)?(?:した)?|新しく契約した")),
 )
 # "who dropped to red": the health command's own view
 _DROPPED_TO_RED = re.compile(_B + r"(?:dropped|fell|went|turned)\s+(?:to\s+|into\s+)?red" + _E
@@ -111,6 +111,7 @@ _GRAINS: tuple[tuple[str, re.Pattern[str]], ...] = (
                          + r"|月次|月ごと|月毎|月別|毎月")),
     ("", re.compile(_B + r"(?:trend|trends|over\s+time|history|trajectory)" + _E + r"|推移|トレンド|経過|変化")),
 )
+_AFTER_VALUE = r"\s*(?:の\s*)?"  # "alice の担当", "pro plan"
 _BY_EN = r"(?:by|per|for\s+each|each|across|split\s+by|broken\s+down\s+by|breakdown\s+by)"
 _BY_JA = r"\s*(?:別|ごと|毎)"
 
@@ -127,7 +128,7 @@ STOP_EN = frozenset("""
 what what's whats which is are was were be been the a an of for in on at please pls show me tell give our my us we
 you your do did does have has had to and about with can could would i get got see current currently now total value
 values number rate how's hows how about overall all everything look looks like then so just data
-figure figures numbers there here it its that this these those as from during since ? ! . , ; :
+figure figures numbers there here it its that this these those as from during since whose whom ? ! . , ; :
 """.split())
 STOP_JA = tuple(sorted("""
 教えてください 教えて下さい 教えてくれますか 教えて おしえて 知りたいです 知りたい 見せてください 見せて 表示して 出して ください 下さい
@@ -309,7 +310,9 @@ def parse_query(text: str, ctx: Context, lang: str, *, command: str | None = Non
         f.command, f.explicit = command, True
     else:
         m = _first_command(s.rest, vocab)
-        if m is not None:
+        longer = m is not None and any(a.startswith(m[1] + " ") and re.match(r"\s*" + _word_regex(a), s.rest)
+                                       for a in vocab.metrics)
+        if m is not None and not longer:  # "onboarding completion rate ..." names a metric, not the command
             f.command, f.explicit = vocab.commands[m[1]], True
             s.take(m.start(1), m.end(1))
     if f.command in OWN_GRAMMAR:
@@ -336,6 +339,7 @@ def parse_query(text: str, ctx: Context, lang: str, *, command: str | None = Non
         while (pos := s.take_word(alias)) is not None:
             named.append((pos, vocab.metrics[alias]))
     f.metrics = _in_order(f.metrics + [name for _, name in sorted(named)])
+    _shapes_after_metrics(s, shape)
 
     # 7. periods
     m = s.search(_FUTURE)
@@ -558,21 +562,22 @@ def _shapes(s: _Text, f: _Found, vocab: Vocabulary, ctx: Context, lang: str) -> 
         s.take_match(m)
         n = m["n"] or m["n2"] or m["n3"]
         shape.update(intent="list", listing="renewals", list_n=int(n) if n else None)
-    count = s.search(_COUNT)
-    accounts = s.search(_ACCOUNTS)
+    probe = _without_metrics(s.rest, vocab)  # "顧客解約率" is a metric, not a list of customers
+    count = _COUNT.search(probe)
+    accounts = _ACCOUNTS.search(probe)
     if count or (accounts and not f.explicit):
         if count:
             s.take_match(count)
         cue = s.search(_LIST_CUE)
         if "listing" not in shape:
-            band = s.search(_BAND)
+            band = _BAND.search(_without_metrics(s.rest, vocab))
             if band and (band["band"] or band["risk"] or band["ja"]):
                 s.take_match(band)
                 b = band["band"] or _JA_BANDS.get(band["ja"] or "", "red")
                 shape.update(intent="list", listing="band", list_band=b if not band["risk"] else "red")
         if "listing" not in shape:
             for listing, regex in _MOVEMENTS:
-                mv = s.search(regex)
+                mv = s.search(regex)  # "解約した" holds the alias 解約: read before the metric names
                 if mv:
                     s.take_match(mv)
                     shape.update(intent="list", listing=listing)
@@ -588,7 +593,7 @@ def _shapes(s: _Text, f: _Found, vocab: Vocabulary, ctx: Context, lang: str) -> 
             else:
                 shape["intent"] = "count"
                 shape.setdefault("listing", "accounts")
-        elif "listing" in shape or cue or _OWNED_BY.search(s.rest) or _POSSESSIVE.search(s.rest) or \
+        elif "listing" in shape or cue or _OWNED_BY.search(s.rest) or _owner_possessive(s, vocab) or \
                 (accounts and not _has_metric(s, vocab)):
             shape.update(intent="list")
             shape.setdefault("listing", "accounts")
@@ -599,16 +604,18 @@ def _shapes(s: _Text, f: _Found, vocab: Vocabulary, ctx: Context, lang: str) -> 
             if _MY.search(s.rest):
                 s.take_match(s.search(_MY))  # type: ignore[arg-type]
                 _set_filter(f, "owner", owner_ids("me", ctx, lang))
-    # trends
-    for grain, regex in _GRAINS:
+    return shape
+
+
+def _shapes_after_metrics(s: _Text, shape: dict) -> None:
+    """Trend and breakdown words, read once the metric names are out ("weekly active users" is WAU)."""
+    for grain, regex in _GRAINS:  # "解約率の月次推移": the grain and the trend word both
         m = s.search(regex)
         if m:
             s.take_match(m)
             if shape.get("intent") != "compare":
                 shape["intent"] = "trend"
-            shape["grain"] = grain or shape.get("grain") or "month"
-            if grain:
-                break
+            shape["grain"] = shape.get("grain") or grain or "month"
     # breakdowns
     for dim, words in DIMENSION_WORDS.items():
         alternatives = _words(*(re.escape(prep(w)).replace(r"\ ", r"\s+") for w in words))
@@ -620,7 +627,18 @@ def _shapes(s: _Text, f: _Found, vocab: Vocabulary, ctx: Context, lang: str) -> 
             if shape.get("intent") not in ("trend", "compare", "list", "count"):
                 shape["intent"] = "breakdown"
             break
-    return shape
+
+
+def _owner_possessive(s: _Text, vocab: Vocabulary) -> bool:
+    return any(key(m["who"]) in vocab.values.get("owner", {}) for m in _POSSESSIVE.finditer(s.rest))
+
+
+def _without_metrics(text: str, vocab: Vocabulary) -> str:
+    chars = list(text)
+    for alias in sorted(vocab.metrics, key=len, reverse=True):
+        for m in re.finditer(_word_regex(alias), "".join(chars)):
+            chars[m.start():m.end()] = " " * (m.end() - m.start())
+    return "".join(chars)
 
 
 def _has_metric(s: _Text, vocab: Vocabulary) -> bool:
@@ -636,6 +654,8 @@ def _named_values(s: _Text, f: _Found, vocab: Vocabulary, shape: dict, lang: str
         who = m["who"]
         word = key(who).lstrip("@")
         owners = vocab.values.get("owner", {})
+        if regex is _POSSESSIVE and word not in owners:  # "what's", "today's": not an owner
+            continue
         s.take_match(m)
         if word in owners:
             _set_filter(f, "owner", (owners[word],))
@@ -653,13 +673,13 @@ def _named_values(s: _Text, f: _Found, vocab: Vocabulary, shape: dict, lang: str
             # "enterprise plan", "apac region": the dimension word after the value decides
             after = s.rest[m.end():]
             named = next((d for d, ws in DIMENSION_WORDS.items()
-                          for w in ws if re.match(r"\s*" + re.escape(prep(w)) + _E, after)), None)
+                          for w in ws if re.match(_AFTER_VALUE + _word_regex(w), after)), None)
             chosen_dim, chosen = dim, value
             if named and named != dim and word in vocab.values.get(named, {}):
                 chosen_dim, chosen = named, vocab.values[named][word]
             s.take_match(m)
             if named == chosen_dim:
-                dm = re.match(r"\s*" + _words(*(re.escape(prep(w)) for w in DIMENSION_WORDS[named])) + _E, s.rest[m.end():])
+                dm = re.match(_AFTER_VALUE + _words(*(_word_regex(w) for w in DIMENSION_WORDS[named])), s.rest[m.end():])
                 if dm:
                     s.take(m.end() + dm.start(), m.end() + dm.end())
             item = (chosen_dim, (chosen,) if chosen_dim == "owner" else chosen)
@@ -752,7 +772,9 @@ def _decide(f: _Found, shape: dict, command_name: str | None, cleaned: str, ctx:
         if head and intent not in ("list", "count"):
             metrics = [head]
     if intent is None:
-        if command_name is not None:
+        if command_name == "help":
+            intent = "help"
+        elif command_name is not None:
             intent = "command" if f.explicit else "value"
         else:
             intent = "help" if not cleaned else "value"

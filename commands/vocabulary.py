@@ -51,7 +51,7 @@ def prep(text: str) -> str:
     Latin letters/digits and kana, and between Latin letters and kanji (``10月`` stays glued),
     and lower case with ``key``."""
     text = unicodedata.normalize("NFKC", text or "").replace("〜", "..").replace("~", "..")
-    text = re.sub(rf"([A-Za-z0-9%])(?=[{_KANA}])", r"\1 ", text)
+    text = re.sub(rf"([A-Za-z0-9%])(?=[{_KANA}])(?![ヶヵかカケ]月)", r"\1 ", text)
     text = re.sub(rf"([{_KANA}])(?=[A-Za-z0-9@#<])", r"\1 ", text)
     text = re.sub(rf"([A-Za-z])(?=[{_CJK}])", r"\1 ", text)
     text = re.sub(rf"([{_CJK}])(?=[A-Za-z])", r"\1 ", text)
@@ -81,7 +81,7 @@ class Vocabulary:
 
     def suggestion_words(self, ascii_only: bool | None = None) -> list[str]:
         """Every word worth offering as "did you mean"."""
-        words = set(self.metrics) | set(self.command_names)
+        words = set(self.metrics) | set(self.command_names) | {w for ws in DIMENSION_WORDS.values() for w in ws}
         for by_word in self.values.values():
             words |= set(by_word)
         if ascii_only is None:
