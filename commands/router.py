@@ -188,7 +188,16 @@ def _answer(query: Query, cleaned: str, lang: str, ctx: Context, conn, *, comman
     args, natural = _arguments(cleaned, query, command_name)
     req = Request(command=spec.name if spec else query.intent, args=args, text=cleaned, lang=lang, ctx=ctx,
                   natural=natural, conn=conn if needs_data else None, commands=tuple(commands.values()), query=query)
-    return fn(req)  # type: ignore[misc]
+    reply = fn(req)  # type: ignore[misc]
+    if reply.kind == "answer" and query.intent in ("value", "command") and query.command not in ("health", "kpi"):
+        # one command answers: a metric it does not show is said, never dropped ("mrr and nps")
+        dropped = [m for m in query.metrics if m not in reply.metrics]
+        if dropped:
+            from metrics import catalog
+
+            also = tuple(t("query.also_metric", lang, label=catalog.get(m).text(lang, "label")) for m in dropped)
+            return not_understood_reply(query.refine(unknown=also), lang)
+    return reply
 
 
 def _arguments(cleaned: str, query: Query, command_name: str | None) -> tuple[str, bool]:

@@ -134,7 +134,7 @@ STOP_JA = tuple(sorted("""
 教えてください 教えて下さい 教えてくれますか 教えて おしえて 知りたいです 知りたい 見せてください 見せて 表示して 出して ください 下さい
 でしたか ですか でした です ますか ますか でしょうか だった は? は？ ? ！ ! 。 、 , ・
 について どう どれくらい どのくらい いくら いくつ 全体 全社 会社全体 弊社 当社 自社 うちの 現在の 現在 今の 最新の 最新
-数値 値 の は を が で に と も って か ね よ や へ から まで 中
+数値 値 の は を が で に と も って や へ から まで 中
 """.split(), key=len, reverse=True))
 
 
@@ -315,6 +315,8 @@ def parse_query(text: str, ctx: Context, lang: str, *, command: str | None = Non
         if m is not None and not longer:  # "onboarding completion rate ..." names a metric, not the command
             f.command, f.explicit = vocab.commands[m[1]], True
             s.take(m.start(1), m.end(1))
+            if m[1] in vocab.metrics:  # "arr last month": the command mrr, the metric ARR
+                f.metrics.append(vocab.metrics[m[1]])
     if f.command in OWN_GRAMMAR:
         return Query(intent="help" if f.command == "help" else "command", command=f.command,
                      words=tuple(s.rest.split()), text=cleaned)
