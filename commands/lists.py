@@ -20,7 +20,7 @@ import pandas as pd
 
 from commands import format as fmt
 from commands.context import Request
-from commands.health import band_label
+from commands.health import band_label, bands_text
 from commands.messages import t
 from commands.metric_answer import calc_for
 from commands.periods import default_period
@@ -114,6 +114,7 @@ class Listed:
     lines: tuple[str, ...] = ()
     amount_label: str | None = None  # message key of the amount column, when a total is worth a line
     data: dict[str, Any] = field(default_factory=dict)
+    how: tuple[str, ...] = ()  # how the list was made
 
 
 def _scoped(text: str, filters: Filters) -> str:
@@ -154,9 +155,11 @@ def _movements(req: Request, q: Query, calc, listing: str, model) -> Listed:
         columns = ("account", "segment", f"amount_{listing}", "owner") + (("health",) if health else ())
         metrics = ("mrr_movements",) + (("health_score",) if health else ())
     lines = (t("lists.health_note", lang),) if health and rows else ()
+    how = t(f"lists.how_{listing}", lang, start=fmt.day(period.start, lang, year=True),
+            end=fmt.day(period.end, lang, year=True))
     return Listed(listing, rows, fmt.period_line(period, filters, lang), fmt.period(period, lang), _file_tag(period),
                   columns, metrics, lines=lines, amount_label=None if listing == "early_churn" else f"amount_{listing}",
-                  data={"period": period.iso()})
+                  data={"period": period.iso()}, how=(how,))
 
 
 def _band(req: Request, q: Query, conn, model) -> Listed | Reply:
@@ -169,10 +172,12 @@ def _band(req: Request, q: Query, conn, model) -> Listed | Reply:
     rows = ml.band_list(conn, day, q.filters, bands, req.ctx.settings, model=model)
     day_text = fmt.day(day, lang, year=True)
     key = "at_risk" if band is None else "band"
+    values = {"band": band_label(band, lang)} if band else {}
+    how = t(f"lists.how_{key}", lang, day=day_text, bands=bands_text(model, lang), **values)
     return Listed(key, rows, _scoped(t("lists.as_of", lang, day=day_text), q.filters), day_text,
                   f"{band}-{day.isoformat()}" if band else day.isoformat(),
                   ("account", "segment", "health", "mrr", "owner"), ("mrr", "health_score"),
-                  values={"band": band_label(band, lang)} if band else {}, data={"day": day.isoformat(), "band": band})
+                  values=values, data={"day": day.isoformat(), "band": band}, how=(how,))
 
 
 def _health_drop(req: Request, q: Query, conn, model) -> Listed:
@@ -190,7 +195,9 @@ def _health_drop(req: Request, q: Query, conn, model) -> Listed:
     return Listed("health_drop", rows, _scoped(span, q.filters), span, f"{start.isoformat()}_{end.isoformat()}",
                   ("account", "segment", "health_move", "drop", "mrr", "owner"), ("health_score", "mrr"),
                   values={"points": points}, lines=lines,
-                  data={"start": start.isoformat(), "end": end.isoformat(), "points": points})
+                  data={"start": start.isoformat(), "end": end.isoformat(), "points": points},
+                  how=(t("lists.how_health_drop", lang, first=fmt.day(start, lang, year=True),
+                         last=fmt.day(end, lang, year=True)),))
 
 
 def _renewals(req: Request, q: Query, conn, model) -> Listed:
@@ -207,7 +214,8 @@ def _renewals(req: Request, q: Query, conn, model) -> Listed:
     rows = ml.renewal_list(conn, start, end, q.filters, today, req.ctx.settings, model=model)
     return Listed("renewals", rows, _scoped(when, q.filters), fmt.period(window, lang), _file_tag(window),
                   ("account", "renewal", "segment", "arr", "health", "owner"), ("arr", "health_score"),
-                  amount_label="col_arr", data={"period": window.iso()})
+                  amount_label="col_arr", data={"period": window.iso()},
+                  how=(t("lists.how_renewals", lang, day=fmt.day(today, lang, year=True)),))
 
 
 def _full_end(period: Period) -> date:
@@ -227,7 +235,7 @@ def _accounts(req: Request, q: Query, conn, model) -> Listed:
     day_text = fmt.day(day, lang, year=True)
     return Listed("accounts", rows, _scoped(t("lists.as_of", lang, day=day_text), q.filters), day_text, day.isoformat(),
                   ("account", "segment", "mrr", "health", "owner"), ("mrr", "health_score"), amount_label="col_mrr",
-                  data={"day": day.isoformat()})
+                  data={"day": day.isoformat()}, how=(t("lists.how_accounts", lang, day=day_text),))
 
 
 # --------------------------------------------------------------------------- the answer
@@ -280,7 +288,8 @@ def list_reply(found: Listed, listing: str, lang: str, currency: str, nothing_ma
     if not n:
         title = t(f"lists.empty_{found.key}", lang, where=found.where, **found.values)
         lines = (nothing_matches,) if nothing_matches else ()
-        return Reply(title=title, summary=title, language=lang, period=found.period_text, lines=lines, data=data)
+        return Reply(title=title, summary=title, language=lang, period=found.period_text, lines=lines, how=found.how,
+                     data=data)
     title = t(f"lists.title_{found.key}_{'one' if n == 1 else 'other'}", lang, n=f"{n:,}", where=found.where,
               **found.values)
     cols = _columns(lang, currency)
@@ -300,7 +309,7 @@ def list_reply(found: Listed, listing: str, lang: str, currency: str, nothing_ma
                                 title=t("lists.csv_title", lang, title=title))
         lines.append(t("lists.attached", lang, n=f"{n:,}", filename=filename))
     return Reply(title=title, summary=title, language=lang, period=found.period_text, lines=tuple(lines), table=table,
-                 metrics=found.metrics, data=data, attachment=attachment)
+                 how=found.how, metrics=found.metrics, data=data, attachment=attachment)
 
 
 def _stem(found: Listed) -> str:

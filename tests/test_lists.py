@@ -128,6 +128,8 @@ def test_churn_list_title_table_and_total(seeded, settings):
     assert reply.table.columns == ("Account", "Segment", "MRR lost", "Owner")
     assert reply.table.rows[0] == ("Kite Corp", "enterprise", "¥30,000", "bob@example.com")
     assert "MRR lost, all 2: ¥42,000." in reply.lines
+    assert reply.how == ("Churned: paying at the start of the period (00:00 Oct 1, 2026) and not at its end "
+                         "(00:00 Nov 1, 2026); the amount is the MRR at the start.",)
 
 
 def test_early_churn_lists_who_joined_and_left_and_shows_no_revenue(seeded, settings):
@@ -272,6 +274,13 @@ def test_renewals_window_follows_the_number_of_days_and_the_filters(seeded, sett
     assert _list(seeded, settings, listing="renewals", list_n=31).data["accounts"] == ["E", "K", "S", "C", "N"]
     mine = _list(seeded, settings, listing="renewals", filters=Filters(owner=("alice",)))
     assert mine.data["accounts"] == ["K", "S"]
+
+
+def test_renewals_of_this_month_are_those_of_the_whole_month(seeded, settings):
+    this_month = Period(date(2026, 11, 1), TODAY + timedelta(days=1), "month", to_date=True)  # Nov 1 to today
+    reply = _list(seeded, settings, listing="renewals", periods=(this_month,))
+    assert reply.data["accounts"] == ["E", "K"]  # Nov 22 and Nov 30; S (Dec 1) is next month
+    assert reply.title == "2 renewals due · Nov 1 – Nov 30, 2026"
 
 
 def test_renewals_in_japanese(seeded, settings):
