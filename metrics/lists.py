@@ -25,7 +25,6 @@ from metrics.filters import Filters
 from metrics.health.model import BANDS, HealthModel, rounded
 from metrics.health.snapshots import scores_as_of
 from metrics.health.sql import as_date, chunks
-from metrics.health.views import portfolio
 from metrics.periods import Period
 from metrics.renewals import renewals
 from metrics.revenue import movement_accounts, mrr_on
@@ -119,14 +118,17 @@ def movement_list(calc: Calc, period: Period, filters: Filters, movement: str, *
 def band_list(conn: Connection, day: date, filters: Filters, bands: Sequence[str], settings: Settings | None = None,
               *, model: HealthModel | None = None) -> list[ListRow]:
     """Paying accounts in ``bands`` on ``day``, in the order of the bands asked, lowest score first
-    (then the larger MRR): "at risk" is red, then yellow, as the portfolio lists them. ``amount`` is MRR."""
-    pf = portfolio(conn, day, filters, settings, model=model)
+    (then the larger MRR): "at risk" is red, then yellow, as ``metrics.health.portfolio`` lists them
+    (its scores: the day's snapshots, or computed; without its 30-days-before side, which a list
+    does not show). ``amount`` is MRR on ``day``."""
     order = {b: i for i, b in enumerate(bands)}
-    picked = [r for r in pf.rows if r.band in order]
-    picked.sort(key=lambda r: (order[r.band], r.score if r.score is not None else 0.0, -r.mrr, r.name))
-    segs = segments(conn, [r.account_id for r in picked])
-    return [ListRow(r.account_id, r.name, segs.get(r.account_id), r.owner, round(r.mrr, 2), r.score, r.band,
-                    r.previous, r.renewal_date) for r in picked]
+    scores = {i: sc for i, sc in scores_as_of(conn, day, filters, settings, model=model).items() if sc.band in order}
+    info = _accounts(conn, list(scores))
+    mrrs = mrr_of(conn, day, list(scores))
+    rows = [ListRow(i, info[i]["name"], info[i]["segment"], info[i]["owner"], mrrs.get(i, 0.0), sc.score, sc.band,
+                    renewal_date=as_date(info[i]["renewal_date"])) for i, sc in scores.items() if i in info]
+    rows.sort(key=lambda r: (order[r.band], r.score if r.score is not None else 0.0, -(r.amount or 0.0), r.name))
+    return rows
 
 
 def health_drop_list(conn: Connection, start: date, end: date, points: int, filters: Filters,
