@@ -21,7 +21,7 @@ import pandas as pd
 from commands import format as fmt
 from commands.context import Request
 from commands.health import band_label, bands_text
-from commands.messages import t
+from commands.messages import LANGUAGES, t
 from commands.metric_answer import calc_for
 from commands.periods import default_period
 from commands.query import LISTINGS, Query
@@ -162,10 +162,19 @@ def _movements(req: Request, q: Query, calc, listing: str, model) -> Listed:
                   data={"period": period.iso()}, how=(how,))
 
 
+def band_key(word: str | None) -> str | None:
+    """A band as the model names it ("red") from its name in either language ("red", "Red", "赤")."""
+    text = (word or "").strip().lower()
+    for band in hm.BANDS:
+        if text == band or text in {band_label(band, lang).lower() for lang in LANGUAGES}:
+            return band
+    return None
+
+
 def _band(req: Request, q: Query, conn, model) -> Listed | Reply:
     lang = req.lang
-    band = (q.list_band or "").lower() or None
-    if band is not None and band not in hm.BANDS:
+    band = band_key(q.list_band)
+    if q.list_band and band is None:
         return error_reply(t("lists.unknown_listing", lang), language=lang, hint=t("lists.unknown_listing_hint", lang))
     day = ml.paying_day(q.period, req.ctx.today)
     bands = hm.RISKY_BANDS if band is None else (band,)

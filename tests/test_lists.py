@@ -230,6 +230,13 @@ def test_band_names_are_in_the_askers_language(seeded, settings):
     assert ja.table.rows[0][2] == "45（赤）"
 
 
+def test_a_band_named_in_japanese_or_in_capitals_is_the_same_band(seeded, settings):
+    assert _list(seeded, settings, listing="band", list_band="赤").data["accounts"] == ["S"]
+    assert _list(seeded, settings, listing="band", list_band="Yellow").data["accounts"] == ["C", "R"]
+    unknown = _list(seeded, settings, listing="band", list_band="purple")
+    assert unknown.kind == "error" and "health band" in unknown.title
+
+
 def test_band_list_follows_the_filters(seeded, settings):
     assert _list(seeded, settings, listing="band", filters=Filters(owner=("bob@example.com",))).data["accounts"] == ["R"]
 
