@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import math
+import re
+import secrets
 from collections.abc import Sequence
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -214,3 +216,24 @@ def compact(unit: str, values: Sequence[float], currency: str = "JPY", *, lang: 
         sign = "-" if v < 0 and shown else "+" if signed and v > 0 and shown else ""
         out.append(f"{sign}{symbol}{body}{suffix}")
     return out
+
+
+# ---- csbot's own Slack references ----------------------------------------------------------
+
+# A reference csbot makes itself (a channel, a user) travels in a Reply as a marker no data can
+# forge: two private-use characters around a key drawn when the process starts. The Slack
+# renderer (bot/slack/mrkdwn.py) turns a marker into <#C123>/<@U123> and escapes everything
+# else; the console shows "#C123"/"@U123" (commands/reply.py render_text).
+_REF_KEY = secrets.token_hex(4)
+REF_OPEN, REF_CLOSE = "\ue000", "\ue001"
+SLACK_REF = re.compile(REF_OPEN + _REF_KEY + r"(?P<sigil>[#@])(?P<id>[A-Z0-9]+)" + REF_CLOSE)
+_REF_IDS = {"channel": ("#", re.compile(r"[CGD][A-Z0-9]{2,}")), "user": ("@", re.compile(r"[UW][A-Z0-9]{2,}"))}
+
+
+def slack_ref(kind: str, id: str) -> str:
+    """A channel (``kind="channel"``) or user (``"user"``) that Slack renders as a link, when ``id``
+    is a valid Slack ID; anything else ("#cs-team", a name) comes back as plain text."""
+    sigil, valid = _REF_IDS[kind]
+    if valid.fullmatch(id or ""):
+        return f"{REF_OPEN}{_REF_KEY}{sigil}{id}{REF_CLOSE}"
+    return id or ""
