@@ -6,6 +6,8 @@
   ``period_line`` (the dates and the filters of an answer).
 - Compact values for charts: ``compact`` (bar labels, cells, legends and axis ticks, one
   scale per chart: "¥1.2M", "¥45万").
+- csbot's own Slack links: ``slack_ref("channel", "C123")`` / ``slack_ref("user", "U123")``, a
+  marker the Slack renderer turns into ``<#C123>``/``<@U123>``; never write ``<…>`` in a reply.
 
 A sign is shown when asked (``signed=True``) for every unit and every currency; a score on
 a 0..100 scale is never asked for one (only a metric marked ``signed`` in the catalog, NPS).
