@@ -23,6 +23,7 @@ from bot.poster import ChannelInfo, PostError
 from bot.slack.poster import SlackPoster
 from commands.context import Context
 from commands.digest import build_digest
+from commands.format import slack_ref
 from commands.router import dispatch
 from metrics import digest_store as store
 from metrics import schema
@@ -438,7 +439,7 @@ def test_delivery_log_shows_sent_failed_and_skipped_with_reasons(engine, databas
     reply = dispatch("digest log", ctx)
     assert sorted(reply.data["statuses"]) == ["failed", "sent", "skipped"]
     text = "\n".join(reply.lines)
-    assert "<#C0GENERAL>" in text and "not_in_channel" in text and "4.5 h late" in text
+    assert slack_ref("channel", "C0GENERAL") in text and "not_in_channel" in text and "4.5 h late" in text
     assert "Sun Nov 22 09:30 JST" in text
 
     capsys.readouterr()
