@@ -229,15 +229,16 @@ class SlackPoster:
 
     def _landed(self, target: str, thread_ts: str | None, run_id: str) -> Callable[[], dict | None]:
         """After a timeout: the post's answer when the message is found in the channel, None when it is
-        certainly not there (post again). Raises ``SlackPostError("timeout_unconfirmed")`` when unsure."""
-        since = time.time() - 60  # Slack's clock may differ a little from ours
+        certainly not there (post again). Raises ``SlackPostError("timeout_unconfirmed")`` when unsure.
+        It reads the channel's (thread's) latest ``HISTORY_LIMIT`` messages: no ``oldest``, so no clock
+        of ours is compared with Slack's."""
 
         def check() -> dict | None:
             for attempt in range(LANDED_CHECKS):
                 if attempt:
                     self.sleep(self.settle)
                 try:
-                    ts = self.find_posted(target, run_id, thread_ts=thread_ts, since=since)
+                    ts = self.find_posted(target, run_id, thread_ts=thread_ts)
                 except PostError as exc:
                     logger.error("post %s to %s timed out and the history could not be read (%s)", run_id, target,
                                  exc.reason)
