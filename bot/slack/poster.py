@@ -55,6 +55,7 @@ HISTORY_LIMIT = 100
 MAX_RATE_LIMIT_WAITS = 5
 BACKOFF_SECONDS = 1.0  # 1 s, then 2 s
 MAX_RETRY_AFTER = 120.0
+MAX_RATE_LIMIT_TOTAL = 300.0  # seconds of Retry-After waits per call, well inside a claim's 10-minute takeover
 TRANSIENT_ERRORS = {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "timeout"}
 PERMANENT_ERRORS = {"not_in_channel", "channel_not_found", "is_archived", "invalid_auth", "not_authed",
                     "account_inactive"}
@@ -259,6 +260,7 @@ class SlackPoster:
         (None). Raises ``SlackPostError`` when it finally fails."""
         transient = 0
         waits = 0
+        waited = 0.0
         while True:
             if channel:
                 self.pacer.wait(channel)
@@ -270,7 +272,8 @@ class SlackPoster:
                 if status == 429 or error == "ratelimited":
                     waits += 1
                     delay = _retry_after(exc)
-                    if waits > MAX_RATE_LIMIT_WAITS:
+                    waited += delay
+                    if waits > MAX_RATE_LIMIT_WAITS or waited > MAX_RATE_LIMIT_TOTAL:
                         if channel:
                             self.pacer.hold(channel, delay)
                         raise SlackPostError("ratelimited", retry_after=delay) from None
