@@ -4,7 +4,7 @@
 ``slack_sdk.WebClient``. It is the ONE retry layer: it works on a copy of the client
 with the SDK's own retry handlers removed (``jobs_client`` builds one with none), so
 a post is tried at most ``TRIES`` times for transient errors and waits at most
-``MAX_RATE_LIMIT_WAITS`` times for ``Retry-After``.
+``MAX_RATE_LIMIT_WAITS`` times (``MAX_RATE_LIMIT_TOTAL`` seconds in all) for ``Retry-After``.
 
 Pacing: posts to one channel are at least ``pace`` seconds apart (Slack allows about
 one message per second per channel); a ``ratelimited`` answer holds that channel (and
