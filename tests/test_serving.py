@@ -101,6 +101,29 @@ def test_a_burst_of_200_signed_commands_is_all_acked(serve):
     assert "50.0%" in str(answer.json)
 
 
+def test_acks_never_wait_behind_slow_answers(serve, monkeypatch):
+    """Every answer takes 3 s and only 2 threads compute answers: 30 commands are still all acked,
+    as the acks run in the request threads (with Bolt's shared pool they queued behind the answers)."""
+    from bot.slack.listeners import commands as slash
+
+    real = slash.dispatch
+
+    def slow(*args, **kwargs):
+        time.sleep(3)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(slash, "dispatch", slow)
+    port, slack = serve(answer_workers=2)
+
+    def one(i):
+        body = slash_command_body("/churn", "2026-10", response_url=slack.response_url(f"slow{i}"))
+        return post(port, body.encode(), sign(SECRET, body))[0]
+
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        assert list(pool.map(one, range(30))) == [200] * 30
+    assert len(slack.calls_to("response_url")) <= 2  # the answers were still being computed
+
+
 # ---------------------------------------------------------------------------------------------- refusals
 
 

@@ -206,7 +206,8 @@ def stop_http_server(server) -> None:
     from waitress import wasyncore
 
     server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
-    wasyncore.close_all(server._map)  # an empty map ends the loop
+    # Closed in the server's own loop thread (an empty map ends its loop), not under its feet.
+    server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map, ignore_all=True))
 
 
 def serve_http(settings: Settings, host: str = "0.0.0.0", port: int = 3000,
