@@ -10,9 +10,9 @@ Half-sent requests are dropped after ``read_timeout`` seconds; the listen backlo
 is large, and waitress buffers each request before a worker thread sees it, so a
 slow client never holds a thread.
 
-Acks never wait behind answers: in HTTP mode Bolt runs each listener's ack in the
-request's own thread (``process_before_response``) and every answer (the lazy
-listeners) in a separate pool of ``answer_workers`` threads.
+Acks never wait behind answers: Bolt runs each listener's ack in the request's own
+thread (``process_before_response``; in Socket Mode, the socket client's thread) and
+every answer (the lazy listeners) in a separate pool of ``answer_workers`` threads.
 """
 
 from __future__ import annotations
@@ -65,7 +65,8 @@ def run_socket_mode(settings: Settings) -> int:
                           "with connections:write, or run csbot serve with SLACK_SIGNING_SECRET")
     db = open_for_answers(settings)
     check_startup(settings)
-    app = create_app(settings, db, socket_mode=True)
+    answers = ThreadPoolExecutor(max_workers=ServeOptions.answer_workers, thread_name_prefix="csbot-answer")
+    app = create_app(settings, db, socket_mode=True, listener_executor=answers, process_before_response=True)
     scheduler = start_scheduler(settings, db)
     handler = SocketModeHandler(app, settings.slack_app_token)
     if settings.slack_api_url:
@@ -75,6 +76,7 @@ def run_socket_mode(settings: Settings) -> int:
         handler.start()
     finally:
         scheduler.stop()
+        answers.shutdown(wait=False, cancel_futures=True)
     return 0
 
 
