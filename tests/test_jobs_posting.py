@@ -18,6 +18,7 @@ from test_digest import NOW, FakeTime, at, deliveries, heads, seed, subscribe
 
 from bot.jobs.lanes import Lanes
 from bot.jobs.scheduler import Scheduler
+from bot.poster import PostError
 from bot.slack.poster import SlackPoster, jobs_client
 from metrics import digest_store as store
 from metrics import schema
@@ -225,3 +226,13 @@ def test_an_alert_that_timed_out_but_landed_is_sent_once(engine, database, slack
     assert len(slack.calls_to("chat.postMessage")) == 1
     with engine.connect() as conn:
         assert [r.status for r in conn.execute(select(schema.alerts_fired))] == ["sent"]
+
+
+def test_a_timed_out_post_whose_landing_cannot_be_checked_fails_without_a_second_copy(slack, cfg):
+    slack.delay_next("chat.postMessage", 0.6)
+    slack.fail_next("conversations.history", "missing_scope")  # e.g. channels:history not granted
+    poster = SlackPoster(client_for(slack, timeout=0.2), cfg, pace=0.0, settle=0.1)
+    with pytest.raises(PostError) as info:
+        poster.post_text("C0GENERAL", "digest", run_id="digest:9")
+    assert info.value.reason == "timeout_unconfirmed" and "check the channel" in str(info.value)
+    assert len(slack.calls_to("chat.postMessage")) == 1

@@ -77,15 +77,13 @@ def deliver(ctx: JobContext, db: Database, delivery_id: int, sub: store.Subscrip
     run_id = f"digest:{delivery_id}"
     try:
         channel = poster.open_dm(sub.channel) if sub.target == "dm" else sub.channel
-        find_posted = getattr(poster, "find_posted", None)
-        if taken_over and find_posted is not None:
-            ts = find_posted(channel, run_id)
-            if ts:
-                store.finish(engine, delivery_id, "sent", now=now, channel=channel, message_ts=ts,
-                             reason="posted before the takeover (found in the channel)")
-                result.sent.append(delivery_id)
-                logger.warning("digest %s for %s had been posted before the takeover", sub.id, local_date)
-                return True
+        found = _posted_before(ctx, channel, run_id) if taken_over else None
+        if found:
+            store.finish(engine, delivery_id, "sent", now=now, channel=channel, message_ts=found,
+                         reason="posted before the takeover (found in the channel)")
+            result.sent.append(delivery_id)
+            logger.warning("digest %s for %s had been posted before the takeover", sub.id, local_date)
+            return True
         revenue = ctx.revenue_allowed(sub.target, channel, sub.channel_name)
         prev = store.last_sent(engine, sub.id, local_date) if sub.id else None
         digest = build_digest(db, ctx.settings, now=now, filters=sub.filters, lang=sub.lang, revenue=revenue,
@@ -112,11 +110,24 @@ def deliver(ctx: JobContext, db: Database, delivery_id: int, sub: store.Subscrip
         store.finish(engine, delivery_id, "sent", now=now, channel=channel, message_ts=ts,
                      reason="; ".join(notes) or None)
     except Exception:
-        # The row stays "claimed": a later tick takes it over and posts again (the at-most-twice window).
+        # The row stays "claimed": a later tick takes it over, finds the headline by its run_id and records it.
         logger.exception("digest %s posted but not recorded", sub.id)
     result.sent.append(delivery_id)
     logger.info("digest %s for %s sent to %s", sub.id, local_date, channel)
     return True
+
+
+def _posted_before(ctx: JobContext, channel: str, run_id: str) -> str | None:
+    """The ts of a message carrying ``run_id`` already in ``channel`` (a crashed process posted it), or
+    None, also when the poster cannot look (then it is posted: the old at-most-twice window)."""
+    find_posted = getattr(ctx.poster, "find_posted", None)
+    if find_posted is None:
+        return None
+    try:
+        return find_posted(channel, run_id)
+    except PostError as exc:
+        logger.warning("could not look for %s in %s before the takeover: %s", run_id, channel, exc.reason)
+        return None
 
 
 def _failed(ctx: JobContext, delivery_id: int, sub: store.Subscription, local_date: date, now: datetime,

@@ -11,8 +11,9 @@ over once (``bot/jobs/digests.py``).
 The scheduled sync and the health snapshot run in a second thread of their
 own, so a long sync never delays a digest. Posts run in one lane (thread) per
 channel (``bot/jobs/lanes.py``), paced by the poster: a channel that Slack rate
-limits waits alone, and the next tick is never late because of it. One channel's failure never stops
-the others; a database that is down is logged and tried again next tick.
+limits waits alone, and the next tick is never late because of it. One
+channel's failure never stops the others; a database that is down is logged
+and tried again next tick.
 """
 
 from __future__ import annotations
