@@ -22,8 +22,8 @@ def add_parser(sub) -> None:
     serve.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
     serve.add_argument("--host", default="0.0.0.0", help="address to bind (default 0.0.0.0)")
     serve.add_argument("--threads", type=_positive, default=16, help="request threads (verify and ack; default 16)")
-    serve.add_argument("--answer-workers", type=_positive, default=16,
-                       help="threads computing answers, apart from the acks (default 16)")
+    serve.add_argument("--answer-workers", type=_positive, default=8,
+                       help="threads computing answers, apart from the acks (default 8)")
     serve.add_argument("--read-timeout", type=_positive, default=10,
                        help="seconds before an idle or half-sent request is dropped (default 10)")
     serve.add_argument("--no-scheduler", dest="scheduler", action="store_false",

@@ -45,7 +45,7 @@ class ServeOptions:
     """How ``csbot serve`` serves. The defaults suit one replica answering a busy workspace."""
 
     threads: int = 16  # request threads: verify, ack, answer HTTP (answers run elsewhere)
-    answer_workers: int = 16  # the lazy listeners (the answers), apart from the acks
+    answer_workers: int = 8  # the lazy listeners (the answers), apart from the acks; within the DB pool (5+10)
     backlog: int = 2048  # listen(2) backlog: a burst of connections waits instead of being reset
     connection_limit: int = 1000  # open connections at once (more wait in the backlog)
     max_body: int = 1_000_000  # bytes; Slack's payloads are far smaller. Larger: 413 unread
