@@ -41,7 +41,7 @@ class Poster(Protocol):
         (a timeout) is looked for before it is posted again, and never posted twice."""
 
     def post_text(self, channel: str, text: str, *, thread_ts: str | None = None, run_id: str | None = None) -> str:
-        """Post plain text (already escaped for the service); returns the message ts."""
+        """Post plain text (the poster escapes it for the service); returns the message ts."""
 
     def upload_chart(self, channel: str, chart: Chart, *, thread_ts: str | None = None, lang: str = "en") -> None:
         """Draw ``chart`` and upload it to ``channel`` (in a thread when ``thread_ts``)."""

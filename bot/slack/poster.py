@@ -42,6 +42,7 @@ from bot.charts import alt_text, draw
 from bot.poster import ChannelInfo, PostError
 from bot.slack.blocks import message_payload
 from bot.slack.client import NETWORK_ERRORS, slack_error
+from bot.slack.mrkdwn import escape
 from commands.reply import Chart, Reply
 from metrics.settings import Settings
 
@@ -163,7 +164,7 @@ class SlackPoster:
         return self._post(channel, thread_ts, message_payload(reply), "message", run_id)
 
     def post_text(self, channel: str, text: str, *, thread_ts: str | None = None, run_id: str | None = None) -> str:
-        return self._post(channel, thread_ts, {"text": text}, "text", run_id)
+        return self._post(channel, thread_ts, {"text": escape(text)}, "text", run_id)
 
     def upload_chart(self, channel: str, chart: Chart, *, thread_ts: str | None = None, lang: str = "en") -> None:
         try:
@@ -175,8 +176,8 @@ class SlackPoster:
         channel = self._ids.get(channel, channel)
         try:
             self._call(lambda: self.client.files_upload_v2(channel=channel, thread_ts=thread_ts, file=png,
-                                                           filename="csbot-chart.png", title=chart.title,
-                                                           alt_txt=alt),
+                                                           filename="csbot-chart.png", title=escape(chart.title),
+                                                           alt_txt=escape(alt)),
                        f"chart upload to {channel}", channel=channel)
         except PostError:
             raise
