@@ -35,11 +35,13 @@ class ChannelInfo:
 
 
 class Poster(Protocol):
-    def post(self, channel: str, reply: Reply, *, thread_ts: str | None = None) -> str:
-        """Post ``reply`` in ``channel`` (in a thread when ``thread_ts``); returns the message ts."""
+    def post(self, channel: str, reply: Reply, *, thread_ts: str | None = None, run_id: str | None = None) -> str:
+        """Post ``reply`` in ``channel`` (in a thread when ``thread_ts``); returns the message ts.
+        ``run_id`` ("digest:12", "alert:7"): this post's identity, so a post whose answer was lost
+        (a timeout) is looked for before it is posted again, and never posted twice."""
 
-    def post_text(self, channel: str, text: str, *, thread_ts: str | None = None) -> str:
-        """Post plain text (already escaped for the service); returns the message ts."""
+    def post_text(self, channel: str, text: str, *, thread_ts: str | None = None, run_id: str | None = None) -> str:
+        """Post plain text (the poster escapes it for the service); returns the message ts."""
 
     def upload_chart(self, channel: str, chart: Chart, *, thread_ts: str | None = None, lang: str = "en") -> None:
         """Draw ``chart`` and upload it to ``channel`` (in a thread when ``thread_ts``)."""

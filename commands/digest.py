@@ -113,8 +113,8 @@ def parse_amount(word: str) -> float | None:
 
 
 def channel_ref(channel: str) -> str:
-    """A channel for a Slack message: <#C123> for an ID, "#name" as it is."""
-    return f"<#{channel}>" if _CHANNEL_REF.fullmatch(channel) else channel
+    """A channel for a Slack message: a link for an ID (``fmt.slack_ref``), "#name" as it is."""
+    return fmt.slack_ref("channel", channel) if _CHANNEL_REF.fullmatch(channel) else channel
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ class Target:
     name: str | None = None
 
     def mention(self) -> str:
-        return f"<@{self.channel}>" if self.kind == "dm" else channel_ref(self.channel)
+        return fmt.slack_ref("user", self.channel) if self.kind == "dm" else channel_ref(self.channel)
 
 
 def parse_channel(word: str, ctx: Context | None = None, lang: str = "en") -> Target | None:
@@ -168,8 +168,8 @@ def when_text(sub: store.Subscription, lang: str) -> str:
 
 
 def where(target: str, channel: str) -> str:
-    """The target as Slack shows it: <#C123> or <@U123> (a DM)."""
-    return f"<@{channel}>" if target == "dm" else channel_ref(channel)
+    """The target as Slack shows it: a link to the channel, or to the user of a DM."""
+    return fmt.slack_ref("user", channel) if target == "dm" else channel_ref(channel)
 
 
 def where_text(target: str, channel: str, channel_name: str | None) -> str:

@@ -6,6 +6,8 @@
   ``period_line`` (the dates and the filters of an answer).
 - Compact values for charts: ``compact`` (bar labels, cells, legends and axis ticks, one
   scale per chart: "¥1.2M", "¥45万").
+- csbot's own Slack links: ``slack_ref("channel", "C123")`` / ``slack_ref("user", "U123")``, a
+  marker the Slack renderer turns into ``<#C123>``/``<@U123>``; never write ``<…>`` in a reply.
 
 A sign is shown when asked (``signed=True``) for every unit and every currency; a score on
 a 0..100 scale is never asked for one (only a metric marked ``signed`` in the catalog, NPS).
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 import logging
 import math
+import re
+import secrets
 from collections.abc import Sequence
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -214,3 +218,24 @@ def compact(unit: str, values: Sequence[float], currency: str = "JPY", *, lang: 
         sign = "-" if v < 0 and shown else "+" if signed and v > 0 and shown else ""
         out.append(f"{sign}{symbol}{body}{suffix}")
     return out
+
+
+# ---- csbot's own Slack references ----------------------------------------------------------
+
+# A reference csbot makes itself (a channel, a user) travels in a Reply as a marker no data can
+# forge: two private-use characters around a key drawn when the process starts. The Slack
+# renderer (bot/slack/mrkdwn.py) turns a marker into <#C123>/<@U123> and escapes everything
+# else; the console shows "#C123"/"@U123" (commands/reply.py render_text).
+_REF_KEY = secrets.token_hex(4)
+REF_OPEN, REF_CLOSE = "\ue000", "\ue001"
+SLACK_REF = re.compile(REF_OPEN + _REF_KEY + r"(?P<sigil>[#@])(?P<id>[A-Z0-9]+)" + REF_CLOSE)
+_REF_IDS = {"channel": ("#", re.compile(r"[CGD][A-Z0-9]{2,}")), "user": ("@", re.compile(r"[UW][A-Z0-9]{2,}"))}
+
+
+def slack_ref(kind: str, id: str) -> str:
+    """A channel (``kind="channel"``) or user (``"user"``) that Slack renders as a link, when ``id``
+    is a valid Slack ID; anything else ("#cs-team", a name) comes back as plain text."""
+    sigil, valid = _REF_IDS[kind]
+    if valid.fullmatch(id or ""):
+        return f"{REF_OPEN}{_REF_KEY}{sigil}{id}{REF_CLOSE}"
+    return id or ""

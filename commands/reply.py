@@ -10,6 +10,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
+from commands.format import SLACK_REF
 from commands.messages import t
 from metrics.catalog import any_revenue
 
@@ -162,7 +163,7 @@ def render_text(reply: Reply) -> str:
     if reply.footer:
         out.append("")
         out.append(reply.footer)
-    return "\n".join(out)
+    return SLACK_REF.sub(lambda m: m["sigil"] + m["id"], "\n".join(out))  # csbot's Slack references as words
 
 
 def _text_table(table: Table) -> list[str]:

@@ -15,9 +15,9 @@ from metrics.filters import Filters
 logger = logging.getLogger(__name__)
 
 
-def renewals(conn: Connection, today: date, days: int, filters: Filters, limit: int = 10) -> tuple[list[dict], int]:
+def renewals(conn: Connection, today: date, days: int, filters: Filters, limit: int | None = 10) -> tuple[list[dict], int]:
     """Accounts renewing in [today, today + days) that pass ``filters``, soonest first
-    (then by name), at most ``limit``: dicts of account_id, name, renewal_date, owner,
+    (then by name), at most ``limit`` (None: all): dicts of account_id, name, renewal_date, owner,
     plan; and how many there are in all."""
     a = schema.accounts
     cond = and_(a.c.renewal_date >= today, a.c.renewal_date < today + timedelta(days=days))

@@ -140,9 +140,10 @@ def _movements(calc: Calc, period: Period, filters: Filters) -> Movements:
     )
 
 
-def movement_accounts(calc: Calc, period: Period, filters: Filters, movement: str, limit: int = 20,
+def movement_accounts(calc: Calc, period: Period, filters: Filters, movement: str, limit: int | None = 20,
                       offset: int = 0) -> tuple[list[dict], int]:
-    """The accounts behind one movement, largest amount first, and how many there are in all."""
+    """The accounts behind one movement, largest amount first, and how many there are in all
+    (``limit=None``: every one)."""
     q = account_mrr(period, filters)
     cond = _movement_cases(q)[movement]
     amount = MOVEMENT_AMOUNT[movement](q).label("amount")

@@ -1088,3 +1088,65 @@ def bolt_request(body: str, headers: dict[str, str]):
     from slack_bolt import BoltRequest
 
     return BoltRequest(body=body, headers=dict(headers))
+
+
+# --------------------------------------------------------------------------------------------
+# Reading a channel back (added for the scheduler's "did my timed-out post land?" check):
+# conversations.history and conversations.replies over the messages the double stored.
+# --------------------------------------------------------------------------------------------
+
+
+def _readable(double: SlackDouble, params: dict) -> dict:
+    info = double._find_channel(params.get("channel"))
+    if info is None:
+        raise _ApiError("channel_not_found")
+    if not info.get("is_member"):
+        raise _ApiError("not_in_channel")
+    return info
+
+
+def _as_read(msg: dict, params: dict) -> dict:
+    """A stored message as the history methods return it: metadata only with include_all_metadata."""
+    shown = dict(msg)
+    if str(params.get("include_all_metadata", "")).lower() not in ("1", "true"):
+        shown.pop("metadata", None)
+    return shown
+
+
+def _in_window(ts: str, params: dict) -> bool:
+    oldest, latest = params.get("oldest"), params.get("latest")
+    inclusive = str(params.get("inclusive", "")).lower() in ("1", "true")
+    if oldest and (float(ts) < float(oldest) or (float(ts) == float(oldest) and not inclusive)):
+        return False
+    if latest and (float(ts) > float(latest) or (float(ts) == float(latest) and not inclusive)):
+        return False
+    return True
+
+
+def _conversations_history(double: SlackDouble, params: dict) -> dict:
+    info = _readable(double, params)
+    limit = int(params.get("limit") or 100)
+    found = sorted((m for (cid, ts), m in double.messages.items()
+                    if cid == info["id"] and not m.get("thread_ts") and _in_window(ts, params)),
+                   key=lambda m: float(m["ts"]), reverse=True)  # newest first, top-level messages only
+    return {"messages": [_as_read(m, params) for m in found[:limit]], "has_more": len(found) > limit,
+            "pin_count": 0, "response_metadata": {"next_cursor": ""}}
+
+
+def _conversations_replies(double: SlackDouble, params: dict) -> dict:
+    info = _readable(double, params)
+    parent_ts = str(params.get("ts") or "")
+    parent = double.messages.get((info["id"], parent_ts))
+    if parent is None:
+        raise _ApiError("thread_not_found")
+    limit = int(params.get("limit") or 100)
+    replies = sorted((m for (cid, ts), m in double.messages.items()
+                      if cid == info["id"] and m.get("thread_ts") == parent_ts and _in_window(ts, params)),
+                     key=lambda m: float(m["ts"]))  # oldest first, the parent before its replies
+    found = [parent, *replies]
+    return {"messages": [_as_read(m, params) for m in found[:limit]], "has_more": len(found) > limit,
+            "response_metadata": {"next_cursor": ""}}
+
+
+_METHODS.setdefault("conversations.history", _conversations_history)
+_METHODS.setdefault("conversations.replies", _conversations_replies)

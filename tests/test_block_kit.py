@@ -7,6 +7,7 @@ tests/test_block_kit.py after a deliberate change, and review the diff."""
 
 import json
 import os
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -14,7 +15,18 @@ import pytest
 from conftest import seed_two_plans
 from slack_sdk.models.blocks import Block
 
-from bot.slack.blocks import MAX_BLOCKS, MAX_SECTION, message_payload
+from bot.slack.blocks import (
+    MAX_BLOCKS,
+    MAX_BUTTON_TEXT,
+    MAX_BUTTON_VALUE,
+    MAX_CONTEXT_ELEMENTS,
+    MAX_FALLBACK,
+    MAX_FIELD,
+    MAX_FIELDS,
+    MAX_HEADER,
+    MAX_SECTION,
+    message_payload,
+)
 from bot.slack.listeners.home import home_view
 from bot.slack.manifest import MANIFEST_PATH, manifest_json
 from commands.context import Context
@@ -37,18 +49,43 @@ QUESTIONS = [
 
 
 def assert_valid_message(payload: dict) -> None:
+    """Slack's published limits, checked on the escaped text Slack receives (slack_sdk checks some)."""
     blocks = payload["blocks"]
-    assert payload["text"] and len(payload["text"]) <= 40_000
+    assert payload["text"] and len(payload["text"]) <= MAX_FALLBACK
     assert 0 < len(blocks) <= MAX_BLOCKS
     for raw in blocks:
         Block.parse(raw).validate_json()  # slack_sdk's own model checks
+        if raw["type"] == "header":
+            assert raw["text"]["type"] == "plain_text" and 0 < len(raw["text"]["text"]) <= MAX_HEADER
         if raw["type"] == "section":
             assert len(raw.get("text", {}).get("text", "")) <= MAX_SECTION
-            assert len(raw.get("fields", [])) <= 10
+            assert len(raw.get("fields", [])) <= MAX_FIELDS
+            assert all(len(f["text"]) <= MAX_FIELD for f in raw.get("fields", []))
+            assert raw.get("text", {}).get("text", "").count("```") % 2 == 0  # a code block never left open
+        if raw["type"] == "context":
+            assert len(raw["elements"]) <= MAX_CONTEXT_ELEMENTS
         if raw["type"] == "actions":
             assert len(raw["elements"]) <= 25
             ids = [e["action_id"] for e in raw["elements"]]
             assert len(ids) == len(set(ids))
+            assert all(len(e["text"]["text"]) <= MAX_BUTTON_TEXT and len(e["value"]) <= MAX_BUTTON_VALUE
+                       for e in raw["elements"])
+    # Slack's control characters only as entities or csbot's own links (tests/test_slack_inert.py for hostile data)
+    for text in [payload["text"], *_texts(blocks)]:
+        assert not re.search(r"[<>]|&(?!amp;|lt;|gt;)", re.sub(r"<(?:#[CGD]|@[UW])[A-Z0-9]+>", "", text)), text
+
+
+def _texts(obj):
+    """Every string Slack shows in blocks: the ``text`` of each text object."""
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if key == "text" and isinstance(value, str):
+                yield value
+            else:
+                yield from _texts(value)
+    elif isinstance(obj, list):
+        for value in obj:
+            yield from _texts(value)
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ from bot.poster import ChannelInfo, PostError
 from bot.slack.poster import SlackPoster
 from commands.context import Context
 from commands.digest import build_digest
+from commands.format import slack_ref
 from commands.router import dispatch
 from metrics import digest_store as store
 from metrics import schema
@@ -47,10 +48,12 @@ class NoCharts(SlackPoster):
         return None
 
 
-def scheduler(client, cfg, database, *, slept=None, charts=False, **kw):
-    """A scheduler posting to the Slack double without sleeping (``slept`` records the waits). The daily
+def scheduler(client, cfg, database, *, slept=None, charts=False, pace=0.0, **kw):
+    """A scheduler posting to the Slack double without sleeping (``slept`` records the waits, on a fake
+    clock; ``pace``: seconds between posts to one channel, off unless a test is about pacing). The daily
     health snapshot is left out: the real one rewrites the snapshots these tests seed."""
-    poster = (SlackPoster if charts else NoCharts)(client, cfg, sleep=no_sleep(slept))
+    fake = FakeTime(slept)
+    poster = (SlackPoster if charts else NoCharts)(client, cfg, sleep=fake.sleep, clock=fake.now, pace=pace)
     kw.setdefault("snapshot", None)
     return Scheduler(poster, cfg, database, **kw)
 
@@ -133,6 +136,24 @@ def admin_reports(slack):
 
 def no_sleep(record=None):
     return (lambda s: record.append(s)) if record is not None else (lambda s: None)
+
+
+class FakeTime:
+    """A clock that moves only when something sleeps; the sleeps are recorded in ``slept``."""
+
+    def __init__(self, slept=None):
+        self.slept = slept if slept is not None else []
+        self.t = 1000.0
+        self.lock = threading.Lock()
+
+    def now(self) -> float:
+        with self.lock:
+            return self.t
+
+    def sleep(self, seconds: float) -> None:
+        with self.lock:
+            self.slept.append(round(seconds, 6))
+            self.t += seconds
 
 
 def deliveries(engine):
@@ -301,13 +322,13 @@ class RecordingPoster:
         self.posts: list[tuple[str, object, str | None]] = []
         self.charts: list[tuple[str, str | None]] = []
 
-    def post(self, channel, reply, *, thread_ts=None):
+    def post(self, channel, reply, *, thread_ts=None, run_id=None):
         if channel in self.broken:
             raise PostError("not_in_channel", permanent=True)
         self.posts.append((channel, reply, thread_ts))
-        return f"{len(self.posts)}.000"
+        return "1.000" if thread_ts is None else "2.000"
 
-    def post_text(self, channel, text, *, thread_ts=None):
+    def post_text(self, channel, text, *, thread_ts=None, run_id=None):
         return self.post(channel, text, thread_ts=thread_ts)
 
     def upload_chart(self, channel, chart, *, thread_ts=None, lang="en"):
@@ -327,7 +348,8 @@ def test_jobs_post_through_any_poster(engine, database, cfg):
     poster = RecordingPoster(names={"C0REVENUE": "cs-revenue"}, broken={"C0BROKEN"})
     result = Scheduler(poster, cfg, database, snapshot=None).tick(NOW)
     assert len(result.sent) == 1 and len(result.failed) == 1
-    (channel, head, _), (_, thread, thread_ts), (admin, report, _) = poster.posts
+    (channel, head, _), (_, thread, thread_ts) = [p for p in poster.posts if p[0] == "C0REVENUE"]
+    [(admin, report, _)] = [p for p in poster.posts if p[0] != "C0REVENUE"]  # the channels post in parallel
     assert channel == "C0REVENUE" and "MRR" in [f.label for f in head.figures]  # a revenue channel by name
     assert thread_ts == "1.000" and poster.charts == [("C0REVENUE", "1.000")]
     assert admin == "C0ADMIN" and "C0BROKEN" in report and "not_in_channel" in report
@@ -413,8 +435,9 @@ def test_a_claim_still_unfinished_after_its_takeover_is_failed_not_posted_a_thir
 def test_the_slack_poster_gives_up_on_rate_limits_after_a_bounded_number_of_waits(slack, client, cfg):
     slack.rate_limit_next("chat.postMessage", retry_after=1, times=10)
     slept: list[float] = []
+    fake = FakeTime(slept)
     with pytest.raises(PostError) as info:
-        SlackPoster(client, cfg, sleep=slept.append).post_text("C0GENERAL", "x")
+        SlackPoster(client, cfg, sleep=fake.sleep, clock=fake.now).post_text("C0GENERAL", "x")
     assert info.value.reason == "ratelimited"
     assert slept == [1.0] * 5
 
@@ -438,7 +461,7 @@ def test_delivery_log_shows_sent_failed_and_skipped_with_reasons(engine, databas
     reply = dispatch("digest log", ctx)
     assert sorted(reply.data["statuses"]) == ["failed", "sent", "skipped"]
     text = "\n".join(reply.lines)
-    assert "<#C0GENERAL>" in text and "not_in_channel" in text and "4.5 h late" in text
+    assert slack_ref("channel", "C0GENERAL") in text and "not_in_channel" in text and "4.5 h late" in text
     assert "Sun Nov 22 09:30 JST" in text
 
     capsys.readouterr()

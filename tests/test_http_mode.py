@@ -1,15 +1,15 @@
-"""csbot serve: Slack posts to /slack/events over real HTTP; load balancers check /healthz."""
+"""csbot serve: Slack posts to /slack/events over real HTTP (waitress, as in production); load
+balancers check /healthz. Limits, refusals and load: tests/test_serving.py."""
 
 import threading
 import urllib.request
 from dataclasses import replace
-from wsgiref.simple_server import make_server
 
 import pytest
 from conftest import seed_two_plans
 from slack_double import SlackDouble, sign, slash_command_body
 
-from bot.slack.server import _QuietHandler, _ThreadingWSGIServer, wsgi_app
+from bot.slack.server import ServeOptions, make_http_server, stop_http_server, wsgi_app
 
 SECRET = "http-mode-secret"
 
@@ -20,13 +20,14 @@ def server(settings, engine, database, monkeypatch, tmp_path):
     with SlackDouble() as slack:
         st = replace(settings, database_url=str(engine.url.render_as_string(hide_password=False)),
                      slack_api_url=slack.api_url, slack_bot_token=slack.bot_token, slack_signing_secret=SECRET)
-        app = wsgi_app(st)
-        httpd = make_server("127.0.0.1", 0, app, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
-        thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+        app = wsgi_app(st, ServeOptions(scheduler=False))
+        httpd = make_http_server(app, "127.0.0.1", 0)
+        thread = threading.Thread(target=httpd.run, daemon=True)
         thread.start()
-        yield f"http://127.0.0.1:{httpd.server_port}", slack
-        httpd.shutdown()
-        app.scheduler.stop()
+        yield f"http://127.0.0.1:{httpd.effective_port}", slack
+        stop_http_server(httpd)
+        thread.join(5)
+        app.answers.shutdown(wait=True, cancel_futures=True)
 
 
 def post(url, body, headers):

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.jobs.lanes import Lanes
 from bot.poster import Poster, PostError
 from commands.privacy import is_revenue_channel
 from metrics.db import DatabaseUnavailable
@@ -38,6 +39,7 @@ class JobContext:
     worker: str
     channel_names: dict[str, str | None] = field(default_factory=dict)  # channel ID -> name, asked once
     warned: set[str] = field(default_factory=set)  # configuration warnings logged once
+    lanes: Lanes | None = None  # one posting thread per channel (None: post inline)
 
     def report_admin(self, text: str) -> None:
         """Tell CSBOT_ADMIN_CHANNEL (when set); a failure here is only logged."""
@@ -45,7 +47,7 @@ class JobContext:
         if not admin:
             return
         try:
-            self.poster.post_text(admin, text)
+            self.poster.post_text(admin, text)  # paced with any other post to the admin channel
         except PostError as exc:
             logger.error("could not report to the admin channel %s: %s", admin, exc.reason)
 

@@ -9,8 +9,11 @@ process whose insert succeeded posts. A claim left by a dead process is taken
 over once (``bot/jobs/digests.py``).
 
 The scheduled sync and the health snapshot run in a second thread of their
-own, so a long sync never delays a digest. One channel's failure never stops
-the others; a database that is down is logged and tried again next tick.
+own, so a long sync never delays a digest. Posts run in one lane (thread) per
+channel (``bot/jobs/lanes.py``), paced by the poster: a channel that Slack rate
+limits waits alone, and the next tick is never late because of it. One
+channel's failure never stops the others; a database that is down is logged
+and tried again next tick.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Callable
 
 from bot.jobs import alerts, digests
 from bot.jobs.context import JobContext, TickResult, is_db_error
+from bot.jobs.lanes import Lanes
 from bot.jobs.snapshot_job import Snapshot, run_snapshot_job
 from bot.jobs.sync_job import SyncRun, run_sync_job
 from bot.poster import Poster
@@ -56,8 +60,10 @@ class Scheduler:
         self.snapshot = snapshot
         self.interval = interval
         self.wake_delay = wake_delay  # after an after-sync wake-up: let the sync commit before reading
+        self.lanes = Lanes()
         self.ctx = JobContext(poster=poster, settings=settings, engine=db.engine,
-                              worker=worker or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}")
+                              worker=worker or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}",
+                              lanes=self.lanes)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -79,11 +85,13 @@ class Scheduler:
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
+        """End the thread, and give the lanes ``timeout`` seconds to finish what they post."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        self.lanes.wait(timeout)
 
     def wake(self) -> None:
         """Tick now (after ``wake_delay``), e.g. because a sync brought new data for the alerts:
@@ -93,7 +101,7 @@ class Scheduler:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                self.tick(jobs=False)
+                self.tick(jobs=False, wait=False)  # the lanes post on; the next tick is never late
                 self._start_jobs()
             except Exception:  # never let the thread die: log and tick again
                 logger.exception("scheduler tick failed")
@@ -119,13 +127,15 @@ class Scheduler:
 
     # ------------------------------------------------------------------ one pass
 
-    def tick(self, now: datetime | None = None, *, jobs: bool = True) -> TickResult:
+    def tick(self, now: datetime | None = None, *, jobs: bool = True, wait: bool = True) -> TickResult:
         """One pass: stale claims taken over, due digests posted (or skipped when too late),
-        alerts fired, and (``jobs``) the scheduled sync and health snapshot when due."""
+        alerts fired, and (``jobs``) the scheduled sync and health snapshot when due. The posts run
+        in one lane per channel; ``wait``: until they are done (the result then lists them)."""
         now = now or self.clock()
         result = TickResult()
+        futures = []
         try:
-            digests.run_due(self.ctx, self.db, now, result)
+            futures = digests.run_due(self.ctx, self.db, now, result)
         except (DatabaseUnavailable, OSError) as exc:
             logger.error("digests not checked: %s", exc)
         except Exception as exc:
@@ -133,11 +143,14 @@ class Scheduler:
                 raise
             logger.error("digests not checked: database error (%s)", type(exc).__name__)
         try:
-            result.alerts.extend(self.check_alerts(now))
+            result.alerts.extend(alerts.check_alerts(self.ctx, now, wait=wait))
         except Exception as exc:
             if not is_db_error(exc):
                 raise
             logger.error("alerts not checked: database error (%s)", type(exc).__name__)
+        if wait:
+            for future in futures:
+                future.exception()  # deliver() records its own failures; wait for it to finish
         if jobs:
             result.jobs.extend(self.run_jobs(now))
         return result

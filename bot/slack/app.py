@@ -25,7 +25,8 @@ logger = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings, db: Database, *, socket_mode: bool = False,
-               clock: Callable[[], datetime] | None = None, listener_executor: Executor | None = None) -> App:
+               clock: Callable[[], datetime] | None = None, listener_executor: Executor | None = None,
+               process_before_response: bool = False) -> App:
     """``clock`` gives the current time (tests pin it); default: now. ``listener_executor``
     runs the lazy listeners (default: Bolt's thread pool; tests pass one they can drain)."""
     if not settings.slack_bot_token:
@@ -40,6 +41,7 @@ def create_app(settings: Settings, db: Database, *, socket_mode: bool = False,
         token_verification_enabled=False,  # no auth.test at start: start fast, fail on first use with a clear log line
         logger=logging.getLogger("csbot.bolt"),
         listener_executor=listener_executor,
+        process_before_response=process_before_response,  # HTTP mode: acks in the request thread, never queued
     )
     register_listeners(app, Deps(settings, db, clock=clock))
     app.error(log_error)

@@ -21,6 +21,8 @@ from bot.slack.blocks import message_payload
 from bot.slack.client import SLACK_ERRORS, slack_error
 from bot.slack.listeners.deps import Deps, ack_at_once, logged
 from bot.slack.listeners.send import post, respond_safely, revenue_note, upload_chart
+from bot.slack.mrkdwn import escape
+from commands.format import slack_ref
 from commands.messages import t
 from commands.reply import Reply
 from commands.router import dispatch
@@ -70,9 +72,9 @@ def on_share(deps: Deps, body: dict[str, Any], action: dict[str, Any], respond, 
     lang = reply.language
     if not deps.may_be_public(client, reply, channel):
         respond_safely(respond, response_type="ephemeral", replace_original=False,
-                       text=revenue_note("slack.share_refused", deps.settings, lang))
+                       text=escape(revenue_note("slack.share_refused", deps.settings, lang)))
         return
-    by = t("slack.shared_by", lang, user=user)
+    by = t("slack.shared_by", lang, user=slack_ref("user", user or ""))
     shared = replace(reply, footer=f"{reply.footer} · {by}" if reply.footer else by)
     if post(client, channel, shared, on_failure=respond):
         upload_chart(client, deps.settings, channel, reply)

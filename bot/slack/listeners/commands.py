@@ -16,6 +16,7 @@ from slack_bolt import App
 from bot.slack.blocks import message_payload
 from bot.slack.listeners.deps import Deps, logged
 from bot.slack.listeners.send import respond_safely
+from bot.slack.mrkdwn import decode, escape
 from commands.messages import t
 from commands.reply import Button
 from commands.router import dispatch, precheck
@@ -37,7 +38,7 @@ def register(app: App, deps: Deps) -> None:
 def command_text(body: dict[str, Any]) -> tuple[str | None, str]:
     """The command a slash command names (None for /cs) and its text."""
     name = body.get("command", "/cs").lstrip("/").lower()
-    text = body.get("text") or ""
+    text = decode(body.get("text"))  # Slack sends &amp; &lt; &gt;: the commands read what was typed
     return (None if name in ("cs", "csbot") else name), text
 
 
@@ -45,7 +46,7 @@ def ack_command(deps: Deps, ack, body: dict[str, Any]) -> None:
     name, text = command_text(body)
     problem = precheck(text, name, deps.settings, user_id=body.get("user_id"))
     if problem:
-        ack(text=problem)  # Slack shows the usage message to the asker only
+        ack(text=escape(problem))  # Slack shows the usage message to the asker only
     else:
         ack()
 

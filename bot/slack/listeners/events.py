@@ -14,6 +14,7 @@ from slack_bolt import App
 
 from bot.slack.listeners.deps import Deps, ack_at_once, logged
 from bot.slack.listeners.send import post, revenue_note, tell_failure, upload_chart
+from bot.slack.mrkdwn import decode
 from commands.router import dispatch
 
 
@@ -34,7 +35,7 @@ def on_mention(deps: Deps, event: dict[str, Any], client) -> None:
     channel, user = event.get("channel"), event.get("user")
     thread = event.get("thread_ts") or event.get("ts")
     ctx = deps.context(client, user_id=user, channel_id=channel, surface="mention")
-    reply = dispatch(event.get("text", ""), ctx)
+    reply = dispatch(decode(event.get("text")), ctx)
     if not deps.may_be_public(client, reply, channel):
         reply = replace(reply, lines=reply.lines + (revenue_note("slack.private_note", deps.settings, reply.language),))
         post(client, channel, reply, thread_ts=thread, ephemeral_user=user)
@@ -51,7 +52,7 @@ def on_message(deps: Deps, event: dict[str, Any], client) -> None:
         return
     channel, user, thread = event.get("channel"), event.get("user"), event.get("thread_ts")
     ctx = deps.context(client, user_id=user, channel_id=channel, surface="dm")
-    reply = dispatch(event.get("text", ""), ctx)
+    reply = dispatch(decode(event.get("text")), ctx)
     if post(client, channel, reply, thread_ts=thread):
         upload_chart(client, deps.settings, channel, reply, thread_ts=thread)
     else:

@@ -10,6 +10,7 @@ import logging
 from bot.poster import PostError
 from bot.slack.blocks import message_payload
 from bot.slack.client import SLACK_ERRORS, slack_error
+from commands.format import slack_ref
 from commands.messages import t
 from commands.reply import Reply
 from metrics.settings import Settings
@@ -68,7 +69,7 @@ def failure_text(error: str, lang: str) -> str:
 
 def revenue_note(key: str, settings: Settings, lang: str) -> str:
     """``slack.private_note`` or ``slack.share_refused``, naming the revenue channels."""
-    channels = ", ".join(f"#{c}" if not c.startswith(("C", "G")) else f"<#{c}>" for c in settings.revenue_channels)
+    channels = ", ".join(f"#{c}" if not c.startswith(("C", "G")) else slack_ref("channel", c) for c in settings.revenue_channels)
     where = (t("slack.revenue_channels", lang, channels=channels) if channels
              else t("slack.revenue_channels_unset", lang))
     return t(key, lang, where=where)

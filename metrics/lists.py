@@ -1,0 +1,228 @@
+"""The accounts behind a question, as rows: who churned / was new / expanded ... in a period
+(the MRR movements of ``metrics.revenue``), who is in a health band, whose health dropped,
+who renews soon, who passes the filters; and how many paying customers there are.
+
+Every list is counted and filtered in SQL and holds the rows of that list only (never a
+whole table); health scores come from the stored snapshots of the day, or are computed for
+the accounts listed (``metrics.health.scores_as_of``). Words and formatting are
+``commands/lists.py``'s.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Sequence
+
+from sqlalchemy import Connection, func, select
+
+from metrics import schema
+from metrics.accounts import count_accounts
+from metrics.active import active_on
+from metrics.calc import Calc
+from metrics.filters import Filters
+from metrics.health.model import BANDS, HealthModel, rounded
+from metrics.health.snapshots import scores_as_of
+from metrics.health.sql import as_date, chunks
+from metrics.periods import Period
+from metrics.renewals import renewals
+from metrics.revenue import movement_accounts, mrr_on
+from metrics.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+a = schema.accounts
+s = schema.subscriptions
+
+MOVEMENTS = ("churn", "early_churn", "new", "reactivation", "expansion", "contraction")
+# The movements whose accounts pay at the end of the period: their health today means something.
+PAYING_AT_END = ("new", "reactivation", "expansion", "contraction")
+
+
+@dataclass(frozen=True)
+class ListRow:
+    """One account of a list. ``amount`` is the list's money figure: the movement's MRR, the
+    account's MRR, or its ARR (renewals); ``score``/``band`` its health on the list's day."""
+
+    account_id: str
+    name: str
+    segment: str | None
+    owner: str | None
+    amount: float | None = None
+    score: float | None = None
+    band: str | None = None
+    previous: float | None = None  # health score at the start (health_drop)
+    renewal_date: date | None = None
+
+    @property
+    def drop(self) -> int | None:
+        """Whole points lost between ``previous`` and ``score`` (the scores as shown, rounded)."""
+        if self.score is None or self.previous is None:
+            return None
+        return rounded(self.previous) - rounded(self.score)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def segments(conn: Connection, ids: Sequence[str]) -> dict[str, str | None]:
+    """Per account of ``ids``: its segment."""
+    out: dict[str, str | None] = {}
+    for chunk in chunks(list(ids)):
+        out.update({r[0]: r[1] for r in conn.execute(select(a.c.account_id, a.c.segment).where(a.c.account_id.in_(chunk)))})
+    return out
+
+
+def mrr_of(conn: Connection, day: date, ids: Sequence[str]) -> dict[str, float]:
+    """Per account of ``ids``: its MRR on ``day`` (0 when nothing is active)."""
+    out = {i: 0.0 for i in ids}
+    for chunk in chunks(list(ids)):
+        stmt = select(s.c.account_id, func.sum(s.c.mrr)).where(active_on(day), s.c.account_id.in_(chunk)).group_by(
+            s.c.account_id)
+        out.update({r[0]: round(float(r[1] or 0), 2) for r in conn.execute(stmt)})
+    return out
+
+
+def with_health(conn: Connection, rows: list[ListRow], day: date, settings: Settings | None,
+                model: HealthModel | None = None) -> list[ListRow]:
+    """``rows`` with each account's health score and band on ``day`` (None when it is not paying)."""
+    if not rows:
+        return rows
+    scores = scores_as_of(conn, day, Filters(), settings, account_ids=[r.account_id for r in rows], model=model)
+    out = []
+    for r in rows:
+        sc = scores.get(r.account_id)
+        out.append(replace(r, score=sc.score, band=sc.band) if sc is not None else r)
+    return out
+
+
+# --------------------------------------------------------------------------- the lists
+
+
+def movement_list(calc: Calc, period: Period, filters: Filters, movement: str, *, health_day: date | None = None,
+                  model: HealthModel | None = None) -> list[ListRow]:
+    """The accounts that made ``movement`` in ``period`` (docs/metrics.md, "How MRR moved"), largest
+    amount first: the same accounts ``metrics.revenue.movements`` counts. With ``health_day``, the
+    accounts' health on that day."""
+    if movement not in MOVEMENTS:
+        raise ValueError(f"not a movement: {movement!r}")
+    found, _ = movement_accounts(calc, period, filters, movement, limit=None)
+    rows = [ListRow(r["account_id"], r["name"], r["segment"], r["owner"],
+                    None if movement == "early_churn" else round(float(r["amount"]), 2)) for r in found]
+    if health_day is not None:
+        rows = with_health(calc.conn, rows, health_day, calc.settings, model)
+    return rows
+
+
+def band_list(conn: Connection, day: date, filters: Filters, bands: Sequence[str], settings: Settings | None = None,
+              *, model: HealthModel | None = None) -> list[ListRow]:
+    """Paying accounts in ``bands`` on ``day``, in the order of the bands asked, lowest score first
+    (then the larger MRR): "at risk" is red, then yellow, as ``metrics.health.portfolio`` lists them
+    (its scores: the day's snapshots, or computed; without its 30-days-before side, which a list
+    does not show). ``amount`` is MRR on ``day``."""
+    order = {b: i for i, b in enumerate(bands)}
+    scores = {i: sc for i, sc in scores_as_of(conn, day, filters, settings, model=model).items() if sc.band in order}
+    info = _accounts(conn, list(scores))
+    mrrs = mrr_of(conn, day, list(scores))
+    rows = [ListRow(i, info[i]["name"], info[i]["segment"], info[i]["owner"], mrrs.get(i, 0.0), sc.score, sc.band,
+                    renewal_date=as_date(info[i]["renewal_date"])) for i, sc in scores.items() if i in info]
+    rows.sort(key=lambda r: (order[r.band], r.score if r.score is not None else 0.0, -(r.amount or 0.0), r.name))
+    return rows
+
+
+def health_drop_list(conn: Connection, start: date, end: date, points: int, filters: Filters,
+                     settings: Settings | None = None, *, model: HealthModel | None = None) -> list[ListRow]:
+    """Accounts whose health score on ``end`` is ``points`` or more below their score on ``start``
+    (whole points, as shown), largest drop first. Both sides are the stored snapshots of the day, or
+    computed for it; an account needs a score on both days. ``amount`` is MRR on ``end``."""
+    before = scores_as_of(conn, start, filters, settings, model=model)
+    after = scores_as_of(conn, end, filters, settings, model=model)
+    found = []
+    for acc_id, now in after.items():
+        then = before.get(acc_id)
+        if now.score is None or then is None or then.score is None:
+            continue
+        if rounded(then.score) - rounded(now.score) >= points:
+            found.append((acc_id, now, then))
+    ids = [x[0] for x in found]
+    info = _accounts(conn, ids)
+    mrrs = mrr_of(conn, end, ids)
+    rows = [ListRow(i, info[i]["name"], info[i]["segment"], info[i]["owner"], mrrs.get(i, 0.0), now.score, now.band,
+                    then.score, as_date(info[i]["renewal_date"])) for i, now, then in found if i in info]
+    rows.sort(key=lambda r: (-(r.drop or 0), r.score if r.score is not None else 0.0, r.name))
+    return rows
+
+
+def renewal_list(conn: Connection, start: date, end: date, filters: Filters, day: date,
+                 settings: Settings | None = None, *, model: HealthModel | None = None) -> list[ListRow]:
+    """Accounts whose renewal date falls in ``[start, end)`` (``metrics.renewals``: soonest first,
+    then by name), with their ARR (MRR x 12 on ``day``) as ``amount`` and their health on ``day``."""
+    found, _ = renewals(conn, start, (end - start).days, filters, limit=None)
+    ids = [r["account_id"] for r in found]
+    segs = segments(conn, ids)
+    mrrs = mrr_of(conn, day, ids)
+    rows = [ListRow(r["account_id"], r["name"], segs.get(r["account_id"]), r["owner"],
+                    round(mrrs.get(r["account_id"], 0.0) * 12, 2), renewal_date=as_date(r["renewal_date"]))
+            for r in found]
+    return with_health(conn, rows, day, settings, model)
+
+
+def account_list(conn: Connection, day: date, filters: Filters, settings: Settings | None = None,
+                 *, model: HealthModel | None = None) -> list[ListRow]:
+    """Every account passing ``filters`` (paying or not), largest MRR on ``day`` first, then by name,
+    with its health on ``day``. ``amount`` is MRR."""
+    per_account = select(s.c.account_id, func.sum(s.c.mrr).label("m")).where(active_on(day)).group_by(
+        s.c.account_id).subquery("m")
+    stmt = select(a.c.account_id, a.c.name, a.c.segment, a.c.owner, a.c.renewal_date,
+                  func.coalesce(per_account.c.m, 0).label("mrr")).outerjoin(
+        per_account, per_account.c.account_id == a.c.account_id)
+    cond = filters.account_condition()
+    if cond is not None:
+        stmt = stmt.where(cond)
+    stmt = stmt.order_by(func.coalesce(per_account.c.m, 0).desc(), a.c.name, a.c.account_id)
+    rows = [ListRow(r["account_id"], r["name"], r["segment"], r["owner"], round(float(r["mrr"] or 0), 2),
+                    renewal_date=as_date(r["renewal_date"])) for r in conn.execute(stmt).mappings()]
+    if not rows:
+        return rows
+    scores = scores_as_of(conn, day, filters, settings, model=model)  # paying accounts passing the filters
+    return [replace(r, score=scores[r.account_id].score, band=scores[r.account_id].band)
+            if r.account_id in scores else r for r in rows]
+
+
+def _accounts(conn: Connection, ids: Sequence[str]) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for chunk in chunks(list(ids)):
+        stmt = select(a.c.account_id, a.c.name, a.c.segment, a.c.owner, a.c.renewal_date).where(a.c.account_id.in_(chunk))
+        out.update({r["account_id"]: dict(r) for r in conn.execute(stmt).mappings()})
+    return out
+
+
+# --------------------------------------------------------------------------- counts
+
+
+@dataclass(frozen=True)
+class CustomerCount:
+    day: date  # paying on this day (state at 00:00)
+    paying: int  # paying customers (MRR above zero)
+    accounts: int  # every account passing the filters, paying or not
+
+
+def customer_count(calc: Calc, day: date, filters: Filters) -> CustomerCount:
+    """Paying customers on ``day`` (the ``mrr`` metric's ``paying_customers``), and every account
+    passing ``filters``."""
+    _, paying = mrr_on(calc, day, filters)
+    return CustomerCount(day, paying, count_accounts(calc.conn, filters))
+
+
+def paying_day(period: Period | None, today: date) -> date:
+    """The day a count or a band list is taken on: today without a period; else the period's end
+    (00:00 after its last day), never after today."""
+    return today if period is None else min(period.end, today)
+
+
+__all__ = [
+    "BANDS", "MOVEMENTS", "PAYING_AT_END", "CustomerCount", "ListRow", "account_list", "band_list",
+    "customer_count", "health_drop_list", "movement_list", "mrr_of", "paying_day", "renewal_list", "segments",
+    "with_health",
+]
