@@ -189,7 +189,8 @@ def _answer(query: Query, cleaned: str, lang: str, ctx: Context, conn, *, comman
     req = Request(command=spec.name if spec else query.intent, args=args, text=cleaned, lang=lang, ctx=ctx,
                   natural=natural, conn=conn if needs_data else None, commands=tuple(commands.values()), query=query)
     reply = fn(req)  # type: ignore[misc]
-    if reply.kind == "answer" and query.intent in ("value", "command") and query.command not in ("health", "kpi"):
+    if reply.kind == "answer" and query.intent in ("value", "command") and query.command not in ("health", "kpi") \
+            and "accounts" not in query.words:  # (the accounts behind a number show no metric)
         # one command answers: a metric it does not show is said, never dropped ("mrr and nps")
         dropped = [m for m in query.metrics if m not in reply.metrics]
         if dropped:
