@@ -129,7 +129,7 @@ def _dispatch(text: str, ctx: Context, *, command_name: str | None) -> Reply:
             reply = _answer(query, cleaned, lang, ctx, conn, command_name=command_name, empty=empty, down=down)
             if conn is not None and reply.kind == "answer" and followup.thread_key(ctx) is not None:
                 _remember(conn, ctx, query)
-        if reply.footer is None and reply.kind == "answer":
+        if reply.footer is None and reply.kind == "answer" and _needs_data(query):
             reply = replace(reply, footer=freshness(ctx, lang))
         return reply
     except (PeriodError, UsageError) as exc:
@@ -145,6 +145,14 @@ def _dispatch(text: str, ctx: Context, *, command_name: str | None) -> Reply:
         ref = uuid.uuid4().hex[:8]
         logger.exception("error %s while answering %r", ref, cleaned)
         return error_reply(t("router.internal_error", lang, ref=ref), language=lang)
+
+
+def _needs_data(query: Query) -> bool:
+    """Does the answer come from the data (and carry its freshness)? Help and the glossary do not."""
+    if query.intent in SHAPE_ANSWERS:
+        return True
+    spec = load_commands().get({"help": "help", "define": "term"}.get(query.intent, query.command or ""))
+    return spec is None or spec.needs_data
 
 
 def _remember(conn, ctx: Context, query: Query) -> None:

@@ -325,7 +325,6 @@ def parse_query(text: str, ctx: Context, lang: str, *, command: str | None = Non
     _typed_filters(s, f, vocab, ctx, lang)
 
     # 4. a command that takes an account: an exact account name wins over any other reading
-    account = None
     if f.command in TAKES_ACCOUNT or (not f.explicit and _mentions_health(s, vocab)):
         account = _exact_account(s, vocab, conn)
         if account is not None:

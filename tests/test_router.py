@@ -141,7 +141,7 @@ def test_a_word_not_understood_is_named_with_what_was_understood_and_a_suggestio
     assert "I understood: period Oct 1 – Oct 31, 2026." in reply.lines
     assert "Did you mean “churn”?" in reply.lines
     ja = on_demo("エンタープライズの先月のバナナ")
-    assert ja.kind == "info" and ja.language == "ja" and ja.title == "「バナナ」 が分かりませんでした。"
+    assert ja.kind == "info" and ja.language == "ja" and ja.title == "「バナナ」が分かりませんでした。"
     assert "分かったこと: 期間 2026年10月1日〜10月31日、絞り込み segment:enterprise" in ja.lines
 
 
