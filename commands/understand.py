@@ -128,13 +128,13 @@ STOP_EN = frozenset("""
 what what's whats which is are was were be been the a an of for in on at please pls show me tell give our my us we
 you your do did does have has had to and about with can could would i get got see current currently now total value
 values number rate how's hows how about overall all everything look looks like then so just data
-figure figures numbers there here it its that this these those as from during since whose whom ? ! . , ; :
+figure figures numbers there here it its that this these those as during whose whom ? ! . , ; :
 """.split())
 STOP_JA = tuple(sorted("""
 教えてください 教えて下さい 教えてくれますか 教えて おしえて 知りたいです 知りたい 見せてください 見せて 表示して 出して ください 下さい
 でしたか ですか でした です ますか ますか でしょうか だった は? は？ ? ！ ! 。 、 , ・
 について どう どれくらい どのくらい いくら いくつ 全体 全社 会社全体 弊社 当社 自社 うちの 現在の 現在 今の 最新の 最新
-数値 値 の は を が で に と も って や へ から まで 中
+数値 値 の は を が で に と も って や へ 中 だけ のみ
 """.split(), key=len, reverse=True))
 
 
@@ -271,6 +271,44 @@ def _started(period: Period, today: date, word: str, lang: str) -> Period:
     return period
 
 
+# "from Q2 to Q3", "10月から11月まで", "between 2026-03 and 2026-06": one span; "since March", "10月から", "10月以降": to today
+_FROM = re.compile(_B + r"(?:from|between)\s*$")
+_TO = re.compile(r"^\s*(?:(?:to|until|till|through|thru|and|-|–)" + _E + r"|\.\.|から|より|~)\s*$")
+_UNTIL = re.compile(r"^\s*(?:まで)")
+_SINCE_BEFORE = re.compile(_B + r"(?:since|from)\s*$")
+_SINCE_AFTER = re.compile(r"^\s*(?:から|以降|より後|onwards?" + _E + r")")
+
+
+def _spans(s: _Text, f: _Found, ctx: Context, shape: dict) -> None:
+    """Two periods joined by "from ... to" / "から...まで" make one span ("compare Q2 to Q3" stays two);
+    "since X" / "Xから" / "X以降" runs from X to today."""
+    if len(f.periods) == 2 and shape.get("intent") != "compare":
+        a, b = f.periods
+        between, before = s.rest[a.end:b.start], s.rest[:a.start]
+        opened = _FROM.search(before)
+        if not _TO.match(between) or (between.strip() == "and" and not opened) or a.period.start >= b.period.end:
+            return
+        until = _UNTIL.match(s.rest[b.end:])
+        s.take(a.end, b.start)
+        if opened:
+            s.take(opened.start(), opened.end())
+        if until:
+            s.take(b.end + until.start(), b.end + until.end())
+        span = Period(a.period.start, b.period.end, "range", to_date=b.period.to_date)
+        f.periods[:] = [FoundPeriod(span, a.start, b.end, f"{a.text.strip()}..{b.text.strip()}")]
+    elif len(f.periods) == 1:
+        a = f.periods[0]
+        before, after = _SINCE_BEFORE.search(s.rest[:a.start]), _SINCE_AFTER.match(s.rest[a.end:])
+        if not (before or after):
+            return
+        if before:
+            s.take(before.start(), before.end())
+        if after:
+            s.take(a.end + after.start(), a.end + after.end())
+        span = Period(a.period.start, ctx.today + timedelta(days=1), "range", to_date=True)
+        f.periods[:] = [replace(a, period=span)]
+
+
 # ---- the parser --------------------------------------------------------------------------------
 
 @dataclass
@@ -357,6 +395,7 @@ def parse_query(text: str, ctx: Context, lang: str, *, command: str | None = Non
         period = _started(found.period, ctx.today, found.text, lang)
         f.periods.append(replace(found, period=period))
         s.take(found.start, found.end)
+    _spans(s, f, ctx, shape)
 
     # 8. command words (longest first): the command a question points to
     keyword_command = None

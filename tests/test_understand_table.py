@@ -107,6 +107,10 @@ HAND = [
     ("churn 2026-q1", "command c=churn m=customer_churn_rate p=2026-Q1"),
     ("churn h1", "command c=churn m=customer_churn_rate p=2026-01-01~2026-06-30"),
     ("churn last 3 months", "command c=churn m=customer_churn_rate p=2026-08-01~2026-10-31"),
+    ("churn from 2026-03 to 2026-06", "command c=churn m=customer_churn_rate p=2026-03-01~2026-06-30"),
+    ("nrr between q1 and q2", "command c=nrr m=nrr p=2026-01-01~2026-06-30"),
+    ("churn since march", "command c=churn m=customer_churn_rate p=2026-03-01~2026-11-22"),
+    ("churn excluding enterprise", "command c=churn m=customer_churn_rate f=segment:enterprise unk=excluding"),
     # breakdowns, trends, comparisons, lists, counts: English
     ("churn by segment", "breakdown c=churn m=customer_churn_rate by=segment"),
     ("what was nrr by plan last quarter?", "breakdown c=nrr m=nrr p=2026-Q3 by=plan"),
@@ -278,6 +282,10 @@ HAND = [
     ("エンタープライズのセグメントの解約率", "value c=churn m=customer_churn_rate f=segment:enterprise"),
     ("日本の顧客数", "count list=accounts unk=日本"),
     ("APACの顧客は何社ですか", "count list=accounts f=region:apac"),
+    ("10月から11月までの解約率", "value c=churn m=customer_churn_rate p=2026-10-01~2026-11-22"),
+    ("10月以降の解約率", "value c=churn m=customer_churn_rate p=2026-10-01~2026-11-22"),
+    ("エンタープライズだけの解約率", "value c=churn m=customer_churn_rate f=segment:enterprise"),
+    ("エンタープライズ以外の解約率", "value c=churn m=customer_churn_rate f=segment:enterprise unk=以外"),
     ("先月の解約率（セグメント別）", "breakdown c=churn m=customer_churn_rate p=2026-10 by=segment"),
 ]
 
