@@ -247,8 +247,10 @@ def test_an_account_name_wins_over_a_period_reading_of_the_same_characters(demo_
         assert reply.title.startswith(f"{name}:"), (text, reply.title)
 
 
-def test_an_unmatched_account_name_is_not_said_to_be_no_account_at_all(on_demo):
-    reply = on_demo("health Zzyzx Unlimited")
+@pytest.mark.parametrize("text", ["health Zzyzx Unlimited", "ズィズィックス商会の状態は？", "/health ぴよぴよ"])
+def test_an_unmatched_account_name_is_not_said_to_be_no_account_at_all(on_demo, text):
+    reply = on_demo(text)
+    assert reply.kind in ("error", "choices") and not reply.figures, reply.title
     assert "顧客がまだありません" not in reply.title and "no accounts yet" not in reply.title.lower()
 
 
