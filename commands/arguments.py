@@ -168,5 +168,6 @@ def strict_words(args: Args, allowed: tuple[str, ...], lang: str) -> None:
     raise UsageError(t("query.unknown_words", lang, words=words))
 
 
-# A word that looks like a period: digits, or a period word's pieces ("lastmonth", "qtr", "先月").
-PERIOD_LIKE = re.compile(r"\d|last|this|next|month|quarter|year|week|day|ytd|mtd|qtd|q[1-4]|[年月週日期]", re.I)
+# A word that looks like a period: digits, or a period word's pieces ("lastmonth", "先先月"), not "日本".
+PERIOD_LIKE = re.compile(r"\d|last|this|next|prev|month|quarter|year|week|day|ytd|mtd|qtd|"
+                         r"[先今来前昨翌]々?(?:月|週|年|期)|四半期|上期|下期|年度", re.I)
