@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 
+from commands import format as fmt
 from commands.periods import (
     FoundPeriod,
     PeriodError,
@@ -17,6 +18,7 @@ from commands.periods import (
     find_periods,
     parse_period,
 )
+from metrics.filters import NO_FILTERS
 from metrics.periods import Period
 
 TODAY = date(2026, 12, 6)
@@ -321,3 +323,9 @@ def test_comparison_words_give_the_period_to_compare_with(period, word, expected
 def test_a_word_that_is_not_a_comparison_is_refused():
     with pytest.raises(KeyError):
         comparison_period(P("2026-11-01", "2026-12-01", "month"), "vs")
+
+
+def test_an_answer_says_when_its_period_is_still_running():
+    assert fmt.period_line(parse_period("2026-12", TODAY), NO_FILTERS, "en") == "Dec 1 – Dec 6, 2026 (to date)"
+    assert fmt.period_line(parse_period("今月", TODAY), NO_FILTERS, "ja") == "2026年12月1日〜12月6日（途中経過）"
+    assert fmt.period_line(parse_period("Q3", TODAY), NO_FILTERS, "en") == "Jul 1 – Sep 30, 2026"
