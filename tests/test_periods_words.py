@@ -3,7 +3,9 @@ particles; several in one question; where each was typed; periods that have not 
 periods in progress (to date). Dates are hand-computed: today is Sunday 2026-12-06
 (this week began on Monday 2026-11-30)."""
 
+import re
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -329,3 +331,18 @@ def test_an_answer_says_when_its_period_is_still_running():
     assert fmt.period_line(parse_period("2026-12", TODAY), NO_FILTERS, "en") == "Dec 1 – Dec 6, 2026 (to date)"
     assert fmt.period_line(parse_period("今月", TODAY), NO_FILTERS, "ja") == "2026年12月1日〜12月6日（途中経過）"
     assert fmt.period_line(parse_period("Q3", TODAY), NO_FILTERS, "en") == "Jul 1 – Sep 30, 2026"
+
+
+def test_every_period_word_the_readme_lists_is_read():
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    paragraph = readme[readme.index("**Periods**"):readme.index("**Filters**")]
+    listed = paragraph[:paragraph.index("Words can be glued")]
+    words = [w.replace("-N-", "-3-") for w in re.findall(r"`([^`]+)`", listed) if not w.startswith("CSBOT_")]
+    assert len(words) > 50
+    for word in words:
+        assert parse_period(word, TODAY) is not None, word
+    # and the examples of the text that follows
+    assert [len(find_periods(w, TODAY)[0]) for w in ("Q3のGRR", "2026-09の解約率", "Q2 vs Q3", "先月と先々月の解約率")] == [1, 1, 2, 2]
+    for word in ("next-month", "来月", "2027"):
+        with pytest.raises(PeriodNotStarted):
+            parse_period(word, TODAY)
