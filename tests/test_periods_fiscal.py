@@ -2,12 +2,14 @@
 starts in: with April, FY2026 = 2026年度 = 2026-04-01..2027-03-31. Dates hand-computed."""
 
 from datetime import date
+from types import SimpleNamespace
 
 import pytest
 
+from commands.arguments import parse_args
 from commands.periods import PeriodNotStarted, find_periods, parse_period
 from metrics.periods import Period
-from metrics.settings import ConfigError, load_settings
+from metrics.settings import ConfigError, Settings, load_settings
 
 DECEMBER = date(2026, 12, 6)  # in the first fiscal half's successor (H2 of FY2026 with April)
 APRIL = date(2026, 4, 15)  # two weeks into FY2026 with April
@@ -114,3 +116,9 @@ def test_a_fiscal_year_start_that_is_not_a_month_number_is_a_one_line_error_nami
         load_settings({"CSBOT_FISCAL_YEAR_START": raw})
     assert err.value.key == "CSBOT_FISCAL_YEAR_START"
     assert str(err.value) == f"CSBOT_FISCAL_YEAR_START: expected a month number from 1 (January) to 12 (December), got {raw!r}"
+
+
+def test_a_question_reads_fiscal_words_with_the_workspace_setting():
+    ctx = SimpleNamespace(today=DECEMBER, settings=Settings(fiscal_year_start=4))
+    args = parse_args("今年度のNRR", ctx, "ja", strict=False)
+    assert args.period == P("2026-04-01", "2026-12-07", "year", True)
