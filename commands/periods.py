@@ -328,6 +328,21 @@ def _ja_day(m: re.Match[str], ctx: _Ctx) -> Period:
         year -= 1
 
 
+def _ja_day_range(m: re.Match[str], ctx: _Ctx) -> Period:
+    """「10月1日〜10月15日」, 「2026年10月1日から15日まで」: both days inclusive. Without a year, the
+    latest such span that has begun (a span still running runs to today)."""
+    m1, d1, d2 = int(m["m1"]), int(m["d1"]), int(m["d2"])
+    m2 = int(m["m2"]) if m["m2"] else m1
+    if m["y1"]:
+        first = date(int(m["y1"]), m1, d1)
+    else:
+        first = date(ctx.today.year, m1, d1)
+        if first > ctx.today:
+            first = date(first.year - 1, m1, d1)
+    last = date(int(m["y2"]) if m["y2"] else first.year + ((m2, d2) < (m1, d1)), m2, d2)
+    return Period(first, last + timedelta(days=1), "range")
+
+
 def _quarter_number(m: re.Match[str]) -> int:
     q = int(next(v for k, v in m.groupdict().items() if k.startswith("q") and v))
     if not 1 <= q <= 4:
@@ -358,6 +373,27 @@ def _half_of(m: re.Match[str], ctx: _Ctx) -> Period:
     return _latest_half(half, ctx)
 
 
+def _month_range(m: re.Match[str], ctx: _Ctx) -> Period:
+    """From the first day of one month through the last day of another ("10月〜12月", "2026-01..2026-03").
+    Without years, the latest such span that has begun (a span still running runs to today)."""
+    first, last = int(m["m1"]), int(m["m2"])
+    for month in (first, last):
+        if not 1 <= month <= 12:
+            raise ValueError(month)
+    if m["y1"]:
+        start = date(int(m["y1"]), first, 1)
+    else:
+        start = _latest(lambda y: _month(date(y, first, 1)), ctx.today.year, ctx.today).start
+    end = date(int(m["y2"]) if m["y2"] else start.year + (last < first), last, 1)
+    return Period(start, add_months(end, 1), "months")
+
+
+def _fiscal_year_ending(m: re.Match[str], ctx: _Ctx) -> Period:
+    """「2026年3月期」: the twelve months that end with March 2026 (how Japanese companies name a fiscal year)."""
+    last = date(int(m["year"]), int(m["month"]), 1)
+    return Period(add_months(last, -11), add_months(last, 1), "year")
+
+
 def _two_digit_fy(m: re.Match[str], ctx: _Ctx) -> Period:
     return _fiscal_year(2000 + int(m["yy"]), ctx)
 
@@ -386,6 +422,8 @@ PATTERNS: tuple[_Pattern, ...] = (
     # dates and ranges of dates
     _p(_W + _DATE1 + r"\s*(?:\.\.|to|–|—|から)\s*" + _DATE2 + r"(?:\s*まで)?" + _E, _range),
     _p(_W + _DATE1 + _E, lambda m, c: _day(_date(m["y1"], m["m1"], m["d1"]))),
+    _p(r"(?<!\d)(?:(?P<y1>(?:19|20)\d\d)年\s*)?(?P<m1>\d{1,2})月\s*(?P<d1>\d{1,2})日\s*(?:\.\.|から|-|–|—)\s*"
+       + r"(?:(?P<y2>(?:19|20)\d\d)年\s*)?(?:(?P<m2>\d{1,2})月\s*)?(?P<d2>\d{1,2})日(?:\s*まで)?", _ja_day_range),
     _p(r"(?<!\d)(?:" + _YEAR + r"年\s*)?(?P<month>\d{1,2})月\s*(?P<day>\d{1,2})日", _ja_day),
     # fiscal quarters (named with their fiscal year), calendar quarters
     _p(_W + r"fy\s?-?" + _YEAR + r"[\s-]*" + _Q + _E, _fiscal_quarter),
@@ -402,7 +440,12 @@ PATTERNS: tuple[_Pattern, ...] = (
     _p(_W + r"fy\s?-?" + _YEAR + _E, lambda m, c: _fiscal_year(int(m["year"]), c), fiscal=True),
     _p(_W + r"fy\s?-?(?P<yy>\d\d)" + _E, _two_digit_fy, fiscal=True),
     _p(_W + _YEAR + r"年度" + _NOT_COMPARISON, lambda m, c: _fiscal_year(int(m["year"]), c), fiscal=True),
-    # months
+    # months, ranges of months, a fiscal year named by the month it ends (2026年3月期)
+    _p(_W + r"(?P<y1>(?:19|20)\d\d)[-/](?P<m1>\d{1,2})\s*(?:\.\.|to|–|—|から)\s*(?P<y2>(?:19|20)\d\d)[-/](?P<m2>\d{1,2})"
+       + r"(?:\s*まで)?" + _E, _month_range),
+    _p(r"(?:" + _W + r"(?P<y1>(?:19|20)\d\d)年\s*)?(?<!\d)(?P<m1>\d{1,2})月\s*(?:\.\.|から|-|–|—)\s*"
+       + r"(?:(?P<y2>(?:19|20)\d\d)年\s*)?(?P<m2>\d{1,2})月(?:\s*まで)?", _month_range),
+    _p(_W + _YEAR + r"年\s*(?P<month>\d{1,2})月期", _fiscal_year_ending, fiscal=True),
     _p(_W + _YEAR + r"[-/](?P<month>\d{1,2})" + _E, _ja_month),
     _p(r"(?:" + _W + _YEAR + r"年\s*)?(?<!\d)(?P<month>\d{1,2})月(?!\d)" + _NOT_COMPARISON, _ja_month),
     _p(_W + r"(?P<name>" + _MONTH_NAMES + "|" + _MAY + r")\.?(?:[\s,-]+" + _YEAR + r")?" + _E, _named_month),
@@ -479,7 +522,9 @@ def _settle(period: Period, pattern: _Pattern, ctx: _Ctx, word: str, lang: str) 
     if period.start > ctx.today:
         raise PeriodNotStarted(word, period, ctx.today, lang, fiscal=pattern.fiscal)
     if period.end > tomorrow:
-        return replace(period, end=tomorrow, to_date=True)
+        # a span of months cut at today is compared with the same number of days before it
+        grain = "range" if period.grain == "months" else period.grain
+        return replace(period, end=tomorrow, grain=grain, to_date=True)
     if period.end == tomorrow and period.grain in _UNITS:  # December on 31 December: still running today
         return replace(period, to_date=True)
     return period

@@ -144,6 +144,16 @@ ONE_PERIOD = {
     "10月1日": P("2026-10-01", "2026-10-02", "day"),
     "2026年": P("2026-01-01", "2026-12-07", "year", True),
     "2026-10-01〜2026-10-15": P("2026-10-01", "2026-10-16", "range"),
+    # spans of months and of days, typed as ranges; a fiscal year named by the month it ends
+    "2025年10月〜12月": P("2025-10-01", "2026-01-01", "months"),
+    "2025年11月〜2026年2月": P("2025-11-01", "2026-03-01", "months"),
+    "2026-01..2026-03": P("2026-01-01", "2026-04-01", "months"),
+    "10月〜12月": P("2026-10-01", "2026-12-07", "range", True),  # still running: the days through today
+    "10月1日〜10月15日": P("2026-10-01", "2026-10-16", "range"),
+    "2026年10月1日から15日まで": P("2026-10-01", "2026-10-16", "range"),
+    "12月20日〜1月5日": P("2025-12-20", "2026-01-06", "range"),  # the latest such span that has begun
+    "11月30日〜12月10日": P("2026-11-30", "2026-12-07", "range", True),
+    "2026年3月期": P("2025-04-01", "2026-04-01", "year"),
     "２０２６年１０月": P("2026-10-01", "2026-11-01", "month"),  # full width
     "ｑ３": P("2026-07-01", "2026-10-01", "quarter"),
 }
@@ -177,6 +187,7 @@ GLUED = [
     ("今年度のNRRは？", P("2026-01-01", "2026-12-07", "year", True), "のnrrは?"),
     ("H1のチャーン", P("2026-01-01", "2026-07-01", "half"), "のチャーン"),
     ("FY2025の売上", P("2025-01-01", "2026-01-01", "year"), "の売上"),
+    ("10月〜12月の解約率", P("2026-10-01", "2026-12-07", "range", True), "の解約率"),
     ("解約率2026年10月", P("2026-10-01", "2026-11-01", "month"), "解約率"),
     ("churn in Q3 please", P("2026-07-01", "2026-10-01", "quarter"), "churn in please"),
     ("ＮＲＲ　先月", P("2026-11-01", "2026-12-01", "month"), "nrr"),
@@ -276,11 +287,15 @@ def test_keep_errors_returns_a_refused_span_so_the_parser_can_check_it_against_a
         find_period_spans("Studio 2027 churn last month", TODAY)
 
 
-@pytest.mark.parametrize("text", ["2026-13", "2026年13月", "2026-02-30", "2026-10-15..2026-10-01"])
+@pytest.mark.parametrize("text", ["2026-13", "2026年13月", "2026-02-30", "2026-10-15..2026-10-01", "2026-03..2026-01", "10月〜13月"])
 def test_something_shaped_like_a_period_that_is_not_one_is_an_error_not_a_guess(text):
     with pytest.raises(PeriodError) as err:
         find_periods(f"churn {text}", TODAY)
     assert not isinstance(err.value, PeriodNotStarted) and err.value.word == text
+
+
+def test_a_span_of_months_cut_at_today_is_compared_with_as_many_days_just_before():
+    assert parse_period("10月〜12月", TODAY).previous() == P("2026-07-26", "2026-10-01", "range", True)
 
 
 def test_a_unit_on_its_last_day_is_still_to_date():
