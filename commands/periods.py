@@ -328,13 +328,24 @@ def _ja_day(m: re.Match[str], ctx: _Ctx) -> Period:
         year -= 1
 
 
+def _named_year(m: re.Match[str], ctx: _Ctx) -> int | None:
+    """The year a range starts in when typed: "2026年", 「昨年」; None when not given."""
+    groups = m.groupdict()
+    if groups.get("y1"):
+        return int(groups["y1"])
+    if groups.get("rel"):
+        return ctx.today.year + _REL_YEARS[groups["rel"]]
+    return None
+
+
 def _ja_day_range(m: re.Match[str], ctx: _Ctx) -> Period:
     """「10月1日〜10月15日」, 「2026年10月1日から15日まで」: both days inclusive. Without a year, the
     latest such span that has begun (a span still running runs to today)."""
     m1, d1, d2 = int(m["m1"]), int(m["d1"]), int(m["d2"])
     m2 = int(m["m2"]) if m["m2"] else m1
-    if m["y1"]:
-        first = date(int(m["y1"]), m1, d1)
+    year = _named_year(m, ctx)
+    if year is not None:
+        first = date(year, m1, d1)
     else:
         first = date(ctx.today.year, m1, d1)
         if first > ctx.today:
@@ -380,8 +391,9 @@ def _month_range(m: re.Match[str], ctx: _Ctx) -> Period:
     for month in (first, last):
         if not 1 <= month <= 12:
             raise ValueError(month)
-    if m["y1"]:
-        start = date(int(m["y1"]), first, 1)
+    year = _named_year(m, ctx)
+    if year is not None:
+        start = date(year, first, 1)
     else:
         start = _latest(lambda y: _month(date(y, first, 1)), ctx.today.year, ctx.today).start
     end = date(int(m["y2"]) if m["y2"] else start.year + (last < first), last, 1)
@@ -392,6 +404,31 @@ def _fiscal_year_ending(m: re.Match[str], ctx: _Ctx) -> Period:
     """「2026年3月期」: the twelve months that end with March 2026 (how Japanese companies name a fiscal year)."""
     last = date(int(m["year"]), int(m["month"]), 1)
     return Period(add_months(last, -11), add_months(last, 1), "year")
+
+
+_REL_YEARS = {"今年": 0, "本年": 0, "今年度": 0, "本年度": 0, "当年度": 0, "this": 0,
+              "昨年": -1, "去年": -1, "前年": -1, "昨年度": -1, "前年度": -1, "last": -1, "previous": -1, "prior": -1,
+              "一昨年": -2, "おととし": -2}
+
+
+def _in_relative_year(m: re.Match[str], ctx: _Ctx) -> Period:
+    """A month, quarter or half of this year, last year or a fiscal year: 「昨年10月」, 「前年度の上期」,
+    "Q3 last year", "last year's October". In a fiscal year (年度, "fiscal year") a month is the one
+    inside that fiscal year and a quarter is a fiscal quarter."""
+    groups = m.groupdict()
+    offset = _REL_YEARS[m["rel"]]
+    fiscal = "年度" in m["rel"] or bool(groups.get("fiscal"))
+    year = (ctx.fiscal_year if fiscal else ctx.today.year) + offset
+    if groups.get("h") or groups.get("hh"):
+        return _half(year, 1 if groups.get("h") == "上" or groups.get("hh") == "1" else 2, ctx)
+    if groups.get("month") or groups.get("name"):
+        month = int(groups["month"]) if groups.get("month") else MONTHS[groups["name"]]
+        if not 1 <= month <= 12:
+            raise ValueError(month)
+        year += fiscal and month < ctx.fiscal_start
+        return _day(date(year, month, int(groups["day"]))) if groups.get("day") else _month(date(year, month, 1))
+    q = _quarter_number(m)
+    return _quarter(add_months(ctx.fy_start(year), 3 * (q - 1)) if fiscal else date(year, 3 * q - 2, 1))
 
 
 def _two_digit_fy(m: re.Match[str], ctx: _Ctx) -> Period:
@@ -406,6 +443,7 @@ _NUMBER = r"(?P<n>\d+|" + "|".join(_NUMBER_WORDS) + r")"
 _MONTH_NAMES = "|".join(re.escape(n) for n in sorted(MONTHS, key=len, reverse=True) if n != "may")
 # "may" is a month unless it reads as the verb: "may I see ...", "churn may be ..."
 _MAY = r"may(?!\s+(?:i|we|you|they|it|he|she|be|have|not|also|need|get|see)(?![a-z]))"
+_JA_REL = r"(?P<rel>一昨年|おととし|今年|本年|昨年|去年|前年)\s*(?:の\s*)?"  # a calendar year in words
 _DATE1 = r"(?P<y1>(?:19|20)\d\d)[-/](?P<m1>\d{1,2})[-/](?P<d1>\d{1,2})"
 _DATE2 = r"(?P<y2>(?:19|20)\d\d)[-/](?P<m2>\d{1,2})[-/](?P<d2>\d{1,2})"
 
@@ -422,7 +460,7 @@ PATTERNS: tuple[_Pattern, ...] = (
     # dates and ranges of dates
     _p(_W + _DATE1 + r"\s*(?:\.\.|to|–|—|から)\s*" + _DATE2 + r"(?:\s*まで)?" + _E, _range),
     _p(_W + _DATE1 + _E, lambda m, c: _day(_date(m["y1"], m["m1"], m["d1"]))),
-    _p(r"(?<!\d)(?:(?P<y1>(?:19|20)\d\d)年\s*)?(?P<m1>\d{1,2})月\s*(?P<d1>\d{1,2})日\s*(?:\.\.|から|-|–|—)\s*"
+    _p(r"(?<!\d)(?:(?P<y1>(?:19|20)\d\d)年\s*|" + _JA_REL + r")?(?P<m1>\d{1,2})月\s*(?P<d1>\d{1,2})日\s*(?:\.\.|から|-|–|—)\s*"
        + r"(?:(?P<y2>(?:19|20)\d\d)年\s*)?(?:(?P<m2>\d{1,2})月\s*)?(?P<d2>\d{1,2})日(?:\s*まで)?", _ja_day_range),
     _p(r"(?<!\d)(?:" + _YEAR + r"年\s*)?(?P<month>\d{1,2})月\s*(?P<day>\d{1,2})日", _ja_day),
     # fiscal quarters (named with their fiscal year), calendar quarters
@@ -432,6 +470,15 @@ PATTERNS: tuple[_Pattern, ...] = (
     _p(_W + _Q + r"(?:[\s-]+" + _YEAR + r")?" + _E, _calendar_quarter),
     _p(_W + _YEAR + r"年\s*(?:の\s*)?" + _JA_Q, _calendar_quarter),
     _p(r"第\s*(?:(?P<q1>[1-4])\s*四半期|q(?P<q2>[1-4])|(?P<q3>[1-4])q)" + _E, _calendar_quarter),
+    # a month, quarter or half of a year named in words: 昨年10月, 前年度の上期, Q3 last year, last year's October
+    _p(r"(?P<rel>一昨年|おととし|今年度|本年度|当年度|前年度|昨年度|今年|本年|昨年|去年|前年)\s*(?:の\s*)?"
+       + r"(?:(?<!\d)(?P<month>\d{1,2})月(?:\s*(?P<day>\d{1,2})日|(?!\s*\d))"
+       + r"|(?:第\s*)?(?:(?P<q1>[1-4])\s*四半期|q(?P<q2>[1-4])|(?P<q3>[1-4])q)"
+       + r"|(?P<h>[上下])半?期|h(?P<hh>[12]))" + _NOT_COMPARISON, _in_relative_year),
+    _p(_W + r"(?:q(?P<q1>[1-4])|(?P<q2>[1-4])q|h(?P<hh>[12])|(?P<name>" + _MONTH_NAMES + r"|may))\.?\s+(?:of\s+|in\s+)?"
+       + r"(?P<rel>this|last|previous|prior)\s+(?P<fiscal>fiscal\s+)?year" + _E, _in_relative_year),
+    _p(_W + r"(?P<rel>this|last|previous|prior)\s+(?P<fiscal>fiscal\s+)?year(?:['’]s)?\s+"
+       + r"(?:q(?P<q1>[1-4])|(?P<q2>[1-4])q|h(?P<hh>[12])|(?P<name>" + _MONTH_NAMES + r"|may))" + _E, _in_relative_year),
     # halves of the fiscal year
     _p(_W + r"(?:fy\s?-?)?" + _YEAR + r"[\s-]?h(?P<h>[12])" + _E, _half_of),
     _p(_W + r"h(?P<h>[12])(?:[\s-]+(?:fy\s?-?)?" + _YEAR + r")?" + _E, _half_of),
@@ -443,7 +490,7 @@ PATTERNS: tuple[_Pattern, ...] = (
     # months, ranges of months, a fiscal year named by the month it ends (2026年3月期)
     _p(_W + r"(?P<y1>(?:19|20)\d\d)[-/](?P<m1>\d{1,2})\s*(?:\.\.|to|–|—|から)\s*(?P<y2>(?:19|20)\d\d)[-/](?P<m2>\d{1,2})"
        + r"(?:\s*まで)?" + _E, _month_range),
-    _p(r"(?:" + _W + r"(?P<y1>(?:19|20)\d\d)年\s*)?(?<!\d)(?P<m1>\d{1,2})月\s*(?:\.\.|から|-|–|—)\s*"
+    _p(r"(?:" + _W + r"(?P<y1>(?:19|20)\d\d)年\s*|" + _JA_REL + r")?(?<!\d)(?P<m1>\d{1,2})月\s*(?:\.\.|から|-|–|—)\s*"
        + r"(?:(?P<y2>(?:19|20)\d\d)年\s*)?(?P<m2>\d{1,2})月(?:\s*まで)?", _month_range),
     _p(_W + _YEAR + r"年\s*(?P<month>\d{1,2})月期", _fiscal_year_ending, fiscal=True),
     _p(_W + _YEAR + r"[-/](?P<month>\d{1,2})" + _E, _ja_month),

@@ -39,6 +39,10 @@ FISCAL = [
     (DECEMBER, 4, "FY2026 H1", P("2026-04-01", "2026-10-01", "half")),
     (DECEMBER, 4, "FY2026 Q1", P("2026-04-01", "2026-07-01", "quarter")),
     (DECEMBER, 4, "2026年度第3四半期", P("2026-10-01", "2026-12-07", "quarter", True)),
+    (DECEMBER, 4, "前年度の上期", P("2025-04-01", "2025-10-01", "half")),
+    (DECEMBER, 4, "前年度第3四半期", P("2025-10-01", "2026-01-01", "quarter")),
+    (DECEMBER, 4, "前年度の2月", P("2026-02-01", "2026-03-01", "month")),  # February of FY2025 is in 2026
+    (DECEMBER, 4, "h1 of last fiscal year", P("2025-04-01", "2025-10-01", "half")),
     # a quarter or a year not named as fiscal stays on the calendar
     (DECEMBER, 4, "Q1", P("2026-01-01", "2026-04-01", "quarter")),
     (DECEMBER, 4, "2026年", P("2026-01-01", "2026-12-07", "year", True)),
