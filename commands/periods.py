@@ -387,7 +387,9 @@ def _half_of(m: re.Match[str], ctx: _Ctx) -> Period:
 def _month_range(m: re.Match[str], ctx: _Ctx) -> Period:
     """From the first day of one month through the last day of another ("10月〜12月", "2026-01..2026-03").
     Without years, the latest such span that has begun (a span still running runs to today)."""
-    first, last = int(m["m1"]), int(m["m2"])
+    groups = m.groupdict()
+    first = int(groups["m1"]) if groups.get("m1") else MONTHS[groups["n1"]]
+    last = int(groups["m2"]) if groups.get("m2") else MONTHS[groups["n2"]]
     for month in (first, last):
         if not 1 <= month <= 12:
             raise ValueError(month)
@@ -396,7 +398,7 @@ def _month_range(m: re.Match[str], ctx: _Ctx) -> Period:
         start = date(year, first, 1)
     else:
         start = _latest(lambda y: _month(date(y, first, 1)), ctx.today.year, ctx.today).start
-    end = date(int(m["y2"]) if m["y2"] else start.year + (last < first), last, 1)
+    end = date(int(groups["y2"]) if groups.get("y2") else start.year + (last < first), last, 1)
     return Period(start, add_months(end, 1), "months")
 
 
@@ -458,7 +460,8 @@ def _p(regex: str, build: Callable[[re.Match[str], _Ctx], Period], fiscal: bool 
 
 PATTERNS: tuple[_Pattern, ...] = (
     # dates and ranges of dates
-    _p(_W + _DATE1 + r"\s*(?:\.\.|to|–|—|から)\s*" + _DATE2 + r"(?:\s*まで)?" + _E, _range),
+    _p(_W + r"(?:from\s+)?" + _DATE1 + r"\s*(?:\.\.|to|through|until|–|—|から)\s*" + _DATE2 + r"(?:\s*まで)?" + _E, _range),
+    _p(_W + r"between\s+" + _DATE1 + r"\s+and\s+" + _DATE2 + _E, _range),
     _p(_W + _DATE1 + _E, lambda m, c: _day(_date(m["y1"], m["m1"], m["d1"]))),
     _p(r"(?<!\d)(?:(?P<y1>(?:19|20)\d\d)年\s*|" + _JA_REL + r")?(?P<m1>\d{1,2})月\s*(?P<d1>\d{1,2})日\s*(?:\.\.|から|-|–|—)\s*"
        + r"(?:(?P<y2>(?:19|20)\d\d)年\s*)?(?:(?P<m2>\d{1,2})月\s*)?(?P<d2>\d{1,2})日(?:\s*まで)?", _ja_day_range),
@@ -488,8 +491,12 @@ PATTERNS: tuple[_Pattern, ...] = (
     _p(_W + r"fy\s?-?(?P<yy>\d\d)" + _E, _two_digit_fy, fiscal=True),
     _p(_W + _YEAR + r"年度" + _NOT_COMPARISON, lambda m, c: _fiscal_year(int(m["year"]), c), fiscal=True),
     # months, ranges of months, a fiscal year named by the month it ends (2026年3月期)
-    _p(_W + r"(?P<y1>(?:19|20)\d\d)[-/](?P<m1>\d{1,2})\s*(?:\.\.|to|–|—|から)\s*(?P<y2>(?:19|20)\d\d)[-/](?P<m2>\d{1,2})"
-       + r"(?:\s*まで)?" + _E, _month_range),
+    _p(_W + r"(?:from\s+)?(?P<y1>(?:19|20)\d\d)[-/](?P<m1>\d{1,2})\s*(?:\.\.|to|through|until|–|—|から)\s*"
+       + r"(?P<y2>(?:19|20)\d\d)[-/](?P<m2>\d{1,2})(?:\s*まで)?" + _E, _month_range),
+    _p(_W + r"(?:from\s+)?(?P<n1>" + _MONTH_NAMES + "|may)" + r"\.?(?:[\s,]+(?P<y1>(?:19|20)\d\d))?\s*(?:\.\.|to|through|until|-|–|—)\s*"
+       + r"(?P<n2>" + _MONTH_NAMES + "|may)" + r"\.?(?:[\s,]+(?P<y2>(?:19|20)\d\d))?" + _E, _month_range),
+    _p(_W + r"between\s+(?P<n1>" + _MONTH_NAMES + "|may)" + r"\.?(?:[\s,]+(?P<y1>(?:19|20)\d\d))?\s+and\s+"
+       + r"(?P<n2>" + _MONTH_NAMES + "|may)" + r"\.?(?:[\s,]+(?P<y2>(?:19|20)\d\d))?" + _E, _month_range),
     _p(r"(?:" + _W + r"(?P<y1>(?:19|20)\d\d)年\s*|" + _JA_REL + r")?(?<!\d)(?P<m1>\d{1,2})月\s*(?:\.\.|から|-|–|—)\s*"
        + r"(?:(?P<y2>(?:19|20)\d\d)年\s*)?(?P<m2>\d{1,2})月(?:\s*まで)?", _month_range),
     _p(_W + _YEAR + r"年\s*(?P<month>\d{1,2})月期", _fiscal_year_ending, fiscal=True),
@@ -595,6 +602,67 @@ def _matches(norm: str) -> list[tuple[re.Match[str], _Pattern]]:
     return chosen
 
 
+# "since October", 「10月以降」, 「先月から」: from the start of the period through today.
+_SINCE_BEFORE = re.compile(r"(?<![a-z])(?:since|starting(?:\s+from)?)\s+$")
+_SINCE_AFTER = re.compile(r"\s*(?:以降|以来|から(?!\s*[\d〜.]))")
+
+
+def _since(norm: str, lo: int, hi: int, begin: int, stop: int) -> tuple[int, int] | None:
+    """The span widened to take in a "since" word next to it (within ``begin``..``stop``), or None."""
+    before = _SINCE_BEFORE.search(norm, begin, lo)
+    if before is not None:
+        return before.start(), hi
+    after = _SINCE_AFTER.match(norm, hi, stop)
+    if after is not None:
+        return lo, after.end()
+    return None
+
+
+# Two periods joined into one span: "2026-Q2..2026-Q3", 「先月〜今月」, 「先月から今月」, "from Q2 to Q3",
+# "between Q2 and Q3" (a bare "to" or "and" may be a comparison: "compare Q2 to Q3").
+_JOIN = re.compile(r"\s*(?:\.\.|-|–|—|から)\s*")
+_JOIN_WORD = re.compile(r"\s+(?:to|through|until)\s+")
+_FROM = re.compile(r"(?<![a-z])from\s+$")
+_BETWEEN = re.compile(r"(?<![a-z])between\s+$")
+_AND = re.compile(r"\s+and\s+")
+_UNTIL = re.compile(r"\s*まで")
+
+_Group = tuple[int, int, list[tuple[re.Match[str], _Pattern]], bool]  # span, matches, "since"
+
+
+def _groups(norm: str, matches: list[tuple[re.Match[str], _Pattern]]) -> list[_Group]:
+    """The chosen matches as periods: alone, widened by a "since" word, or two joined into one span."""
+    out: list[_Group] = []
+    i, taken = 0, 0
+    while i < len(matches):
+        m = matches[i][0]
+        stop = matches[i + 2][0].start() if i + 2 < len(matches) else len(norm)
+        if i + 1 < len(matches):
+            n = matches[i + 1][0]
+            lead = None
+            if _JOIN.fullmatch(norm, m.end(), n.start()):
+                lead = _FROM.search(norm, taken, m.start())
+                lo = lead.start() if lead else m.start()
+            elif _JOIN_WORD.fullmatch(norm, m.end(), n.start()) and (lead := _FROM.search(norm, taken, m.start())):
+                lo = lead.start()
+            elif _AND.fullmatch(norm, m.end(), n.start()) and (lead := _BETWEEN.search(norm, taken, m.start())):
+                lo = lead.start()
+            else:
+                lo = -1
+            if lo >= 0:
+                until = _UNTIL.match(norm, n.end(), stop)
+                hi = until.end() if until else n.end()
+                out.append((lo, hi, matches[i:i + 2], False))
+                taken, i = hi, i + 2
+                continue
+        stop = matches[i + 1][0].start() if i + 1 < len(matches) else len(norm)
+        since = _since(norm, m.start(), m.end(), taken, stop)
+        lo, hi = since or (m.start(), m.end())
+        out.append((lo, hi, matches[i:i + 1], since is not None))
+        taken, i = hi, i + 1
+    return out
+
+
 def _spans(text: str, today: date, lang: str, fiscal_start: int, keep_errors: bool) -> tuple[list[FoundPeriod], str, list[int]]:
     if not 1 <= fiscal_start <= 12:
         raise ValueError(f"fiscal_start must be a month number 1..12, got {fiscal_start}")
@@ -602,23 +670,32 @@ def _spans(text: str, today: date, lang: str, fiscal_start: int, keep_errors: bo
     norm, starts, ends = _normalize_mapped(text or "")
     found: list[FoundPeriod] = []
     cut: list[int] = []
-    for m, pattern in _matches(norm):
-        start, end = starts[m.start()], ends[m.end() - 1]
+    for lo, hi, group, since in _groups(norm, _matches(norm)):
+        start, end = starts[lo], ends[hi - 1]
         word = text[start:end]
         try:
             try:
-                period = _settle(pattern.build(m, ctx), pattern, ctx, word, lang)
+                built = [pattern.build(m, ctx) for m, pattern in group]
+                if len(built) == 2:  # one span from the first day of the first through the last of the second
+                    aligned = built[0].start.day == 1 and built[1].end.day == 1
+                    period = Period(built[0].start, built[1].end, "months" if aligned else "range",
+                                    to_date=built[1].to_date)
+                else:
+                    period = built[0]
+                period = _settle(period, group[0][1], ctx, word, lang)
             except PeriodError:
                 raise
             except ValueError:
                 raise PeriodError(word, lang) from None
+            if since:
+                period = Period(period.start, today + timedelta(days=1), "range", to_date=True)
         except PeriodError as err:
             if not keep_errors:
                 raise
             found.append(FoundPeriod(None, start, end, word, err))
         else:
             found.append(FoundPeriod(period, start, end, word))
-        cut += [m.start(), m.end()]
+        cut += [lo, hi]
     return found, norm, cut
 
 

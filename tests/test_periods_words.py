@@ -374,3 +374,41 @@ def test_every_period_word_the_readme_lists_is_read():
     for word in ("next-month", "来月", "2027"):
         with pytest.raises(PeriodNotStarted):
             parse_period(word, TODAY)
+
+
+# ---- spans: "since", "from ... to ...", two periods joined ---------------------------------
+
+SPANS = [
+    ("churn since October", "since October", P("2026-10-01", "2026-12-07", "range", True), "churn"),
+    ("10月以降の解約率", "10月以降", P("2026-10-01", "2026-12-07", "range", True), "の解約率"),
+    ("先月からの解約率", "先月から", P("2026-11-01", "2026-12-07", "range", True), "の解約率"),
+    ("Q3以降のNRR", "Q3以降", P("2026-07-01", "2026-12-07", "range", True), "のnrr"),
+    ("先月から今月の解約率", "先月から今月", P("2026-11-01", "2026-12-07", "range", True), "の解約率"),
+    ("先月〜今月", "先月〜今月", P("2026-11-01", "2026-12-07", "range", True), ""),
+    ("Q3から先月まで", "Q3から先月まで", P("2026-07-01", "2026-12-01", "months"), ""),
+    ("nrr from Q2 to Q3", "from Q2 to Q3", P("2026-04-01", "2026-10-01", "months"), "nrr"),
+    ("nrr between Q2 and Q3", "between Q2 and Q3", P("2026-04-01", "2026-10-01", "months"), "nrr"),
+    ("2026-Q2..2026-Q3", "2026-Q2..2026-Q3", P("2026-04-01", "2026-10-01", "months"), ""),
+    ("churn from October to December", "from October to December", P("2026-10-01", "2026-12-07", "range", True), "churn"),
+    ("oct-dec churn", "oct-dec", P("2026-10-01", "2026-12-07", "range", True), "churn"),
+    ("between 2026-10-01 and 2026-10-15", "between 2026-10-01 and 2026-10-15", P("2026-10-01", "2026-10-16", "range"), ""),
+]
+
+
+@pytest.mark.parametrize("text, typed, period, rest", SPANS)
+def test_since_words_and_joined_periods_make_one_span(text, typed, period, rest):
+    spans = find_period_spans(text, TODAY)
+    assert [(f.text, f.period) for f in spans] == [(typed, period)]
+    assert text[spans[0].start:spans[0].end] == typed
+    assert find_periods(text, TODAY)[1] == rest
+
+
+@pytest.mark.parametrize("text", ["compare last month to the month before last", "Q2 to Q3", "Q2 and Q3"])
+def test_a_bare_to_or_and_leaves_two_periods_for_a_comparison(text):
+    assert len(find_periods(text, TODAY)[0]) == 2
+
+
+def test_a_span_that_ends_before_it_starts_is_an_error():
+    with pytest.raises(PeriodError) as err:
+        find_periods("先月から先々月の解約率", TODAY, "ja")
+    assert err.value.word == "先月から先々月" and "期間「先月から先々月」" in str(err.value)
