@@ -17,6 +17,9 @@ Rules every reading follows:
   start in, the Japanese way: with April, FY2026 = 2026年度 = 2026-04-01..2027-03-31. Halves
   (H1, 上期) are halves of the fiscal year; quarters (Q3, 第3四半期) are calendar quarters
   unless a fiscal year names them (FY2026 Q3, 2026年度第3四半期).
+- "since October", 「10月以降」, 「先月から」 run through today; two periods joined by "..", 〜,
+  から, a dash, "from … to …" or "between … and …" are one span (「先月から今月」); a bare
+  "to" / "and" / "vs" / と leaves two periods (a comparison: the query parser decides).
 - Boundaries are ASCII-aware: a Japanese character next to an ASCII period word is a
   boundary ("Q3のGRR"), a letter, digit or hyphen is not ("Q3Labs", "7-Eleven").
 """
