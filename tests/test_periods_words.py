@@ -3,8 +3,9 @@ particles; several in one question; where each was typed; periods that have not 
 periods in progress (to date). Dates are hand-computed: today is Sunday 2026-12-06
 (this week began on Monday 2026-11-30)."""
 
+import random
 import re
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -412,3 +413,28 @@ def test_a_span_that_ends_before_it_starts_is_an_error():
     with pytest.raises(PeriodError) as err:
         find_periods("先月から先々月の解約率", TODAY, "ja")
     assert err.value.word == "先月から先々月" and "期間「先月から先々月」" in str(err.value)
+
+
+TOKENS = ["Q3", "q5", "3q", "H1", "FY2026", "fy26", "2026", "2027", "2026-13", "2026/10/01", "..", "〜", "から", "まで", "以降",
+          "since", "from", "to", "between", "and", "vs", "の", "と", "先月", "今年", "前年度", "今年度", "上期", "第3四半期", "10月",
+          "13月", "1日", "2月29日", "october", "may", "last", "year's", "fiscal", "month", "ago", "two", "過去", "3", "ヶ月", "年",
+          "度", "期", "3月期", "比", "7-Eleven", "ttm", "来月", "ｑ３", "㍻", "é", " "]
+
+
+@pytest.mark.parametrize("today", [TODAY, date(2026, 2, 28), date(2000, 1, 15)])
+@pytest.mark.parametrize("fiscal_start", [1, 4])
+def test_any_text_gives_periods_within_today_and_spans_of_the_typed_text_or_a_period_error(today, fiscal_start):
+    rng = random.Random(f"{today}{fiscal_start}")
+    for _ in range(400):
+        text = "".join(rng.choice(TOKENS) + rng.choice(["", " "]) for _ in range(rng.randint(1, 6)))
+        try:
+            spans = find_period_spans(text, today, fiscal_start=fiscal_start, keep_errors=True)
+            find_periods(text, today, fiscal_start=fiscal_start)
+        except PeriodError:
+            continue
+        ends = [0]
+        for f in spans:
+            assert text[f.start:f.end] == f.text and f.start >= ends[-1], text
+            ends.append(f.end)
+            if f.period is not None:
+                assert f.period.start <= today and f.period.end <= today + timedelta(days=1), text  # never the future
