@@ -77,7 +77,7 @@ def _metric(settings: Settings, args: argparse.Namespace) -> int:
     db = open_for_answers(settings)
     today = local_today(settings.tz)
     try:
-        period = parse_period(args.period, today)
+        period = parse_period(args.period, today, fiscal_start=settings.fiscal_year_start)
     except PeriodError as exc:
         print(f"csbot metric: {exc}", file=sys.stderr)
         return 2
