@@ -179,7 +179,7 @@ def units(span: Period, grain: str, today) -> list[Period]:
     out = []
     while start < span.end and start <= today:
         end = add_months(start, step) if step else start + timedelta(days=7)
-        if end > today + timedelta(days=1):
+        if end > today:  # the unit holding today is in progress: to date, as "this week" is
             out.append(Period(start, today + timedelta(days=1), grain, to_date=True))
         else:
             out.append(Period(start, end, grain))
