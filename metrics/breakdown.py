@@ -123,6 +123,12 @@ PRIMERS: dict[str, Primer] = {
     "ttv": _each_period(onboarding.ttv_grouped),
     "health_score": _health,
 }
+# The families whose statement also counts the whole of several periods at once.
+WHOLE_IN_ONE: dict[str, Callable[[Calc, list, Filters], object]] = {
+    **{name: revenue.movements_grouped for name in _MOVEMENT_METRICS},
+    **{name: lambda calc, periods, filters: revenue.mrr_on_grouped(calc, [p.end for p in periods], filters)
+       for name in ("mrr", "arr", "arpa")},
+}
 # Not breakable: cohort_retention (a table of cohorts), ltv (a mean of six months' churn rates),
 # upsell_rate and cross_sell_rate (per product moves; not grouped yet).
 
@@ -155,6 +161,8 @@ def _breakdown(calc: Calc, metric: MetricInfo, period: Period, filters: Filters,
         return filters_for(filters, by, None if key is None else stored.get(key, key))
 
     keys = PRIMERS[metric.name](calc, period, prev, filters, by, scope)
+    if metric.name in WHOLE_IN_ONE:  # the whole of both periods in one more statement
+        WHOLE_IN_ONE[metric.name](calc, [period, prev], filters)
     groups = []
     for key in sorted(keys, key=lambda k: (k is None, k or "")):
         f = scope(key)

@@ -241,13 +241,11 @@ def movements_grouped(calc: Calc, periods: Sequence[Period], filters: Filters, b
     would count it (``scope``: the group's filters; ``filters`` for the whole); returns the groups seen."""
     periods = list(dict.fromkeys(periods))
     days = sorted({p.start for p in periods} | {p.end for p in periods})
-    starts = sorted({p.start for p in periods})
     day_col = {d: f"m{i}" for i, d in enumerate(days)}
-    before_col = {d: f"b{i}" for i, d in enumerate(starts)}
     cols = [func.round(func.sum(case((active_on(d), s.c.mrr), else_=0)), 2).label(day_col[d]) for d in days]
+    # "paid before start" of every start at once: the first day of a paid row that lasted a day
     valid = or_(s.c.end_date.is_(None), s.c.end_date > s.c.start_date)
-    cols += [func.max(case((and_(s.c.mrr > 0, s.c.start_date < d, valid), 1), else_=0)).label(before_col[d])
-             for d in starts]
+    cols.append(func.min(case((and_(s.c.mrr > 0, valid), s.c.start_date), else_=None)).label("first_paid"))
     cols += [func.max(case((and_(s.c.mrr > 0, s.c.start_date < p.end,
                                  or_(s.c.end_date.is_(None), and_(s.c.end_date > p.start, s.c.end_date > s.c.start_date))),
                                 1), else_=0)).label(f"w{i}")
@@ -259,7 +257,8 @@ def movements_grouped(calc: Calc, periods: Sequence[Period], filters: Filters, b
     source, key = keyed(per_account, by)
     out_cols = [key.label("key")]
     for i, p in enumerate(periods):
-        m0, m1, before, within = q[day_col[p.start]], q[day_col[p.end]], q[before_col[p.start]], q[f"w{i}"]
+        m0, m1, within = q[day_col[p.start]], q[day_col[p.end]], q[f"w{i}"]
+        before = case((q.first_paid < p.start, 1), else_=0)
         in_s, in_e = m0 > 0, m1 > 0
         conds = {
             "new": and_(~in_s, in_e, before == 0),
@@ -269,8 +268,7 @@ def movements_grouped(calc: Calc, periods: Sequence[Period], filters: Filters, b
             "churn": and_(in_s, ~in_e),
             "early_churn": and_(~in_s, ~in_e, within == 1),
         }
-        amounts = {"new": m1, "reactivation": m1, "expansion": m1 - m0, "contraction": m0 - m1, "churn": m0,
-                   "early_churn": literal(0)}
+        amounts = {"new": m1, "reactivation": m1, "expansion": m1 - m0, "contraction": m0 - m1, "churn": m0}
         out_cols += [
             func.coalesce(func.sum(case((in_s, 1), else_=0)), 0).label(f"p{i}_customers_start"),
             func.coalesce(func.sum(case((in_e, 1), else_=0)), 0).label(f"p{i}_customers_end"),
@@ -279,7 +277,9 @@ def movements_grouped(calc: Calc, periods: Sequence[Period], filters: Filters, b
         ]
         for name, cond in conds.items():
             out_cols.append(func.coalesce(func.sum(case((cond, 1), else_=0)), 0).label(f"p{i}_n_{name}"))
-            out_cols.append(func.coalesce(func.sum(case((cond, amounts[name]), else_=0)), 0).label(f"p{i}_a_{name}"))
+            if name != "early_churn":  # no amount: always 0
+                out_cols.append(func.coalesce(func.sum(case((cond, amounts[name]), else_=0)), 0)
+                                .label(f"p{i}_a_{name}"))
     stmt = select(*out_cols).select_from(source)
     if by is not None:
         stmt = stmt.group_by(key)
@@ -296,7 +296,7 @@ def movements_grouped(calc: Calc, periods: Sequence[Period], filters: Filters, b
                 mrr_start=round(float(row[f"p{i}_mrr_start"]), 2),
                 mrr_end=round(float(row[f"p{i}_mrr_end"]), 2),
                 counts={n: int(row[f"p{i}_n_{n}"]) for n in names},
-                amounts={n: round(float(row[f"p{i}_a_{n}"]), 2) for n in names},
+                amounts={n: round(float(row.get(f"p{i}_a_{n}", 0)), 2) for n in names},
             )
             calc.memo(("movements", p, scope(row["key"])), lambda m=m: m)
     return seen
