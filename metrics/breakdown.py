@@ -23,7 +23,7 @@ from typing import Callable
 
 from sqlalchemy import select
 
-from metrics import catalog, onboarding, revenue, schema, usage, voice
+from metrics import catalog, onboarding, revenue, schema, usage, value, voice
 from metrics.calc import Calc, Measurement
 from metrics.catalog import MetricInfo
 from metrics.compute import measure
@@ -122,6 +122,8 @@ PRIMERS: dict[str, Primer] = {
     "onboarding_completion_rate": _each_period(onboarding.completion_grouped),
     "ttv": _each_period(onboarding.ttv_grouped),
     "health_score": _health,
+    "upsell_rate": _each_period(value.product_moves_grouped),
+    "cross_sell_rate": _each_period(value.product_moves_grouped),
 }
 # The families whose statement also counts the whole of several periods at once.
 WHOLE_IN_ONE: dict[str, Callable[[Calc, list, Filters], object]] = {
@@ -129,8 +131,7 @@ WHOLE_IN_ONE: dict[str, Callable[[Calc, list, Filters], object]] = {
     **{name: lambda calc, periods, filters: revenue.mrr_on_grouped(calc, [p.end for p in periods], filters)
        for name in ("mrr", "arr", "arpa")},
 }
-# Not breakable: cohort_retention (a table of cohorts), ltv (a mean of six months' churn rates),
-# upsell_rate and cross_sell_rate (per product moves; not grouped yet).
+# Not breakable: cohort_retention (a table of cohorts), ltv (a mean of six months' churn rates).
 
 
 def can_break_down(name: str) -> bool:

@@ -240,7 +240,7 @@ def _print_text(metric, data: dict, currency: str) -> None:
         return metric_text.format_value(metric, v, currency)
 
     def dates(p: dict) -> str:
-        return f"{p['start']}..{p['end']}"
+        return fmt.period(Period(date.fromisoformat(p["start"]), date.fromisoformat(p["end"])), "en")
 
     label = metric_text.label(metric, "en")
     if "groups" in data:
