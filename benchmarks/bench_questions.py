@@ -59,13 +59,20 @@ def csbot_question(conn, question: str) -> None:
 
 
 def median_ms(fn, runs: int) -> float:
+    return timed(fn, runs)[0]
+
+
+def timed(fn, runs: int) -> tuple[float, float]:
+    """Median wall and CPU milliseconds of ``runs`` runs after a warm-up. For SQLite (in-process) the CPU
+    time is the latency without the other processes of a busy machine competing for the cores."""
     fn()  # warm-up
-    times = []
+    walls, cpus = [], []
     for _ in range(runs):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
+        walls.append((time.perf_counter() - t0) * 1000)
+        cpus.append((time.process_time() - c0) * 1000)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 # ---- the same questions in DuckDB ------------------------------------------------------------
@@ -181,22 +188,26 @@ def main(argv: list[str] | None = None) -> int:
               f"{counts['usage_daily']:,} usage_daily rows; period {PERIOD.start}..{PERIOD.end} (with the month "
               f"before), trends {SPAN.start}..{SPAN.end}; median of {args.runs} warm runs, ms; "
               f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-        ours = {q: median_ms(lambda q=q: csbot_question(conn, q), args.runs) for q in QUESTIONS}
+        both = {q: timed(lambda q=q: csbot_question(conn, q), args.runs) for q in QUESTIONS}
+    ours = {q: wall for q, (wall, _) in both.items()}
+    cpu = {q: c for q, (_, c) in both.items()}
     engine.dispose()
     duck = duckdb_times(args.data, args.runs)
     pand = pandas_times(args.data, max(1, args.runs // 2))
-    header = f"{'question':20}{'csbot SQLite':>14}{'DuckDB':>10}{'ratio':>8}{'pandas':>10}{'ratio':>8}"
+    header = f"{'question':20}{'csbot SQLite':>14}{'(cpu)':>8}{'DuckDB':>10}{'ratio':>8}{'pandas':>10}{'ratio':>8}"
     print(header)
     print("-" * len(header))
     for q in QUESTIONS:
-        line = f"{q:20}{ours[q]:14.1f}"
+        line = f"{q:20}{ours[q]:14.1f}{cpu[q]:8.1f}"
         for other in (duck, pand):
             line += f"{other[q]:10.1f}{other[q] / ours[q]:7.1f}x" if other else f"{'n/a':>10}{'':>8}"
         print(line)
     print("-" * len(header))
-    worst = max(QUESTIONS[1:], key=lambda q: ours[q])
-    print(f"slowest breakdown or trend: {worst} {ours[worst]:.1f} ms (target < {TARGET_MS} ms): "
-          f"{'OK' if ours[worst] < TARGET_MS else 'MISSED'}")
+    for label, times in (("wall", ours), ("cpu", cpu)):
+        worst = max(QUESTIONS[1:], key=lambda q: times[q])
+        print(f"slowest breakdown or trend ({label}): {worst} {times[worst]:.1f} ms (target < {TARGET_MS} ms): "
+              f"{'OK' if times[worst] < TARGET_MS else 'MISSED'}")
+    print(f"load average now {os.getloadavg()[0]:.1f}")
     print("ratio: the other's time / csbot's (above 1: csbot is faster). DuckDB's tables are in memory and "
           "not counted; pandas reads the table every time.")
     return 0
