@@ -215,3 +215,14 @@ def test_units_of_a_span_stop_at_today_with_the_one_in_progress_to_date():
     got = units(Period(date(2026, 10, 1), date(2027, 1, 1), "quarter"), "month", TODAY)
     assert [(p.start, p.end, p.to_date) for p in got] == [
         (date(2026, 10, 1), date(2026, 11, 1), False), (date(2026, 11, 1), date(2026, 11, 23), True)]
+
+
+@pytest.mark.parametrize("name", ["customer_churn_rate", "nrr", "arpa", "dau", "csat"])
+def test_a_period_to_date_splits_against_the_same_days_of_the_month_before(shared_demo, name):
+    to_date = Period(date(2026, 11, 1), date(2026, 11, 23), "month", to_date=True)
+    with shared_demo.engine.connect() as conn:
+        b = breakdown(calc(conn), name, to_date, Filters(), "region")
+        assert b.previous_period == Period(date(2026, 10, 1), date(2026, 10, 23), "month", to_date=True)
+        for g in b.groups:
+            want = alone(conn, name, to_date, filters_for(Filters(), "region", g.value))
+            assert (g.current, g.previous) == (want.current, want.previous), g.value
