@@ -173,6 +173,9 @@ def _breakdown(calc: Calc, metric: MetricInfo, period: Period, filters: Filters,
                      measure(calc, metric.name, prev, filters))
 
 
+TREND_CHUNK = 36  # units counted in one statement (SQLite allows 2,000 result columns; 36 units use ~600)
+
+
 @dataclass(frozen=True)
 class Trend:
     metric: MetricInfo
@@ -202,9 +205,12 @@ def trend(calc: Calc, name: str, span: Period, grain: str, filters: Filters) -> 
     metric = catalog.get(name)
     periods = units(span, grain, calc.today)
     if periods and not all(calc.has(("measure", metric.name, p, filters)) for p in periods):
-        if metric.name in _MOVEMENT_METRICS:
-            revenue.movements_grouped(calc, periods, filters)
-        elif metric.name in ("mrr", "arr", "arpa"):
-            revenue.mrr_on_grouped(calc, [p.end for p in periods], filters)
+        # up to TREND_CHUNK units a statement: a statement's columns grow with its units
+        for i in range(0, len(periods), TREND_CHUNK):
+            chunk = periods[i:i + TREND_CHUNK]
+            if metric.name in _MOVEMENT_METRICS:
+                revenue.movements_grouped(calc, chunk, filters)
+            elif metric.name in ("mrr", "arr", "arpa"):
+                revenue.mrr_on_grouped(calc, [p.end for p in chunk], filters)
     points = tuple((p, measure(calc, metric.name, p, filters)) for p in periods)
     return Trend(metric, grain, span, points)

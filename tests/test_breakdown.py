@@ -226,3 +226,14 @@ def test_a_period_to_date_splits_against_the_same_days_of_the_month_before(share
         for g in b.groups:
             want = alone(conn, name, to_date, filters_for(Filters(), "region", g.value))
             assert (g.current, g.previous) == (want.current, want.previous), g.value
+
+
+def test_a_long_weekly_trend_is_counted_in_chunks_of_units(shared_demo):
+    span = Period(date(2025, 1, 6), date(2026, 11, 2), "range")  # 95 weeks, Monday to Monday
+    with shared_demo.engine.connect() as conn:
+        statements = []
+        event.listen(conn, "before_cursor_execute", lambda *args: statements.append(args[2]))
+        tr = trend(calc(conn), "customer_churn_rate", span, "week", Filters())
+        assert len(tr.points) == 95 and len(statements) == 3  # 36 + 36 + 23 weeks
+        for p, m in tr.points[::10]:
+            assert m == alone(conn, "customer_churn_rate", p, Filters()).current, p
