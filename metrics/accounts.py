@@ -41,3 +41,14 @@ def count_accounts(conn: Connection, filters: Filters) -> int:
     if cond is not None:
         stmt = stmt.where(cond)
     return int(conn.execute(stmt).scalar_one())
+
+
+def dimension_values(conn: Connection) -> dict[str, list[str]]:
+    """For each of segment, plan, region, touch_model and owner: the sorted distinct non-empty values."""
+    a = schema.accounts
+    out: dict[str, list[str]] = {}
+    for name in ("segment", "plan", "region", "touch_model", "owner"):
+        col = a.c[name]
+        rows = conn.execute(select(col).where(col.is_not(None), col != "").distinct())
+        out[name] = sorted(r[0] for r in rows)
+    return out
