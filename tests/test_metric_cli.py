@@ -74,7 +74,7 @@ def test_grain_month_over_a_year_gives_each_month_up_to_today(team_db, capsys):
     code, out, _ = run(capsys, "mrr", "--period", "2026", "--grain", "month", "--json")
     assert code == 0
     data = json.loads(out)
-    assert data["grain"] == "month" and data["period"] == {"start": "2026-01-01", "end": "2027-01-01"}
+    assert data["grain"] == "month" and data["period"] == {"start": "2026-01-01", "end": "2026-11-23"}  # the year to date
     points = data["points"]
     assert len(points) == 11 and points[0]["period"] == {"start": "2026-01-01", "end": "2026-02-01"}
     assert points[-1]["period"] == {"start": "2026-11-01", "end": "2026-11-23"} and points[-1]["to_date"] is True
