@@ -15,7 +15,7 @@ from typing import Callable
 
 from slack_bolt import App
 
-from bot.slack.client import make_client
+from bot.slack.client import ChannelDirectory, make_client
 from bot.slack.listeners import register_listeners
 from bot.slack.listeners.deps import Deps, log_error
 from metrics.db import Database
@@ -33,14 +33,15 @@ def create_app(settings: Settings, db: Database, *, socket_mode: bool = False,
     if not socket_mode and not settings.slack_signing_secret:
         raise ConfigError("SLACK_SIGNING_SECRET",
                           "missing; HTTP mode needs the signing secret from your Slack app's Basic Information page")
+    client = make_client(settings)
     app = App(
-        client=make_client(settings),
+        client=client,
         signing_secret=settings.slack_signing_secret,
         request_verification_enabled=not socket_mode or bool(settings.slack_signing_secret),
         token_verification_enabled=False,  # no auth.test at start: start fast, fail on first use with a clear log line
         logger=logging.getLogger("csbot.bolt"),
         listener_executor=listener_executor,
     )
-    register_listeners(app, Deps(settings, db, clock=clock))
+    register_listeners(app, Deps(settings, db, clock=clock, channels=ChannelDirectory(client, settings)))
     app.error(log_error)
     return app

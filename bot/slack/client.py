@@ -7,14 +7,19 @@ poster catch a failed call and log it in one short, token-free word.
 
 from __future__ import annotations
 
+import logging
 import socket
+import threading
 import urllib.error
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
+from commands import privacy
 from metrics.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 NETWORK_ERRORS = (TimeoutError, socket.timeout, urllib.error.URLError, ConnectionError)
 SLACK_ERRORS = (SlackApiError, *NETWORK_ERRORS)  # what a Web API call may raise
@@ -34,3 +39,85 @@ def slack_error(exc: BaseException) -> str:
     if isinstance(exc, SlackApiError):
         return str(exc.response.get("error") or exc.response.status_code)
     return type(exc).__name__
+
+
+class ChannelDirectory:
+    """What csbot asks Slack about channels, cached: the revenue channels as IDs
+    (``CSBOT_REVENUE_CHANNELS`` may name them: names are resolved through ``conversations.list``,
+    public and private channels the bot is in, once, and again after a rename, ``forget``), and
+    whether a conversation is a person's own DM with the bot (``conversations.info``).
+
+    ``commands.privacy`` decides by ID only; this gives it the IDs. A failed lookup is logged and
+    not cached (the IDs given as IDs still count)."""
+
+    def __init__(self, client: WebClient, settings: Settings):
+        self.client = client
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._by_name: dict[str, str] | None = None
+        self._info: dict[str, dict] = {}
+
+    def revenue_ids(self) -> frozenset[str]:
+        names = privacy.configured_names(self.settings)
+        ids = privacy.configured_ids(self.settings)
+        if not names:
+            return ids
+        by_name = self._names()
+        missing = sorted(n for n in names if n not in by_name)
+        if by_name and missing:
+            logger.warning("CSBOT_REVENUE_CHANNELS: no channel named %s (or csbot is not in it)", ", ".join(missing))
+        return ids | frozenset(by_name[n] for n in names if n in by_name)
+
+    def _names(self) -> dict[str, str]:
+        with self._lock:
+            if self._by_name is not None:
+                return self._by_name
+        found: dict[str, str] = {}
+        cursor = None
+        try:
+            while True:
+                page = self.client.conversations_list(types="public_channel,private_channel", exclude_archived=True,
+                                                      limit=1000, cursor=cursor)
+                for channel in page.get("channels") or []:
+                    if channel.get("name"):
+                        found[channel["name"].lower()] = channel["id"]
+                cursor = (page.get("response_metadata") or {}).get("next_cursor")
+                if not cursor:
+                    break
+        except SLACK_ERRORS as exc:
+            logger.warning("conversations.list failed: %s (revenue channels given by name are not counted)",
+                           slack_error(exc))
+            return {}
+        with self._lock:
+            self._by_name = found
+        return found
+
+    def forget(self) -> None:
+        """A channel was renamed (or created, or archived): resolve the names again on next use."""
+        with self._lock:
+            self._by_name = None
+            self._info.clear()
+
+    def info(self, channel_id: str | None) -> dict:
+        """``conversations.info`` of ``channel_id``, cached ({} when Slack would not say)."""
+        if not channel_id:
+            return {}
+        with self._lock:
+            if channel_id in self._info:
+                return self._info[channel_id]
+        try:
+            info = dict(self.client.conversations_info(channel=channel_id)["channel"])
+        except SLACK_ERRORS as exc:
+            logger.warning("conversations.info for %s failed: %s", channel_id, slack_error(exc))
+            return {}
+        with self._lock:
+            self._info[channel_id] = info
+        return info
+
+    def is_own_dm(self, channel_id: str | None, user_id: str | None) -> bool:
+        """Is ``channel_id`` the DM between ``user_id`` and the bot (not a group DM, not a DM
+        between two people, where the bot is not a member and Slack says channel_not_found)?"""
+        if not channel_id or not user_id or not channel_id.startswith("D"):
+            return False
+        info = self.info(channel_id)
+        return bool(info.get("is_im")) and info.get("user") == user_id
