@@ -478,7 +478,7 @@ def _subscribe(req: Request, words: list[str]) -> Reply:
     if not filters.empty:
         lines.append(t("digest.filters", lang, filters=filters.describe()))
     if target.kind == "channel":
-        if not is_revenue_channel(settings, target.channel, target.name):
+        if not is_revenue_channel(settings, target.channel, revenue_ids=ctx.revenue_channel_ids):
             lines.append(t("digest.not_revenue_channel", lang))
         lines.append(t("digest.invite", lang))
     lines.append(t("digest.stop_it", lang, id=sub.id))

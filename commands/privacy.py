@@ -59,14 +59,20 @@ def configured_names(settings: Settings) -> frozenset[str]:
 
 
 def is_revenue_channel(settings: Settings, channel_id: str | None, channel_name: str | None = None, *,
-                       revenue_ids: Collection[str] | None = None) -> bool:
+                       revenue_ids: Collection[str] | None = None, slack_name: str | None = None) -> bool:
     """Is ``channel_id`` a revenue channel? ``revenue_ids``: the revenue channels' IDs with the names
-    resolved (default: the IDs in CSBOT_REVENUE_CHANNELS only). ``channel_name`` is ignored: a name
-    (typed by a user, or the channel's current one) never decides; it stays for older callers."""
+    resolved (default: the IDs in CSBOT_REVENUE_CHANNELS only). ``slack_name``: the name Slack gives
+    ``channel_id`` (``conversations.info`` of that ID), which resolves a configured name for this one
+    channel. ``channel_name`` is ignored: a label a user typed never decides; it stays for older callers."""
     if not channel_id:
         return False
+    channel_id = channel_id.strip().lstrip("#")
+    if not is_channel_id(channel_id):
+        return False  # "#cs-revenue" as typed: not an ID
     ids = configured_ids(settings) if revenue_ids is None else frozenset(revenue_ids) | configured_ids(settings)
-    return channel_id.strip().lstrip("#") in ids
+    if channel_id in ids:
+        return True
+    return bool(slack_name) and slack_name.strip().lstrip("#").lower() in configured_names(settings)
 
 
 def may_be_public(reply: Reply, settings: Settings, channel_id: str | None, *, channel_name: str | None = None,

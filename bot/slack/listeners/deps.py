@@ -51,9 +51,10 @@ class Deps:
     def context(self, client, *, user_id: str | None, channel_id: str | None, surface: str,
                 thread_ts: str | None = None) -> Context:
         now = self.clock() if self.clock else None
+        revenue_ids = self.revenue_ids() if privacy.configured_names(self.settings) else None
         return Context.create(self.db, self.settings, now=now, user_id=user_id,
                               user_email=self.user_email(client, user_id), channel_id=channel_id,
-                              thread_ts=thread_ts, surface=surface)
+                              thread_ts=thread_ts, surface=surface, revenue_channel_ids=revenue_ids)
 
     def person(self, client, user_id: str | None) -> Person | None:
         """``users.info`` of ``user_id``, looked up once and cached (None when Slack would not say)."""
