@@ -119,7 +119,7 @@ class Deps:
 
     def may_see(self, client, reply: Reply, user_id: str | None) -> bool:
         """``commands.privacy.may_see``: a guest never sees revenue (users.info, cached)."""
-        if privacy.may_see(reply, guest=False):
+        if privacy.may_see(reply, guest=True):
             return True
         return privacy.may_see(reply, guest=self.is_guest(client, user_id))
 
