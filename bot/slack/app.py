@@ -53,15 +53,17 @@ class EventLog:
         table = schema.slack_handled_events
         try:
             with self.engine.begin() as conn:
-                stmt = _insert_if_absent(conn.dialect.name, table, {"event_id": event_id[:64], "handled_at": now})
-                inserted = conn.execute(stmt).rowcount
+                stmt, returning = _insert_if_absent(conn.dialect.name, table, {"event_id": event_id[:64],
+                                                                               "handled_at": now})
+                result = conn.execute(stmt)
+                inserted = result.first() is not None if returning else True
             self._prune(now)
         except IntegrityError:
             return False  # another replica (or a retry) inserted it first
         except SQLAlchemyError as exc:
             logger.warning("could not record event %s (%s): answering it anyway", event_id, type(exc).__name__)
             return True
-        return inserted != 0
+        return inserted
 
     def _prune(self, now: datetime) -> None:
         with self._lock:
@@ -74,17 +76,19 @@ class EventLog:
 
 
 def _insert_if_absent(dialect: str, table, values: dict):
-    """INSERT … ON CONFLICT DO NOTHING where the database has it (rowcount 0 on a duplicate);
-    elsewhere a plain INSERT whose duplicate raises IntegrityError."""
+    """INSERT … ON CONFLICT DO NOTHING RETURNING where the database has it (no row back on a
+    duplicate); elsewhere a plain INSERT whose duplicate raises IntegrityError."""
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        return pg_insert(table).values(**values).on_conflict_do_nothing(index_elements=["event_id"])
+        return pg_insert(table).values(**values).on_conflict_do_nothing(index_elements=["event_id"]) \
+            .returning(table.c.event_id), True
     if dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        return sqlite_insert(table).values(**values).on_conflict_do_nothing(index_elements=["event_id"])
-    return insert(table).values(**values)
+        return sqlite_insert(table).values(**values).on_conflict_do_nothing(index_elements=["event_id"]) \
+            .returning(table.c.event_id), True
+    return insert(table).values(**values), False
 
 
 def once_per_event(events: EventLog):
