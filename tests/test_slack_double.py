@@ -603,6 +603,9 @@ def test_conversations_list_pages_and_history_reads_back_posts(slack_double):
     ts = client.chat_postMessage(channel="C0GENERAL", text="digest")["ts"]
     history = client.conversations_history(channel="C0GENERAL", oldest="0")
     assert [m["ts"] for m in history["messages"]] == [ts]
-    with pytest.raises(SlackApiError) as err:
-        client.conversations_history(channel="G0SECRET")
-    assert err.value.response["error"] == "missing_scope"  # groups:history is not in the manifest (yet)
+    assert client.conversations_history(channel="G0SECRET")["messages"] == []  # groups:history
+    with SlackDouble(scopes={"chat:write", "channels:history"}) as narrow:
+        narrow.add_channel("G0SECRET", "secret", private=True)
+        with pytest.raises(SlackApiError) as err:
+            client_for(narrow).conversations_history(channel="G0SECRET")
+        assert (err.value.response["error"], err.value.response["needed"]) == ("missing_scope", "groups:history")
