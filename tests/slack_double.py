@@ -1030,6 +1030,8 @@ class SlackDouble:
                 info = self._find_channel(ch)
                 text = params.get("initial_comment") or ""
                 msg = self._bot_message(ts, {"text": text, "thread_ts": params.get("thread_ts")}, None, None)
+                if params.get("thread_ts"):
+                    self.threads.add((info["id"], str(params["thread_ts"])))  # type: ignore[index]
                 msg["files"] = [{"id": o["id"], "title": o["title"]} for o in out]
                 self.messages[(info["id"], ts)] = msg  # type: ignore[index]
         return {"files": out}

@@ -200,3 +200,32 @@ def test_a_guest_still_gets_answers_without_revenue(make, slack, pool):
     pool.shutdown(wait=True)
     [answer] = slack.visible_to("U0GUEST")
     assert "guests" not in answer.all_text and "churn" in answer.all_text.lower()
+
+
+# ------------------------------------------------------------------ the scheduled digest and alerts
+
+class NamedChannels:
+    """A poster that only answers channel_info, as Slack would for these IDs."""
+
+    def __init__(self, names):
+        self.names = names
+        self.asked = []
+
+    def channel_info(self, channel):
+        from bot.poster import ChannelInfo
+
+        self.asked.append(channel)
+        return ChannelInfo(channel, self.names.get(channel))
+
+
+def test_a_scheduled_digest_decides_by_the_channel_id_not_the_label_it_was_subscribed_with(settings, engine):
+    from bot.jobs.context import JobContext
+
+    poster = NamedChannels({"C0GENERAL": "general", "C0REVENUE": "cs-revenue"})
+    jobs = JobContext(poster, replace(settings, revenue_channels=("cs-revenue",)), engine, "w1")
+    assert not jobs.revenue_allowed("channel", "C0GENERAL", "cs-revenue")  # subscribed as <#C0GENERAL|cs-revenue>
+    assert jobs.revenue_allowed("channel", "C0REVENUE", None)  # Slack names C0REVENUE cs-revenue
+    assert jobs.revenue_allowed("dm", "U0ALICE", None)
+    by_id = JobContext(poster, replace(settings, revenue_channels=("C0REVENUE",)), engine, "w1")
+    assert by_id.revenue_allowed("channel", "C0REVENUE", "anything") and not by_id.revenue_allowed(
+        "channel", "C0GENERAL", "C0REVENUE")

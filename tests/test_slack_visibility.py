@@ -165,3 +165,29 @@ def test_share_in_the_askers_own_dm_with_csbot_posts_there(app, slack, pool):
     pool.shutdown(wait=True)
     [shared] = slack.calls_to("response_url")
     assert shared.json["response_type"] == "in_channel" and REVENUE in str(shared.json)
+
+
+QUESTIONS = ["mrr last month", "arr", "nrr last month", "grr last month", "kpi", "ltv", "health",
+             "先月の解約率は？", "term NRR", "nps last month"]
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_every_answer_follows_the_revenue_rule_by_channel_id(app, slack, pool, database, settings, question):
+    from commands.context import Context
+    from commands.privacy import carries_revenue
+    from commands.router import dispatch
+
+    reply = dispatch(question, Context.create(database, settings, now=NOW, user_id="U0ALICE", channel_id="C0GENERAL",
+                                              surface="mention"))
+    send(app, top_level_mention(slack, "C0GENERAL").replace("churn last month", question))
+    send(app, top_level_mention(slack, "C0REVENUE").replace("churn last month", question))
+    pool.shutdown(wait=True)
+    alice = slack.visible_to("U0ALICE")
+    assert not [e for e in slack.ephemerals if not e["shown"]], question
+    in_general = [s for s in alice if s.channel == "C0GENERAL" and s.text]  # (a chart upload has no text)
+    if carries_revenue(reply):
+        assert [s.kind for s in in_general] == ["ephemeral"], question
+        assert not [s for s in slack.visible_to("U0BOB") if s.channel == "C0GENERAL"], question
+    else:
+        assert [s.kind for s in in_general] == ["message"], question
+    assert {s.kind for s in alice if s.channel == "C0REVENUE" and s.text} == {"message"}, question

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 import urllib.error
 
 from slack_sdk import WebClient
@@ -20,6 +21,8 @@ from commands import privacy
 from metrics.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+INFO_TTL = 600.0  # seconds a conversations.info answer is kept (membership changes when csbot is invited)
 
 NETWORK_ERRORS = (TimeoutError, socket.timeout, urllib.error.URLError, ConnectionError)
 SLACK_ERRORS = (SlackApiError, *NETWORK_ERRORS)  # what a Web API call may raise
@@ -55,7 +58,7 @@ class ChannelDirectory:
         self.settings = settings
         self._lock = threading.Lock()
         self._by_name: dict[str, str] | None = None
-        self._info: dict[str, dict] = {}
+        self._info: dict[str, tuple[float, dict]] = {}  # channel ID -> (when asked, conversations.info)
 
     def revenue_ids(self) -> frozenset[str]:
         names = privacy.configured_names(self.settings)
@@ -103,15 +106,16 @@ class ChannelDirectory:
         if not channel_id:
             return {}
         with self._lock:
-            if channel_id in self._info:
-                return self._info[channel_id]
+            cached = self._info.get(channel_id)
+            if cached is not None and time.monotonic() - cached[0] < INFO_TTL:
+                return cached[1]
         try:
             info = dict(self.client.conversations_info(channel=channel_id)["channel"])
         except SLACK_ERRORS as exc:
             logger.warning("conversations.info for %s failed: %s", channel_id, slack_error(exc))
             return {}
         with self._lock:
-            self._info[channel_id] = info
+            self._info[channel_id] = (time.monotonic(), info)
         return info
 
     def is_own_dm(self, channel_id: str | None, user_id: str | None) -> bool:
