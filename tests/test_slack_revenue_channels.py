@@ -229,3 +229,14 @@ def test_a_scheduled_digest_decides_by_the_channel_id_not_the_label_it_was_subsc
     by_id = JobContext(poster, replace(settings, revenue_channels=("C0REVENUE",)), engine, "w1")
     assert by_id.revenue_allowed("channel", "C0REVENUE", "anything") and not by_id.revenue_allowed(
         "channel", "C0GENERAL", "C0REVENUE")
+
+
+def test_when_slack_will_not_say_who_asks_revenue_is_held_back_and_the_asker_told(make, slack, pool):
+    slack.fail_next("users.info", "fatal_error", times=10)
+    app = make(revenue_channels=("cs-revenue",))
+    send(app, event_body(app_mention_event("churn last month", channel="C0REVENUE")))
+    pool.shutdown(wait=True)
+    [note] = slack.visible_to("U0ALICE")
+    assert note.kind == "ephemeral" and "try again" in note.all_text and "62.5%" not in note.all_text
+    assert "guest" not in note.all_text
+    assert slack.visible_to("U0BOB") == []

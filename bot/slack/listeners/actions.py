@@ -23,7 +23,6 @@ from bot.slack.client import SLACK_ERRORS, slack_error
 from bot.slack.listeners.deps import Deps, ack_at_once, logged
 from bot.slack.listeners.send import (
     failure_text,
-    guest_reply,
     respond_or_post,
     respond_safely,
     revenue_note,
@@ -65,8 +64,7 @@ def _asked(deps: Deps, body: dict[str, Any], action: dict[str, Any], client) -> 
     channel = (body.get("channel") or {}).get("id")
     ctx = deps.context(client, user_id=user, channel_id=channel, surface="action")
     reply = dispatch(action.get("value", ""), ctx)
-    if not deps.may_see(client, reply, user):
-        reply = guest_reply(reply.language)
+    reply = deps.for_asker(client, reply, user)
     return reply, user, channel
 
 

@@ -15,7 +15,7 @@ from slack_bolt import App
 
 from bot.slack.blocks import message_payload
 from bot.slack.listeners.deps import Deps, logged
-from bot.slack.listeners.send import guest_reply, respond_or_post
+from bot.slack.listeners.send import respond_or_post
 from commands.messages import t
 from commands.reply import Button
 from commands.router import dispatch, precheck
@@ -58,8 +58,7 @@ def answer_command(deps: Deps, body: dict[str, Any], respond, client) -> None:
     text = deps.with_emails(client, text)  # owner:@alice arrives as <@U…|alice>: match her e-mail too
     ctx = deps.context(client, user_id=user, channel_id=channel, surface="slash")
     reply = dispatch(text, ctx, command_name=name)
-    if not deps.may_see(client, reply, user):
-        reply = guest_reply(reply.language)
+    reply = deps.for_asker(client, reply, user)
     asked = f"{name} {text}".strip() if name else text
     if reply.kind == "answer":
         lang = reply.language

@@ -17,8 +17,8 @@ from typing import Any, Callable
 from bot.slack.client import SLACK_ERRORS, ChannelDirectory, slack_error
 from commands import privacy
 from commands.context import Context
-from commands.messages import LANGUAGES
-from commands.reply import Reply
+from commands.messages import LANGUAGES, t
+from commands.reply import Reply, error_reply
 from metrics.db import Database
 from metrics.settings import Settings
 
@@ -76,12 +76,12 @@ class Deps:
         person = self.person(client, user_id)
         return person.email if person else None
 
-    def is_guest(self, client, user_id: str | None) -> bool:
-        """A guest of the workspace. Unknown (users.info failed): treated as a guest where revenue is concerned."""
+    def is_guest(self, client, user_id: str | None) -> bool | None:
+        """A guest of the workspace (None: Slack would not say)."""
         if not user_id:
             return False
         person = self.person(client, user_id)
-        return True if person is None else person.guest
+        return None if person is None else person.guest
 
     def user_language(self, client, user_id: str | None) -> str:
         """The language to answer ``user_id`` in where there is no question to read it from
@@ -117,11 +117,18 @@ class Deps:
         is_dm = bool(self.channels) and self.channels.is_own_dm(channel_id, user_id)
         return privacy.may_be_public(reply, self.settings, channel_id, is_dm=is_dm, revenue_ids=self.revenue_ids())
 
-    def may_see(self, client, reply: Reply, user_id: str | None) -> bool:
-        """``commands.privacy.may_see``: a guest never sees revenue (users.info, cached)."""
+    def for_asker(self, client, reply: Reply, user_id: str | None) -> Reply:
+        """``reply``, or what the asker gets instead when ``commands.privacy.may_see`` says a guest may not
+        see it: a guest is told politely; when Slack would not say who is asking (users.info failed),
+        revenue is held back and the asker is asked to try again."""
         if privacy.may_see(reply, guest=True):
-            return True
-        return privacy.may_see(reply, guest=self.is_guest(client, user_id))
+            return reply
+        guest = self.is_guest(client, user_id)
+        if guest is None:
+            return error_reply(t("slack.who_unknown", reply.language), language=reply.language)
+        if not privacy.may_see(reply, guest=guest):
+            return error_reply(t("slack.guest_refused", reply.language), language=reply.language)
+        return reply
 
 
 def ack_at_once(ack) -> None:

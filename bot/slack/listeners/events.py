@@ -16,7 +16,7 @@ from typing import Any
 from slack_bolt import App
 
 from bot.slack.listeners.deps import Deps, ack_at_once, logged
-from bot.slack.listeners.send import guest_reply, post, revenue_note, tell_failure, upload_chart
+from bot.slack.listeners.send import post, revenue_note, tell_failure, upload_chart
 from commands.router import dispatch
 
 
@@ -54,8 +54,9 @@ def on_mention(deps: Deps, event: dict[str, Any], client) -> None:
     existing_thread = event.get("thread_ts")
     ctx = deps.context(client, user_id=user, channel_id=channel, surface="mention", thread_ts=existing_thread)
     reply = dispatch(event_text(deps, event, client), ctx)
-    if not deps.may_see(client, reply, user):
-        post(client, channel, guest_reply(reply.language), thread_ts=existing_thread, ephemeral_user=user)
+    shown = deps.for_asker(client, reply, user)
+    if shown is not reply:  # a guest, or Slack would not say who asks: only they see why
+        post(client, channel, shown, thread_ts=existing_thread, ephemeral_user=user)
         return
     if not deps.may_be_public(client, reply, channel, user_id=user):
         reply = replace(reply, lines=reply.lines + (revenue_note("slack.private_note", deps.settings, reply.language),))
@@ -75,8 +76,7 @@ def on_message(deps: Deps, event: dict[str, Any], client) -> None:
     channel, user, thread = event.get("channel"), event.get("user"), event.get("thread_ts")
     ctx = deps.context(client, user_id=user, channel_id=channel, surface="dm", thread_ts=thread)
     reply = dispatch(event_text(deps, event, client), ctx)
-    if not deps.may_see(client, reply, user):
-        reply = guest_reply(reply.language)
+    reply = deps.for_asker(client, reply, user)
     if post(client, channel, reply, thread_ts=thread):
         upload_chart(client, deps.settings, channel, reply, thread_ts=thread)
     else:

@@ -14,7 +14,7 @@ from bot.slack.blocks import message_payload
 from bot.slack.client import SLACK_ERRORS, slack_error
 from commands.messages import t
 from commands.privacy import is_channel_id
-from commands.reply import Reply, error_reply
+from commands.reply import Reply
 from metrics.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -118,11 +118,6 @@ def revenue_note(key: str, settings: Settings, lang: str) -> str:
     where = (t("slack.revenue_channels", lang, channels=channels) if channels
              else t("slack.revenue_channels_unset", lang))
     return t(key, lang, where=where)
-
-
-def guest_reply(lang: str) -> Reply:
-    """What a guest of the workspace gets instead of an answer with revenue figures."""
-    return error_reply(t("slack.guest_refused", lang), language=lang)
 
 
 def upload_chart(client, settings: Settings, channel: str | None, reply: Reply, thread_ts: str | None = None) -> None:
