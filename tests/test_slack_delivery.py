@@ -187,3 +187,16 @@ def test_blocks_slack_refuses_on_a_response_url_are_noticed(slack, caplog):
     with caplog.at_level(logging.ERROR):
         assert not respond_safely(lambda **kw: hook.send(**kw), on_failure=failures.append, text="t", blocks=[field])
     assert failures == ["invalid_blocks"]
+
+
+def test_a_client_without_sdk_retries_hands_a_429_straight_back(slack, settings):
+    from slack_sdk.errors import SlackApiError
+
+    from bot.slack.client import make_client, slack_error
+
+    st = replace(settings, slack_api_url=slack.api_url, slack_bot_token=slack.bot_token)
+    slack.rate_limit_next("chat.postMessage", retry_after=30)
+    with pytest.raises(SlackApiError) as err:
+        make_client(st, rate_limit_retries=0).chat_postMessage(channel="C0GENERAL", text="hi")
+    assert slack_error(err.value) == "ratelimited" and err.value.response.headers["Retry-After"] == "30"
+    assert len(slack.calls_to("chat.postMessage")) == 1  # no hidden second layer of retries

@@ -28,12 +28,15 @@ NETWORK_ERRORS = (TimeoutError, socket.timeout, urllib.error.URLError, Connectio
 SLACK_ERRORS = (SlackApiError, *NETWORK_ERRORS)  # what a Web API call may raise
 
 
-def make_client(settings: Settings) -> WebClient:
+def make_client(settings: Settings, *, rate_limit_retries: int = 3) -> WebClient:
+    """The bot's client. ``rate_limit_retries``: how often the SDK itself waits Retry-After and tries
+    again on HTTP 429; 0 for a caller that has its own retry layer (one layer, not two)."""
     kwargs = {"token": settings.slack_bot_token, "timeout": settings.slack_timeout}
     if settings.slack_api_url:
         kwargs["base_url"] = settings.slack_api_url
     client = WebClient(**kwargs)
-    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=3))
+    if rate_limit_retries > 0:
+        client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=rate_limit_retries))
     return client
 
 
