@@ -33,6 +33,20 @@ response shapes, and the same errors (``not_authed``, ``invalid_auth``, ``channe
 and ``{"ok": false, "error": "ratelimited"}``, ``unknown_method`` ...). Failures are injected with
 ``fail_next``, ``rate_limit_next`` and ``delay_next``.
 
+It is as strict as Slack where csbot's tests lean on it, so that a call that works here works there:
+
+- every ``blocks`` payload (messages, response_url, views) is parsed with slack_sdk's Block Kit models
+  and checked against the documented limits (``block_errors``) -> ``invalid_blocks``;
+- an ephemeral message with ``thread_ts`` of a message that has no replies is taken (ok) but never
+  shown; ``visible_to(user)`` lists what a person actually sees (``user_posted(event)`` records a
+  person's message, so a reply makes its thread exist);
+- a ``response_url`` is issued for a user and channel, takes 5 messages within 30 minutes (the
+  double's clock moves with ``advance``), then answers HTTP 404 ``used_url`` / ``expired_url``;
+- a method whose scope the app lacks answers ``missing_scope`` with ``needed`` (the scopes default
+  to csbot's manifest); users.info gives an e-mail only with ``users:read.email``;
+- ``not_in_channel`` where the bot has not joined (``join``, ``add_channel`` change membership);
+- chat.postMessage is paced per channel (about one a second with a small burst, then HTTP 429).
+
 Every request is recorded as a :class:`Call` (also failed and rate-limited ones), in arrival order.
 ``Call.headers`` is case-insensitive (``call.headers["authorization"]`` and
 ``call.headers["Authorization"]`` both work).

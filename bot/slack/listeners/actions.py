@@ -89,7 +89,7 @@ def on_share(deps: Deps, body: dict[str, Any], action: dict[str, Any], respond, 
                         text=revenue_note("slack.share_refused", deps.settings, lang))
         return
     by = t("slack.shared_by", lang, user=user)
-    shared = replace(reply, footer=f"{reply.footer} · {by}" if reply.footer else by, buttons=())
+    shared = replace(reply, footer=f"{reply.footer} · {by}" if reply.footer else by)
 
     def tell(reason: str) -> None:
         if channel and user:
