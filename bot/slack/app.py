@@ -57,12 +57,12 @@ class EventLog:
                                                                                "handled_at": now})
                 result = conn.execute(stmt)
                 inserted = result.first() is not None if returning else True
-            self._prune(now)
         except IntegrityError:
             return False  # another replica (or a retry) inserted it first
         except SQLAlchemyError as exc:
             logger.warning("could not record event %s (%s): answering it anyway", event_id, type(exc).__name__)
             return True
+        self._prune(now)
         return inserted
 
     def _prune(self, now: datetime) -> None:
@@ -70,9 +70,12 @@ class EventLog:
             if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
                 return
             self._pruned_at = now
-        with self.engine.begin() as conn:
-            conn.execute(delete(schema.slack_handled_events)
-                         .where(schema.slack_handled_events.c.handled_at < now - KEEP_EVENTS))
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(delete(schema.slack_handled_events)
+                             .where(schema.slack_handled_events.c.handled_at < now - KEEP_EVENTS))
+        except SQLAlchemyError as exc:
+            logger.warning("could not prune answered events: %s", type(exc).__name__)
 
 
 def _insert_if_absent(dialect: str, table, values: dict):
