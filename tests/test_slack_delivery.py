@@ -200,3 +200,12 @@ def test_a_client_without_sdk_retries_hands_a_429_straight_back(slack, settings)
         make_client(st, rate_limit_retries=0).chat_postMessage(channel="C0GENERAL", text="hi")
     assert slack_error(err.value) == "ratelimited" and err.value.response.headers["Retry-After"] == "30"
     assert len(slack.calls_to("chat.postMessage")) == 1  # no hidden second layer of retries
+
+
+def test_owner_at_alice_in_a_slash_command_matches_both_her_e_mail_and_her_user_id(app, slack, pool):
+    # Slash commands (should_escape) send <@U0ALICE|alice>: the accounts under her ID and her e-mail count.
+    send(app, slash_command_body("/churn", "last-month owner:<@U0ALICE|alice>", user_id="U0BOB",
+                                 response_url=slack.response_url("at", user="U0BOB")))
+    pool.shutdown(wait=True)
+    [answer] = slack.calls_to("response_url")
+    assert "*1* of 2 customers" in text_of(answer.json)  # Acme (alice@example.com) and Cyberdyne (U0ALICE)
