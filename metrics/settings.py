@@ -44,6 +44,7 @@ class Settings:
     onboarding_milestones: tuple[str, ...] = DEFAULT_MILESTONES
     revenue_channels: tuple[str, ...] = ()
     admin_channel: str | None = None
+    admins: tuple[str, ...] = ()  # CSBOT_ADMINS: Slack user IDs who may change anyone's digest or alerts
     sync_schedule: str | None = None
     stale_sync_hours: float = 36.0
     slack_timeout: float = 15.0  # seconds for one Slack Web API call
@@ -201,6 +202,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         onboarding_milestones=milestones,
         revenue_channels=_list(env, "CSBOT_REVENUE_CHANNELS"),
         admin_channel=_text(env, "CSBOT_ADMIN_CHANNEL"),
+        admins=_list(env, "CSBOT_ADMINS"),
         sync_schedule=_text(env, "CSBOT_SYNC_SCHEDULE"),
         stale_sync_hours=_number(env, "CSBOT_STALE_SYNC_HOURS", 36.0, 1, 24 * 365),
         slack_timeout=_number(env, "CSBOT_SLACK_TIMEOUT", 15.0, 0.5, 120),
