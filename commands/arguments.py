@@ -68,7 +68,7 @@ def parse_args(text: str, ctx: Context, lang: str, *, strict: bool = True) -> Ar
     filters = parse_filters(pairs, ctx, lang)
     period, period_text = None, None
     if remaining:
-        period, leftover = find_period(remaining, ctx.today, lang)
+        period, leftover = find_period(remaining, ctx.today, lang, fiscal_start=ctx.settings.fiscal_year_start)
         if period is not None:
             period_text = remaining
             remaining = leftover

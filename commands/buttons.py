@@ -5,6 +5,7 @@ the parser reads."""
 from __future__ import annotations
 
 import logging
+import re
 
 from commands.messages import t
 from commands.reply import Button
@@ -26,8 +27,26 @@ def filter_tokens(filters: Filters) -> str:
         if value:
             tokens.append(f"{key}:{value}")
     if filters.owner:
-        tokens.append(f"owner:{filters.owner[0]}")
+        tokens.append(f"owner:{owner_token(filters.owner)}")
     return " ".join(tokens)
+
+
+_USER_ID = re.compile(r"^[UW][A-Z0-9]+$")
+
+
+def owner_token(owner: tuple[str, ...]) -> str:
+    """The owner as the parser reads it back with every identifier it was resolved to: the asker of
+    ``owner:me`` (``U123`` and ``alice@example.com``) as ``<@U123|alice@example.com>``, which
+    ``commands.arguments.owner_ids`` reads as both, so the button finds the same accounts; a single
+    identifier as itself. (Never "me": a button may be pressed by someone else.)"""
+    ids = [i for i in owner if i and not any(c.isspace() for c in i) and ">" not in i and "|" not in i]
+    if not ids:
+        return owner[0]
+    user = next((i for i in ids if _USER_ID.match(i)), None)
+    other = next((i for i in ids if i != user), None)
+    if user and other:
+        return f"<@{user}|{other}>"
+    return ids[0]
 
 
 def standard_buttons(command: str, period: Period, filters: Filters, lang: str,

@@ -35,6 +35,9 @@ class Context:
     channel_id: str | None = None
     thread_ts: str | None = None  # the Slack thread a question was asked in (follow-ups refine its last query)
     surface: str = "console"  # console | cli | slash | mention | dm | home | digest
+    # The revenue channels' IDs, CSBOT_REVENUE_CHANNELS names resolved through Slack (None: the IDs
+    # configured as IDs only). commands.privacy decides by channel ID with them.
+    revenue_channel_ids: frozenset[str] | None = None
 
     @classmethod
     def create(cls, db: Database, settings: Settings, *, now: datetime | None = None, **kwargs) -> Context:

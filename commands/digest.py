@@ -23,7 +23,7 @@ from commands.messages import t, t_list
 from commands.metric_answer import figure
 from commands.movements import movements_chart
 from commands.periods import parse_period
-from commands.privacy import is_revenue_channel
+from commands.privacy import is_revenue_channel, may_manage
 from commands.reply import Chart, Figure, Reply, Series
 from commands.spec import command
 from metrics import digest_queries as queries
@@ -478,7 +478,7 @@ def _subscribe(req: Request, words: list[str]) -> Reply:
     if not filters.empty:
         lines.append(t("digest.filters", lang, filters=filters.describe()))
     if target.kind == "channel":
-        if not is_revenue_channel(settings, target.channel, target.name):
+        if not is_revenue_channel(settings, target.channel, revenue_ids=ctx.revenue_channel_ids):
             lines.append(t("digest.not_revenue_channel", lang))
         lines.append(t("digest.invite", lang))
     lines.append(t("digest.stop_it", lang, id=sub.id))
@@ -512,6 +512,7 @@ def _unsubscribe(req: Request, words: list[str]) -> Reply:
         raise UsageError(usage)
     w = words[0]
     if w.isdigit():
+        _may_change(ctx, lang, [s for s in [store.get_subscription(ctx.db.engine, int(w))] if s and s.active])
         ids = store.unsubscribe(ctx.db.engine, sub_id=int(w), now=ctx.now)
     elif w.lower() in ME_WORDS:
         if not ctx.user_id:
@@ -523,11 +524,23 @@ def _unsubscribe(req: Request, words: list[str]) -> Reply:
         target = parse_channel(w, ctx, lang)
         if target is None:
             raise UsageError(usage)
+        _may_change(ctx, lang, store.list_subscriptions(ctx.db.engine, channel=target.channel))
         ids = store.unsubscribe(ctx.db.engine, channel=target.channel, now=ctx.now)
     if not ids:
         raise UsageError(t("digest.no_match", lang, word=w))
     return _info(lang, t("digest.unsubscribed_title", lang),
                  t("digest.unsubscribed", lang, ids=", ".join(str(i) for i in ids)), data={"ids": ids})
+
+
+def _may_change(ctx: Context, lang: str, items: list) -> None:
+    """Only the person who set a digest or alert up (a DM digest: its subscriber) or a CSBOT_ADMINS
+    user may end it (commands.privacy.may_manage); the console and the CLI (no Slack user) may."""
+    if ctx.user_id is None:
+        return
+    for item in items:
+        owner = item.channel if getattr(item, "target", None) == "dm" else item.created_by  # Subscription, Alert
+        if not may_manage(ctx.settings, ctx.user_id, owner):
+            raise UsageError(t("slack.not_allowed", lang))
 
 
 # ---------------------------------------------------------------------------- the delivery log
@@ -587,6 +600,8 @@ def _alert(req: Request, words: list[str]) -> Reply:
     if target is None or target.kind != "channel" or (kind is None and not off):
         raise UsageError(usage)
     if off:
+        _may_change(ctx, lang, [a for a in store.list_alerts(ctx.db.engine)
+                                if a.channel == target.channel and (kind is None or a.kind == kind)])
         n = store.remove_alert(ctx.db.engine, channel=target.channel, kind=kind)
         if not n:
             raise UsageError(t("digest.no_such_alert", lang, where=target.mention()))

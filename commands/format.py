@@ -137,8 +137,9 @@ def period(p: Period, lang: str = "en") -> str:
 
 
 def period_line(p: Period, filters: Filters, lang: str) -> str:
-    """The dates and the scope of an answer: "Oct 1 – Oct 31, 2026 · segment:smb"."""
-    text = period(p, lang)
+    """The dates and the scope of an answer: "Oct 1 – Oct 31, 2026 · segment:smb"; a period still
+    running says so: "Dec 1 – Dec 6, 2026 (to date)"."""
+    text = t("periods.to_date", lang, dates=period(p, lang)) if p.to_date else period(p, lang)
     if not filters.empty:
         text += f" · {filters.describe()}"
     return text

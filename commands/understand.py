@@ -16,21 +16,19 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz, process
 from sqlalchemy import Connection
 
 from commands import periods as period_words
-from commands.arguments import ME_WORDS, PERIOD_LIKE, UsageError, owner_ids
+from commands.arguments import ME_WORDS, PERIOD_LIKE, owner_ids
 from commands.glossary import extract_term
 from commands.messages import t
 from commands.query import Query
 from commands.vocabulary import DIMENSION_WORDS, Vocabulary, filter_key, headline_metric, key, prep, vocabulary
 from metrics.filters import NO_FILTERS, Filters
-from metrics.periods import Period, add_months
 
 if TYPE_CHECKING:
     from commands.context import Context
@@ -94,10 +92,10 @@ _POSSESSIVE = re.compile(_B + r"(?P<who>[a-z][\w.]*)['’]s" + _E)
 _MY = re.compile(_B + r"(?:my|mine)" + _E + r"|自分の|私の|わたしの")
 
 # comparisons: a cue word, or a named offset (year over year ...)
-_OFFSETS: tuple[tuple[str, int, re.Pattern[str]], ...] = (
-    ("yoy", 12, re.compile(_B + r"(?:yoy|year[\s-]over[\s-]year|vs\.?\s+last\s+year)" + _E + r"|前年(?:同月|同期)?比|昨対|対前年")),
-    ("qoq", 3, re.compile(_B + r"(?:qoq|quarter[\s-]over[\s-]quarter)" + _E + r"|前(?:四半)?期比")),
-    ("mom", 1, re.compile(_B + r"(?:mom|month[\s-]over[\s-]month)" + _E + r"|前月比")),
+_OFFSETS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("yoy", re.compile(_B + r"(?:yoy|year[\s-]over[\s-]year|vs\.?\s+last\s+year)" + _E + r"|前年(?:同月|同期)?比|昨対|対前年")),
+    ("qoq", re.compile(_B + r"(?:qoq|quarter[\s-]over[\s-]quarter)" + _E + r"|前(?:四半)?期比")),
+    ("mom", re.compile(_B + r"(?:mom|month[\s-]over[\s-]month)" + _E + r"|前月比")),
 )
 _COMPARE = re.compile(_B + r"(?:vs\.?|versus|compared?\s+(?:to|with)|compare|against)" + _E
                       + r"|と比べて|と比較|を比較|比較して|比較")
@@ -116,7 +114,6 @@ _BY_EN = r"(?:by|per|for\s+each|each|across|split\s+by|broken\s+down\s+by|breakd
 _BY_JA = r"\s*(?:別|ごと|毎)"
 
 _STOP_PHRASES = re.compile(_B + r"(?:(?:the\s+)?(?:whole|entire)\s+company|company[\s-]wide)" + _E + r"|会社全体|全社")
-_FUTURE = re.compile(_B + r"(?:next\s+(?:week|month|quarter|year)|tomorrow)" + _E + r"|来週|来月|来期|来四半期|来年度?|明日")
 
 # typed filters: key:value (a Slack mention as one value), --filter key=value
 _TYPED = re.compile(r"(?<!\S)(?:--filter\s+(?P<fkey>[a-z_]+)\s*=\s*(?P<fvalue>\S+)"
@@ -136,16 +133,6 @@ STOP_JA = tuple(sorted("""
 について どう どれくらい どのくらい いくら いくつ 全体 全社 会社全体 弊社 当社 自社 うちの 現在の 現在 今の 最新の 最新
 数値 値 の は を が で に と も って や へ 中 だけ のみ
 """.split(), key=len, reverse=True))
-
-
-@dataclass(frozen=True)
-class FoundPeriod:
-    """A period read from the text and where: ``text[start:end]``."""
-
-    period: Period
-    start: int
-    end: int
-    text: str
 
 
 class _Text:
@@ -193,122 +180,6 @@ def _word_regex(word: str) -> str:
     return escaped
 
 
-# ---- periods ---------------------------------------------------------------------------------
-
-_EXTRA_FIRST: tuple[tuple[re.Pattern[str], object], ...] = (
-    (re.compile(r"先々月|先先月|前々月"), lambda m, today: _month_back(today, 2)),
-)
-_EXTRA_PERIODS: tuple[tuple[re.Pattern[str], object], ...] = (
-    (re.compile(r"第\s*(?P<q>[1-4])\s*四半期"), lambda m, today: _quarter_this_year(int(m["q"]), today)),
-    (re.compile(_B + r"(?:(?P<y>\d{4})\s*)?(?P<h>h[12])" + _E + r"|(?P<ja>上半期|下半期|上期|下期)"),
-     lambda m, today: _half(m, today)),
-)
-
-
-def _month_back(today: date, n: int) -> Period:
-    start = add_months(today.replace(day=1), -n)
-    return Period(start, add_months(start, 1), "month")
-
-
-def _quarter_this_year(q: int, today: date) -> Period:
-    start = date(today.year, 3 * q - 2, 1)
-    return Period(start, add_months(start, 3), "quarter")
-
-
-def _half(m: re.Match[str], today: date) -> Period:
-    first = (m["h"] == "h1") if m["h"] else m["ja"] in ("上半期", "上期")
-    year = int(m["y"]) if m["y"] else today.year
-    start = date(year, 1 if first else 7, 1)
-    return Period(start, add_months(start, 6), "months")
-
-
-def find_period_spans(text: str, today: date, lang: str = "en") -> list[FoundPeriod]:
-    """Every period in ``text`` with where it stands (local fallback of ``commands.periods``' own,
-    which the period work adds: this one reads the period parser's patterns plus 先々月, 第N四半期,
-    上期/下期 and H1/H2). Raises ``PeriodError`` for a period-shaped word that is not one."""
-    own = getattr(period_words, "find_period_spans", None)
-    if own is not None:
-        return list(own(text, today, lang))
-    chars = list(text)
-    found: list[FoundPeriod] = []
-    patterns = [*_EXTRA_FIRST, *((p.regex, p.build) for p in period_words.ALL_PATTERNS), *_EXTRA_PERIODS]
-    while True:
-        rest = "".join(chars)
-        for regex, build in patterns:
-            m = regex.search(rest)
-            if m is None or not m[0].strip():
-                continue
-            try:
-                period = build(m, today)  # type: ignore[operator]
-            except ValueError:
-                raise period_words.PeriodError(m[0].strip(), lang) from None
-            found.append(FoundPeriod(period, m.start(), m.end(), text[m.start():m.end()]))
-            chars[m.start():m.end()] = " " * (m.end() - m.start())
-            break
-        else:
-            return sorted(found, key=lambda f: f.start)
-
-
-def comparison_period(period: Period, months: int) -> Period:
-    """The same span ``months`` earlier (YoY 12, QoQ 3, MoM 1)."""
-    own = getattr(period_words, "comparison_period", None)
-    if own is not None:
-        word = {12: "yoy", 3: "qoq", 1: "mom"}[months]
-        try:
-            return own(period, word)
-        except Exception:  # noqa: BLE001 - a different signature: fall back to our own
-            pass
-    return replace(period, start=add_months(period.start, -months), end=add_months(period.end, -months))
-
-
-def _started(period: Period, today: date, word: str, lang: str) -> Period:
-    """A period that has not started is refused; one in progress ends today ("to date")."""
-    if period.start > today:
-        raise UsageError(t("query.future_period", lang, period=word.strip(), today=today.isoformat(),
-                           example=t("query.future_example", lang)))
-    if period.end > today + timedelta(days=1):
-        return replace(period, end=today + timedelta(days=1), to_date=True)
-    return period
-
-
-# "from Q2 to Q3", "10月から11月まで", "between 2026-03 and 2026-06": one span; "since March", "10月から", "10月以降": to today
-_FROM = re.compile(_B + r"(?:from|between)\s*$")
-_TO = re.compile(r"^\s*(?:(?:to|until|till|through|thru|and|-|–)" + _E + r"|\.\.|から|より|~)\s*$")
-_UNTIL = re.compile(r"^\s*(?:まで)")
-_SINCE_BEFORE = re.compile(_B + r"(?:since|from)\s*$")
-_SINCE_AFTER = re.compile(r"^\s*(?:から|以降|より後|onwards?" + _E + r")")
-
-
-def _spans(s: _Text, f: _Found, ctx: Context, shape: dict) -> None:
-    """Two periods joined by "from ... to" / "から...まで" make one span ("compare Q2 to Q3" stays two);
-    "since X" / "Xから" / "X以降" runs from X to today."""
-    if len(f.periods) == 2 and shape.get("intent") != "compare":
-        a, b = f.periods
-        between, before = s.rest[a.end:b.start], s.rest[:a.start]
-        opened = _FROM.search(before)
-        if not _TO.match(between) or (between.strip() == "and" and not opened) or a.period.start >= b.period.end:
-            return
-        until = _UNTIL.match(s.rest[b.end:])
-        s.take(a.end, b.start)
-        if opened:
-            s.take(opened.start(), opened.end())
-        if until:
-            s.take(b.end + until.start(), b.end + until.end())
-        span = Period(a.period.start, b.period.end, "range", to_date=b.period.to_date)
-        f.periods[:] = [FoundPeriod(span, a.start, b.end, f"{a.text.strip()}..{b.text.strip()}")]
-    elif len(f.periods) == 1:
-        a = f.periods[0]
-        before, after = _SINCE_BEFORE.search(s.rest[:a.start]), _SINCE_AFTER.match(s.rest[a.end:])
-        if not (before or after):
-            return
-        if before:
-            s.take(before.start(), before.end())
-        if after:
-            s.take(a.end + after.start(), a.end + after.end())
-        span = Period(a.period.start, ctx.today + timedelta(days=1), "range", to_date=True)
-        f.periods[:] = [replace(a, period=span)]
-
-
 # ---- the parser --------------------------------------------------------------------------------
 
 @dataclass
@@ -318,7 +189,7 @@ class _Found:
     command: str | None = None
     explicit: bool = False  # the command was named first (or by the surface)
     metrics: list[str] = field(default_factory=list)
-    periods: list[FoundPeriod] = field(default_factory=list)
+    periods: list[period_words.FoundPeriod] = field(default_factory=list)
     filters: dict[str, object] = field(default_factory=dict)
     unknown: list[str] = field(default_factory=list)
     suggestions: list[str] = field(default_factory=list)
@@ -380,22 +251,16 @@ def parse_query(text: str, ctx: Context, lang: str, *, command: str | None = Non
     f.metrics = _in_order(f.metrics + [name for _, name in sorted(named)])
     _shapes_after_metrics(s, shape)
 
-    # 7. periods
-    m = s.search(_FUTURE)
-    if m is not None and not shape.get("listing") == "renewals":
-        raise UsageError(t("query.future_period", lang, period=m[0], today=ctx.today.isoformat(),
-                           example=t("query.future_example", lang)))
-    try:
-        spans = find_period_spans(s.rest, ctx.today, lang)
-    except period_words.PeriodError:
-        if f.command not in TAKES_ACCOUNT:
-            raise
-        spans = []  # "/health Company 0007": the words are the account's name
+    # 7. periods (commands.periods reads them: spans, fiscal years, "to date"; refuses one not started)
+    fiscal = ctx.settings.fiscal_year_start
+    if f.command in TAKES_ACCOUNT:  # "/health Company 0007": what is not a period is the account's name
+        spans = [x for x in period_words.find_period_spans(s.rest, ctx.today, lang, fiscal, keep_errors=True)
+                 if x.period is not None]
+    else:
+        spans = period_words.find_period_spans(s.rest, ctx.today, lang, fiscal)
     for found in spans:
-        period = _started(found.period, ctx.today, found.text, lang)
-        f.periods.append(replace(found, period=period))
+        f.periods.append(found)
         s.take(found.start, found.end)
-    _spans(s, f, ctx, shape)
 
     # 8. command words (longest first): the command a question points to
     keyword_command = None
@@ -417,11 +282,11 @@ def parse_query(text: str, ctx: Context, lang: str, *, command: str | None = Non
     # 10. stop words, and what is left
     while (m := s.search(_STOP_PHRASES)) is not None:
         s.take_match(m)
-    if shape.get("intent") not in ("list", "count"):  # "テックタッチの顧客のNPS": the customers' NPS
-        while (m := s.search(_ACCOUNTS)) is not None:
+    command_name = f.command or _command_of(f.metrics) or keyword_command or shape.get("command")
+    if shape.get("intent") not in ("list", "count") and command_name not in TAKES_ACCOUNT:
+        while (m := s.search(_ACCOUNTS)) is not None:  # "テックタッチの顧客のNPS": the customers' NPS
             s.take_match(m)
     left = _leftover(s)
-    command_name = f.command or _command_of(f.metrics) or keyword_command or shape.get("command")
     if command_name in TAKES_ACCOUNT and not shape.get("intent"):
         if f.explicit:  # "/health A": the words as typed (an account id may look like a stop word)
             left = [s.orig[m.start():m.end()] for m in re.finditer(r"\S+", s.rest)]
@@ -574,11 +439,11 @@ def _shapes(s: _Text, f: _Found, vocab: Vocabulary, ctx: Context, lang: str) -> 
     if m:
         s.take_match(m)
         f.words.append("how")
-    for name, months, regex in _OFFSETS:
+    for name, regex in _OFFSETS:
         m = s.search(regex)
         if m:
             s.take_match(m)
-            shape.update(intent="compare", offset=months)
+            shape.update(intent="compare", offset=name)
             break
     m = s.search(_COMPARE)
     if m:
@@ -800,7 +665,7 @@ def _decide(f: _Found, shape: dict, command_name: str | None, cleaned: str, ctx:
     if intent == "compare":
         if offset and len(periods) <= 1:
             base = periods[0] if periods else period_words.default_period(ctx.today)
-            periods = [base, comparison_period(base, offset)]
+            periods = [base, period_words.comparison_period(base, offset)]
             period_texts = (period_texts or [""]) + [""]
     elif len(periods) > 1 and intent in (None, "breakdown", "value"):
         intent = "compare"

@@ -428,11 +428,13 @@ class Alert:
     threshold: float | None
     lang: str
     created_at: datetime  # aware UTC
+    created_by: str | None = None  # the Slack user who set it up (who may switch it off, with CSBOT_ADMINS)
 
 
 def _alert(row) -> Alert:
     return Alert(int(row.id), row.channel, row.channel_name, row.kind,
-                 float(row.threshold) if row.threshold is not None else None, row.lang, from_db(row.created_at))
+                 float(row.threshold) if row.threshold is not None else None, row.lang, from_db(row.created_at),
+                 row.created_by)
 
 
 def set_alert(engine: Engine, *, channel: str, kind: str, now: datetime, threshold: float | None = None,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import statistics
 from datetime import date, datetime, timedelta
+from typing import Callable
 
 from sqlalchemy import Date, and_, case, func, literal, select
 from sqlalchemy.ext.compiler import compiles
@@ -19,6 +20,7 @@ from sqlalchemy.sql.expression import FunctionElement
 from metrics import schema
 from metrics.calc import Calc, Measurement, ratio
 from metrics.filters import Filters
+from metrics.grouping import keyed
 from metrics.periods import Period, add_months, month_start
 from metrics.retention import first_paid_days
 
@@ -52,7 +54,7 @@ def _cohort(filters: Filters, period: Period):
         .where(fp.c.first_paid >= period.start, fp.c.first_paid < period.end).subquery("cohort")
 
 
-def onboarding_completion_rate_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
+def _completion_stmt(calc: Calc, period: Period, filters: Filters, by: str | None):
     required = tuple(dict.fromkeys(calc.settings.onboarding_milestones))
     days = calc.settings.onboarding_days
     cohort = _cohort(filters, period)
@@ -65,33 +67,85 @@ def onboarding_completion_rate_measure(calc: Calc, period: Period, filters: Filt
         .subquery("done")
     )
     finished = func.coalesce(done.c.n, 0) >= len(required)
-    today = calc.today
-    row = calc.conn.execute(select(
+    source, key = keyed(cohort, by)
+    stmt = select(
+        key.label("key"),
         func.count().label("accounts"),
         func.coalesce(func.sum(case((finished, 1), else_=0)), 0).label("completed"),
         # not finished yet, but their window has not closed: the rate can still rise
-        func.coalesce(func.sum(case((and_(~finished, days_after(cohort.c.first_paid, literal(days)) >= today), 1),
+        func.coalesce(func.sum(case((and_(~finished, days_after(cohort.c.first_paid, literal(days)) >= calc.today), 1),
                                     else_=0)), 0).label("still_in_window"),
-    ).select_from(cohort.outerjoin(done, done.c.account_id == cohort.c.account_id))).mappings().one()
-    accounts, completed = int(row["accounts"]), int(row["completed"])
+    ).select_from(source.outerjoin(done, done.c.account_id == cohort.c.account_id))
+    return stmt.group_by(key) if by is not None else stmt
+
+
+def _completion_counts(row) -> tuple[int, int, int]:
+    return int(row["accounts"]), int(row["completed"]), int(row["still_in_window"])
+
+
+def completion_counts(calc: Calc, period: Period, filters: Filters) -> tuple[int, int, int]:
+    """(accounts whose first paid day is in the period, those that completed in time, those still in time)."""
+    return calc.memo(("onboarding_counts", period, filters), lambda: _completion_counts(
+        calc.conn.execute(_completion_stmt(calc, period, filters, None)).mappings().one()))
+
+
+def onboarding_completion_rate_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
+    required = tuple(dict.fromkeys(calc.settings.onboarding_milestones))
+    days = calc.settings.onboarding_days
+    accounts, completed, still = completion_counts(calc, period, filters)
     return Measurement(ratio(completed, accounts),
                        {"numerator": completed, "denominator": accounts, "completed": completed,
-                        "accounts": accounts, "still_in_window": int(row["still_in_window"]),
+                        "accounts": accounts, "still_in_window": still,
                         "within_days": days, "milestones": list(required)})
 
 
-def ttv_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
+def _waits_stmt(period: Period, filters: Filters, by: str | None):
     cohort = _cohort(filters, period)
-    rows = calc.conn.execute(
-        select(cohort.c.first_paid, func.min(o.c.completed_at).label("at"))
+    first_value = (
+        select(cohort.c.account_id, cohort.c.first_paid, func.min(o.c.completed_at).label("at"))
         .select_from(cohort.join(o, o.c.account_id == cohort.c.account_id))
         .where(o.c.milestone == "first_value")
         .group_by(cohort.c.account_id, cohort.c.first_paid)
-    ).all()
-    waits = sorted((_as_date(r.at) - _as_date(r.first_paid)).days for r in rows)
+        .subquery("first_value")
+    )
+    source, key = keyed(first_value, by)
+    return select(key.label("key"), first_value.c.first_paid, first_value.c.at).select_from(source)
+
+
+def ttv_waits(calc: Calc, period: Period, filters: Filters) -> list[int]:
+    """Days from first paid day to first value, sorted, of the accounts whose first paid day is in the period."""
+    return calc.memo(("ttv_waits", period, filters), lambda: sorted(
+        (_as_date(r.at) - _as_date(r.first_paid)).days for r in calc.conn.execute(_waits_stmt(period, filters, None))))
+
+
+def ttv_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
+    waits = ttv_waits(calc, period, filters)
     value = float(statistics.median(waits)) if waits else None
     return Measurement(value, {"accounts": len(waits), "median_days": value,
                                "min_days": waits[0] if waits else None, "max_days": waits[-1] if waits else None})
+
+
+# ---- per group (breakdowns) ------------------------------------------------------------
+
+def completion_grouped(calc: Calc, period: Period, filters: Filters, by: str,
+                       scope: Callable[[str | None], Filters]) -> set[str | None]:
+    """The completion counts of every group of ``by`` in one statement, memoised as ``completion_counts``."""
+    rows = calc.conn.execute(_completion_stmt(calc, period, filters, by)).mappings().all()
+    for row in rows:
+        calc.memo(("onboarding_counts", period, scope(row["key"])), lambda v=_completion_counts(row): v)
+    return {row["key"] for row in rows}
+
+
+def ttv_grouped(calc: Calc, period: Period, filters: Filters, by: str,
+                scope: Callable[[str | None], Filters]) -> set[str | None]:
+    """Every account's wait with its group in one statement (a median does not add up: the
+    groups' medians are taken here), memoised as ``ttv_waits``."""
+    waits: dict[str | None, list[int]] = {}
+    for r in calc.conn.execute(_waits_stmt(period, filters, by)):
+        waits.setdefault(r.key, []).append((_as_date(r.at) - _as_date(r.first_paid)).days)
+    for key, values in waits.items():
+        calc.memo(("ttv_waits", period, scope(key)), lambda v=sorted(values): v)
+    return set(waits)
 
 
 def _as_date(value) -> date:

@@ -7,7 +7,9 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 # How a period was asked for decides what "the previous period" is.
-GRAINS = ("day", "week", "month", "quarter", "year", "days", "months", "range")
+# A "half" is six months from a fiscal year's start or its seventh month; a "year" may be a fiscal year
+# (twelve months from CSBOT_FISCAL_YEAR_START): both step back by their length.
+GRAINS = ("day", "week", "month", "quarter", "half", "year", "days", "months", "range")
 
 
 def add_months(d: date, months: int) -> date:
@@ -60,9 +62,9 @@ class Period:
 
     def previous(self) -> "Period":
         """The period just before, of the same kind: the month before a month,
-        the same days of last month for month-to-date, the same number of days
-        before a range."""
-        step = {"month": 1, "quarter": 3, "year": 12}.get(self.grain)
+        the same days of last month for month-to-date, the six months before a half,
+        the same number of days before a range."""
+        step = {"month": 1, "quarter": 3, "half": 6, "year": 12}.get(self.grain)
         if self.grain == "months":
             step = round(self.months)
         if step:

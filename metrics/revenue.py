@@ -12,6 +12,7 @@ active on day ``d`` when ``start_date <= d`` and (``end_date`` is empty or
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable, Sequence
 
 from sqlalchemy import Integer, and_, case, cast, func, literal, or_, select
 from sqlalchemy.sql import Subquery
@@ -20,6 +21,7 @@ from metrics import schema
 from metrics.active import active_on
 from metrics.calc import Calc, Measurement, ratio
 from metrics.filters import Filters
+from metrics.grouping import keyed
 from metrics.periods import Period
 
 s = schema.subscriptions
@@ -228,3 +230,104 @@ def revenue_churn_rate_measure(calc: Calc, period: Period, filters: Filters) -> 
     parts = {"numerator": lost, "denominator": m.mrr_start, "churn": m.amounts["churn"],
              "contraction": m.amounts["contraction"], "mrr_start": m.mrr_start}
     return Measurement(ratio(lost, m.mrr_start), parts)
+
+
+# ---- many periods and groups in one statement (breakdowns and trends) -------------------
+
+def movements_grouped(calc: Calc, periods: Sequence[Period], filters: Filters, by: str | None = None,
+                      scope: Callable[[str | None], Filters] | None = None) -> set[str | None]:
+    """The movements of every period of ``periods`` for every group of ``by`` (the whole when None), in
+    one statement: each account's MRR at every boundary, whether it paid before each start and within
+    each period, summed per group. Each result is memoised as ``movements(calc, period, scope(key))``
+    would count it (``scope``: the group's filters; ``filters`` for the whole); returns the groups seen."""
+    periods = list(dict.fromkeys(periods))
+    days = sorted({p.start for p in periods} | {p.end for p in periods})
+    day_col = {d: f"m{i}" for i, d in enumerate(days)}
+    cols = [func.round(func.sum(case((active_on(d), s.c.mrr), else_=0)), 2).label(day_col[d]) for d in days]
+    # "paid before start" of every start at once: the first day of a paid row that lasted a day
+    valid = or_(s.c.end_date.is_(None), s.c.end_date > s.c.start_date)
+    cols.append(func.min(case((and_(s.c.mrr > 0, valid), s.c.start_date), else_=None)).label("first_paid"))
+    cols += [func.max(case((and_(s.c.mrr > 0, s.c.start_date < p.end,
+                                 or_(s.c.end_date.is_(None), and_(s.c.end_date > p.start, s.c.end_date > s.c.start_date))),
+                                1), else_=0)).label(f"w{i}")
+             for i, p in enumerate(periods)]
+    per_account = filters.restrict(
+        select(s.c.account_id, *cols).where(s.c.start_date <= days[-1]).group_by(s.c.account_id), s.c.account_id,
+    ).subquery("account_mrr")
+    q = per_account.c
+    source, key = keyed(per_account, by)
+    out_cols = [key.label("key")]
+    for i, p in enumerate(periods):
+        m0, m1, within = q[day_col[p.start]], q[day_col[p.end]], q[f"w{i}"]
+        before = case((q.first_paid < p.start, 1), else_=0)
+        in_s, in_e = m0 > 0, m1 > 0
+        conds = {
+            "new": and_(~in_s, in_e, before == 0),
+            "reactivation": and_(~in_s, in_e, before == 1),
+            "expansion": and_(in_s, in_e, m1 > m0),
+            "contraction": and_(in_s, in_e, m1 < m0),
+            "churn": and_(in_s, ~in_e),
+            "early_churn": and_(~in_s, ~in_e, within == 1),
+        }
+        amounts = {"new": m1, "reactivation": m1, "expansion": m1 - m0, "contraction": m0 - m1, "churn": m0}
+        out_cols += [
+            func.coalesce(func.sum(case((in_s, 1), else_=0)), 0).label(f"p{i}_customers_start"),
+            func.coalesce(func.sum(case((in_e, 1), else_=0)), 0).label(f"p{i}_customers_end"),
+            func.coalesce(func.sum(m0), 0).label(f"p{i}_mrr_start"),
+            func.coalesce(func.sum(m1), 0).label(f"p{i}_mrr_end"),
+        ]
+        for name, cond in conds.items():
+            out_cols.append(func.coalesce(func.sum(case((cond, 1), else_=0)), 0).label(f"p{i}_n_{name}"))
+            if name != "early_churn":  # no amount: always 0
+                out_cols.append(func.coalesce(func.sum(case((cond, amounts[name]), else_=0)), 0)
+                                .label(f"p{i}_a_{name}"))
+    stmt = select(*out_cols).select_from(source)
+    if by is not None:
+        stmt = stmt.group_by(key)
+    rows = calc.conn.execute(stmt).mappings().all()
+    scope = scope or (lambda k: filters)
+    names = list(MOVEMENT_AMOUNT)
+    seen: set[str | None] = set()
+    for row in rows:
+        seen.add(row["key"])
+        for i, p in enumerate(periods):
+            m = Movements(
+                customers_start=int(row[f"p{i}_customers_start"]),
+                customers_end=int(row[f"p{i}_customers_end"]),
+                mrr_start=round(float(row[f"p{i}_mrr_start"]), 2),
+                mrr_end=round(float(row[f"p{i}_mrr_end"]), 2),
+                counts={n: int(row[f"p{i}_n_{n}"]) for n in names},
+                amounts={n: round(float(row.get(f"p{i}_a_{n}", 0)), 2) for n in names},
+            )
+            calc.memo(("movements", p, scope(row["key"])), lambda m=m: m)
+    return seen
+
+
+def mrr_on_grouped(calc: Calc, days: Sequence, filters: Filters, by: str | None = None,
+                   scope: Callable[[str | None], Filters] | None = None) -> set[str | None]:
+    """MRR and paying customers at 00:00 of each of ``days`` for every group of ``by``, in one
+    statement, memoised as ``mrr_on(calc, day, scope(key))``; returns the groups seen."""
+    days = sorted(set(days))
+    cols = [func.sum(case((active_on(d), s.c.mrr), else_=0)).label(f"m{i}") for i, d in enumerate(days)]
+    per_account = filters.restrict(
+        select(s.c.account_id, *cols)
+        .where(s.c.start_date <= days[-1], or_(s.c.end_date.is_(None), s.c.end_date > days[0]))
+        .group_by(s.c.account_id), s.c.account_id,
+    ).subquery("per_account")
+    source, key = keyed(per_account, by)
+    out_cols = [key.label("key")]
+    for i in range(len(days)):
+        m = per_account.c[f"m{i}"]
+        out_cols += [func.coalesce(func.sum(case((m > 0, 1), else_=0)), 0).label(f"n{i}"),
+                     func.coalesce(func.sum(m), 0).label(f"all{i}")]
+    stmt = select(*out_cols).select_from(source)
+    if by is not None:
+        stmt = stmt.group_by(key)
+    scope = scope or (lambda k: filters)
+    seen: set[str | None] = set()
+    for row in calc.conn.execute(stmt).mappings():
+        seen.add(row["key"])
+        for i, d in enumerate(days):
+            value = (round(float(row[f"all{i}"]), 2), int(row[f"n{i}"]))
+            calc.memo(("mrr_on", d, scope(row["key"])), lambda v=value: v)
+    return seen

@@ -303,3 +303,14 @@ thread_queries = Table(
     Column("updated_at", DateTime, nullable=False),  # UTC
     Index("ix_thread_queries_updated", "updated_at"),
 )
+
+# Slack events csbot has answered (bot/slack/app.py): Slack redelivers an event it thinks was not
+# acknowledged (X-Slack-Retry-Num) and several replicas may receive it; the first to insert the
+# event_id answers, the others skip it. Rows older than a day are pruned. UTC.
+slack_handled_events = Table(
+    "slack_handled_events",
+    metadata,
+    Column("event_id", String(64), primary_key=True),
+    Column("handled_at", DateTime, nullable=False),
+    Index("ix_slack_handled_events_at", "handled_at"),
+)

@@ -38,11 +38,13 @@ class Settings:
     timezone: str = DEFAULT_TIMEZONE
     language: str = "auto"  # auto (follow the question; English when unclear), en, ja
     currency: str = "JPY"
+    fiscal_year_start: int = 1  # CSBOT_FISCAL_YEAR_START: the month (1-12) a fiscal year starts; FY2026 starts in 2026
     gross_margin: float = 1.0
     onboarding_days: int = 90
     onboarding_milestones: tuple[str, ...] = DEFAULT_MILESTONES
     revenue_channels: tuple[str, ...] = ()
     admin_channel: str | None = None
+    admins: tuple[str, ...] = ()  # CSBOT_ADMINS: Slack user IDs who may change anyone's digest or alerts
     sync_schedule: str | None = None
     stale_sync_hours: float = 36.0
     slack_timeout: float = 15.0  # seconds for one Slack Web API call
@@ -107,6 +109,16 @@ def _number(env: Mapping[str, str], key: str, default: float, lo: float, hi: flo
     return value
 
 
+def _month(env: Mapping[str, str], key: str) -> int:
+    """A month number, 1 (January) to 12 (December); 1 when unset."""
+    raw = _text(env, key)
+    if raw is None:
+        return 1
+    if not re.fullmatch(r"\d{1,2}", raw) or not 1 <= int(raw) <= 12:
+        raise ConfigError(key, f"expected a month number from 1 (January) to 12 (December), got {raw!r}")
+    return int(raw)
+
+
 def _list(env: Mapping[str, str], key: str) -> tuple[str, ...]:
     raw = _text(env, key)
     if raw is None:
@@ -163,6 +175,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if not re.fullmatch(r"[A-Z]{3}", currency):
         raise ConfigError("CSBOT_CURRENCY", f"expected a three-letter currency code such as JPY or USD, got {currency!r}")
 
+    fiscal_year_start = _month(env, "CSBOT_FISCAL_YEAR_START")
+
     api_url = _text(env, "SLACK_API_URL")
     if api_url is not None:
         if not re.match(r"^https?://", api_url):
@@ -182,11 +196,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         timezone=timezone,
         language=language,
         currency=currency,
+        fiscal_year_start=fiscal_year_start,
         gross_margin=_number(env, "CSBOT_GROSS_MARGIN", 1.0, 0.0, 1.0),
         onboarding_days=int(_number(env, "CSBOT_ONBOARDING_DAYS", 90, 1, 3650)),
         onboarding_milestones=milestones,
         revenue_channels=_list(env, "CSBOT_REVENUE_CHANNELS"),
         admin_channel=_text(env, "CSBOT_ADMIN_CHANNEL"),
+        admins=_list(env, "CSBOT_ADMINS"),
         sync_schedule=_text(env, "CSBOT_SYNC_SCHEDULE"),
         stale_sync_hours=_number(env, "CSBOT_STALE_SYNC_HOURS", 36.0, 1, 24 * 365),
         slack_timeout=_number(env, "CSBOT_SLACK_TIMEOUT", 15.0, 0.5, 120),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date
+from typing import Callable
 
 from sqlalchemy import and_, case, func, or_, select
 
@@ -12,6 +13,7 @@ from metrics import schema
 from metrics.active import active_on
 from metrics.calc import Calc, Measurement, ratio
 from metrics.filters import Filters
+from metrics.grouping import keyed
 from metrics.periods import Period, add_months, month_start
 from metrics.revenue import movements, mrr_on
 
@@ -82,6 +84,11 @@ def _product_moves(calc: Calc, period: Period, filters: Filters) -> dict[str, in
 
 
 def _product_moves_sql(calc: Calc, period: Period, filters: Filters) -> dict[str, int]:
+    row = calc.conn.execute(_product_moves_stmt(period, filters, None)).mappings().one()
+    return {k: int(row[k]) for k in ("customers_start", "upsell", "cross_sell")}
+
+
+def _product_moves_stmt(period: Period, filters: Filters, by: str | None):
     per_product = filters.restrict(
         select(
             s.c.account_id, s.c.product,
@@ -100,12 +107,25 @@ def _product_moves_sql(calc: Calc, period: Period, filters: Filters) -> dict[str
     ).group_by(p.account_id).subquery("per_account")
     a = per_account.c
     in_s = a.m0 > 0
-    row = calc.conn.execute(select(
+    source, key = keyed(per_account, by)
+    stmt = select(
+        key.label("key"),
         func.coalesce(func.sum(case((in_s, 1), else_=0)), 0).label("customers_start"),
         func.coalesce(func.sum(case((in_s, a.upsell), else_=0)), 0).label("upsell"),
         func.coalesce(func.sum(case((in_s, a.cross_sell), else_=0)), 0).label("cross_sell"),
-    )).mappings().one()
-    return {k: int(v) for k, v in row.items()}
+    ).select_from(source)
+    return stmt.group_by(key) if by is not None else stmt
+
+
+def product_moves_grouped(calc: Calc, period: Period, filters: Filters, by: str,
+                          scope: Callable[[str | None], Filters]) -> set[str | None]:
+    """Upsell and cross-sell counts of every group of ``by`` in one statement, memoised as
+    ``_product_moves(calc, period, scope(key))``; returns the groups seen."""
+    rows = calc.conn.execute(_product_moves_stmt(period, filters, by)).mappings().all()
+    for row in rows:
+        value = {k: int(row[k]) for k in ("customers_start", "upsell", "cross_sell")}
+        calc.memo(("product_moves", period, scope(row["key"])), lambda v=value: v)
+    return {row["key"] for row in rows}
 
 
 def upsell_rate_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:

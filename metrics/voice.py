@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import date, datetime, time
+from typing import Callable
 
 from sqlalchemy import and_, case, func, select
 
 from metrics import schema
 from metrics.calc import Calc, Measurement, ratio
 from metrics.filters import Filters
+from metrics.grouping import keyed
 from metrics.periods import Period, add_months, month_start, quarter_start
 
 logger = logging.getLogger(__name__)
@@ -68,15 +70,34 @@ def nps_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
                                "detractor_share": ratio(k["detractors"], k["responses"])})
 
 
-def csat_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
-    start, end = _bounds(period)
-    stmt = select(
+def _csat_columns():
+    return [
         func.count().label("responses"),
         func.coalesce(func.sum(case((c.c.score >= 4, 1), else_=0)), 0).label("satisfied"),
         func.coalesce(func.sum(c.c.score), 0).label("total"),
         *[func.coalesce(func.sum(case((c.c.score == k, 1), else_=0)), 0).label(f"s{k}") for k in range(1, 6)],
-    ).where(c.c.responded_at >= start, c.c.responded_at < end, c.c.score >= 1, c.c.score <= 5)
-    row = calc.conn.execute(filters.restrict(stmt, c.c.account_id)).mappings().one()
+    ]
+
+
+def _csat_in(period: Period):
+    start, end = _bounds(period)
+    return and_(c.c.responded_at >= start, c.c.responded_at < end, c.c.score >= 1, c.c.score <= 5)
+
+
+def _csat_counts(row) -> dict[str, int]:
+    return {k: int(row[k]) for k in ("responses", "satisfied", "total", "s1", "s2", "s3", "s4", "s5")}
+
+
+def csat_counts(calc: Calc, period: Period, filters: Filters) -> dict[str, int]:
+    def compute() -> dict[str, int]:
+        stmt = select(*_csat_columns()).where(_csat_in(period))
+        return _csat_counts(calc.conn.execute(filters.restrict(stmt, c.c.account_id)).mappings().one())
+
+    return calc.memo(("csat_counts", period, filters), compute)
+
+
+def csat_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
+    row = csat_counts(calc, period, filters)
     responses, satisfied = int(row["responses"]), int(row["satisfied"])
     mean = ratio(int(row["total"]), responses)
     share = ratio(satisfied, responses)
@@ -104,3 +125,55 @@ def latest_nps_period(calc: Calc, period: Period, filters: Filters) -> Period | 
     while found.start > day:
         found = found.previous()
     return found
+
+
+# ---- per group (breakdowns) ------------------------------------------------------------
+
+def nps_grouped(calc: Calc, period: Period, filters: Filters, by: str,
+                scope: Callable[[str | None], Filters]) -> set[str | None]:
+    """The NPS counts of every group of ``by`` in one statement, memoised as ``nps_counts(calc,
+    period, scope(key))``; returns the groups seen. A respondent belongs to one account, so the
+    groups' latest answers add up to the whole's."""
+    start, end = _bounds(period)
+    who = func.coalesce(n.c.respondent, n.c.response_id)
+    ranked = select(
+        n.c.account_id, n.c.score,
+        func.row_number().over(partition_by=(n.c.account_id, who),
+                               order_by=(n.c.responded_at.desc(), n.c.response_id.desc())).label("rn"),
+    ).where(n.c.responded_at >= start, n.c.responded_at < end, n.c.score >= 0, n.c.score <= 10)
+    ranked = filters.restrict(ranked, n.c.account_id).subquery("ranked")
+    latest = ranked.c
+    source, key = keyed(ranked, by)
+    rows = calc.conn.execute(
+        select(
+            key.label("key"),
+            func.count().label("responses"),
+            func.coalesce(func.sum(case((latest.score >= 9, 1), else_=0)), 0).label("promoters"),
+            func.coalesce(func.sum(case((and_(latest.score >= 7, latest.score <= 8), 1), else_=0)), 0)
+            .label("passives"),
+            func.coalesce(func.sum(case((latest.score <= 6, 1), else_=0)), 0).label("detractors"),
+        ).select_from(source).where(latest.rn == 1).group_by(key)
+    ).mappings().all()
+    for row in rows:
+        counts = {k: int(row[k]) for k in ("responses", "promoters", "passives", "detractors")}
+        calc.memo(("nps_counts", period, scope(row["key"])), lambda v=counts: v)
+    return {row["key"] for row in rows}
+
+
+def csat_grouped(calc: Calc, period: Period, filters: Filters, by: str,
+                 scope: Callable[[str | None], Filters]) -> set[str | None]:
+    """The CSAT counts of every group of ``by`` in one statement, memoised as ``csat_counts``."""
+    answers = filters.restrict(select(c.c.account_id, c.c.score).where(_csat_in(period)), c.c.account_id) \
+        .subquery("answers")
+    source, key = keyed(answers, by)
+    a = answers.c
+    rows = calc.conn.execute(select(
+        key.label("key"),
+        func.count().label("responses"),
+        func.coalesce(func.sum(case((a.score >= 4, 1), else_=0)), 0).label("satisfied"),
+        func.coalesce(func.sum(a.score), 0).label("total"),
+        *[func.coalesce(func.sum(case((a.score == k, 1), else_=0)), 0).label(f"s{k}") for k in range(1, 6)],
+    ).select_from(source).group_by(key)).mappings().all()
+    for row in rows:
+        calc.memo(("csat_counts", period, scope(row["key"])), lambda v=_csat_counts(row): v)
+    return {row["key"] for row in rows}

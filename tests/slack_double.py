@@ -33,6 +33,20 @@ response shapes, and the same errors (``not_authed``, ``invalid_auth``, ``channe
 and ``{"ok": false, "error": "ratelimited"}``, ``unknown_method`` ...). Failures are injected with
 ``fail_next``, ``rate_limit_next`` and ``delay_next``.
 
+It is as strict as Slack where csbot's tests lean on it, so that a call that works here works there:
+
+- every ``blocks`` payload (messages, response_url, views) is parsed with slack_sdk's Block Kit models
+  and checked against the documented limits (``block_errors``) -> ``invalid_blocks``;
+- an ephemeral message with ``thread_ts`` of a message that has no replies is taken (ok) but never
+  shown; ``visible_to(user)`` lists what a person actually sees (``user_posted(event)`` records a
+  person's message, so a reply makes its thread exist);
+- a ``response_url`` is issued for a user and channel, takes 5 messages within 30 minutes (the
+  double's clock moves with ``advance``), then answers HTTP 404 ``used_url`` / ``expired_url``;
+- a method whose scope the app lacks answers ``missing_scope`` with ``needed`` (the scopes default
+  to csbot's manifest); users.info gives an e-mail only with ``users:read.email``;
+- ``not_in_channel`` where the bot has not joined (``join``, ``add_channel`` change membership);
+- chat.postMessage is paced per channel (about one a second with a small burst, then HTTP 429).
+
 Every request is recorded as a :class:`Call` (also failed and rate-limited ones), in arrival order.
 ``Call.headers`` is case-insensitive (``call.headers["authorization"]`` and
 ``call.headers["Authorization"]`` both work).
@@ -77,6 +91,14 @@ MAX_BLOCKS_VIEW = 100
 MAX_TEXT = 40_000
 MAX_ATTACHMENTS = 100
 RESPONSE_URL_MAX_USES = 5
+RESPONSE_URL_TTL = 30 * 60  # seconds: Slack accepts a response_url for 30 minutes ...
+# ... and up to 5 times. Block Kit limits (Block Kit reference) that slack_sdk's models do not check:
+MAX_SECTION_FIELD = 2000
+MAX_BUTTON_TEXT = 75
+MAX_BUTTON_VALUE = 2000
+MAX_ACTION_ID = 255
+POST_RATE_PER_CHANNEL = 1.0  # chat.postMessage: about one message per second per channel ...
+POST_BURST_PER_CHANNEL = 4  # ... with a short burst allowed
 _TS_BASE_MICROS = 1_732_240_000 * 1_000_000
 
 
@@ -125,11 +147,159 @@ class Call:
 
 
 class _ApiError(Exception):
-    def __init__(self, error: str, status: int = 200, **extra: Any):
+    def __init__(self, error: str, status: int = 200, headers: dict[str, str] | None = None, **extra: Any):
         super().__init__(error)
         self.error = error
         self.status = status
+        self.headers = headers
         self.extra = extra
+
+
+# --------------------------------------------------------------------------------------------
+# What Slack checks before it takes a message: Block Kit, scopes
+# --------------------------------------------------------------------------------------------
+
+
+def block_errors(blocks: Any, limit: int = MAX_BLOCKS_MESSAGE) -> list[str]:
+    """Why Slack would answer ``invalid_blocks`` for ``blocks`` (empty: it would take them).
+
+    Each block is parsed with slack_sdk's models (``Block.parse``) and checked with ``validate_json()``
+    (section text 3000, 10 fields, header 150, block_id 255 ...); then the documented limits those models
+    leave out: each section field 2000, a header's text plain_text, button text 75 and value 2000, action_id
+    255 and unique in the message, no empty text object; at most ``limit`` blocks (50 in a message, 100 in
+    a modal or the App Home)."""
+    from slack_sdk.models.blocks import Block
+
+    if not isinstance(blocks, list):
+        return ["blocks must be an array [json-pointer:/blocks]"]
+    errors: list[str] = []
+    if len(blocks) > limit:
+        errors.append(f"no more than {limit} items allowed [json-pointer:/blocks]")
+    action_ids: set[str] = set()
+    for i, raw in enumerate(blocks):
+        where = f"[json-pointer:/blocks/{i}]"
+        if not isinstance(raw, dict):
+            errors.append(f"must be an object {where}")
+            continue
+        try:
+            block = Block.parse(raw)
+            if block is None:
+                errors.append(f"unknown block type {raw.get('type')!r} {where}")
+                continue
+            block.validate_json()
+        except Exception as exc:  # SlackObjectFormationError, or a missing required field (TypeError)
+            errors.append(f"{exc} {where}")
+            continue
+        errors.extend(_limits_slack_sdk_leaves_out(raw, where, action_ids))
+    return errors
+
+
+def _text_errors(obj: Any, where: str, max_len: int | None = None) -> list[str]:
+    if not isinstance(obj, dict) or obj.get("type") not in ("plain_text", "mrkdwn"):
+        return [f"must be a text object {where}"]
+    text = obj.get("text")
+    if not isinstance(text, str) or not text:
+        return [f"must be more than 0 characters {where}"]
+    if max_len is not None and len(text) > max_len:
+        return [f"must be less than {max_len + 1} characters {where}"]
+    return []
+
+
+def _limits_slack_sdk_leaves_out(raw: dict, where: str, action_ids: set[str]) -> list[str]:
+    errors: list[str] = []
+    kind = raw.get("type")
+    if kind == "section":
+        if "text" in raw:
+            errors += _text_errors(raw["text"], where[:-1] + "/text]")
+        for j, field in enumerate(raw.get("fields") or []):
+            errors += _text_errors(field, where[:-1] + f"/fields/{j}]", MAX_SECTION_FIELD)
+    if kind == "header":
+        text = raw.get("text") or {}
+        if text.get("type") != "plain_text":
+            errors.append(f"must be plain_text {where[:-1]}/text/type]")
+        errors += _text_errors(text, where[:-1] + "/text]")
+    if kind == "context":
+        for j, element in enumerate(raw.get("elements") or []):
+            if isinstance(element, dict) and element.get("type") in ("plain_text", "mrkdwn"):
+                errors += _text_errors(element, where[:-1] + f"/elements/{j}]")
+    elements = list(raw.get("elements") or []) if kind == "actions" else []
+    if kind == "section" and isinstance(raw.get("accessory"), dict):
+        elements.append(raw["accessory"])
+    for j, element in enumerate(elements):
+        at = where[:-1] + f"/elements/{j}]"
+        if not isinstance(element, dict):
+            errors.append(f"must be an object {at}")
+            continue
+        action_id = element.get("action_id")
+        if action_id is not None:
+            if not isinstance(action_id, str) or not action_id or len(action_id) > MAX_ACTION_ID:
+                errors.append(f"action_id must be 1 to {MAX_ACTION_ID} characters {at}")
+            elif action_id in action_ids:
+                errors.append(f"action_id {action_id!r} already exists {at}")
+            else:
+                action_ids.add(action_id)
+        if element.get("type") == "button":
+            text = element.get("text") or {}
+            if text.get("type") != "plain_text":
+                errors.append(f"must be plain_text {at[:-1]}/text/type]")
+            errors += _text_errors(text, at[:-1] + "/text]", MAX_BUTTON_TEXT)
+            value = element.get("value")
+            if value is not None and (not isinstance(value, str) or len(value) > MAX_BUTTON_VALUE):
+                errors.append(f"must be less than {MAX_BUTTON_VALUE + 1} characters {at[:-1]}/value]")
+    return errors
+
+
+# The bot scope each Web API method needs (Slack's method reference); the double answers
+# ``missing_scope`` with ``needed`` and ``provided`` when the app (its manifest) lacks it.
+METHOD_SCOPES = {
+    "chat.postMessage": "chat:write",
+    "chat.postEphemeral": "chat:write",
+    "chat.update": "chat:write",
+    "chat.delete": "chat:write",
+    "conversations.join": "channels:join",
+    "users.info": "users:read",
+    "users.lookupByEmail": "users:read.email",
+    "files.getUploadURLExternal": "files:write",
+    "files.completeUploadExternal": "files:write",
+}
+# Methods whose scope depends on the kind of conversation (public, private, DM, group DM).
+CONVERSATION_SCOPES = {
+    "conversations.info": "read",
+    "conversations.history": "history",
+    "conversations.replies": "history",
+}
+
+
+def manifest_scopes() -> frozenset[str]:
+    """The bot scopes csbot's manifest asks for (``bot/slack/manifest.py``): what the double grants by default."""
+    from bot.slack.manifest import BOT_SCOPES
+
+    return frozenset(BOT_SCOPES)
+
+
+def _conversation_scope(info: dict, action: str) -> str:
+    if info.get("is_im"):
+        return f"im:{action}"
+    if info.get("is_mpim"):
+        return f"mpim:{action}"
+    return f"groups:{action}" if info.get("is_private") else f"channels:{action}"
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A message as a person sees it in Slack (``SlackDouble.visible_to``): a bot post in a channel or
+    thread, an ephemeral message shown to them, or a message posted on a response_url."""
+
+    channel: str
+    kind: str  # message | ephemeral
+    text: str
+    blocks: tuple
+    thread_ts: str | None = None
+    via: str = "api"  # api | response_url
+
+    @property
+    def all_text(self) -> str:
+        return self.text + json.dumps(list(self.blocks), ensure_ascii=False)
 
 
 def _default_channels() -> dict[str, dict]:
@@ -177,13 +347,27 @@ class SlackDouble:
     team_id = TEAM_ID
     team_domain = TEAM_DOMAIN
 
-    def __init__(self, valid_tokens: Iterable[str] | None = None, chat_write_public: bool = False):
+    def __init__(self, valid_tokens: Iterable[str] | None = None, chat_write_public: bool = False,
+                 scopes: Iterable[str] | None = None, post_rate: float = POST_RATE_PER_CHANNEL,
+                 post_burst: int = POST_BURST_PER_CHANNEL):
         """``valid_tokens``: if given, only these tokens are accepted (others -> ``invalid_auth``);
         by default any ``xoxb-``/``xoxp-`` token is accepted for Web API methods and any ``xapp-``
         token for ``apps.connections.open``. ``chat_write_public``: act as if the app had the
-        chat:write.public scope (posting to public channels it is not in is then allowed)."""
+        chat:write.public scope (posting to public channels it is not in is then allowed).
+        ``scopes``: the bot scopes granted (default: those csbot's manifest asks for); a method
+        needing another one answers ``missing_scope``. ``post_rate``/``post_burst``: chat.postMessage
+        per channel (messages per second sustained, and the burst) before HTTP 429."""
         self.valid_tokens: set[str] | None = set(valid_tokens) if valid_tokens is not None else None
         self.chat_write_public = chat_write_public
+        self.scopes: frozenset[str] = frozenset(scopes) if scopes is not None else manifest_scopes()
+        self.post_rate = post_rate
+        self.post_burst = post_burst
+        self.clock_offset = 0.0  # seconds added to the wall clock (``advance``)
+        self.threads: set[tuple[str, str]] = set()  # (channel, parent ts) of threads that have replies
+        self.ephemerals: list[dict] = []  # every ephemeral message taken, with "shown": False when invisible
+        self.responses: list[dict] = []  # every message taken on a response_url
+        self._response_urls: dict[str, dict] = {}  # name -> {"issued", "user", "channel"}
+        self._buckets: dict[str, tuple[float, float]] = {}  # channel -> (tokens, at)
         self.channels: dict[str, dict] = _default_channels()
         self.users: dict[str, dict] = _default_users()
         self.messages: dict[tuple[str, str], dict] = {}
@@ -250,9 +434,85 @@ class SlackDouble:
         """Give this to ``WebClient(base_url=...)`` or the SLACK_API_URL setting."""
         return f"{self.base_url}/api/"
 
-    def response_url(self, name: str = "r1") -> str:
-        """A Slack-style response_url on this server; posts to it are recorded as method "response_url"."""
+    def response_url(self, name: str = "r1", user: str = "U0ALICE", channel: str = "C0GENERAL") -> str:
+        """A Slack-style response_url on this server, issued now for ``user`` in ``channel`` (as Slack
+        issues one with each slash command and click); posts to it are recorded as method "response_url".
+        It takes 5 messages within 30 minutes (``advance`` moves the double's clock), then answers
+        HTTP 404 ``used_url`` / ``expired_url``."""
+        with self._lock:
+            self._response_urls.setdefault(name, {"issued": self.now(), "user": user, "channel": channel})
         return f"{self.base_url}/commands/{self.team_id}/{name}"
+
+    # ---------------------------------------------------------------- the double's clock, and the workspace
+
+    def now(self) -> float:
+        """The double's clock (epoch seconds): the wall clock moved on by ``advance``."""
+        return time.time() + self.clock_offset
+
+    def advance(self, seconds: float) -> None:
+        """Move the double's clock on (response_url expiry, the per-channel post rate)."""
+        with self._lock:
+            self.clock_offset += seconds
+
+    def add_channel(self, channel_id: str, name: str, *, member: bool = True, private: bool = False,
+                    mpim: bool = False, members: Iterable[str] | None = None) -> dict:
+        """A channel (``private``: a private channel; ``mpim``: a group DM). ``member``: the bot is in it.
+        ``members``: the people who see it (default: everyone)."""
+        with self._lock:
+            info = {"id": channel_id, "name": name, "is_member": member, "is_im": False,
+                    "is_private": private or mpim, "is_mpim": mpim}
+            if members is not None:
+                info["members"] = set(members)
+            self.channels[channel_id] = info
+            return info
+
+    def join(self, channel_id: str) -> None:
+        """The bot is invited to ``channel_id``."""
+        with self._lock:
+            self.channels[channel_id]["is_member"] = True
+
+    def rename_channel(self, channel_id: str, new_name: str) -> None:
+        with self._lock:
+            self.channels[channel_id]["name"] = new_name
+
+    def user_posted(self, event: dict) -> dict:
+        """Record a person's message (e.g. an ``app_mention_event``) as Slack would have it: a reply
+        (``thread_ts`` set) makes its parent a thread that has replies. Returns ``event``."""
+        with self._lock:
+            if event.get("thread_ts") and event.get("channel"):
+                self.threads.add((str(event["channel"]), str(event["thread_ts"])))
+        return event
+
+    def _sees_channel(self, user: str, channel: str) -> bool:
+        info = self.channels.get(channel) or {}
+        if info.get("is_im"):
+            return info.get("user") == user
+        members = info.get("members")
+        return members is None or user in members
+
+    def visible_to(self, user: str) -> list[Shown]:
+        """Every message ``user`` sees, in the order they were taken: bot posts in the channels they see,
+        ephemeral messages to them that Slack showed (not one in a thread that had no replies), and
+        response_url messages (ephemeral: only the person the URL was issued to; in_channel: everyone)."""
+        with self._lock:
+            seen: list[tuple[float, Shown]] = []
+            for (channel, ts), msg in self.messages.items():
+                if self._sees_channel(user, channel):
+                    seen.append((float(ts), Shown(channel, "message", msg.get("text") or "",
+                                                   tuple(msg.get("blocks") or ()), msg.get("thread_ts"))))
+            for e in self.ephemerals:
+                if e["user"] == user and e["shown"]:
+                    seen.append((float(e["ts"]), Shown(e["channel"], "ephemeral", e["text"], tuple(e["blocks"]),
+                                                e["thread_ts"])))
+            for r in self.responses:
+                public = r["response_type"] == "in_channel"
+                if (public and self._sees_channel(user, r["channel"])) or (not public and r["user"] == user):
+                    seen.append((float(r["ts"]), Shown(r["channel"], "message" if public else "ephemeral", r["text"],
+                                                tuple(r["blocks"]), None, via="response_url")))
+            return [s for _, s in sorted(seen, key=lambda pair: pair[0])]
+
+    def visible_in(self, channel: str, user: str) -> list[Shown]:
+        return [s for s in self.visible_to(user) if s.channel == channel]
 
     # ---------------------------------------------------------------- recorded traffic
 
@@ -292,6 +552,12 @@ class SlackDouble:
             self._rate_limits.clear()
             self._delays.clear()
             self._response_url_uses.clear()
+            self._response_urls.clear()
+            self._buckets.clear()
+            self.threads.clear()
+            self.ephemerals.clear()
+            self.responses.clear()
+            self.clock_offset = 0.0
             self.channels = _default_channels()
             self.users = _default_users()
 
@@ -364,7 +630,23 @@ class SlackDouble:
         if handler is None:
             raise _ApiError("unknown_method", req_method=method)
         with self._lock:
+            self._need_scope(METHOD_SCOPES.get(method))
             return handler(self, params)
+
+    def _need_scope(self, scope: str | None) -> None:
+        if scope and scope not in self.scopes:
+            raise _ApiError("missing_scope", needed=scope, provided=",".join(sorted(self.scopes)))
+
+    def _post_allowed(self, channel: str) -> None:
+        """chat.postMessage's per-channel pace: a token bucket (``post_burst`` tokens, ``post_rate`` a second)."""
+        now = self.now()
+        tokens, at = self._buckets.get(channel, (float(self.post_burst), now))
+        tokens = min(float(self.post_burst), tokens + (now - at) * self.post_rate)
+        if tokens < 1.0:
+            self._buckets[channel] = (tokens, now)
+            wait = max(1, int((1.0 - tokens) / self.post_rate + 0.999))
+            raise _ApiError("ratelimited", status=429, headers={"Retry-After": str(wait)})
+        self._buckets[channel] = (tokens - 1.0, now)
 
     # ---- helpers
 
@@ -439,7 +721,7 @@ class SlackDouble:
             "display_name_normalized": info.get("name", ""),
             "team": self.team_id,
         }
-        if info.get("email"):
+        if info.get("email") and "users:read.email" in self.scopes:  # as Slack: e-mail only with that scope
             profile["email"] = info["email"]
         if info.get("is_bot"):
             profile["bot_id"] = self.bot_id
@@ -447,8 +729,9 @@ class SlackDouble:
             "id": info["id"], "team_id": self.team_id, "name": info.get("name", ""),
             "deleted": bool(info.get("deleted", False)), "real_name": profile["real_name"],
             "tz": tz_name, "tz_label": now.tzname() or tz_name, "tz_offset": offset, "profile": profile,
-            "is_admin": False, "is_owner": False, "is_primary_owner": False, "is_restricted": False,
-            "is_ultra_restricted": False, "is_bot": bool(info.get("is_bot", False)),
+            "is_admin": False, "is_owner": False, "is_primary_owner": False,
+            "is_restricted": bool(info.get("is_restricted", False)),
+            "is_ultra_restricted": bool(info.get("is_ultra_restricted", False)), "is_bot": bool(info.get("is_bot", False)),
             "is_app_user": False, "updated": 1_700_000_000,
         }
 
@@ -480,12 +763,10 @@ class SlackDouble:
         text = params.get("text")
         if require_content and not text and not blocks and not attachments:
             raise _ApiError("no_text")
-        if blocks is not None and len(blocks) > MAX_BLOCKS_MESSAGE:
-            raise _ApiError(
-                "invalid_blocks",
-                response_metadata={"messages": [f"[ERROR] no more than {MAX_BLOCKS_MESSAGE} items allowed "
-                                                 "[json-pointer:/blocks]"]},
-            )
+        if blocks is not None:
+            errors = block_errors(blocks, MAX_BLOCKS_MESSAGE)
+            if errors:
+                raise _ApiError("invalid_blocks", response_metadata={"messages": [f"[ERROR] {e}" for e in errors]})
         if attachments is not None and len(attachments) > MAX_ATTACHMENTS:
             raise _ApiError("too_many_attachments")
         if text and len(str(text)) > MAX_TEXT:
@@ -514,9 +795,10 @@ class SlackDouble:
         if view.get("type") != kind:
             raise _ApiError("invalid_arguments", response_metadata={
                 "messages": [f"[ERROR] must be '{kind}' [json-pointer:/view/type]"]})
-        if len(view.get("blocks") or []) > MAX_BLOCKS_VIEW:
+        errors = block_errors(view.get("blocks") or [], MAX_BLOCKS_VIEW)
+        if errors:
             raise _ApiError("invalid_arguments", response_metadata={
-                "messages": [f"[ERROR] no more than {MAX_BLOCKS_VIEW} items allowed [json-pointer:/view/blocks]"]})
+                "messages": [f"[ERROR] {e}".replace("json-pointer:/blocks", "json-pointer:/view/blocks") for e in errors]})
         return view
 
     # ---- methods (called with the lock held)
@@ -531,9 +813,12 @@ class SlackDouble:
     def _chat_post_message(self, params: dict) -> dict:
         info = self._channel_for_write(params.get("channel"))
         blocks, attachments = self._validate_content(params)
+        self._post_allowed(info["id"])
         ts = self._next_ts()
         msg = self._bot_message(ts, params, blocks, attachments)
         self.messages[(info["id"], ts)] = msg
+        if params.get("thread_ts"):
+            self.threads.add((info["id"], str(params["thread_ts"])))
         return {"channel": info["id"], "ts": ts, "message": msg}
 
     def _chat_post_ephemeral(self, params: dict) -> dict:
@@ -541,10 +826,17 @@ class SlackDouble:
         user = params.get("user")
         if not user or user not in self.users:
             raise _ApiError("user_not_found")
-        if info.get("is_im") and info.get("user") != user:
+        if not self._sees_channel(str(user), info["id"]):
             raise _ApiError("user_not_in_channel")
-        self._validate_content(params)
-        return {"message_ts": self._next_ts()}
+        blocks, _ = self._validate_content(params)
+        ts = self._next_ts()
+        thread_ts = str(params["thread_ts"]) if params.get("thread_ts") else None
+        # Slack takes it (ok: true) but shows an ephemeral message in a thread only when that thread
+        # already has replies: one with thread_ts of a top-level message nobody answered is never seen.
+        shown = thread_ts is None or (info["id"], thread_ts) in self.threads
+        self.ephemerals.append({"channel": info["id"], "user": str(user), "text": params.get("text") or "",
+                                "blocks": blocks or [], "thread_ts": thread_ts, "shown": shown, "ts": ts})
+        return {"message_ts": ts}
 
     def _existing_message(self, params: dict, ts_key: str) -> tuple[dict, str]:
         info = self._find_channel(params.get("channel"))
@@ -580,7 +872,59 @@ class SlackDouble:
         info = self._find_channel(params.get("channel"))
         if info is None or (info.get("is_private") and not info.get("is_member")):
             raise _ApiError("channel_not_found")
+        self._need_scope(_conversation_scope(info, "read"))
         return {"channel": self._channel_object(info)}
+
+    def _conversations_list(self, params: dict) -> dict:
+        """Public channels, and the private channels and group DMs the bot is in, by ``types``;
+        paginated by ``limit`` and ``cursor`` (the next one in ``response_metadata.next_cursor``)."""
+        types = [t.strip() for t in str(params.get("types") or "public_channel").split(",") if t.strip()]
+        scope_of = {"public_channel": "channels:read", "private_channel": "groups:read", "mpim": "mpim:read",
+                    "im": "im:read"}
+        for kind in types:
+            if kind not in scope_of:
+                raise _ApiError("invalid_types")
+            self._need_scope(scope_of[kind])
+        exclude_archived = str(params.get("exclude_archived", "")).lower() in ("1", "true")
+
+        def kind_of(info: dict) -> str:
+            if info.get("is_im"):
+                return "im"
+            if info.get("is_mpim"):
+                return "mpim"
+            return "private_channel" if info.get("is_private") else "public_channel"
+
+        found = [info for info in self.channels.values()
+                 if kind_of(info) in types and (kind_of(info) == "public_channel" or info.get("is_member"))
+                 and not (exclude_archived and info.get("is_archived"))]
+        limit = max(1, min(int(params.get("limit") or 100), 1000))
+        start = int(params.get("cursor") or 0)
+        page = found[start:start + limit]
+        following = str(start + limit) if start + limit < len(found) else ""
+        return {"channels": [self._channel_object(i) for i in page], "response_metadata": {"next_cursor": following}}
+
+    def _conversations_history(self, params: dict) -> dict:
+        """The bot's posts in a channel, newest first, between ``oldest`` and ``latest``."""
+        info = self._find_channel(params.get("channel"))
+        if info is None or (info.get("is_private") and not info.get("is_member")):
+            raise _ApiError("channel_not_found")
+        self._need_scope(_conversation_scope(info, "history"))
+        if not (info.get("is_member") or info.get("is_im")):
+            raise _ApiError("not_in_channel")
+        oldest = float(params.get("oldest") or 0)
+        latest = float(params.get("latest") or 9e12)
+        inclusive = str(params.get("inclusive", "")).lower() in ("1", "true")
+        limit = max(1, min(int(params.get("limit") or 100), 1000))
+
+        def within(ts: str) -> bool:
+            t = float(ts)
+            return (oldest <= t <= latest) if inclusive else (oldest < t < latest)
+
+        msgs = sorted(((ts, m) for (ch, ts), m in self.messages.items()
+                       if ch == info["id"] and within(ts) and m.get("thread_ts") in (None, ts)),
+                      key=lambda pair: float(pair[0]), reverse=True)
+        return {"messages": [m for _, m in msgs[:limit]], "has_more": len(msgs) > limit,
+                "response_metadata": {"next_cursor": ""}}
 
     def _conversations_join(self, params: dict) -> dict:
         info = self._find_channel(params.get("channel"))
@@ -599,6 +943,7 @@ class SlackDouble:
     def _conversations_open(self, params: dict) -> dict:
         return_im = str(params.get("return_im", "")).lower() in ("1", "true")
         if params.get("channel"):
+            self._need_scope("im:write")
             info = self.channels.get(str(params["channel"]))
             if info is None or not info.get("is_im"):
                 raise _ApiError("channel_not_found")
@@ -607,6 +952,7 @@ class SlackDouble:
         users = [u.strip() for u in str(params.get("users") or "").split(",") if u.strip()]
         if not users:
             raise _ApiError("users_list_not_supplied")
+        self._need_scope("mpim:write" if len(users) > 1 else "im:write")
         for u in users:
             if u not in self.users:
                 raise _ApiError("user_not_found")
@@ -698,6 +1044,8 @@ class SlackDouble:
                 info = self._find_channel(ch)
                 text = params.get("initial_comment") or ""
                 msg = self._bot_message(ts, {"text": text, "thread_ts": params.get("thread_ts")}, None, None)
+                if params.get("thread_ts"):
+                    self.threads.add((info["id"], str(params["thread_ts"])))  # type: ignore[index]
                 msg["files"] = [{"id": o["id"], "title": o["title"]} for o in out]
                 self.messages[(info["id"], ts)] = msg  # type: ignore[index]
         return {"files": out}
@@ -716,18 +1064,30 @@ class SlackDouble:
             return 200, f"OK - {len(data)}"
 
     def _receive_response_url(self, name: str, body: Any) -> tuple[int, str]:
-        if not isinstance(body, dict):
-            return 400, "invalid_payload"
         with self._lock:
+            issued = self._response_urls.get(name)
+            if issued is None:
+                return 404, "invalid_url"  # never issued (a response_url is made by Slack, not guessed)
+            if self.now() - issued["issued"] > RESPONSE_URL_TTL:
+                return 404, "expired_url"
             if self._response_url_uses[name] >= RESPONSE_URL_MAX_USES:
                 return 404, "used_url"
+            if not isinstance(body, dict):
+                return 400, "invalid_payload"
             if not body.get("delete_original") and not body.get("text") and not body.get("blocks") \
                     and not body.get("attachments"):
                 return 400, "no_text"
-            if body.get("blocks") is not None and (not isinstance(body["blocks"], list)
-                                                   or len(body["blocks"]) > MAX_BLOCKS_MESSAGE):
+            if body.get("blocks") is not None and block_errors(body["blocks"], MAX_BLOCKS_MESSAGE):
                 return 400, "invalid_blocks"
+            if body.get("text") and len(str(body["text"])) > MAX_TEXT:
+                return 400, "msg_too_long"
             self._response_url_uses[name] += 1
+            if not body.get("delete_original"):
+                self.responses.append({
+                    "channel": issued["channel"], "user": issued["user"], "ts": self._next_ts(),
+                    "response_type": body.get("response_type") or "ephemeral",
+                    "replace_original": body.get("replace_original"),
+                    "text": body.get("text") or "", "blocks": body.get("blocks") or []})
             return 200, "ok"
 
 
@@ -739,6 +1099,8 @@ _METHODS = {
     "chat.delete": SlackDouble._chat_delete,
     "chat.getPermalink": SlackDouble._chat_get_permalink,
     "conversations.info": SlackDouble._conversations_info,
+    "conversations.list": SlackDouble._conversations_list,
+    "conversations.history": SlackDouble._conversations_history,
     "conversations.join": SlackDouble._conversations_join,
     "conversations.open": SlackDouble._conversations_open,
     "views.publish": SlackDouble._views_publish,
@@ -907,11 +1269,13 @@ class _Handler(BaseHTTPRequestHandler):
             status = 200
         except _ApiError as err:
             payload = {"ok": False, "error": err.error, **err.extra}
-            status = err.status
+            status, extra = err.status, err.headers
         except Exception:  # a bug in the double must show up as a failed call, not a hung client
             logger.exception("slack double failed on %s", method)
-            payload, status = {"ok": False, "error": "fatal_error"}, 500
-        self._send_json(status, payload)
+            payload, status, extra = {"ok": False, "error": "fatal_error"}, 500, None
+        else:
+            extra = None
+        self._send_json(status, payload, extra)
 
 
 # --------------------------------------------------------------------------------------------

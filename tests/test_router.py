@@ -162,7 +162,7 @@ def test_a_filter_value_no_account_has_is_not_answered_but_named_with_the_datas_
 def test_a_period_that_has_not_started_is_refused(on_demo, text):
     reply = on_demo(text)
     assert reply.kind == "error" and reply.data == {"usage_error": True} and not reply.figures
-    assert "has not started" in reply.title or "まだ始まっていません" in reply.title
+    assert "has not started" in reply.title or "まだ始まっていない" in reply.title
 
 
 @pytest.mark.parametrize("text, start, end", [

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import getpass
+import html
 import logging
 import os
 import sqlite3
@@ -237,7 +238,9 @@ def slack():
 
 
 def admin_reports(slack) -> list[str]:
-    return [c.params.get("text", "") for c in slack.calls_to("chat.postMessage") if c.params.get("channel") == "C0ADMIN"]
+    """The admin channel's reports as a person reads them (Slack shows &amp; as &)."""
+    return [html.unescape(c.params.get("text", "")) for c in slack.calls_to("chat.postMessage")
+            if c.params.get("channel") == "C0ADMIN"]
 
 
 def scheduled(engine, slack, settings) -> Scheduler:

@@ -132,10 +132,14 @@ def test_revenue_figures_asked_for_elsewhere_stay_private_and_say_why(app, slack
     event = app_mention_event("<@U0BOT> churn last month", channel="C0GENERAL", ts="1732240000.000600")
     send(app, event_body(event))
     [post] = slack.wait_for("chat.postEphemeral")
-    assert post.params["user"] == "U0ALICE" and post.params["thread_ts"] == "1732240000.000600"
+    # A top-level mention has no thread: an ephemeral answer naming one would never be shown.
+    assert post.params["user"] == "U0ALICE" and "thread_ts" not in post.params
     assert "62.5%" in all_text(post.params) and "#cs-revenue" in all_text(post.params)
     settle(listeners)
     assert slack.calls_to("chat.postMessage") == []
+    [seen] = slack.visible_to("U0ALICE")
+    assert seen.kind == "ephemeral" and "62.5%" in seen.all_text
+    assert slack.visible_to("U0BOB") == []
 
 
 def test_a_dm_in_japanese_is_answered_in_japanese(app, slack):

@@ -90,6 +90,7 @@ def test_posting_to_an_unknown_channel_raises_channel_not_found(slack_double):
 
 
 def test_joining_a_channel_then_posting_works(slack_double):
+    slack_double.scopes = slack_double.scopes | {"channels:join"}  # csbot's manifest does not ask for it
     client = client_for(slack_double)
     joined = client.conversations_join(channel="C0NOTMEMBER")
     again = client.conversations_join(channel="C0NOTMEMBER")
@@ -463,3 +464,148 @@ def test_response_url_refuses_an_empty_message_and_a_sixth_use(slack_double):
     assert hook.send(text="").status_code == 400
     statuses = [hook.send(text=f"try {i}").status_code for i in range(6)]
     assert statuses == [200, 200, 200, 200, 200, 404]  # a response_url takes five messages
+
+
+# ------------------------------------------------------------------------------------ as strict as Slack
+
+def section(text: str) -> dict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def button(text: str = "Go", value: str = "v", action_id: str = "a") -> dict:
+    return {"type": "button", "text": {"type": "plain_text", "text": text}, "action_id": action_id, "value": value}
+
+
+@pytest.mark.parametrize("blocks, allowed", [
+    ([section("x" * 3000)], True),
+    ([section("x" * 3001)], False),  # section text: 3000
+    ([{"type": "section", "fields": [{"type": "mrkdwn", "text": "x" * 2000}]}], True),
+    ([{"type": "section", "fields": [{"type": "mrkdwn", "text": "x" * 2001}]}], False),  # each field: 2000
+    ([{"type": "section", "fields": [{"type": "mrkdwn", "text": "x"}] * 11}], False),  # at most 10 fields
+    ([{"type": "header", "text": {"type": "plain_text", "text": "x" * 150}}], True),
+    ([{"type": "header", "text": {"type": "plain_text", "text": "x" * 151}}], False),  # header: 150
+    ([{"type": "header", "text": {"type": "mrkdwn", "text": "*x*"}}], False),  # header: plain_text only
+    ([{"type": "actions", "elements": [button("x" * 75)]}], True),
+    ([{"type": "actions", "elements": [button("x" * 76)]}], False),  # button text: 75
+    ([{"type": "actions", "elements": [button(value="v" * 2001)]}], False),  # button value: 2000
+    ([{"type": "actions", "elements": [button(action_id="a"), button(action_id="a")]}], False),  # unique action_id
+    ([section("")], False),  # no empty text
+    ([{"type": "no_such_block"}], False),
+    ([section("x")] * 50, True),
+    ([section("x")] * 51, False),  # 50 blocks in a message
+])
+def test_blocks_are_checked_as_slack_checks_them(slack_double, blocks, allowed):
+    client = client_for(slack_double)
+    if allowed:
+        assert client.chat_postMessage(channel="C0GENERAL", text="t", blocks=blocks)["ok"]
+        return
+    with pytest.raises(SlackApiError) as err:
+        client.chat_postMessage(channel="C0GENERAL", text="t", blocks=blocks)
+    assert err.value.response["error"] == "invalid_blocks"
+    assert err.value.response["response_metadata"]["messages"]
+
+
+def test_a_home_view_takes_100_blocks_and_checks_each(slack_double):
+    client = client_for(slack_double)
+    assert client.views_publish(user_id="U0ALICE", view={"type": "home", "blocks": [section("x")] * 100})["ok"]
+    for blocks in ([section("x")] * 101, [section("x" * 3001)]):
+        with pytest.raises(SlackApiError) as err:
+            client.views_publish(user_id="U0ALICE", view={"type": "home", "blocks": blocks})
+        assert err.value.response["error"] == "invalid_arguments"
+
+
+def test_an_ephemeral_message_in_a_thread_without_replies_is_not_shown(slack_double):
+    client = client_for(slack_double)
+    top = "1732240000.000100"  # a top-level message nobody answered
+    assert client.chat_postEphemeral(channel="C0GENERAL", user="U0ALICE", text="in no thread", thread_ts=top)["ok"]
+    assert slack_double.visible_to("U0ALICE") == []  # Slack said ok, and showed nothing
+    client.chat_postEphemeral(channel="C0GENERAL", user="U0ALICE", text="in the channel")
+    slack_double.user_posted(app_mention_event("a reply", channel="C0GENERAL", thread_ts=top))
+    client.chat_postEphemeral(channel="C0GENERAL", user="U0ALICE", text="in the thread", thread_ts=top)
+    assert [(s.text, s.thread_ts) for s in slack_double.visible_to("U0ALICE")] == [
+        ("in the channel", None), ("in the thread", top)]
+    assert slack_double.visible_to("U0BOB") == []
+
+
+def test_a_bot_reply_makes_a_thread_that_then_shows_ephemeral_messages(slack_double):
+    client = client_for(slack_double)
+    parent = client.chat_postMessage(channel="C0GENERAL", text="parent")["ts"]
+    client.chat_postMessage(channel="C0GENERAL", text="reply", thread_ts=parent)
+    client.chat_postEphemeral(channel="C0GENERAL", user="U0BOB", text="psst", thread_ts=parent)
+    assert [s.text for s in slack_double.visible_to("U0BOB")] == ["parent", "reply", "psst"]
+    assert [s.text for s in slack_double.visible_to("U0ALICE")] == ["parent", "reply"]
+
+
+def test_a_response_url_expires_after_thirty_minutes(slack_double):
+    from slack_sdk.webhook import WebhookClient
+
+    hook = WebhookClient(slack_double.response_url("late"))
+    slack_double.advance(29 * 60)
+    assert hook.send(text="in time").status_code == 200
+    slack_double.advance(2 * 60)
+    late = hook.send(text="too late")
+    assert (late.status_code, late.body) == (404, "expired_url")
+
+
+def test_a_response_url_shows_ephemeral_to_its_user_and_in_channel_to_everyone(slack_double):
+    from slack_sdk.webhook import WebhookClient
+
+    hook = WebhookClient(slack_double.response_url("r", user="U0ALICE", channel="C0NOTMEMBER"))
+    hook.send(text="only alice", response_type="ephemeral")
+    hook.send(text="everyone", response_type="in_channel", replace_original=False)
+    assert [s.text for s in slack_double.visible_to("U0ALICE")] == ["only alice", "everyone"]
+    assert [s.text for s in slack_double.visible_to("U0BOB")] == ["everyone"]
+
+
+def test_a_response_url_never_issued_is_refused(slack_double):
+    from slack_sdk.webhook import WebhookClient
+
+    assert WebhookClient(f"{slack_double.base_url}/commands/T0TEAM/guessed").send(text="x").status_code == 404
+
+
+def test_a_method_whose_scope_the_manifest_lacks_is_missing_scope(slack_double):
+    client = client_for(slack_double)
+    with pytest.raises(SlackApiError) as err:
+        client.conversations_join(channel="C0NOTMEMBER")  # channels:join is not in the manifest
+    assert err.value.response["error"] == "missing_scope" and err.value.response["needed"] == "channels:join"
+    with SlackDouble(scopes={"chat:write"}) as narrow:
+        with pytest.raises(SlackApiError) as err:
+            client_for(narrow).users_info(user="U0ALICE")
+        assert err.value.response["needed"] == "users:read"
+
+
+def test_a_users_email_needs_users_read_email(slack_double):
+    assert client_for(slack_double).users_info(user="U0ALICE")["user"]["profile"]["email"] == "alice@example.com"
+    with SlackDouble(scopes={"users:read"}) as narrow:
+        assert "email" not in client_for(narrow).users_info(user="U0ALICE")["user"]["profile"]
+
+
+def test_chat_post_message_is_paced_per_channel(slack_double):
+    client = client_for(slack_double)
+    burst = [client.chat_postMessage(channel="C0GENERAL", text=f"{i}")["ok"] for i in range(slack_double.post_burst)]
+    assert all(burst)
+    with pytest.raises(SlackApiError) as err:
+        client.chat_postMessage(channel="C0GENERAL", text="one too many")
+    assert err.value.response.status_code == 429 and int(err.value.response.headers["Retry-After"]) >= 1
+    assert client.chat_postMessage(channel="C0REVENUE", text="another channel")["ok"]  # per channel
+    slack_double.advance(1.0)  # about one a second, sustained
+    assert client.chat_postMessage(channel="C0GENERAL", text="a second later")["ok"]
+
+
+def test_conversations_list_pages_and_history_reads_back_posts(slack_double):
+    client = client_for(slack_double)
+    slack_double.add_channel("G0SECRET", "secret", private=True)
+    first = client.conversations_list(types="public_channel,private_channel", limit=2)
+    rest = client.conversations_list(types="public_channel,private_channel", limit=2,
+                                     cursor=first["response_metadata"]["next_cursor"])
+    names = [c["name"] for c in first["channels"] + rest["channels"]]
+    assert sorted(names) == ["cs-revenue", "general", "random", "secret"]
+    ts = client.chat_postMessage(channel="C0GENERAL", text="digest")["ts"]
+    history = client.conversations_history(channel="C0GENERAL", oldest="0")
+    assert [m["ts"] for m in history["messages"]] == [ts]
+    assert client.conversations_history(channel="G0SECRET")["messages"] == []  # groups:history
+    with SlackDouble(scopes={"chat:write", "channels:history"}) as narrow:
+        narrow.add_channel("G0SECRET", "secret", private=True)
+        with pytest.raises(SlackApiError) as err:
+            client_for(narrow).conversations_history(channel="G0SECRET")
+        assert (err.value.response["error"], err.value.response["needed"]) == ("missing_scope", "groups:history")

@@ -34,6 +34,13 @@ def slack():
 
 
 @pytest.fixture
+def listeners():
+    pool = ThreadPoolExecutor(max_workers=4)
+    yield pool
+    pool.shutdown(wait=True)
+
+
+@pytest.fixture
 def make(slack, database, settings, engine):
     seed_two_plans(engine)
 
@@ -65,10 +72,12 @@ def test_a_private_answer_offers_share_in_channel(make, slack):
 def test_sharing_in_a_revenue_channel_posts_the_answer_for_everyone(make, slack):
     app = make(revenue_channels=("C0REVENUE",))
     send(app, block_actions_body("csbot_share_3", "churn last-month", channel_id="C0REVENUE",
-                                 response_url=slack.response_url("r2")))
-    [post] = slack.wait_for("chat.postMessage")
-    assert post.params["channel"] == "C0REVENUE"
-    assert "50.0%" in text_of(post.params) and "shared by <@U0ALICE>" in text_of(post.params)
+                                 response_url=slack.response_url("r2", channel="C0REVENUE")))
+    [shared] = slack.wait_for("response_url")
+    assert shared.json["response_type"] == "in_channel" and shared.json["replace_original"] is False
+    assert "50.0%" in text_of(shared.json) and "shared by <@U0ALICE>" in text_of(shared.json)
+    [seen] = [s for s in slack.visible_to("U0BOB") if s.channel == "C0REVENUE"]
+    assert seen.kind == "message" and "50.0%" in seen.all_text
 
 
 def test_sharing_revenue_figures_outside_the_revenue_channels_is_refused_with_the_reason(make, slack):
@@ -89,14 +98,19 @@ def test_a_japanese_answer_that_may_not_be_shared_here_says_so_in_japanese(make,
     assert slack.calls_to("chat.postMessage") == []
 
 
-def test_sharing_where_the_bot_is_not_a_member_says_how_to_invite_it(make, slack):
-    app = make(revenue_channels=("C0NOTMEMBER",))
-    send(app, block_actions_body("csbot_share_3", "churn last-month", channel_id="C0NOTMEMBER",
-                                 response_url=slack.response_url("r4")))
-    [reply] = slack.wait_for("response_url")
-    assert "/invite @csbot" in reply.json["text"]
-    [failed] = slack.wait_for("chat.postMessage")  # tried once, got not_in_channel
-    assert failed.params["channel"] == "C0NOTMEMBER"
+@pytest.mark.parametrize("channel", ["C0NOTMEMBER", "G0PRIVATE"])
+def test_sharing_works_where_the_bot_is_not_a_member(make, slack, listeners, channel):
+    # Through the click's response_url: no chat.postMessage as the bot, so no not_in_channel,
+    # in a public channel it has not joined as in a private channel it cannot see.
+    slack.add_channel("G0PRIVATE", "cs-leads", member=False, private=True)
+    app = make(revenue_channels=(channel,), listener_executor=listeners)
+    send(app, block_actions_body("csbot_share_3", "churn last-month", channel_id=channel,
+                                 response_url=slack.response_url("r4", channel=channel)))
+    listeners.shutdown(wait=True)
+    [shared] = slack.calls_to("response_url")
+    assert shared.json["response_type"] == "in_channel"
+    assert slack.calls_to("chat.postMessage") == []
+    assert any(s.channel == channel and "50.0%" in s.all_text for s in slack.visible_to("U0BOB"))
 
 
 def test_a_rate_limited_post_is_retried_after_retry_after(make, slack):

@@ -169,11 +169,11 @@ def test_the_digest_headline_thread_and_preview_are_inert(hostile, tmp_path):
 class RecordingPoster:
     posts: list[tuple[str, Reply]] = field(default_factory=list)
 
-    def post(self, channel, reply, *, thread_ts=None):
+    def post(self, channel, reply, *, thread_ts=None, run_id=None):
         self.posts.append((channel, reply))
         return "1.0"
 
-    def post_text(self, channel, text, *, thread_ts=None):
+    def post_text(self, channel, text, *, thread_ts=None, run_id=None):
         return "1.0"
 
     def upload_chart(self, channel, chart, *, thread_ts=None, lang="en"):

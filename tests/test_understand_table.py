@@ -20,7 +20,7 @@ import pytest
 
 from commands.context import Context
 from commands.language import clean_text, detect_language
-from commands.periods import PeriodError, default_period
+from commands.periods import PeriodError, PeriodNotStarted, default_period
 from commands.router import dispatch
 from commands.understand import parse_query
 from metrics.compute import compute_metric
@@ -411,13 +411,11 @@ def understand(text: str, ctx: Context):
 @pytest.mark.parametrize("text, spec", TABLE, ids=[q for q, _ in TABLE])
 def test_each_phrasing_is_understood_as_its_query(demo_ctx, text, spec):
     if spec.startswith("err="):
-        from commands.arguments import UsageError
-
         kind = spec.removeprefix("err=")
-        with pytest.raises(PeriodError if kind == "period" else UsageError) as err:
+        with pytest.raises(PeriodNotStarted if kind == "future" else PeriodError) as err:
             understand(text, demo_ctx)
         if kind == "future":
-            assert "not started" in str(err.value) or "まだ始まっていません" in str(err.value)
+            assert "not started" in str(err.value) or "まだ始まっていない" in str(err.value)
         return
     want = expected(spec)
     q = understand(text, demo_ctx)

@@ -67,10 +67,10 @@ class JobContext:
             return True
         if not self.settings.revenue_channels:
             return False
-        if is_revenue_channel(self.settings, channel, channel_name):
+        if is_revenue_channel(self.settings, channel):  # by ID; a typed label (channel_name) never counts
             return True
-        if channel_name is None and not channel.startswith("#"):
-            return is_revenue_channel(self.settings, channel, self.channel_name(channel))
+        if not channel.startswith("#"):  # a configured name: the name Slack gives this ID
+            return is_revenue_channel(self.settings, channel, slack_name=self.channel_name(channel))
         return False
 
     def warn_once(self, key: str, message: str) -> None:

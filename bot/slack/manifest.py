@@ -35,21 +35,25 @@ ONLY_THROUGH_CS = frozenset({"help", "sync"})
 CS_DESCRIPTION = "Ask csbot anything: churn, health, kpi, term …"
 CS_USAGE_HINT = "churn last-month | health acme | term NRR | help"
 
+# Every scope csbot uses, and why; nothing else (a test checks the double answers missing_scope
+# for a method whose scope is not here).
 BOT_SCOPES = (
     "app_mentions:read",  # app_mention events
-    "channels:history",
-    "channels:read",  # conversations.info: a revenue channel by name
+    "channels:history",  # conversations.history: did a digest post land after a timeout (public channels)
+    "channels:read",  # conversations.list/info: revenue channels named in CSBOT_REVENUE_CHANNELS; channel_rename
     "chat:write",
     "commands",
     "files:write",  # charts
-    "groups:read",
+    "groups:history",  # conversations.history in private channels (as channels:history)
+    "groups:read",  # the same for private channels; group_rename
     "im:history",  # message.im events
-    "im:read",
+    "im:read",  # conversations.info of a DM: is it the asker's own DM with csbot
     "im:write",  # conversations.open: a chart to the asker's DM
-    "users:read",
-    "users:read.email",  # "owner:me" through the asker's e-mail
+    "mpim:read",  # conversations.info of a group DM: several people, so revenue stays private there
+    "users:read",  # users.info: guests (is_restricted) never see revenue; the App Home's language
+    "users:read.email",  # "owner:me" and owner:@alice through the person's e-mail
 )
-BOT_EVENTS = ("app_home_opened", "app_mention", "message.im")
+BOT_EVENTS = ("app_home_opened", "app_mention", "channel_rename", "group_rename", "message.im")
 
 
 def usage_hint(spec: CommandSpec) -> str:

@@ -15,7 +15,7 @@ from slack_bolt import App
 
 from bot.slack.blocks import message_payload
 from bot.slack.listeners.deps import Deps, logged
-from bot.slack.listeners.send import respond_safely
+from bot.slack.listeners.send import respond_or_post
 from bot.slack.mrkdwn import decode, escape
 from commands.messages import t
 from commands.reply import Button
@@ -55,8 +55,11 @@ def answer_command(deps: Deps, body: dict[str, Any], respond, client) -> None:
     name, text = command_text(body)
     if precheck(text, name, deps.settings, user_id=body.get("user_id")):
         return  # already answered in the ack
-    ctx = deps.context(client, user_id=body.get("user_id"), channel_id=body.get("channel_id"), surface="slash")
+    user, channel = body.get("user_id"), body.get("channel_id")
+    text = deps.with_emails(client, text)  # owner:@alice arrives as <@U…|alice>: match her e-mail too
+    ctx = deps.context(client, user_id=user, channel_id=channel, surface="slash")
     reply = dispatch(text, ctx, command_name=name)
+    reply = deps.for_asker(client, reply, user)
     asked = f"{name} {text}".strip() if name else text
     if reply.kind == "answer":
         lang = reply.language
@@ -64,4 +67,5 @@ def answer_command(deps: Deps, body: dict[str, Any], respond, client) -> None:
         if reply.chart is not None:
             extra.append(Button("csbot_chart", t("slack.chart_button", lang), asked))
         reply = replace(reply, buttons=reply.buttons + tuple(extra))
-    respond_safely(respond, response_type="ephemeral", **message_payload(reply))
+    respond_or_post(respond, client, channel, user, reply.language, response_type="ephemeral",
+                    **message_payload(reply))
