@@ -344,21 +344,18 @@ def _exact_account(s: _Text, vocab: Vocabulary, conn: Connection | None) -> str 
         words.pop(0)
     while words and words[-1].lower() in STOP_EN:
         words.pop()
-    for name in dict.fromkeys((raw.strip(), " ".join(words))):
-        if name and _names_one_account(conn, name):
-            return name
-    return None
-
-
-def _names_one_account(conn: Connection, name: str) -> bool:
     from commands.accounts import match_names
     from metrics.accounts import accounts_by_id_or_name, all_accounts
 
-    found = accounts_by_id_or_name(conn, name)
-    if len(found) == 1 or any(r.account_id == name for r in found):
-        return True
-    match = match_names(name, all_accounts(conn))
-    return match.exact is not None and match.how in ("name", "legal-form")
+    names = [n for n in dict.fromkeys((raw.strip(), " ".join(words))) if n]
+    for name in names:  # the id or the name as stored (SQL)
+        found = accounts_by_id_or_name(conn, name)
+        if len(found) == 1 or any(r.account_id == name for r in found):
+            return name
+    if not names:
+        return None
+    match = match_names(names[-1], all_accounts(conn))  # the name as people type it: "ＡＣＭＥ　ｃｏｒｐ", "(株)アクメ"
+    return names[-1] if match.exact is not None and match.how in ("name", "legal-form") else None
 
 
 def _typed_filters(s: _Text, f: _Found, vocab: Vocabulary, ctx: Context, lang: str) -> None:
@@ -470,7 +467,7 @@ def _shapes(s: _Text, f: _Found, vocab: Vocabulary, ctx: Context, lang: str) -> 
     probe = _without_metrics(s.rest, vocab)  # "顧客解約率" is a metric, not a list of customers
     count = _COUNT.search(probe)
     accounts = _ACCOUNTS.search(probe)
-    if count or (accounts and not f.explicit):
+    if count or (accounts and not f.explicit and not _mentions_health(s, vocab)):  # "how is Acme Company doing"
         if count:
             s.take_match(count)
         cue = s.search(_LIST_CUE)

@@ -160,6 +160,8 @@ HAND = [
     ("how is acme doing?", "command c=health m=health_score"),
     ("health dropped last-month", "command c=health m=health_score p=2026-10"),
     ("who dropped to red", "command c=health m=health_score"),
+    ("how is Red Cedar Pharma doing?", "command c=health acct=Red Cedar Pharma"),
+    ("how is Acme Company doing?", "command c=health m=health_score"),
     # not understood: the leftover words named
     ("churn lastmonth", "err=period"),
     ("churn 2026-13", "err=period"),
