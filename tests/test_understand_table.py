@@ -4,7 +4,7 @@ metric, period and filters.
 
 A row is ``(question, expected)``; ``expected`` is written in a few words:
 ``INTENT [c=command] [m=metric,...] [p=period,...] [f=key:value,...] [cf=key:value|key:value]
-[by=dim] [grain=g] [list=listing] [band=b] [n=N] [acct=name] [term=word] [unk=word|word] [sug=word|word]``
+[by=dim] [grain=g] [list=listing] [band=b] [n=N] [acct=name_with_underscores] [term=word] [unk=word|word] [sug=word|word]``
 or ``err=future`` / ``err=period`` for a question refused with a short error.
 A period is ``2026-10`` (a month), ``2026-Q3``, ``2025`` (a year) or ``2026-11-01~2026-11-22`` (days,
 inclusive); a period that ends after today is "to date". Fields not written must be empty: no
@@ -160,8 +160,8 @@ HAND = [
     ("how is acme doing?", "command c=health m=health_score"),
     ("health dropped last-month", "command c=health m=health_score p=2026-10"),
     ("who dropped to red", "command c=health m=health_score"),
-    ("how is Red Cedar Pharma doing?", "command c=health acct=Red Cedar Pharma"),
-    ("how is Acme Company doing?", "command c=health m=health_score"),
+    ("how is Red Cedar Pharma doing?", "command c=health acct=Red_Cedar_Pharma"),
+    ("how is Acme Company doing?", "command c=health acct=Acme_Company"),
     # not understood: the leftover words named
     ("churn lastmonth", "err=period"),
     ("churn 2026-13", "err=period"),
@@ -386,7 +386,7 @@ def expected(spec: str) -> dict:
         elif key == "n":
             out["list_n"] = int(value)
         elif key == "acct":
-            out["account"] = value
+            out["account"] = value.replace("_", " ")
         elif key == "term":
             out["term"] = value
         elif key == "unk":
