@@ -1,15 +1,20 @@
 """From a question as typed to one ``Query``: ``parse_query``.
 
 The question is read in its ``vocabulary.prep`` form, piece by piece; each piece that is
-understood is taken out of the text (masked), in this order: the command named first, typed
-filters (``segment:smb``, ``担当: 山田``, ``--filter plan=pro``), a glossary question, the
-shapes of answer (comparison, list, count, trend, breakdown words), metric names, periods,
-command words, filter values named in words, then stop words. Whatever is left is either the
-account a command takes (``health``) or ``Query.unknown``: words that could change the answer,
-which the router names back to the asker instead of answering another question.
+understood is taken out of the text (masked), in this order: a glossary question ("what is
+NRR?", not "解約率を教えて", which asks for the number), the command named first, typed filters
+(``segment:smb``, ``担当: 山田``, ``--filter plan=pro``), an account name that matches exactly
+(for ``health``: it wins over any period reading, ``Q3 Labs``), the shapes of answer
+(comparison, list, count words), metric names, trend and breakdown words, periods
+(``commands.periods.find_period_spans``), command words, filter values named in words, then
+stop words. Whatever is left is either the account a command takes (``health``) or
+``Query.unknown``: words that could change the answer, which the router names back to the
+asker instead of answering another question.
 
 A filter value the data does not hold (``segment:enterpise``, an unknown owner) is unknown too,
-with the data's nearest values as suggestions; a period that has not started is refused.
+with the data's nearest values as suggestions; a period that has not started is refused
+(``PeriodNotStarted``). ``missing`` says what an understood query still lacks (a metric, the
+other side of a comparison) once a thread's follow-up had its chance to fill it.
 """
 
 from __future__ import annotations
@@ -122,7 +127,7 @@ _TYPED = re.compile(r"(?<!\S)(?:--filter\s+(?P<fkey>[a-z_]+)\s*=\s*(?P<fvalue>\S
 
 # stop words: consumed wherever they stand (EN: whole words; JA: at the edges of what is left)
 STOP_EN = frozenset("""
-what what's whats which is are was were be been the a an of for in on at please pls show me tell give our my us we
+what what's whats which is are was were be been the a an of for in on at please pls show me tell give our us we
 you your do did does have has had to and about with can could would i get got see current currently now total value
 values number rate how's hows how about overall all everything look looks like then so just data
 figure figures numbers there here it its that this these those as during whose whom ? ! . , ; :
@@ -276,8 +281,11 @@ def parse_query(text: str, ctx: Context, lang: str, *, command: str | None = Non
                 f.words.append(m[0])
                 s.take_match(m)
 
-    # 9. filter values named in words
+    # 9. filter values named in words; "my churn", "自分の顧客": the asker's accounts
     _named_values(s, f, vocab, shape, lang)
+    if (f.command or keyword_command) not in TAKES_ACCOUNT and (m := s.search(_MY)) is not None:
+        s.take_match(m)
+        _set_filter(f, "owner", owner_ids("me", ctx, lang))
 
     # 10. stop words, and what is left
     while (m := s.search(_STOP_PHRASES)) is not None:
@@ -503,9 +511,6 @@ def _shapes(s: _Text, f: _Found, vocab: Vocabulary, ctx: Context, lang: str) -> 
             for regex in (_ACCOUNTS, _LIST_CUE):
                 while (m := s.search(regex)) is not None:
                     s.take_match(m)
-            if _MY.search(s.rest):
-                s.take_match(s.search(_MY))  # type: ignore[arg-type]
-                _set_filter(f, "owner", owner_ids("me", ctx, lang))
     return shape
 
 

@@ -142,6 +142,8 @@ HAND = [
     ("accounts whose health dropped by 15 points", "list list=health_drop n=15"),
     ("accounts owned by bob", "list list=accounts f=owner:bob@example.com"),
     ("dan's accounts", "list list=accounts f=owner:dan@example.com"),
+    ("my accounts at risk", "list list=band band=red f=owner:U0ALICE"),
+    ("what was my churn rate last month?", "value c=churn m=customer_churn_rate p=2026-10 f=owner:U0ALICE"),
     ("enterprise accounts at risk", "list list=band band=red f=segment:enterprise"),
     ("how many enterprise customers", "count list=accounts f=segment:enterprise"),
     ("number of customers in apac", "count list=accounts f=region:apac"),
@@ -260,6 +262,7 @@ HAND = [
     ("先月解約した顧客は何社？", "value c=churn m=customer_churn_rate p=2026-10"),
     ("更新間近の顧客を教えて", "list list=renewals"),
     ("エンタープライズのリスクの高い顧客", "list list=band band=red f=segment:enterprise"),
+    ("自分の顧客の解約率", "value c=churn m=customer_churn_rate f=owner:U0ALICE"),
     # definitions, help and commands in Japanese
     ("NRRって何？", "define c=term term=NRR"),
     ("チャーンレートとは？", "define c=term term=チャーンレート"),
