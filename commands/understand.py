@@ -32,7 +32,7 @@ from commands.arguments import ME_WORDS, PERIOD_LIKE, owner_ids
 from commands.glossary import extract_term
 from commands.messages import t
 from commands.query import Query
-from commands.vocabulary import DIMENSION_WORDS, Vocabulary, filter_key, headline_metric, key, prep, vocabulary
+from commands.vocabulary import DIMENSION_WORDS, NEAR_METRICS, Vocabulary, filter_key, headline_metric, key, prep, vocabulary
 from metrics.filters import NO_FILTERS, Filters
 
 if TYPE_CHECKING:
@@ -642,6 +642,8 @@ def _leftover(s: _Text) -> list[str]:
 def _suggest(word: str, vocab: Vocabulary) -> list[str]:
     """Did you mean: the nearest command, metric or value word."""
     low = key(word)
+    if low in NEAR_METRICS:
+        return [NEAR_METRICS[low]]
     choices = vocab.suggestion_words(ascii_only=low.isascii())
     found = process.extractOne(low, choices, scorer=fuzz.ratio, score_cutoff=SUGGEST_SCORE)
     if not found:

@@ -262,6 +262,9 @@ def test_a_follow_up_in_a_thread_refines_the_threads_last_question(demo_copy, se
     assert dispatch("先月の解約率は？", ctx).kind == "answer"
     reply = dispatch("and by segment?", ctx)
     assert reply.kind == "answer" and reply.data["by"] == "segment" and reply.data["metric"] == "customer_churn_rate"
+    q2 = dispatch("Q2は？", ctx)  # the breakdown, for Q2
+    assert q2.kind == "answer" and q2.data["by"] == "segment" and q2.language == "ja"
+    assert dispatch("enterpriseだけ", ctx).kind == "answer"
     elsewhere = dispatch("and by segment?", Context.create(db, settings, now=NOW, channel_id="C1", thread_ts="2"))
     assert elsewhere.kind == "info" and elsewhere.data["not_understood"]  # another thread: which metric?
 

@@ -66,7 +66,7 @@ HAND = [
     ("更新が近い顧客", "list list=renewals"),
     ("顧客数は？", "count list=accounts"),
     ("前年比", "compare p=2026-10,2025-10"),
-    ("10月の売上", "value p=2026-10 unk=売上"),
+    ("10月の売上", "value p=2026-10 unk=売上 sug=MRR"),
     # values, English
     ("churn last-month", "command c=churn m=customer_churn_rate p=2026-10"),
     ("churn last-month segment:smb", "command c=churn m=customer_churn_rate p=2026-10 f=segment:smb"),
@@ -174,7 +174,7 @@ HAND = [
     ("churn region:mars", "command c=churn m=customer_churn_rate unk=region:mars"),
     ("churn segmnt:smb", "command c=churn m=customer_churn_rate unk=segmnt:smb sug=segment:smb"),
     ("banana", "value unk=banana"),
-    ("revenue last month", "value p=2026-10 unk=revenue"),
+    ("revenue last month", "value p=2026-10 unk=revenue sug=MRR"),
     # values, Japanese
     ("先月の解約率は？", "value c=churn m=customer_churn_rate p=2026-10"),
     ("解約率（先月）", "value c=churn m=customer_churn_rate p=2026-10"),
