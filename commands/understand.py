@@ -102,8 +102,8 @@ _OFFSETS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("qoq", re.compile(_B + r"(?:qoq|quarter[\s-]over[\s-]quarter)" + _E + r"|前(?:四半)?期比")),
     ("mom", re.compile(_B + r"(?:mom|month[\s-]over[\s-]month)" + _E + r"|前月比")),
 )
-_COMPARE = re.compile(_B + r"(?:vs\.?|versus|compared?\s+(?:to|with)|compare|against)" + _E
-                      + r"|と比べて|と比較|を比較|比較して|比較")
+_COMPARE = re.compile(_B + r"(?:vs\.?|versus|compared?\s+(?:to|with)|compare|against|difference\s+between|difference)" + _E
+                      + r"|と比べて|と比較|を比較|比較して|比較|の違い|違い|の差|差分")
 
 # trends: the grain
 _GRAINS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -130,13 +130,14 @@ STOP_EN = frozenset("""
 what what's whats which is are was were be been the a an of for in on at please pls show me tell give our us we
 you your do did does have has had to and about with can could would i get got see current currently now total value
 values number rate how's hows how about overall all everything look looks like then so just data
-figure figures numbers there here it its that this these those as during whose whom ? ! . , ; :
+figure figures numbers there here it its that this these those as during whose whom change changed changing going
+? ! . , ; :
 """.split())
 STOP_JA = tuple(sorted("""
 教えてください 教えて下さい 教えてくれますか 教えて おしえて 知りたいです 知りたい 見せてください 見せて 表示して 出して ください 下さい
 でしたか ですか でした です ますか ますか でしょうか だった は? は？ ? ！ ! 。 、 , ・
 について どう どれくらい どのくらい いくら いくつ 全体 全社 会社全体 弊社 当社 自社 うちの 現在の 現在 今の 最新の 最新
-数値 値 の は を が で に と も って や へ 中 だけ のみ
+数値 値 内訳 していますか しています している してる の は を が で に と も って や へ 中 だけ のみ
 """.split(), key=len, reverse=True))
 
 
@@ -585,6 +586,11 @@ def _named_values(s: _Text, f: _Found, vocab: Vocabulary, shape: dict, lang: str
             if named and named != dim and word in vocab.values.get(named, {}):
                 chosen_dim, chosen = named, vocab.values[named][word]
             s.take_match(m)
+            # "owner bob", "担当者がbob": the dimension word before the value is read with it
+            before = re.search(_words(*(_word_regex(w) for w in DIMENSION_WORDS[chosen_dim])) + r"\s*(?:が|は|の|=)?\s*$",
+                               s.rest[:m.start()])
+            if before:
+                s.take(before.start(), before.end())
             if named == chosen_dim:
                 dm = re.match(_AFTER_VALUE + _words(*(_word_regex(w) for w in DIMENSION_WORDS[named])), s.rest[m.end():])
                 if dm:

@@ -149,6 +149,9 @@ HAND = [
     ("number of customers in apac", "count list=accounts f=region:apac"),
     ("how many new customers last month", "count p=2026-10 list=new"),
     ("accounts owned by zed", "list list=accounts unk=zed"),
+    ("how did mrr change last month", "value c=mrr m=mrr p=2026-10"),
+    ("churn for owner bob", "command c=churn m=customer_churn_rate f=owner:bob@example.com"),
+    ("difference between enterprise and smb churn", "compare c=churn m=customer_churn_rate cf=segment:enterprise|segment:smb"),
     # definitions, help, commands of their own
     ("what is NRR", "define c=term term=NRR"),
     ("what is stickiness?", "define c=term term=stickiness"),
@@ -263,6 +266,11 @@ HAND = [
     ("更新間近の顧客を教えて", "list list=renewals"),
     ("エンタープライズのリスクの高い顧客", "list list=band band=red f=segment:enterprise"),
     ("自分の顧客の解約率", "value c=churn m=customer_churn_rate f=owner:U0ALICE"),
+    ("先月のNPSの内訳をセグメント別に", "breakdown c=nps m=nps p=2026-10 by=segment"),
+    ("解約率はどう推移していますか", "trend c=churn m=customer_churn_rate grain=month"),
+    ("APACとEMEAのNRRの違い", "compare c=nrr m=nrr cf=region:apac|region:emea"),
+    ("担当者がbobの顧客", "list list=accounts f=owner:bob@example.com"),
+    ("bobの担当している顧客の解約率", "value c=churn m=customer_churn_rate f=owner:bob@example.com"),
     # definitions, help and commands in Japanese
     ("NRRって何？", "define c=term term=NRR"),
     ("チャーンレートとは？", "define c=term term=チャーンレート"),
