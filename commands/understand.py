@@ -403,8 +403,10 @@ def _filter_value(dim: str, raw: str, vocab: Vocabulary, ctx: Context, lang: str
         if raw.lower() in ME_WORDS or not vocab.data:
             return ids
         words = vocab.values.get("owner", {})
-        known = [words[key(i)] for i in ids if key(i) in words]
-        return (known[0],) if known else None
+        # every identifier the owner is stored under (a Slack user ID and an e-mail may both be):
+        # "owner:<@U123|alice@example.com>" matches the accounts of either
+        known = tuple(dict.fromkeys(words[key(i)] for i in ids if key(i) in words))
+        return known or None
     word = key(raw)
     words = vocab.values.get(dim, {})
     if word in words:
