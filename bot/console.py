@@ -55,8 +55,27 @@ def _path_for(settings: Settings, title: str) -> Path:
 
 
 def _print_chart(reply: Reply, settings: Settings, stdout) -> None:
-    """The console saves a reply's chart as a PNG file and prints its path."""
+    """The console saves a reply's chart as a PNG file and its file (a long list as CSV) beside it,
+    and prints their paths."""
     print_chart(reply.chart, reply.language, settings, stdout)
+    save_attachment(reply, settings, stdout)
+
+
+def save_attachment(reply: Reply, settings: Settings, stdout) -> Path | None:
+    """Save the file a reply offers under the data folder and print its path."""
+    if reply.attachment is None:
+        return None
+    stamp = utcnow().astimezone(settings.tz).strftime("%Y%m%d-%H%M%S-%f")
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", reply.attachment.filename).strip("-.") or "csbot.csv"
+    path = settings.data_dir / "files" / f"{stamp}-{name}"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(reply.attachment.content)
+    except OSError as exc:
+        logger.warning("could not save the file: %s", exc)
+        return None
+    print(t("console.file_saved", reply.language, path=path), file=stdout)
+    return path
 
 
 def print_chart(chart: Chart | None, lang: str, settings: Settings, stdout) -> Path | None:

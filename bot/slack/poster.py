@@ -43,7 +43,7 @@ from bot.poster import ChannelInfo, PostError
 from bot.slack.blocks import message_payload
 from bot.slack.client import NETWORK_ERRORS, slack_error
 from bot.slack.mrkdwn import escape
-from commands.reply import Chart, Reply
+from commands.reply import Attachment, Chart, Reply
 from metrics.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -179,6 +179,18 @@ class SlackPoster:
                                                            filename="csbot-chart.png", title=escape(chart.title),
                                                            alt_txt=escape(alt)),
                        f"chart upload to {channel}", channel=channel)
+        except PostError:
+            raise
+        except Exception as exc:  # the upload's second step (a plain HTTP PUT) fails differently
+            raise SlackPostError(type(exc).__name__) from None
+
+    def upload_file(self, channel: str, attachment: Attachment, *, thread_ts: str | None = None) -> None:
+        """Upload a file an answer offers (a long list as CSV) where the answer went."""
+        channel = self._ids.get(channel, channel)
+        try:
+            self._call(lambda: self.client.files_upload_v2(channel=channel, thread_ts=thread_ts, content=attachment.content,
+                                                           filename=attachment.filename, title=escape(attachment.title)),
+                       f"file upload to {channel}", channel=channel)
         except PostError:
             raise
         except Exception as exc:  # the upload's second step (a plain HTTP PUT) fails differently

@@ -22,6 +22,7 @@ from bot.slack.blocks import message_payload
 from bot.slack.client import SLACK_ERRORS, slack_error
 from bot.slack.listeners.deps import Deps, ack_at_once, logged
 from bot.slack.listeners.send import (
+    attachment_to_dm,
     failure_text,
     respond_or_post,
     respond_safely,
@@ -73,6 +74,7 @@ def _asked(deps: Deps, body: dict[str, Any], action: dict[str, Any], client) -> 
 def on_answer(deps: Deps, body: dict[str, Any], action: dict[str, Any], respond, client) -> None:
     reply, user, channel = _asked(deps, body, action, client)
     show_how = re.sub(r"_\d+$", "", action.get("action_id", "")) == "csbot_how"
+    reply = attachment_to_dm(client, deps.settings, user, reply)  # an ephemeral answer carries no file
     respond_or_post(respond, client, channel, user, reply.language, response_type="ephemeral",
                     replace_original=False, **message_payload(reply, show_how=show_how))
 

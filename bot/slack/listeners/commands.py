@@ -15,7 +15,7 @@ from slack_bolt import App
 
 from bot.slack.blocks import message_payload
 from bot.slack.listeners.deps import Deps, logged
-from bot.slack.listeners.send import respond_or_post
+from bot.slack.listeners.send import attachment_to_dm, respond_or_post
 from bot.slack.mrkdwn import decode, escape
 from commands.messages import t
 from commands.reply import Button
@@ -67,5 +67,6 @@ def answer_command(deps: Deps, body: dict[str, Any], respond, client) -> None:
         if reply.chart is not None:
             extra.append(Button("csbot_chart", t("slack.chart_button", lang), asked))
         reply = replace(reply, buttons=reply.buttons + tuple(extra))
+    reply = attachment_to_dm(client, deps.settings, user, reply)  # an ephemeral answer carries no file
     respond_or_post(respond, client, channel, user, reply.language, response_type="ephemeral",
                     **message_payload(reply))

@@ -16,7 +16,14 @@ from typing import Any
 from slack_bolt import App
 
 from bot.slack.listeners.deps import Deps, ack_at_once, logged
-from bot.slack.listeners.send import post, revenue_note, tell_failure, upload_chart
+from bot.slack.listeners.send import (
+    attachment_to_dm,
+    post,
+    revenue_note,
+    tell_failure,
+    upload_attachment,
+    upload_chart,
+)
 from bot.slack.mrkdwn import decode
 from commands.router import dispatch
 
@@ -62,11 +69,13 @@ def on_mention(deps: Deps, event: dict[str, Any], client) -> None:
         return
     if not deps.may_be_public(client, reply, channel, user_id=user):
         reply = replace(reply, lines=reply.lines + (revenue_note("slack.private_note", deps.settings, reply.language),))
+        reply = attachment_to_dm(client, deps.settings, user, reply)
         if not post(client, channel, reply, thread_ts=existing_thread, ephemeral_user=user):
             tell_failure(client, channel, user, existing_thread, reply.language)
         return
     if post(client, channel, reply, thread_ts=thread):
         upload_chart(client, deps.settings, channel, reply, thread_ts=thread)
+        upload_attachment(client, deps.settings, channel, reply, thread_ts=thread)
     else:
         tell_failure(client, channel, user, existing_thread, reply.language)
 
@@ -81,5 +90,6 @@ def on_message(deps: Deps, event: dict[str, Any], client) -> None:
     reply = deps.for_asker(client, reply, user)
     if post(client, channel, reply, thread_ts=thread):
         upload_chart(client, deps.settings, channel, reply, thread_ts=thread)
+        upload_attachment(client, deps.settings, channel, reply, thread_ts=thread)
     else:
         tell_failure(client, channel, user, thread, reply.language)

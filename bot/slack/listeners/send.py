@@ -7,6 +7,7 @@ short word (``slack_error`` / the response_url's answer), never ignored.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any, Callable
 
 from bot.poster import PostError
@@ -135,3 +136,32 @@ def upload_chart(client, settings: Settings, channel: str | None, reply: Reply, 
         SlackPoster(client, settings).upload_chart(channel, reply.chart, thread_ts=thread_ts, lang=reply.language)
     except PostError as exc:
         logger.error("chart upload to %s failed: %s", channel, exc)
+
+
+def upload_attachment(client, settings: Settings, channel: str | None, reply: Reply, thread_ts: str | None = None) -> bool:
+    """Upload the file the reply offers (a long list as CSV) where the reply was posted; failures are logged."""
+    if reply.attachment is None or not channel:
+        return False
+    from bot.slack.poster import SlackPoster
+
+    try:
+        SlackPoster(client, settings).upload_file(channel, reply.attachment, thread_ts=thread_ts)
+        return True
+    except PostError as exc:
+        logger.error("file upload to %s failed: %s", channel, exc)
+        return False
+
+
+def attachment_to_dm(client, settings: Settings, user: str | None, reply: Reply) -> Reply:
+    """A private answer (ephemeral) cannot carry a file: the file goes to the asker's DM with csbot,
+    and the answer says so. Returns the reply to show (unchanged when there is no file)."""
+    if reply.attachment is None or not user:
+        return reply
+    try:
+        dm = client.conversations_open(users=user)["channel"]["id"]
+    except SLACK_ERRORS as exc:
+        logger.error("conversations.open for a file failed: %s", slack_error(exc))
+        return reply
+    if not upload_attachment(client, settings, dm, reply):
+        return reply
+    return replace(reply, lines=reply.lines + (t("slack.file_in_dm", reply.language, filename=reply.attachment.filename),))
