@@ -487,7 +487,8 @@ def _shapes(s: _Text, f: _Found, vocab: Vocabulary, ctx: Context, lang: str) -> 
             if band and (band["band"] or band["risk"] or band["ja"]):
                 s.take_match(band)
                 b = band["band"] or _JA_BANDS.get(band["ja"] or "", "red")
-                shape.update(intent="list", listing="band", list_band=b if not band["risk"] else "red")
+                # "at risk" is every band the model calls risky (red, then yellow), not red alone
+                shape.update(intent="list", listing="band", list_band=None if band["risk"] else b)
         if "listing" not in shape:
             for listing, regex in _MOVEMENTS:
                 mv = s.search(regex)  # "解約した" holds the alias 解約: read before the metric names

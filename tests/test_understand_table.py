@@ -4,7 +4,7 @@ metric, period and filters.
 
 A row is ``(question, expected)``; ``expected`` is written in a few words:
 ``INTENT [c=command] [m=metric,...] [p=period,...] [f=key:value,...] [cf=key:value|key:value]
-[by=dim] [grain=g] [list=listing] [band=b] [n=N] [acct=name_with_underscores] [term=word] [unk=word|word] [sug=word|word]``
+[by=dim] [grain=g] [list=listing] [band=b, - for every risky band] [n=N] [acct=name_with_underscores] [term=word] [unk=word|word] [sug=word|word]``
 or ``err=future`` / ``err=period`` for a question refused with a short error.
 A period is ``2026-10`` (a month), ``2026-Q3``, ``2025`` (a year) or ``2026-11-01~2026-11-22`` (days,
 inclusive); a period that ends after today is "to date". Fields not written must be empty: no
@@ -56,13 +56,13 @@ HAND = [
     ("解約率を教えて", "value c=churn m=customer_churn_rate"),
     ("先月の解約率を教えてください", "value c=churn m=customer_churn_rate p=2026-10"),
     ("先週ヘルススコアが下がった顧客", "list p=2026-11-09~2026-11-15 list=health_drop"),
-    ("top accounts at risk", "list list=band band=red"),
+    ("top accounts at risk", "list list=band band=-"),
     ("list accounts in red", "list list=band band=red"),
     ("renewals due next 30 days", "list list=renewals n=30"),
     ("accounts owned by alice", "list list=accounts f=owner:alice@example.com"),
     ("how many customers do we have", "count list=accounts"),
     ("chrun last month", "value p=2026-10 unk=chrun sug=churn"),
-    ("リスクの高い顧客", "list list=band band=red"),
+    ("リスクの高い顧客", "list list=band band=-"),
     ("更新が近い顧客", "list list=renewals"),
     ("顧客数は？", "count list=accounts"),
     ("前年比", "compare p=2026-10,2025-10"),
@@ -142,9 +142,9 @@ HAND = [
     ("accounts whose health dropped by 15 points", "list list=health_drop n=15"),
     ("accounts owned by bob", "list list=accounts f=owner:bob@example.com"),
     ("dan's accounts", "list list=accounts f=owner:dan@example.com"),
-    ("my accounts at risk", "list list=band band=red f=owner:U0ALICE"),
+    ("my accounts at risk", "list list=band band=- f=owner:U0ALICE"),
     ("what was my churn rate last month?", "value c=churn m=customer_churn_rate p=2026-10 f=owner:U0ALICE"),
-    ("enterprise accounts at risk", "list list=band band=red f=segment:enterprise"),
+    ("enterprise accounts at risk", "list list=band band=- f=segment:enterprise"),
     ("how many enterprise customers", "count list=accounts f=segment:enterprise"),
     ("number of customers in apac", "count list=accounts f=region:apac"),
     ("how many new customers last month", "count p=2026-10 list=new"),
@@ -264,7 +264,7 @@ HAND = [
     ("エンタープライズの顧客数", "count list=accounts f=segment:enterprise"),
     ("先月解約した顧客は何社？", "value c=churn m=customer_churn_rate p=2026-10"),
     ("更新間近の顧客を教えて", "list list=renewals"),
-    ("エンタープライズのリスクの高い顧客", "list list=band band=red f=segment:enterprise"),
+    ("エンタープライズのリスクの高い顧客", "list list=band band=- f=segment:enterprise"),
     ("自分の顧客の解約率", "value c=churn m=customer_churn_rate f=owner:U0ALICE"),
     ("先月のNPSの内訳をセグメント別に", "breakdown c=nps m=nps p=2026-10 by=segment"),
     ("解約率はどう推移していますか", "trend c=churn m=customer_churn_rate grain=month"),
@@ -393,7 +393,7 @@ def expected(spec: str) -> dict:
         elif key == "list":
             out["listing"] = value
         elif key == "band":
-            out["list_band"] = value
+            out["list_band"] = None if value == "-" else value  # "-": every risky band
         elif key == "n":
             out["list_n"] = int(value)
         elif key == "acct":
