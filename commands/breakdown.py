@@ -57,7 +57,7 @@ INSTEAD = {"cohort_retention": "retention_rate"}
 
 def dimension_name(by: str, lang: str) -> str:
     """A dimension as people read it: "segment" / "セグメント", "touch model" / "タッチモデル"."""
-    return t(f"breakdown.dim_{by}", lang)
+    return fmt.dimension(by, lang)
 
 
 def value_name(by: str | None, raw: str | None, lang: str) -> str:

@@ -20,6 +20,7 @@ import math
 import re
 import secrets
 from collections.abc import Sequence
+from dataclasses import fields
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -141,8 +142,30 @@ def period_line(p: Period, filters: Filters, lang: str) -> str:
     running says so: "Dec 1 – Dec 6, 2026 (to date)"."""
     text = t("periods.to_date", lang, dates=period(p, lang)) if p.to_date else period(p, lang)
     if not filters.empty:
-        text += f" · {filters.describe()}"
+        text += f" · {scope(filters, lang)}"
     return text
+
+
+def dimension(field: str, lang: str) -> str:
+    """An account dimension as people read it: "segment" / "セグメント", "touch model" / "タッチモデル"."""
+    return t(f"format.dim_{field}", lang)
+
+
+def scope(filters: Filters, lang: str) -> str:
+    """The filters of an answer as people read them: "segment:enterprise owner:alice@example.com" /
+    「セグメント：エンタープライズ · 担当者：alice@example.com」 (known values in the reader's language)."""
+    parts = []
+    for f in fields(filters):
+        value = getattr(filters, f.name)
+        if not value:
+            continue
+        shown = value[0] if isinstance(value, tuple) else value
+        if f.name == "segment":
+            shown = segment(shown, lang)
+        elif f.name == "touch_model":
+            shown = touch(shown, lang)
+        parts.append(t(f"format.scope_{f.name}", lang, value=shown))
+    return t("format.scope_sep", lang).join(parts)
 
 
 # ---- the data's known values ----------------------------------------------------------------

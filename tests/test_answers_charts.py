@@ -69,7 +69,7 @@ def test_a_filtered_answer_names_its_filter_on_the_chart(ask, question, lang):
     reply = ask(question)
     assert reply.chart.kind == "waterfall"
     assert reply.chart.subtitle.startswith(fmt.period(Q3, lang))
-    assert reply.chart.subtitle.endswith("enterprise") and " · " in reply.chart.subtitle
+    assert reply.chart.subtitle.endswith(fmt.segment("enterprise", lang)) and " · " in reply.chart.subtitle
     # the whole company's chart of the same period does not name one
     whole = ask(question.replace(" segment:enterprise", ""))
     assert whole.chart.subtitle == fmt.period(Q3, lang)
@@ -86,7 +86,7 @@ def test_the_churn_chart_is_the_monthly_churn_rate_of_the_six_months_ending_with
     assert chart.labels == months
     assert chart.subtitle.startswith(fmt.period(Period(datetime(2026, 4, 1).date(), datetime(2026, 10, 1).date()),
                                                 lang))
-    assert chart.subtitle.endswith("smb")
+    assert chart.subtitle.endswith(fmt.segment("smb", lang))
     # each point is that month's customer churn rate, as the churn answer for the month says it
     expected = [ask(f"churn {m} segment:smb").data["customer_churn_rate"] for m in months]
     assert list(chart.series[0].values) == pytest.approx(expected, abs=1e-12)

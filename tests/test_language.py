@@ -20,6 +20,7 @@ from commands.reply import render_text
 from commands.router import dispatch
 from metrics import schema
 from metrics.db import Database, init_schema, make_engine
+from metrics.filters import Filters
 
 
 @pytest.fixture(scope="module")
@@ -229,7 +230,9 @@ def test_a_segment_or_touch_model_named_in_words_filters_the_answer(demo_ask, na
     assert asked.kind == typed.kind == "answer"
     assert asked.data == typed.data
     key, value = explicit.split()[-1].split(":")
-    assert f"{key}:{value}" in asked.title  # the answer says which accounts it counted
+    field = {"touch": "touch_model"}.get(key, key)
+    # the answer says which accounts it counted, in the asker's words ("セグメント：エンタープライズ")
+    assert fmt.scope(Filters(**{field: value}), asked.language) in asked.title
 
 
 def test_a_definition_question_that_names_a_period_asks_for_the_number(demo_ask):

@@ -177,7 +177,7 @@ def test_japanese_list_is_in_japanese(seeded, settings):
     assert reply.table.columns == ("顧客", "セグメント", "失ったMRR", "担当")
     assert reply.table.rows[0][1] == "エンタープライズ"
     empty = _list(seeded, settings, "ja", listing="churn", periods=(SEP,), filters=Filters(segment="enterprise"))
-    assert empty.title == "解約した顧客はいません（2026年9月1日〜9月30日 · segment:enterprise）。"
+    assert empty.title == "解約した顧客はいません（2026年9月1日〜9月30日 · セグメント：エンタープライズ）。"
 
 
 # --------------------------------------------------------------------------- a long list comes as CSV

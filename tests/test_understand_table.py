@@ -4,7 +4,8 @@ metric, period and filters.
 
 A row is ``(question, expected)``; ``expected`` is written in a few words:
 ``INTENT [c=command] [m=metric,...] [p=period,...] [f=key:value,...] [cf=key:value|key:value]
-[by=dim] [grain=g] [list=listing] [band=b, - for every risky band] [n=N] [acct=name_with_underscores] [term=word] [unk=word|word] [sug=word|word]``
+[by=dim] [grain=g] [list=listing] [band=b] [n=N] [acct=name_with_underscores] [term=word] [unk=word|word]
+[sug=word|word]`` (``band=-``: every band the model calls risky)
 or ``err=future`` / ``err=period`` for a question refused with a short error.
 A period is ``2026-10`` (a month), ``2026-Q3``, ``2025`` (a year) or ``2026-11-01~2026-11-22`` (days,
 inclusive); a period that ends after today is "to date". Fields not written must be empty: no
