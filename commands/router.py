@@ -204,8 +204,11 @@ def _answer(query: Query, cleaned: str, lang: str, ctx: Context, conn, *, comman
         if dropped:
             from metrics import catalog
 
-            also = tuple(t("query.also_metric", lang, label=catalog.get(m).text(lang, "label")) for m in dropped)
-            return not_understood_reply(query.refine(unknown=also), lang)
+            # answer what this command shows and say, first, which metric it left for its own question
+            labels = t("query.word_sep", lang).join(catalog.get(m).text(lang, "label") for m in dropped)
+            ask = catalog.get(dropped[0]).command or dropped[0]
+            note = t("query.also_metric", lang, labels=labels, example=" ".join((ask, *query.period_words)))
+            return replace(reply, lines=(note, *reply.lines), data={**reply.data, "not_shown": dropped})
     return reply
 
 
@@ -283,9 +286,9 @@ def understood_parts(query: Query, lang: str) -> list[str]:
     for period in query.periods:
         parts.append(t("query.part_period", lang, period=fmt.period(period, lang)))
     if not query.filters.empty:
-        parts.append(t("query.part_filters", lang, filters=query.filters.describe()))
+        parts.append(t("query.part_filters", lang, filters=fmt.scope(query.filters, lang)))
     if query.by:
-        parts.append(t("query.part_by", lang, dimension=query.by))
+        parts.append(t("query.part_by", lang, dimension=fmt.dimension(query.by, lang)))
     if query.grain:
         parts.append(t("query.part_grain", lang, grain=t(f"query.grain_{query.grain}", lang)))
     return parts

@@ -142,7 +142,7 @@ def test_a_word_not_understood_is_named_with_what_was_understood_and_a_suggestio
     assert "Did you mean “churn”?" in reply.lines
     ja = on_demo("エンタープライズの先月のバナナ")
     assert ja.kind == "info" and ja.language == "ja" and ja.title == "「バナナ」が分かりませんでした。"
-    assert "分かったこと: 期間 2026年10月1日〜10月31日、絞り込み segment:enterprise" in ja.lines
+    assert "分かったこと: 期間 2026年10月1日〜10月31日、絞り込み セグメント：エンタープライズ" in ja.lines
 
 
 @pytest.mark.parametrize("text, typed, suggested", [
@@ -229,7 +229,10 @@ def test_the_issues_unanswerable_questions_say_what_was_not_understood(on_demo, 
 
 def test_a_metric_the_answering_command_does_not_show_is_said_not_dropped(on_demo):
     reply = on_demo("mrr and nps last month")
-    assert reply.kind == "info" and "NPS" in reply.title
+    # MRR is answered; NPS is not shown and the answer says so first, with the question to ask
+    assert reply.kind == "answer" and reply.data["mrr"] == on_demo("mrr last month").data["mrr"]
+    assert reply.data["not_shown"] == ["nps"] and "nps" not in reply.metrics
+    assert reply.lines[0] == "This answer does not show NPS (Net Promoter Score): ask for it on its own (`nps last month`)."
 
 
 @pytest.mark.parametrize("name", ["Company 0007", "Studio 54", "7-Eleven", "Q3 Labs", "Last Month Media"])
