@@ -15,7 +15,7 @@ from commands import format as fmt
 from commands import metric_text
 from commands.context import Request
 from commands.messages import t
-from commands.metric_answer import calc_for, figure
+from commands.metric_answer import asked_metrics, calc_for, figure
 from commands.periods import default_period
 from commands.reply import Chart, Reply, Series, Table, error_reply
 from metrics import catalog
@@ -98,9 +98,9 @@ def answer(req: Request) -> Reply:
     """A metric (or several) by ``query.by`` for ``query.period`` (default: last month)."""
     query = req.query
     lang, currency = req.lang, req.ctx.settings.currency
-    names = [catalog.get(n).name for n in (query.metrics if query is not None else ())]
-    if not names:
-        return error_reply(t("breakdown.no_metric", lang), language=lang, hint=t("breakdown.example", lang))
+    names = asked_metrics(req, "breakdown")
+    if isinstance(names, Reply):
+        return names
     by = query.by
     if by not in DIMENSIONS:
         return error_reply(t("breakdown.no_dimension", lang), language=lang, hint=t("breakdown.example", lang))

@@ -18,7 +18,7 @@ from commands import metric_text
 from commands.breakdown import value_name
 from commands.context import Request
 from commands.messages import t
-from commands.metric_answer import calc_for
+from commands.metric_answer import asked_metrics, calc_for
 from commands.periods import default_period
 from commands.reply import Chart, Reply, Series, Table, error_reply
 from commands.trend import month_name
@@ -90,9 +90,9 @@ def answer(req: Request) -> Reply:
     """Two sides of each metric in ``query.metrics``: two periods, or two ``compare_filters`` in one period."""
     query = req.query
     lang, currency = req.lang, req.ctx.settings.currency
-    names = [catalog.get(n).name for n in (query.metrics if query is not None else ())]
-    if not names:
-        return error_reply(t("compare.no_metric", lang), language=lang, hint=t("compare.example", lang))
+    names = asked_metrics(req, "compare")
+    if isinstance(names, Reply):
+        return names
     found = sides_of(query, req.ctx.today)
     if isinstance(found, str):
         return error_reply(t(found, lang), language=lang, hint=t("compare.example", lang))

@@ -17,7 +17,8 @@ from commands.buttons import standard_buttons
 from commands.context import Request
 from commands.messages import t
 from commands.movements import accounts_reply, page_number
-from commands.reply import Chart, Figure, Reply, Table
+from commands.reply import Chart, Figure, Reply, Table, error_reply
+from metrics import catalog
 from metrics.calc import Calc
 from metrics.compute import MetricResult, compute_metric
 from metrics.filters import Filters
@@ -29,6 +30,17 @@ WORDS = ("how", "accounts", "page")
 
 # (calc, results by name, period, lang, currency) -> lines / table / chart
 Extra = Callable[[Calc, dict[str, MetricResult], Period, str, str], tuple[list[str], Table | None, Chart | None]]
+
+
+def asked_metrics(req: Request, area: str) -> list[str] | Reply:
+    """The catalog names of the metrics ``req.query`` asks for; when it names none, the short
+    error of ``area`` (``<area>.no_metric`` with ``<area>.example``): breakdowns, trends and
+    comparisons need a metric."""
+    query = req.query
+    names = [catalog.get(n).name for n in (query.metrics if query is not None else ())]
+    if names:
+        return names
+    return error_reply(t(f"{area}.no_metric", req.lang), language=req.lang, hint=t(f"{area}.example", req.lang))
 
 
 def calc_for(req: Request, conn) -> Calc:

@@ -15,10 +15,9 @@ from commands import format as fmt
 from commands import metric_text
 from commands.context import Request
 from commands.messages import t, t_list
-from commands.metric_answer import calc_for
+from commands.metric_answer import asked_metrics, calc_for
 from commands.query import GRAINS
-from commands.reply import Chart, Reply, Series, Table, error_reply
-from metrics import catalog
+from commands.reply import Chart, Reply, Series, Table
 from metrics.breakdown import Trend, trend
 from metrics.filters import Filters
 from metrics.periods import Period, add_months, month_start
@@ -73,9 +72,9 @@ def answer(req: Request) -> Reply:
     the 12 complete months ending last month)."""
     query = req.query
     lang, currency = req.lang, req.ctx.settings.currency
-    names = [catalog.get(n).name for n in (query.metrics if query is not None else ())]
-    if not names:
-        return error_reply(t("trend.no_metric", lang), language=lang, hint=t("trend.example", lang))
+    names = asked_metrics(req, "trend")
+    if isinstance(names, Reply):
+        return names
     grain = query.grain if query.grain in GRAINS else "month"
     if len(query.periods) >= 2:  # "from Q2 to Q4": the span from the first to the last
         span = Period(min(p.start for p in query.periods), max(p.end for p in query.periods), "range")

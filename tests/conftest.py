@@ -228,3 +228,20 @@ def slack_double():
 
     with SlackDouble() as double:
         yield double
+
+
+@pytest.fixture
+def slack(slack_double):
+    """The Slack double under its short name (the Slack tests' ``slack``)."""
+    return slack_double
+
+
+@pytest.fixture
+def pool():
+    """The executor a Bolt app's listeners run on in a test; ``pool.shutdown(wait=True)`` waits
+    for every answer (the fixture shuts it down at the end in any case)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    executor = ThreadPoolExecutor(max_workers=4)
+    yield executor
+    executor.shutdown(wait=True)

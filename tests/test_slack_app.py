@@ -9,7 +9,6 @@ from datetime import date, datetime, timezone
 
 import pytest
 from slack_double import (
-    SlackDouble,
     app_mention_event,
     block_actions_body,
     bolt_request,
@@ -25,11 +24,6 @@ from metrics import schema
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 NOW = datetime(2026, 11, 22, 0, 30, tzinfo=timezone.utc)  # 09:30 in Tokyo
 
-
-@pytest.fixture
-def slack():
-    with SlackDouble() as double:
-        yield double
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from slack_double import (
-    SlackDouble,
     app_mention_event,
     block_actions_body,
     bolt_request,
@@ -30,17 +29,6 @@ SECRET = "delivery-secret"
 NOW = datetime(2026, 11, 22, 0, 30, tzinfo=timezone.utc)
 
 
-@pytest.fixture
-def slack():
-    with SlackDouble() as double:
-        yield double
-
-
-@pytest.fixture
-def pool():
-    executor = ThreadPoolExecutor(max_workers=4)
-    yield executor
-    executor.shutdown(wait=True)
 
 
 def seed(engine):

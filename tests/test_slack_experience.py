@@ -11,7 +11,6 @@ from datetime import datetime, timezone
 import pytest
 from conftest import seed_two_plans
 from slack_double import (
-    SlackDouble,
     app_home_opened_event,
     app_mention_event,
     block_actions_body,
@@ -26,11 +25,6 @@ from bot.slack.app import create_app
 SECRET = "test-secret"
 NOW = datetime(2026, 11, 22, 0, 30, tzinfo=timezone.utc)
 
-
-@pytest.fixture
-def slack():
-    with SlackDouble() as double:
-        yield double
 
 
 @pytest.fixture

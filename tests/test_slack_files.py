@@ -5,12 +5,11 @@ carry a file), which the answer then says. The file holds every account the answ
 from __future__ import annotations
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timezone
 
 import pytest
-from slack_double import SlackDouble, app_mention_event, bolt_request, event_body, sign, slash_command_body
+from slack_double import app_mention_event, bolt_request, event_body, sign, slash_command_body
 
 from bot.slack.app import create_app
 from metrics.db import Database
@@ -20,17 +19,6 @@ NOW = datetime(2026, 11, 22, 0, 30, tzinfo=timezone.utc)
 QUESTION = "accounts owned by alice"  # more accounts than a table shows (20)
 
 
-@pytest.fixture
-def slack():
-    with SlackDouble() as double:
-        yield double
-
-
-@pytest.fixture
-def pool():
-    executor = ThreadPoolExecutor(max_workers=2)
-    yield executor
-    executor.shutdown(wait=True)
 
 
 @pytest.fixture

@@ -9,19 +9,13 @@ from dataclasses import replace
 from datetime import datetime, timezone
 
 import pytest
-from slack_double import SlackDouble, app_mention_event, bolt_request, event_body, im_message_event, sign
+from slack_double import app_mention_event, bolt_request, event_body, im_message_event, sign
 
 from bot.slack.app import create_app
 from metrics.db import Database
 
 SECRET = "followup-secret"
 NOW = datetime(2026, 11, 22, 0, 30, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def slack():
-    with SlackDouble() as double:
-        yield double
 
 
 @pytest.fixture

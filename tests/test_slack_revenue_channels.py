@@ -5,14 +5,12 @@ follow the same rule, Share included. Guests never see revenue."""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timezone
 
 import pytest
 from conftest import seed_two_plans
 from slack_double import (
-    SlackDouble,
     app_mention_event,
     block_actions_body,
     bolt_request,
@@ -34,17 +32,6 @@ MRR_REPLY = Reply(title="MRR", summary="MRR ¥30,000", metrics=("mrr",))
 PLAIN_REPLY = Reply(title="Churn", summary="customer churn 50%", metrics=("customer_churn_rate",))
 
 
-@pytest.fixture
-def slack():
-    with SlackDouble() as double:
-        yield double
-
-
-@pytest.fixture
-def pool():
-    executor = ThreadPoolExecutor(max_workers=4)
-    yield executor
-    executor.shutdown(wait=True)
 
 
 @pytest.fixture

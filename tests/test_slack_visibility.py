@@ -9,14 +9,12 @@ Churn last month has a revenue figure (62.5% revenue churn) and a customer one (
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timezone
 
 import pytest
 from conftest import seed_two_plans
 from slack_double import (
-    SlackDouble,
     app_mention_event,
     block_actions_body,
     bolt_request,
@@ -34,17 +32,6 @@ REVENUE = "62.5%"  # revenue churn, October 2026: a revenue figure
 CUSTOMERS = "50.0%"  # customer churn: not revenue
 
 
-@pytest.fixture
-def slack():
-    with SlackDouble() as double:
-        yield double
-
-
-@pytest.fixture
-def pool():
-    executor = ThreadPoolExecutor(max_workers=4)
-    yield executor
-    executor.shutdown(wait=True)
 
 
 @pytest.fixture
