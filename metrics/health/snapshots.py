@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Sequence
 
-from sqlalchemy import Connection, Engine, delete, exists, insert, select
+from sqlalchemy import Connection, Engine, delete, exists, func, insert, select
 
 from metrics import schema
 from metrics.filters import NO_FILTERS, Filters
 from metrics.health.model import HealthModel
 from metrics.health.score import AccountHealth, score_accounts
+from metrics.health.sql import as_date
 from metrics.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -58,6 +59,23 @@ def write_snapshots(conn: Connection, day: date, settings: Settings | None = Non
 def has_snapshots(conn: Connection, day: date) -> bool:
     """Whether ``day`` has stored snapshots."""
     return bool(conn.execute(select(exists().where(h.c.day == day))).scalar())
+
+
+def snapshot_day_near(conn: Connection, day: date, tolerance_days: int) -> date | None:
+    """``day`` when it has stored snapshots, else the latest earlier day with snapshots no more than
+    ``tolerance_days`` before it; None when there is none (one indexed statement)."""
+    found = conn.execute(select(func.max(h.c.day)).where(
+        h.c.day <= day, h.c.day >= day - timedelta(days=max(0, tolerance_days)))).scalar()
+    return as_date(found)
+
+
+def stored_bands(conn: Connection, day: date, filters: Filters = NO_FILTERS) -> dict[str, tuple[float | None, str | None]]:
+    """Per account passing ``filters``: (score, band) stored for ``day`` (no components: a lean read)."""
+    stmt = select(h.c.account_id, h.c.score, h.c.band).where(h.c.day == day)
+    cond = filters.account_condition()
+    if cond is not None:
+        stmt = stmt.where(h.c.account_id.in_(select(a.c.account_id).where(cond)))
+    return {r[0]: (r[1], r[2]) for r in conn.execute(stmt)}
 
 
 def ensure_snapshots(engine: Engine, day: date, settings: Settings | None = None) -> int:

@@ -19,7 +19,7 @@ from metrics.active import active_on
 from metrics.filters import NO_FILTERS, Filters
 from metrics.health.model import BANDS, HealthModel, model_for
 from metrics.health.score import AccountHealth, score_accounts
-from metrics.health.snapshots import SnapshotScore, has_snapshots, scores_as_of
+from metrics.health.snapshots import SnapshotScore, has_snapshots, scores_as_of, snapshot_day_near, stored_bands
 from metrics.health.sql import account_names, as_date, as_datetime, midnight, mrr_on
 from metrics.settings import Settings
 
@@ -179,7 +179,10 @@ class PortfolioRow:
 
 @dataclass(frozen=True)
 class Portfolio:
-    """Every paying account passing the filters, at-risk first, with counts and MRR per band."""
+    """Every paying account passing the filters, at-risk first, with counts and MRR per band.
+
+    ``before_day`` is the day the change is measured from: ``compare_days`` before ``day``, or
+    the nearest earlier day with stored snapshots within the tolerance (``before_stored``)."""
 
     day: date
     before_day: date
@@ -187,38 +190,71 @@ class Portfolio:
     counts: dict[str, int]
     mrr: dict[str, float]
     mean_score: float | None
+    before_stored: bool = False  # the "before" scores are stored snapshots (else computed for before_day)
 
     @property
     def total(self) -> int:
         return len(self.rows)
 
 
+# Without snapshots on the day ``compare_days`` back, the portfolio compares with the latest stored
+# day at most this many days earlier (and names it) rather than scoring the whole book again.
+SNAPSHOT_TOLERANCE_DAYS = 7
+
+
+def _stored_now(conn: Connection, day: date, filters: Filters) -> dict[str, tuple]:
+    """Per account of ``day``'s snapshots passing ``filters``: (mrr, score, band, name, owner, renewal),
+    in one statement (the MRR of the subscriptions active on ``day``, grouped once)."""
+    mrr = select(s.c.account_id, func.sum(s.c.mrr).label("mrr")).where(active_on(day)).group_by(
+        s.c.account_id).subquery("mrr_now")
+    stmt = select(h.c.account_id, mrr.c.mrr, h.c.score, h.c.band, a.c.name, a.c.owner, a.c.renewal_date).select_from(
+        h.outerjoin(a, a.c.account_id == h.c.account_id).outerjoin(mrr, mrr.c.account_id == h.c.account_id)
+    ).where(h.c.day == day)
+    cond = filters.account_condition()
+    if cond is not None:
+        stmt = stmt.where(cond)
+    return {r[0]: (float(r[1] or 0), r[2], r[3], r[4] if r[4] is not None else r[0], r[5], r[6])
+            for r in conn.execute(stmt)}
+
+
 def portfolio(conn: Connection, day: date, filters: Filters = NO_FILTERS, settings: Settings | None = None,
-              *, model: HealthModel | None = None, compare_days: int = 30) -> Portfolio:
-    """Every paying account passing ``filters`` on ``day``, with its score ``compare_days`` before."""
+              *, model: HealthModel | None = None, compare_days: int = 30,
+              tolerance_days: int = SNAPSHOT_TOLERANCE_DAYS) -> Portfolio:
+    """Every paying account passing ``filters`` on ``day``, with its score ``compare_days`` before.
+
+    Today's side reads ``day``'s stored snapshots when the sync or the daily job wrote them, else
+    scores the book. The before side reads the snapshots of ``compare_days`` before, or of the
+    latest earlier stored day within ``tolerance_days`` (``Portfolio.before_day`` says which day),
+    else scores the book as of ``compare_days`` before."""
     model = model or model_for(settings)
-    # (mrr, score, band) per account: today's stored snapshot when the sync or the daily job
-    # wrote it (one read instead of scoring every account again), else computed.
+    # account -> (mrr, score, band, name, owner, renewal_date)
     if has_snapshots(conn, day):
-        stored = scores_as_of(conn, day, filters, settings, model=model)
-        mrrs = mrr_on(conn, day, list(stored))
-        now = {k: (mrrs.get(k, 0.0), v.score, v.band) for k, v in stored.items()}
+        now = _stored_now(conn, day, filters)
     else:
-        now = {k: (hl.mrr, hl.score, hl.band) for k, hl in score_accounts(conn, day, filters, settings,
-                                                                           model=model).items()}
-    before_day = day - timedelta(days=compare_days)
-    before = scores_as_of(conn, before_day, filters, settings, model=model) if now else {}
-    names = account_names(conn, list(now))
-    rows = []
-    for acc_id, (acc_mrr, score, band) in now.items():
-        prev = before.get(acc_id)
-        info = names.get(acc_id, {})
-        rows.append(PortfolioRow(acc_id, info.get("name", acc_id), info.get("owner"), acc_mrr, score, band,
-                                 prev.score if prev else None, as_date(info.get("renewal_date"))))
+        computed = score_accounts(conn, day, filters, settings, model=model)
+        names = account_names(conn, list(computed))
+        now = {}
+        for k, hl in computed.items():
+            info = names.get(k, {})
+            now[k] = (hl.mrr, hl.score, hl.band, info.get("name", k), info.get("owner"), info.get("renewal_date"))
+    target = day - timedelta(days=compare_days)
+    stored_day = snapshot_day_near(conn, target, tolerance_days) if now else None
+    before: dict[str, float | None] = {}
+    if stored_day is not None:
+        before_day = stored_day
+        before = {k: v[0] for k, v in stored_bands(conn, stored_day, filters).items()}
+    else:
+        before_day = target
+        if now:
+            before = {k: v.score for k, v in scores_as_of(conn, target, filters, settings, model=model).items()}
+    rows = [PortfolioRow(acc_id, name, owner, acc_mrr, score, band, before.get(acc_id), as_date(renewal))
+            for acc_id, (acc_mrr, score, band, name, owner, renewal) in now.items()]
+
+    ranks = {"red": 0, "yellow": 1, "green": 2}
 
     def risk_key(r: PortfolioRow):
         # red, then yellow (each lowest score first), then green by fall, then the unscored
-        rank = {"red": 0, "yellow": 1, "green": 2}.get(r.band or "", 3)
+        rank = ranks.get(r.band or "", 3)
         if rank < 2:
             return (rank, r.score if r.score is not None else 0.0, -r.mrr)
         return (rank, r.change if r.change is not None else 0.0, -r.mrr)
@@ -231,7 +267,8 @@ def portfolio(conn: Connection, day: date, filters: Filters = NO_FILTERS, settin
             counts[r.band] += 1
             mrr[r.band] += r.mrr
     scored = [r.score for r in rows if r.score is not None]
-    return Portfolio(day, before_day, tuple(rows), counts, mrr, sum(scored) / len(scored) if scored else None)
+    return Portfolio(day, before_day, tuple(rows), counts, mrr, sum(scored) / len(scored) if scored else None,
+                     before_stored=stored_day is not None)
 
 
 # --------------------------------------------------------------------------- who dropped to red
