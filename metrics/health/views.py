@@ -9,10 +9,10 @@ and the portfolio reads the snapshots of that day, or computes them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Connection, and_, exists, func, or_, select
+from sqlalchemy import Connection, and_, exists, func, null, or_, select
 
 from metrics import schema
 from metrics.active import active_on
@@ -202,19 +202,23 @@ class Portfolio:
 SNAPSHOT_TOLERANCE_DAYS = 7
 
 
-def _stored_now(conn: Connection, day: date, filters: Filters) -> dict[str, tuple]:
-    """Per account of ``day``'s snapshots passing ``filters``: (mrr, score, band, name, owner, renewal),
-    in one statement (the MRR of the subscriptions active on ``day``, grouped once)."""
+def _stored_rows(conn: Connection, day: date, filters: Filters, before_day: date | None) -> list[PortfolioRow]:
+    """The portfolio's rows from ``day``'s snapshots in one statement: each account's MRR (the
+    subscriptions active on ``day``, grouped once), name, and its stored score of ``before_day``."""
     mrr = select(s.c.account_id, func.sum(s.c.mrr).label("mrr")).where(active_on(day)).group_by(
         s.c.account_id).subquery("mrr_now")
-    stmt = select(h.c.account_id, mrr.c.mrr, h.c.score, h.c.band, a.c.name, a.c.owner, a.c.renewal_date).select_from(
-        h.outerjoin(a, a.c.account_id == h.c.account_id).outerjoin(mrr, mrr.c.account_id == h.c.account_id)
-    ).where(h.c.day == day)
+    hb = h.alias("before")
+    prev = hb.c.score if before_day is not None else null()
+    joined = h.outerjoin(a, a.c.account_id == h.c.account_id).outerjoin(mrr, mrr.c.account_id == h.c.account_id)
+    if before_day is not None:
+        joined = joined.outerjoin(hb, and_(hb.c.account_id == h.c.account_id, hb.c.day == before_day))
+    stmt = select(h.c.account_id, a.c.name, a.c.owner, mrr.c.mrr, h.c.score, h.c.band, prev,
+                  a.c.renewal_date).select_from(joined).where(h.c.day == day)
     cond = filters.account_condition()
     if cond is not None:
         stmt = stmt.where(cond)
-    return {r[0]: (float(r[1] or 0), r[2], r[3], r[4] if r[4] is not None else r[0], r[5], r[6])
-            for r in conn.execute(stmt)}
+    return [PortfolioRow(r[0], r[1] if r[1] is not None else r[0], r[2], float(r[3] or 0), r[4], r[5], r[6],
+                         as_date(r[7])) for r in conn.execute(stmt).all()]
 
 
 def portfolio(conn: Connection, day: date, filters: Filters = NO_FILTERS, settings: Settings | None = None,
@@ -227,29 +231,28 @@ def portfolio(conn: Connection, day: date, filters: Filters = NO_FILTERS, settin
     latest earlier stored day within ``tolerance_days`` (``Portfolio.before_day`` says which day),
     else scores the book as of ``compare_days`` before."""
     model = model or model_for(settings)
-    # account -> (mrr, score, band, name, owner, renewal_date)
+    target = day - timedelta(days=compare_days)
+    stored_day = snapshot_day_near(conn, target, tolerance_days)
+    before_day = stored_day or target
     if has_snapshots(conn, day):
-        now = _stored_now(conn, day, filters)
+        rows = _stored_rows(conn, day, filters, stored_day)
+        if stored_day is None and rows:
+            before = scores_as_of(conn, target, filters, settings, model=model)
+            rows = [replace(r, previous=before[r.account_id].score if r.account_id in before else None) for r in rows]
     else:
         computed = score_accounts(conn, day, filters, settings, model=model)
+        if not computed:
+            before = {}
+        elif stored_day is not None:
+            before = {k: v[0] for k, v in stored_bands(conn, stored_day, filters).items()}
+        else:
+            before = {k: v.score for k, v in scores_as_of(conn, target, filters, settings, model=model).items()}
         names = account_names(conn, list(computed))
-        now = {}
+        rows = []
         for k, hl in computed.items():
             info = names.get(k, {})
-            now[k] = (hl.mrr, hl.score, hl.band, info.get("name", k), info.get("owner"), info.get("renewal_date"))
-    target = day - timedelta(days=compare_days)
-    stored_day = snapshot_day_near(conn, target, tolerance_days) if now else None
-    before: dict[str, float | None] = {}
-    if stored_day is not None:
-        before_day = stored_day
-        before = {k: v[0] for k, v in stored_bands(conn, stored_day, filters).items()}
-    else:
-        before_day = target
-        if now:
-            before = {k: v.score for k, v in scores_as_of(conn, target, filters, settings, model=model).items()}
-    rows = [PortfolioRow(acc_id, name, owner, acc_mrr, score, band, before.get(acc_id), as_date(renewal))
-            for acc_id, (acc_mrr, score, band, name, owner, renewal) in now.items()]
-
+            rows.append(PortfolioRow(k, info.get("name", k), info.get("owner"), hl.mrr, hl.score, hl.band, before.get(k),
+                                     as_date(info.get("renewal_date"))))
     ranks = {"red": 0, "yellow": 1, "green": 2}
 
     def risk_key(r: PortfolioRow):
@@ -257,7 +260,8 @@ def portfolio(conn: Connection, day: date, filters: Filters = NO_FILTERS, settin
         rank = ranks.get(r.band or "", 3)
         if rank < 2:
             return (rank, r.score if r.score is not None else 0.0, -r.mrr)
-        return (rank, r.change if r.change is not None else 0.0, -r.mrr)
+        change = r.score - r.previous if r.score is not None and r.previous is not None else 0.0
+        return (rank, change, -r.mrr)
 
     rows.sort(key=risk_key)
     counts = {b: 0 for b in BANDS}
