@@ -146,3 +146,18 @@ def test_the_answer_says_nothing_extra_when_it_compares_with_30_days_back(seeded
     assert reply.data["compared_with"] == THIRTY_BACK.isoformat()
     assert reply.table.columns[2] == "30-day change"
     assert not any("measured from" in line for line in reply.lines)
+
+
+def test_stored_scores_read_back_the_components_that_were_written(seeded):
+    _today_stored(seeded)
+    with seeded.connect() as conn:
+        stored = hm.scores_as_of(conn, D, Filters(), None, model=MODEL)
+        computed = hm.score_accounts(conn, D, Filters(), None, model=MODEL)
+    assert all(x.stored for x in stored.values())
+    # A by hand (test_health): usage 60, seats 40, last activity 90, NPS 50, support 30, revenue 80, onboarding 100
+    assert dict(stored["A"].components) == pytest.approx(
+        {"usage": 60.0, "seats": 40.0, "last_activity": 90.0, "nps": 50.0, "support": 30.0, "revenue": 80.0,
+         "onboarding": 100.0})
+    for acc, hl in computed.items():
+        assert dict(stored[acc].components) == pytest.approx({k: v.score for k, v in hl.components.items()}, abs=1e-2)
+    assert stored["B"].components.get("seats") is None and "seats" in stored["B"].components  # no seat count: no score

@@ -7,12 +7,14 @@ Nothing here runs by itself: the sync's caller and the daily job call
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Sequence
 
-from sqlalchemy import Connection, Engine, delete, exists, func, insert, select
+from sqlalchemy import Connection, Engine, Text, cast, delete, exists, func, insert, select
 
 from metrics import schema
 from metrics.filters import NO_FILTERS, Filters
@@ -35,8 +37,39 @@ class SnapshotScore:
     day: date
     score: float | None
     band: str | None
-    components: dict[str, float | None]  # component -> score
+    components: Mapping[str, float | None]  # component -> score (stored: parsed on first use)
     stored: bool
+
+
+class StoredComponents(Mapping):
+    """A stored snapshot's component scores (component -> score), read from its JSON text on
+    first use."""
+
+    __slots__ = ("_text", "_scores")
+
+    def __init__(self, text: str | dict | None):
+        self._text = text
+        self._scores: dict[str, float | None] | None = None
+
+    def _parsed(self) -> dict[str, float | None]:
+        if self._scores is None:
+            raw = self._text
+            comps = (json.loads(raw) if isinstance(raw, str) else raw) or {}
+            self._scores = {k: (v or {}).get("score") for k, v in comps.items()
+                            if not k.startswith("_") and isinstance(v, dict)}
+        return self._scores
+
+    def __getitem__(self, key: str) -> float | None:
+        return self._parsed()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._parsed())
+
+    def __len__(self) -> int:
+        return len(self._parsed())
+
+    def __repr__(self) -> str:
+        return repr(self._parsed())
 
 
 def _snapshot_row(hl: AccountHealth) -> dict[str, Any]:
@@ -90,20 +123,16 @@ def scores_as_of(conn: Connection, day: date, filters: Filters = NO_FILTERS, set
                  *, account_ids: Sequence[str] | None = None, model: HealthModel | None = None) -> dict[str, SnapshotScore]:
     """Scores on ``day``: the stored snapshots when that day has them, else computed on the fly (backfill)."""
     if has_snapshots(conn, day):
-        stmt = select(h.c.account_id, h.c.score, h.c.band, h.c.components).where(h.c.day == day)
+        # The components as text, parsed only when read: a list or a portfolio of the whole book
+        # reads the scores and bands alone, and parsing every account's JSON cost more than the rest.
+        stmt = select(h.c.account_id, h.c.score, h.c.band, cast(h.c.components, Text)).where(h.c.day == day)
         if account_ids is not None:
             stmt = stmt.where(h.c.account_id.in_(list(account_ids)))
         cond = filters.account_condition()
         if cond is not None:
             stmt = stmt.where(h.c.account_id.in_(select(a.c.account_id).where(cond)))
-        out = {}
-        for r in conn.execute(stmt).mappings():
-            comps = r["components"] or {}
-            out[r["account_id"]] = SnapshotScore(
-                r["account_id"], day, r["score"], r["band"],
-                {k: (v or {}).get("score") for k, v in comps.items() if not k.startswith("_") and isinstance(v, dict)},
-                stored=True)
-        return out
+        return {r[0]: SnapshotScore(r[0], day, r[1], r[2], StoredComponents(r[3]), stored=True)
+                for r in conn.execute(stmt)}
     computed = score_accounts(conn, day, filters, settings, account_ids=account_ids, model=model,
                               paying_only=True)
     return {k: _as_snapshot(v) for k, v in computed.items()}
