@@ -161,3 +161,13 @@ def test_stored_scores_read_back_the_components_that_were_written(seeded):
     for acc, hl in computed.items():
         assert dict(stored[acc].components) == pytest.approx({k: v.score for k, v in hl.components.items()}, abs=1e-2)
     assert stored["B"].components.get("seats") is None and "seats" in stored["B"].components  # no seat count: no score
+
+
+def test_the_stored_portfolio_comes_in_the_risk_order_ties_by_the_larger_mrr(seeded):
+    _store(seeded, D, {"A": (60.0, "yellow"), "B": (60.0, "yellow"), "C": (80.0, "green")})
+    _store(seeded, THIRTY_BACK, {"C": (90.0, "green")})
+    pf = _portfolio(seeded)
+    # A and B tie at 60: A's 80,000 before B's 50,000; C green, down 10
+    assert [(r.account_id, r.change) for r in pf.rows] == [("A", None), ("B", None), ("C", -10.0)]
+    from metrics.health.views import _risk_key
+    assert list(pf.rows) == sorted(pf.rows, key=_risk_key)

@@ -49,7 +49,7 @@ def dict_rows(result) -> list[dict]:
     """A result's rows as plain dicts (the column names read once, not per row: a whole book
     is tens of thousands of rows)."""
     keys = tuple(result.keys())
-    return [dict(zip(keys, row)) for row in result]
+    return [dict(zip(keys, row)) for row in result.all()]
 
 
 def by_account(conn: Connection, stmt, column, ids: Sequence[str] | None) -> list[dict]:

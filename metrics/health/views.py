@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Connection, and_, exists, func, null, or_, select
+from sqlalchemy import Connection, and_, case, exists, func, null, or_, select
 
 from metrics import schema
 from metrics.active import active_on
@@ -212,13 +212,30 @@ def _stored_rows(conn: Connection, day: date, filters: Filters, before_day: date
     joined = h.outerjoin(a, a.c.account_id == h.c.account_id).outerjoin(mrr, mrr.c.account_id == h.c.account_id)
     if before_day is not None:
         joined = joined.outerjoin(hb, and_(hb.c.account_id == h.c.account_id, hb.c.day == before_day))
+    # The order of ``_risk_key``, sorted by the database (75k rows sort faster there than in Python).
+    rank = case(*((h.c.band == b, i) for i, b in enumerate(BANDS)), else_=len(BANDS))
+    within = case((rank < 2, func.coalesce(h.c.score, 0.0)), else_=func.coalesce(h.c.score - prev, 0.0))
     stmt = select(h.c.account_id, a.c.name, a.c.owner, mrr.c.mrr, h.c.score, h.c.band, prev,
-                  a.c.renewal_date).select_from(joined).where(h.c.day == day)
+                  a.c.renewal_date).select_from(joined).where(h.c.day == day).order_by(
+        rank, within, func.coalesce(mrr.c.mrr, 0.0).desc(), h.c.account_id)
     cond = filters.account_condition()
     if cond is not None:
         stmt = stmt.where(cond)
     return [PortfolioRow(r[0], r[1] if r[1] is not None else r[0], r[2], float(r[3] or 0), r[4], r[5], r[6],
                          as_date(r[7])) for r in conn.execute(stmt).all()]
+
+
+def _risk_key(r: PortfolioRow) -> tuple:
+    """Red, then yellow (each lowest score first), then green by fall, then the unscored; the larger
+    MRR first among equals, then the account id."""
+    rank = _RANKS.get(r.band or "", len(BANDS))
+    if rank < 2:
+        return (rank, r.score if r.score is not None else 0.0, -r.mrr, r.account_id)
+    change = r.score - r.previous if r.score is not None and r.previous is not None else 0.0
+    return (rank, change, -r.mrr, r.account_id)
+
+
+_RANKS = {b: i for i, b in enumerate(BANDS)}
 
 
 def portfolio(conn: Connection, day: date, filters: Filters = NO_FILTERS, settings: Settings | None = None,
@@ -239,6 +256,7 @@ def portfolio(conn: Connection, day: date, filters: Filters = NO_FILTERS, settin
         if stored_day is None and rows:
             before = scores_as_of(conn, target, filters, settings, model=model)
             rows = [replace(r, previous=before[r.account_id].score if r.account_id in before else None) for r in rows]
+            rows.sort(key=_risk_key)  # the green ones by their fall, known now
     else:
         computed = score_accounts(conn, day, filters, settings, model=model)
         if not computed:
@@ -253,17 +271,7 @@ def portfolio(conn: Connection, day: date, filters: Filters = NO_FILTERS, settin
             info = names.get(k, {})
             rows.append(PortfolioRow(k, info.get("name", k), info.get("owner"), hl.mrr, hl.score, hl.band, before.get(k),
                                      as_date(info.get("renewal_date"))))
-    ranks = {"red": 0, "yellow": 1, "green": 2}
-
-    def risk_key(r: PortfolioRow):
-        # red, then yellow (each lowest score first), then green by fall, then the unscored
-        rank = ranks.get(r.band or "", 3)
-        if rank < 2:
-            return (rank, r.score if r.score is not None else 0.0, -r.mrr)
-        change = r.score - r.previous if r.score is not None and r.previous is not None else 0.0
-        return (rank, change, -r.mrr)
-
-    rows.sort(key=risk_key)
+        rows.sort(key=_risk_key)  # the stored rows come sorted so
     counts = {b: 0 for b in BANDS}
     mrr = {b: 0.0 for b in BANDS}
     for r in rows:
