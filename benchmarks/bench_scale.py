@@ -22,7 +22,8 @@ Questions: customer churn (Oct 2026 and Sep 2026), NRR (both months), churn by s
 months per segment), the 12-month churn trend (Nov 2025 - Oct 2026), and the /health portfolio
 (every paying account's stored score today and 30 days before, its MRR today and name, at-risk
 first, counts and MRR per band). Each engine computes the score the same way: it reads the stored
-snapshots, none re-scores. csbot alone also answers the "at risk" and "health dropped" lists.
+snapshots, none re-scores. csbot alone also answers /health end to end (dispatch to the reply a
+Slack user reads) and the "at risk" and "health dropped" lists.
 
 Runs are interleaved (engine A, B, C, ... then A, B, C again) so that the load of a busy machine
 falls on every engine alike; after one warm-up round, the median of ``--runs`` is printed, wall
@@ -41,7 +42,7 @@ import sqlite3
 import statistics
 import sys
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -66,8 +67,7 @@ BEFORE = TODAY - timedelta(days=30)
 PERIOD = Period(date(2026, 10, 1), date(2026, 11, 1), "month")
 SPAN = Period(date(2025, 11, 1), date(2026, 11, 1), "months")
 QUESTIONS = ("customer churn", "NRR", "churn by segment", "churn 12 months", "/health portfolio",
-             "at-risk list", "health dropped list")
-CSBOT_ONLY = ("at-risk list", "health dropped list")
+             "/health answer end to end", "at-risk list", "health dropped list")
 DEFAULT_CACHE = "/tmp/csbot-bench-scale"
 DEFAULT_PG = "postgresql://127.0.0.1:5432/test"
 # The tables each engine other than csbot reads, and their columns.
@@ -146,11 +146,22 @@ def pg_engine(sqlite_path: Path, url: str | None, n: int):
 # ---- the questions, per engine --------------------------------------------------------------
 
 
-def csbot_questions(conn) -> dict[str, Callable[[], object]]:
+def csbot_questions(conn, engine) -> dict[str, Callable[[], object]]:
+    from commands.context import Context
+    from commands.router import dispatch
+    from metrics.db import Database
+
     settings = Settings()
+    db = Database(engine=engine, url=str(engine.url), embedded=False)
+    now = datetime(TODAY.year, TODAY.month, TODAY.day, 1, 0, tzinfo=timezone.utc)  # 10:00 in Tokyo
 
     def calc():
         return Calc(conn, settings, today=TODAY)
+
+    def answer():
+        reply = dispatch("/health", Context.create(db, settings, now=now))
+        assert reply.kind == "answer", reply.title
+        return reply
 
     return {
         "customer churn": lambda: compute_metric(conn, "customer_churn_rate", PERIOD, calc=calc()),
@@ -158,6 +169,7 @@ def csbot_questions(conn) -> dict[str, Callable[[], object]]:
         "churn by segment": lambda: breakdown(calc(), "customer_churn_rate", PERIOD, Filters(), "segment"),
         "churn 12 months": lambda: trend(calc(), "customer_churn_rate", SPAN, "month", Filters()),
         "/health portfolio": lambda: hm.portfolio(conn, TODAY),
+        "/health answer end to end": answer,
         "at-risk list": lambda: ml.band_list(conn, TODAY, Filters(), ("red", "yellow")),
         "health dropped list": lambda: ml.health_drop_list(conn, BEFORE, TODAY, 10, Filters()),
     }
@@ -331,11 +343,11 @@ def run_size(n: int, args) -> None:
     conns = []
     sq = sqlite.connect()
     conns.append(sq)
-    engines["csbot SQLite"] = csbot_questions(sq)
+    engines["csbot SQLite"] = csbot_questions(sq, sqlite)
     if pg is not None:
         pc = pg.connect()
         conns.append(pc)
-        engines["csbot PostgreSQL"] = csbot_questions(pc)
+        engines["csbot PostgreSQL"] = csbot_questions(pc, pg)
     try:
         t0 = time.perf_counter()
         engines["DuckDB tables"] = duckdb_questions(duckdb_on_tables(paths))
