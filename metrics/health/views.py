@@ -2,9 +2,13 @@
 ``compare_days`` before, what moved it), the portfolio by band with the accounts
 at risk (red, then yellow) first, and who dropped to red in a period.
 
-The portfolio reads today's stored snapshots when the day has them (one read
-instead of scoring every account again); the "before" side of the account view
-and the portfolio reads the snapshots of that day, or computes them.
+The portfolio reads today's stored snapshots when the day has them (one statement
+with the names, the MRR and the scores of the day before, sorted by the database,
+instead of scoring every account again). Its "before" side reads the snapshots of
+``compare_days`` before, or of the nearest earlier stored day within
+``SNAPSHOT_TOLERANCE_DAYS`` (``Portfolio.before_day`` names the day compared with),
+and computes the scores of ``compare_days`` before only when no such day is stored.
+The account view's "before" reads the snapshot of that day, or computes it.
 """
 
 from __future__ import annotations
