@@ -171,3 +171,40 @@ def test_the_stored_portfolio_comes_in_the_risk_order_ties_by_the_larger_mrr(see
     assert [(r.account_id, r.change) for r in pf.rows] == [("A", None), ("B", None), ("C", -10.0)]
     from metrics.health.views import _risk_key
     assert list(pf.rows) == sorted(pf.rows, key=_risk_key)
+
+
+# --------------------------------------------------------------------------- the health_score metric
+
+
+def test_the_health_score_metric_reads_the_days_snapshots_when_the_day_has_them(seeded):
+    from metrics.breakdown import breakdown
+    from metrics.calc import Calc
+    from metrics.periods import Period
+    from metrics.settings import Settings
+
+    # scores no computation gives (computed: A 61, B 35.71, C 86.11): the stored ones are read
+    _store(seeded, D, {"A": (40.0, "red"), "B": (80.0, "green"), "C": (60.0, "yellow")})
+    period = Period(date(2026, 11, 1), D, "range")
+    with seeded.connect() as conn:
+        res = hm.health_score_measure(Calc(conn, Settings(), today=D), period, Filters())
+        by_segment = breakdown(Calc(conn, Settings(), today=D), "health_score", period, Filters(), "segment")
+    assert res.value == 60.0 and res.parts["accounts"] == 3
+    # MRR on Nov 22 per band: A 80,000 red, B 50,000 green, C 20,000 yellow
+    assert (res.parts["red_mrr"], res.parts["yellow_mrr"], res.parts["green_mrr"]) == (80_000, 20_000, 50_000)
+    groups = {g.value: g.current.value for g in by_segment.groups}
+    assert groups == {"enterprise": 40.0, "smb": 70.0}  # A alone; B and C: (80 + 60) / 2
+    assert by_segment.total.value == 60.0
+
+
+def test_without_snapshots_that_day_the_metric_scores_the_book(seeded):
+    from metrics.calc import Calc
+    from metrics.periods import Period
+    from metrics.settings import Settings
+
+    _store(seeded, D - timedelta(days=1), {"A": (40.0, "red")})  # another day's snapshots are not this day's
+    with seeded.connect() as conn:
+        calc = Calc(conn, Settings(), today=D)
+        calc_model = hm.score_accounts(conn, D, Filters(), Settings())
+        res = hm.health_score_measure(calc, Period(date(2026, 11, 1), D, "range"), Filters())
+    assert res.parts["accounts"] == 3
+    assert res.value == pytest.approx(round(sum(x.score for x in calc_model.values()) / 3, 2))

@@ -17,6 +17,7 @@ from typing import Any, Sequence
 from sqlalchemy import Connection, Engine, Text, cast, delete, exists, func, insert, select
 
 from metrics import schema
+from metrics.active import active_on
 from metrics.filters import NO_FILTERS, Filters
 from metrics.health.model import HealthModel
 from metrics.health.score import AccountHealth, score_accounts
@@ -109,6 +110,40 @@ def stored_bands(conn: Connection, day: date, filters: Filters = NO_FILTERS) -> 
     if cond is not None:
         stmt = stmt.where(h.c.account_id.in_(select(a.c.account_id).where(cond)))
     return {r[0]: (r[1], r[2]) for r in conn.execute(stmt)}
+
+
+@dataclass(frozen=True)
+class StoredHealth:
+    """A paying account's stored score and band on a day, with its MRR that day (what the
+    ``health_score`` metric counts; the fields it reads of an ``AccountHealth``)."""
+
+    account_id: str
+    score: float | None
+    band: str | None
+    mrr: float
+
+
+def stored_book(conn: Connection, day: date, filters: Filters = NO_FILTERS) -> dict[str, StoredHealth]:
+    """Per account of ``day``'s snapshots passing ``filters``: its stored score and band and its MRR
+    on ``day`` (the subscriptions active that day, grouped once), in one statement."""
+    s = schema.subscriptions
+    mrr = select(s.c.account_id, func.sum(s.c.mrr).label("mrr")).where(active_on(day)).group_by(
+        s.c.account_id).subquery("mrr_on_day")
+    stmt = select(h.c.account_id, h.c.score, h.c.band, mrr.c.mrr).select_from(
+        h.outerjoin(mrr, mrr.c.account_id == h.c.account_id)).where(h.c.day == day)
+    cond = filters.account_condition()
+    if cond is not None:
+        stmt = stmt.where(h.c.account_id.in_(select(a.c.account_id).where(cond)))
+    return {r[0]: StoredHealth(r[0], r[1], r[2], float(r[3] or 0)) for r in conn.execute(stmt)}
+
+
+def book_scores(conn: Connection, day: date, filters: Filters = NO_FILTERS, settings: Settings | None = None,
+                *, model: HealthModel | None = None) -> dict[str, StoredHealth] | dict[str, AccountHealth]:
+    """Every paying account's health on ``day`` (``.score``, ``.band``, ``.mrr``): the day's stored
+    snapshots when the sync or the daily job wrote them, else scored now (``score_accounts``)."""
+    if has_snapshots(conn, day):
+        return stored_book(conn, day, filters)
+    return score_accounts(conn, day, filters, settings, model=model)
 
 
 def ensure_snapshots(engine: Engine, day: date, settings: Settings | None = None) -> int:
