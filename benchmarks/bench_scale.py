@@ -113,7 +113,10 @@ def export_csv(db: Path, folder: Path) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     done = folder / ".complete"
     paths = {name: folder / f"{name}.csv" for name in CSV_TABLES}
-    if done.exists():
+    con = sqlite3.connect(db)
+    stamp = f"{sd.VERSION} {con.execute('SELECT count(*) FROM health_snapshots').fetchone()[0]}"
+    con.close()
+    if done.exists() and done.read_text() == stamp:  # the same data set with the same snapshots
         return paths
     con = sqlite3.connect(db)
     for name, sql in CSV_TABLES.items():
@@ -124,7 +127,7 @@ def export_csv(db: Path, folder: Path) -> dict[str, Path]:
             while rows := cur.fetchmany(50_000):
                 w.writerows(rows)
     con.close()
-    done.write_text("ok")
+    done.write_text(stamp)
     return paths
 
 
