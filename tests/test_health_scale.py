@@ -208,3 +208,27 @@ def test_without_snapshots_that_day_the_metric_scores_the_book(seeded):
         res = hm.health_score_measure(calc, Period(date(2026, 11, 1), D, "range"), Filters())
     assert res.parts["accounts"] == 3
     assert res.value == pytest.approx(round(sum(x.score for x in calc_model.values()) / 3, 2))
+
+
+# --------------------------------------------------------------------------- who dropped to red
+
+
+def test_dropped_to_red_reads_only_the_accounts_red_in_the_period_and_their_band_before_it(seeded):
+    rows = {
+        "A": [(date(2026, 10, 1), "green"), (date(2026, 11, 1), "yellow"), (date(2026, 11, 17), "red")],  # fell from yellow
+        "B": [(date(2026, 11, 15), "red"), (date(2026, 11, 17), "red")],  # red already before the period
+        "C": [(date(2026, 11, 14), "green"), (date(2026, 11, 17), "red"), (date(2026, 11, 18), "green"),
+              (date(2026, 11, 20), "red")],  # first fell on the 17th, red again at the end
+    }
+    with seeded.begin() as conn:
+        conn.execute(schema.health_snapshots.insert(), [
+            {"account_id": acc, "day": d, "score": 40.0 if b == "red" else 70.0, "band": b, "components": {}}
+            for acc, seq in rows.items() for d, b in seq])
+        report = hm.dropped_to_red(conn, date(2026, 11, 16), date(2026, 11, 23), Filters(), None, today=D, model=MODEL)
+        smb = hm.dropped_to_red(conn, date(2026, 11, 16), date(2026, 11, 23), Filters(segment="smb"), None, today=D,
+                                model=MODEL)
+    assert report.from_snapshots is True
+    # A's band before the period is its latest snapshot within 60 days (Nov 1, yellow), not Oct 1's green
+    assert sorted((d.account_id, d.day, d.from_band) for d in report.drops) == [
+        ("A", date(2026, 11, 17), "yellow"), ("C", date(2026, 11, 17), "green")]
+    assert [(d.account_id, d.day) for d in smb.drops] == [("C", date(2026, 11, 17))]  # A is enterprise

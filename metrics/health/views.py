@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Connection, and_, case, exists, func, null, or_, select
+from sqlalchemy import Connection, and_, case, exists, func, null, or_, select, union_all
 
 from metrics import schema
 from metrics.active import active_on
@@ -328,12 +328,22 @@ def dropped_to_red(conn: Connection, start: date, end: date, filters: Filters = 
                      exists().where(h.c.day < start, h.c.day >= start - timedelta(days=60)))
     cond = filters.account_condition()
     if all(conn.execute(covered).one()):
-        prev_band = func.lag(h.c.band).over(partition_by=h.c.account_id, order_by=h.c.day)
-        seq = select(h.c.account_id, h.c.day, h.c.band, h.c.score, prev_band.label("prev_band")).where(
-            h.c.day >= start - timedelta(days=60), h.c.day < last)
+        # Only an account red on a day of the period can have dropped, and the band it fell from is
+        # its previous snapshot: the period's snapshots of those accounts and, before the period, the
+        # latest of each within 60 days (daily snapshots of a whole book over 60 days are millions of rows).
+        red = select(h.c.account_id).where(h.c.day >= start, h.c.day < last, h.c.band == "red")
         if cond is not None:
-            seq = seq.where(h.c.account_id.in_(select(a.c.account_id).where(cond)))
-        q = seq.subquery("seq")
+            red = red.where(h.c.account_id.in_(select(a.c.account_id).where(cond)))
+        prior_day = select(h.c.account_id, func.max(h.c.day).label("day")).where(
+            h.c.day < start, h.c.day >= start - timedelta(days=60), h.c.account_id.in_(red)).group_by(
+            h.c.account_id).subquery("prior_day")
+        prior = select(h.c.account_id, h.c.day, h.c.band, h.c.score).join(
+            prior_day, and_(prior_day.c.account_id == h.c.account_id, prior_day.c.day == h.c.day))
+        during = select(h.c.account_id, h.c.day, h.c.band, h.c.score).where(
+            h.c.day >= start, h.c.day < last, h.c.account_id.in_(red))
+        both = union_all(prior, during).subquery("bands")
+        prev_band = func.lag(both.c.band).over(partition_by=both.c.account_id, order_by=both.c.day)
+        q = select(both.c.account_id, both.c.day, both.c.band, both.c.score, prev_band.label("prev_band")).subquery("seq")
         stmt = select(q.c.account_id, q.c.day, q.c.prev_band, q.c.score).where(
             q.c.day >= start, q.c.band == "red", or_(q.c.prev_band.is_(None), q.c.prev_band != "red"),
             q.c.prev_band.is_not(None)).order_by(q.c.day)
