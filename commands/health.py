@@ -446,20 +446,23 @@ def _portfolio(req: Request, day: date, filters: Filters, model: hm.HealthModel,
     body = tuple((r.name, f"{_score_text(r.score)} {BAND_EMOJI[r.band]}",
                   "—" if r.change is None else f"{round(r.change):+d}", fmt.money(r.mrr, currency), r.owner or "—")
                  for r in shown)
-    table = Table(columns=t_list("health.portfolio_columns", lang, days=COMPARE_DAYS), rows=body,
+    days = (pf.day - pf.before_day).days  # COMPARE_DAYS, or more when compared with the nearest earlier snapshots
+    table = Table(columns=t_list("health.portfolio_columns", lang, days=days), rows=body,
                   total_rows=len(risky) if risky else pf.total, title=table_title)
     total_mrr = sum(pf.mrr.values())
     lines = []
     if total_mrr:
         share = sum(pf.mrr[b] for b in hm.RISKY_BANDS) / total_mrr
         lines.append(t("health.risky_mrr_share", lang, share=fmt.percent(share)))
+    if days != COMPARE_DAYS:
+        lines.append(t("health.compared_with", lang, day=fmt.day(pf.before_day, lang, year=True), days=COMPARE_DAYS))
     falling = [r for r in pf.rows if r.band == "green" and r.change is not None and r.change <= -FALLING_POINTS]
     if falling:
         names = t("health.sep_names", lang).join(
             t("health.falling_one", lang, name=r.name, change=f"{round(r.change):+d}")
             for r in falling[:FALLING_NAMES])
         more = len(falling) - FALLING_NAMES
-        lines.append(_counted("health.falling_green", len(falling), lang, days=COMPARE_DAYS, points=FALLING_POINTS,
+        lines.append(_counted("health.falling_green", len(falling), lang, days=days, points=FALLING_POINTS,
                               names=names + (t("health.falling_more", lang, more=more) if more > 0 else "")))
     chart = Chart(kind="donut", title=t("health.chart_bands", lang), subtitle=fmt.day(day, lang, year=True),
                   labels=tuple(band_label(b, lang) for b in hm.BANDS), roles=tuple(f"band_{b}" for b in hm.BANDS),
@@ -469,8 +472,8 @@ def _portfolio(req: Request, day: date, filters: Filters, model: hm.HealthModel,
     period_text = fmt.day(day, lang, year=True) + (f" · {scope}" if scope else "")
     return Reply(title=title, summary=title, language=lang, period=period_text, figures=figures, lines=tuple(lines),
                  table=table, chart=chart, buttons=buttons, revenue=True,
-                 data={"day": day.isoformat(), "accounts": pf.total, "mean_score": pf.mean_score, "counts": c,
-                       "mrr": pf.mrr, "at_risk": [r.account_id for r in risky]})
+                 data={"day": day.isoformat(), "compared_with": pf.before_day.isoformat(), "accounts": pf.total,
+                       "mean_score": pf.mean_score, "counts": c, "mrr": pf.mrr, "at_risk": [r.account_id for r in risky]})
 
 
 # --------------------------------------------------------------------------- dropped to red

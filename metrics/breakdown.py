@@ -29,7 +29,7 @@ from metrics.catalog import MetricInfo
 from metrics.compute import measure
 from metrics.filters import Filters
 from metrics.grouping import DIMENSIONS, MissingValue, filters_for, group_key, labels
-from metrics.health.score import score_accounts
+from metrics.health.snapshots import book_scores
 from metrics.periods import Period, add_months, month_start, quarter_start, week_start
 
 logger = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ def _health(calc, period, prev, filters, by, scope):
     for p in (period, prev):
         day = _health_day(calc, p)
         scores = calc.memo(("health_scores", day, filters),
-                           lambda day=day: score_accounts(calc.conn, day, filters, calc.settings))
+                           lambda day=day: book_scores(calc.conn, day, filters, calc.settings))
         groups: dict = {}
         for account_id, x in scores.items():
             groups.setdefault(key_of.get(account_id), {})[account_id] = x

@@ -36,12 +36,19 @@ from metrics.health.model import (
 from metrics.health.score import AccountHealth, combine, score_accounts
 from metrics.health.snapshots import (
     SnapshotScore,
+    StoredComponents,
+    StoredHealth,
+    book_scores,
     ensure_snapshots,
     has_snapshots,
     scores_as_of,
+    snapshot_day_near,
+    stored_bands,
+    stored_book,
     write_snapshots,
 )
 from metrics.health.views import (
+    SNAPSHOT_TOLERANCE_DAYS,
     AccountFacts,
     AccountView,
     Drop,
@@ -55,10 +62,12 @@ from metrics.health.views import (
 )
 
 __all__ = [
-    "BANDS", "COMPONENTS", "DEFAULT_MODEL_PATH", "RISKY_BANDS",
+    "BANDS", "COMPONENTS", "DEFAULT_MODEL_PATH", "RISKY_BANDS", "SNAPSHOT_TOLERANCE_DAYS",
     "AccountFacts", "AccountHealth", "AccountView", "BacktestMonth", "BacktestResult", "ComponentScore", "Curve",
-    "Drop", "DropReport", "HealthModel", "HealthModelError", "Portfolio", "PortfolioRow", "SnapshotScore",
-    "account_facts", "account_view", "backtest", "combine", "dropped_to_red", "ensure_snapshots", "has_snapshots",
+    "Drop", "DropReport", "HealthModel", "HealthModelError", "Portfolio", "PortfolioRow", "SnapshotScore", "StoredComponents",
+    "StoredHealth",
+    "account_facts", "account_view", "backtest", "book_scores", "combine", "dropped_to_red", "ensure_snapshots", "has_snapshots",
     "health_score_measure", "load_model", "model_for", "nps_value", "parse_model", "portfolio", "roc_auc",
-    "rounded", "score_accounts", "scores_as_of", "write_snapshots",
+    "rounded", "score_accounts", "scores_as_of", "snapshot_day_near", "stored_bands", "stored_book",
+    "write_snapshots",
 ]

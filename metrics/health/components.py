@@ -23,7 +23,7 @@ from metrics import schema
 from metrics.active import active_on
 from metrics.filters import Filters
 from metrics.health.model import HealthModel
-from metrics.health.sql import IN_CHUNK, as_date, as_datetime, by_account, midnight
+from metrics.health.sql import IN_CHUNK, as_date, as_datetime, by_account, dict_rows, midnight
 
 a = schema.accounts
 s = schema.subscriptions
@@ -86,7 +86,7 @@ def population(conn: Connection, day: date, filters: Filters, model: HealthModel
     cond = filters.account_condition()
     if cond is not None:
         stmt = stmt.where(cond)
-    return list(conn.execute(stmt).mappings())
+    return dict_rows(conn.execute(stmt))
 
 
 def _usage_rows(conn: Connection, day: date, trend_days: int, ids: Sequence[str] | None) -> dict[str, dict]:
@@ -102,7 +102,7 @@ def _usage_rows(conn: Connection, day: date, trend_days: int, ids: Sequence[str]
         func.count(func.distinct(case((u.c.day >= d30, u.c.user_id), else_=None))).label("mau"),
         func.max(u.c.day).label("last_day"),
     ).where(u.c.day >= min(prev, day - timedelta(days=_ACTIVE_WINDOW)), u.c.day < day).group_by(u.c.account_id)
-    return {r["account_id"]: dict(r) for r in by_account(conn, stmt, u.c.account_id, ids)}
+    return {r["account_id"]: r for r in by_account(conn, stmt, u.c.account_id, ids)}
 
 
 
@@ -137,9 +137,9 @@ def _nps_rows(conn: Connection, day: date, lookback: int, ids: Sequence[str] | N
         func.max(r.c.responded_at).label("last_at"),
         func.max(case((r.c.score <= 6, r.c.responded_at), else_=None)).label("last_detractor_at"),
     ).where(r.c.rn == 1).group_by(r.c.account_id)
-    rows = conn.execute(stmt).mappings()
+    rows = dict_rows(conn.execute(stmt))
     wanted = None if ids is None else set(ids)
-    return {x["account_id"]: dict(x) for x in rows if wanted is None or x["account_id"] in wanted}
+    return {x["account_id"]: x for x in rows if wanted is None or x["account_id"] in wanted}
 
 
 def _ticket_rows(conn: Connection, day: date, ids: Sequence[str] | None) -> dict[str, dict]:
@@ -156,7 +156,7 @@ def _ticket_rows(conn: Connection, day: date, ids: Sequence[str] | None) -> dict
         func.sum(case((prio == "high", 1), else_=0)).label("high"),
         func.min(t.c.opened_at).label("oldest_opened_at"),
     ).where(still_open).group_by(t.c.account_id)
-    return {r["account_id"]: dict(r) for r in by_account(conn, stmt, t.c.account_id, ids)}
+    return {r["account_id"]: r for r in by_account(conn, stmt, t.c.account_id, ids)}
 
 
 def _onboarding_rows(conn: Connection, day: date, milestones: Sequence[str], ids: Sequence[str] | None) -> dict[str, dict]:
@@ -165,7 +165,7 @@ def _onboarding_rows(conn: Connection, day: date, milestones: Sequence[str], ids
         func.count(func.distinct(o.c.milestone)).label("done"),
         func.max(o.c.completed_at).label("last_at"),
     ).where(o.c.completed_at < midnight(day), o.c.milestone.in_(list(milestones))).group_by(o.c.account_id)
-    return {r["account_id"]: dict(r) for r in by_account(conn, stmt, o.c.account_id, ids)}
+    return {r["account_id"]: r for r in by_account(conn, stmt, o.c.account_id, ids)}
 
 
 def _tracked(conn: Connection, day: date) -> tuple[bool, bool, bool]:

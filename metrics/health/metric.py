@@ -12,15 +12,16 @@ from typing import Any
 from metrics.calc import Calc, Measurement
 from metrics.filters import Filters
 from metrics.health.model import BANDS
-from metrics.health.score import score_accounts
+from metrics.health.snapshots import book_scores
 from metrics.periods import Period
 
 
 def health_score_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
-    """Mean score as of the period's end (capped at the answer's today), parts per band."""
+    """Mean score as of the period's end (capped at the answer's today), parts per band: from the
+    day's stored snapshots when there are some, else every paying account scored now."""
     day = min(period.end, calc.today)
     scores = calc.memo(("health_scores", day, filters),
-                       lambda: score_accounts(calc.conn, day, filters, calc.settings))
+                       lambda: book_scores(calc.conn, day, filters, calc.settings))
     counts = {b: 0 for b in BANDS}
     mrr = {b: 0.0 for b in BANDS}
     values = []

@@ -14,7 +14,9 @@ import math
 import os
 import re
 import tomllib
+from bisect import bisect_left
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +39,21 @@ class Curve:
 
     points: tuple[tuple[float, float], ...]
 
+    @cached_property
+    def _xs(self) -> tuple[float, ...]:
+        return tuple(p[0] for p in self.points)
+
     def __call__(self, x: float) -> float:
+        # A whole book is scored at once (hundreds of thousands of calls): find the segment by
+        # bisection; x in (x0, x1] lies on the segment ending at x1, as a walk from the left finds it.
         pts = self.points
         if x <= pts[0][0]:
             return float(pts[0][1])
-        for (x0, y0), (x1, y1) in zip(pts, pts[1:]):
-            if x <= x1:
-                return float(y0 + (y1 - y0) * (x - x0) / (x1 - x0))
-        return float(pts[-1][1])
+        i = bisect_left(self._xs, x)
+        if i == len(pts):
+            return float(pts[-1][1])
+        (x0, y0), (x1, y1) = pts[i - 1], pts[i]
+        return float(y0 + (y1 - y0) * (x - x0) / (x1 - x0))
 
 
 @dataclass(frozen=True)

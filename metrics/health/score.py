@@ -79,11 +79,20 @@ def combine(account_id: str, day: date, comps: dict[str, ComponentScore], model:
     """The weighted mean of the component scores; components without data are left out
     and the remaining weights renormalised."""
     weights = model.weights_for(onboarding_phase)
-    used = {k: w for k, w in weights.items() if w > 0 and comps.get(k) is not None and comps[k].score is not None}
-    left_out = tuple(k for k in COMPONENTS if weights.get(k, 0) > 0 and (comps.get(k) is None or comps[k].score is None))
+    # One pass over the components (a whole book is scored at once): weighted sum of the scored
+    # ones, the weighted ones without data left out.
+    used: dict[str, float] = {}
+    weighted = 0.0
+    for k, w in weights.items():
+        if w > 0:
+            comp = comps.get(k)
+            if comp is not None and comp.score is not None:
+                used[k] = w
+                weighted += comp.score * w
+    left_out = tuple(k for k in COMPONENTS if weights.get(k, 0) > 0 and k not in used)
     total = sum(used.values())
     if total > 0:
-        score = sum(comps[k].score * w for k, w in used.items()) / total  # type: ignore[operator]
+        score = weighted / total
         norm = {k: w / total for k, w in used.items()}
     else:
         score, norm = None, {}

@@ -7,17 +7,21 @@ Nothing here runs by itself: the sync's caller and the daily job call
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Sequence
 
-from sqlalchemy import Connection, Engine, delete, exists, insert, select
+from sqlalchemy import Connection, Engine, Text, cast, delete, exists, func, insert, select
 
 from metrics import schema
+from metrics.active import active_on
 from metrics.filters import NO_FILTERS, Filters
 from metrics.health.model import HealthModel
 from metrics.health.score import AccountHealth, score_accounts
+from metrics.health.sql import as_date
 from metrics.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -34,8 +38,39 @@ class SnapshotScore:
     day: date
     score: float | None
     band: str | None
-    components: dict[str, float | None]  # component -> score
+    components: Mapping[str, float | None]  # component -> score (stored: parsed on first use)
     stored: bool
+
+
+class StoredComponents(Mapping):
+    """A stored snapshot's component scores (component -> score), read from its JSON text on
+    first use."""
+
+    __slots__ = ("_text", "_scores")
+
+    def __init__(self, text: str | dict | None):
+        self._text = text
+        self._scores: dict[str, float | None] | None = None
+
+    def _parsed(self) -> dict[str, float | None]:
+        if self._scores is None:
+            raw = self._text
+            comps = (json.loads(raw) if isinstance(raw, str) else raw) or {}
+            self._scores = {k: (v or {}).get("score") for k, v in comps.items()
+                            if not k.startswith("_") and isinstance(v, dict)}
+        return self._scores
+
+    def __getitem__(self, key: str) -> float | None:
+        return self._parsed()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._parsed())
+
+    def __len__(self) -> int:
+        return len(self._parsed())
+
+    def __repr__(self) -> str:
+        return repr(self._parsed())
 
 
 def _snapshot_row(hl: AccountHealth) -> dict[str, Any]:
@@ -60,6 +95,57 @@ def has_snapshots(conn: Connection, day: date) -> bool:
     return bool(conn.execute(select(exists().where(h.c.day == day))).scalar())
 
 
+def snapshot_day_near(conn: Connection, day: date, tolerance_days: int) -> date | None:
+    """``day`` when it has stored snapshots, else the latest earlier day with snapshots no more than
+    ``tolerance_days`` before it; None when there is none (one indexed statement)."""
+    found = conn.execute(select(func.max(h.c.day)).where(
+        h.c.day <= day, h.c.day >= day - timedelta(days=max(0, tolerance_days)))).scalar()
+    return as_date(found)
+
+
+def stored_bands(conn: Connection, day: date, filters: Filters = NO_FILTERS) -> dict[str, tuple[float | None, str | None]]:
+    """Per account passing ``filters``: (score, band) stored for ``day`` (no components: a lean read)."""
+    stmt = select(h.c.account_id, h.c.score, h.c.band).where(h.c.day == day)
+    cond = filters.account_condition()
+    if cond is not None:
+        stmt = stmt.where(h.c.account_id.in_(select(a.c.account_id).where(cond)))
+    return {r[0]: (r[1], r[2]) for r in conn.execute(stmt)}
+
+
+@dataclass(frozen=True)
+class StoredHealth:
+    """A paying account's stored score and band on a day, with its MRR that day (what the
+    ``health_score`` metric counts; the fields it reads of an ``AccountHealth``)."""
+
+    account_id: str
+    score: float | None
+    band: str | None
+    mrr: float
+
+
+def stored_book(conn: Connection, day: date, filters: Filters = NO_FILTERS) -> dict[str, StoredHealth]:
+    """Per account of ``day``'s snapshots passing ``filters``: its stored score and band and its MRR
+    on ``day`` (the subscriptions active that day, grouped once), in one statement."""
+    s = schema.subscriptions
+    mrr = select(s.c.account_id, func.sum(s.c.mrr).label("mrr")).where(active_on(day)).group_by(
+        s.c.account_id).subquery("mrr_on_day")
+    stmt = select(h.c.account_id, h.c.score, h.c.band, mrr.c.mrr).select_from(
+        h.outerjoin(mrr, mrr.c.account_id == h.c.account_id)).where(h.c.day == day)
+    cond = filters.account_condition()
+    if cond is not None:
+        stmt = stmt.where(h.c.account_id.in_(select(a.c.account_id).where(cond)))
+    return {r[0]: StoredHealth(r[0], r[1], r[2], float(r[3] or 0)) for r in conn.execute(stmt)}
+
+
+def book_scores(conn: Connection, day: date, filters: Filters = NO_FILTERS, settings: Settings | None = None,
+                *, model: HealthModel | None = None) -> dict[str, StoredHealth] | dict[str, AccountHealth]:
+    """Every paying account's health on ``day`` (``.score``, ``.band``, ``.mrr``): the day's stored
+    snapshots when the sync or the daily job wrote them, else scored now (``score_accounts``)."""
+    if has_snapshots(conn, day):
+        return stored_book(conn, day, filters)
+    return score_accounts(conn, day, filters, settings, model=model)
+
+
 def ensure_snapshots(engine: Engine, day: date, settings: Settings | None = None) -> int:
     """Write ``day``'s snapshots unless they exist. Returns how many rows were written (0: already there)."""
     with engine.begin() as conn:
@@ -72,20 +158,16 @@ def scores_as_of(conn: Connection, day: date, filters: Filters = NO_FILTERS, set
                  *, account_ids: Sequence[str] | None = None, model: HealthModel | None = None) -> dict[str, SnapshotScore]:
     """Scores on ``day``: the stored snapshots when that day has them, else computed on the fly (backfill)."""
     if has_snapshots(conn, day):
-        stmt = select(h.c.account_id, h.c.score, h.c.band, h.c.components).where(h.c.day == day)
+        # The components as text, parsed only when read: a list or a portfolio of the whole book
+        # reads the scores and bands alone, and parsing every account's JSON cost more than the rest.
+        stmt = select(h.c.account_id, h.c.score, h.c.band, cast(h.c.components, Text)).where(h.c.day == day)
         if account_ids is not None:
             stmt = stmt.where(h.c.account_id.in_(list(account_ids)))
         cond = filters.account_condition()
         if cond is not None:
             stmt = stmt.where(h.c.account_id.in_(select(a.c.account_id).where(cond)))
-        out = {}
-        for r in conn.execute(stmt).mappings():
-            comps = r["components"] or {}
-            out[r["account_id"]] = SnapshotScore(
-                r["account_id"], day, r["score"], r["band"],
-                {k: (v or {}).get("score") for k, v in comps.items() if not k.startswith("_") and isinstance(v, dict)},
-                stored=True)
-        return out
+        return {r[0]: SnapshotScore(r[0], day, r[1], r[2], StoredComponents(r[3]), stored=True)
+                for r in conn.execute(stmt)}
     computed = score_accounts(conn, day, filters, settings, account_ids=account_ids, model=model,
                               paying_only=True)
     return {k: _as_snapshot(v) for k, v in computed.items()}

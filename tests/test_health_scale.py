@@ -1,0 +1,232 @@
+"""The /health portfolio at scale reads stored snapshots instead of re-scoring the book, and stays
+honest about it: when the day ``compare_days`` back has no snapshots, it compares with the nearest
+earlier stored day within the tolerance and names that day; beyond it, it scores that day.
+
+On the hand-made accounts of test_health (its model; today is 2026-11-22). Today's snapshots are
+written by ``write_snapshots`` (A 61.0 yellow, B 2500/70 = 35.71 red, C 86.11 green, as
+test_health computes them by hand); the earlier snapshots are hand-made rows whose scores no
+computation would give, so a test sees which side was read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, timedelta
+
+import pytest
+from test_health import MODEL, MODEL_TEXT, D, seed
+
+from metrics import health as hm
+from metrics import schema
+from metrics.filters import Filters
+from metrics.health.views import SNAPSHOT_TOLERANCE_DAYS
+
+THIRTY_BACK = D - timedelta(days=30)  # 2026-10-23
+
+
+@pytest.fixture
+def seeded(engine):
+    seed(engine)
+    return engine
+
+
+def _store(engine, day: date, scores: dict[str, tuple[float, str]]) -> None:
+    with engine.begin() as conn:
+        conn.execute(schema.health_snapshots.insert(), [
+            {"account_id": acc, "day": day, "score": score, "band": band, "components": {}}
+            for acc, (score, band) in scores.items()])
+
+
+def _today_stored(engine) -> None:
+    with engine.begin() as conn:
+        assert hm.write_snapshots(conn, D, None, model=MODEL) == 3
+
+
+def _portfolio(engine, filters: Filters = Filters()):
+    with engine.connect() as conn:
+        return hm.portfolio(conn, D, filters, None, model=MODEL)
+
+
+def test_without_snapshots_30_days_back_the_nearest_earlier_stored_day_is_compared_and_named(seeded):
+    _today_stored(seeded)
+    _store(seeded, D - timedelta(days=33), {"A": (70.0, "yellow"), "B": (30.0, "red")})  # Oct 20; C did not pay yet
+    pf = _portfolio(seeded)
+    assert pf.before_day == date(2026, 10, 20) and pf.before_stored is True
+    rows = {r.account_id: r for r in pf.rows}
+    assert rows["A"].previous == 70.0 and rows["A"].change == pytest.approx(61.0 - 70.0)
+    assert rows["B"].previous == 30.0 and rows["B"].change == pytest.approx(2500 / 70 - 30.0, abs=1e-3)  # stored: 4 decimals
+    assert rows["C"].previous is None and rows["C"].change is None
+    # red first, then yellow, then green; counts and MRR per band from today's snapshots
+    assert [r.account_id for r in pf.rows] == ["B", "A", "C"]
+    assert pf.counts == {"red": 1, "yellow": 1, "green": 1}
+    assert pf.mrr == {"red": 50_000.0, "yellow": 80_000.0, "green": 20_000.0}
+    assert pf.mean_score == pytest.approx((61.0 + 2500 / 70 + (1000 + (100 - 100 / 6) * 50) / 60) / 3, abs=1e-3)
+
+
+def test_the_exact_day_30_days_back_wins_over_an_earlier_one(seeded):
+    _today_stored(seeded)
+    _store(seeded, D - timedelta(days=33), {"A": (70.0, "yellow")})
+    _store(seeded, THIRTY_BACK, {"A": (55.0, "yellow")})
+    _store(seeded, D - timedelta(days=29), {"A": (99.0, "green")})  # later than 30 days back: never used
+    pf = _portfolio(seeded)
+    assert pf.before_day == THIRTY_BACK and pf.before_stored is True
+    assert {r.account_id: r.previous for r in pf.rows}["A"] == 55.0
+
+
+def test_beyond_the_tolerance_the_day_30_days_back_is_scored_not_guessed(seeded):
+    _today_stored(seeded)
+    _store(seeded, THIRTY_BACK - timedelta(days=SNAPSHOT_TOLERANCE_DAYS + 1), {"A": (70.0, "yellow")})
+    pf = _portfolio(seeded)
+    assert pf.before_day == THIRTY_BACK and pf.before_stored is False
+    with seeded.connect() as conn:
+        then = hm.score_accounts(conn, THIRTY_BACK, Filters(), None, model=MODEL)
+    # on Oct 23 A and B paid, C did not: their computed scores, never the stale 70
+    assert set(then) == {"A", "B"}
+    assert {r.account_id: r.previous for r in pf.rows} == {"A": then["A"].score, "B": then["B"].score, "C": None}
+    assert {r.account_id: r.previous for r in pf.rows}["A"] != 70.0
+
+
+def test_computed_today_with_a_stored_earlier_day_still_names_that_day(seeded):
+    _store(seeded, D - timedelta(days=35), {"A": (70.0, "yellow"), "B": (30.0, "red")})
+    pf = _portfolio(seeded)  # no snapshot today: today's side is scored
+    assert pf.before_day == D - timedelta(days=35) and pf.before_stored is True
+    rows = {r.account_id: r for r in pf.rows}
+    assert rows["A"].score == pytest.approx(61.0) and rows["A"].previous == 70.0
+    assert rows["B"].score == pytest.approx(2500 / 70) and rows["B"].previous == 30.0
+
+
+def test_stored_and_computed_portfolios_agree_on_every_row(seeded):
+    _store(seeded, D - timedelta(days=33), {"A": (70.0, "yellow"), "B": (30.0, "red")})
+    computed = _portfolio(seeded)
+    _today_stored(seeded)
+    stored = _portfolio(seeded)
+    assert [(r.account_id, r.name, r.owner, r.mrr, r.band, r.previous, r.renewal_date) for r in stored.rows] == \
+        [(r.account_id, r.name, r.owner, r.mrr, r.band, r.previous, r.renewal_date) for r in computed.rows]
+    assert [r.score for r in stored.rows] == pytest.approx([r.score for r in computed.rows], abs=1e-3)
+    assert {r.account_id: r.renewal_date for r in stored.rows}["A"] == date(2027, 1, 1)  # read back as a date
+
+
+def test_filters_limit_the_stored_portfolio_and_its_before_side(seeded):
+    _today_stored(seeded)
+    _store(seeded, D - timedelta(days=31), {"A": (70.0, "yellow"), "B": (30.0, "red")})
+    pf = _portfolio(seeded, Filters(owner=("U0BOB",)))
+    assert {r.account_id for r in pf.rows} == {"B", "C"}
+    assert {r.account_id: r.previous for r in pf.rows} == {"B": 30.0, "C": None}
+    assert pf.counts == {"red": 1, "yellow": 0, "green": 1}
+
+
+# --------------------------------------------------------------------------- what the user reads
+
+
+@pytest.fixture
+def settings(settings, tmp_path):
+    path = tmp_path / "health_model.toml"
+    path.write_text(MODEL_TEXT, encoding="utf-8")
+    return replace(settings, health_model=path)
+
+
+def test_the_answer_names_the_day_it_compares_with_in_english_and_japanese(seeded, ask):
+    _today_stored(seeded)
+    _store(seeded, D - timedelta(days=33), {"A": (70.0, "yellow"), "B": (30.0, "red")})
+    reply = ask("/health")
+    assert reply.kind == "answer", reply.title
+    assert reply.data["compared_with"] == "2026-10-20"
+    assert reply.table.columns[2] == "33-day change"
+    assert any("Oct 20, 2026" in line and "30 days ago" in line for line in reply.lines)
+    assert {row[0]: row[2] for row in reply.table.rows}["Acme Corp"] == "-9"
+    ja = ask("ヘルス")
+    assert ja.language == "ja" and ja.table.columns[2] == "33日の変化"
+    assert any("2026年10月20日" in line and "30日前" in line for line in ja.lines)
+
+
+def test_the_answer_says_nothing_extra_when_it_compares_with_30_days_back(seeded, ask):
+    _today_stored(seeded)
+    _store(seeded, THIRTY_BACK, {"A": (70.0, "yellow")})
+    reply = ask("/health")
+    assert reply.data["compared_with"] == THIRTY_BACK.isoformat()
+    assert reply.table.columns[2] == "30-day change"
+    assert not any("measured from" in line for line in reply.lines)
+
+
+def test_stored_scores_read_back_the_components_that_were_written(seeded):
+    _today_stored(seeded)
+    with seeded.connect() as conn:
+        stored = hm.scores_as_of(conn, D, Filters(), None, model=MODEL)
+        computed = hm.score_accounts(conn, D, Filters(), None, model=MODEL)
+    assert all(x.stored for x in stored.values())
+    # A by hand (test_health): usage 60, seats 40, last activity 90, NPS 50, support 30, revenue 80, onboarding 100
+    assert dict(stored["A"].components) == pytest.approx(
+        {"usage": 60.0, "seats": 40.0, "last_activity": 90.0, "nps": 50.0, "support": 30.0, "revenue": 80.0,
+         "onboarding": 100.0})
+    for acc, hl in computed.items():
+        assert dict(stored[acc].components) == pytest.approx({k: v.score for k, v in hl.components.items()}, abs=1e-2)
+    assert stored["B"].components.get("seats") is None and "seats" in stored["B"].components  # no seat count: no score
+
+
+def test_the_stored_portfolio_comes_in_the_risk_order_ties_by_the_larger_mrr(seeded):
+    _store(seeded, D, {"A": (60.0, "yellow"), "B": (60.0, "yellow"), "C": (80.0, "green")})
+    _store(seeded, THIRTY_BACK, {"C": (90.0, "green")})
+    pf = _portfolio(seeded)
+    # A and B tie at 60: A's 80,000 before B's 50,000; C green, down 10
+    assert [(r.account_id, r.change) for r in pf.rows] == [("A", None), ("B", None), ("C", -10.0)]
+    from metrics.health.views import _risk_key
+    assert list(pf.rows) == sorted(pf.rows, key=_risk_key)
+
+
+# --------------------------------------------------------------------------- the health_score metric
+
+
+def test_the_health_score_metric_reads_the_days_snapshots_when_the_day_has_them(seeded):
+    from metrics.breakdown import breakdown
+    from metrics.calc import Calc
+    from metrics.periods import Period
+    from metrics.settings import Settings
+
+    # scores no computation gives (computed: A 61, B 35.71, C 86.11): the stored ones are read
+    _store(seeded, D, {"A": (40.0, "red"), "B": (80.0, "green"), "C": (60.0, "yellow")})
+    period = Period(date(2026, 11, 1), D, "range")
+    with seeded.connect() as conn:
+        res = hm.health_score_measure(Calc(conn, Settings(), today=D), period, Filters())
+        by_segment = breakdown(Calc(conn, Settings(), today=D), "health_score", period, Filters(), "segment")
+    assert res.value == 60.0 and res.parts["accounts"] == 3
+    # MRR on Nov 22 per band: A 80,000 red, B 50,000 green, C 20,000 yellow
+    assert (res.parts["red_mrr"], res.parts["yellow_mrr"], res.parts["green_mrr"]) == (80_000, 20_000, 50_000)
+    groups = {g.value: g.current.value for g in by_segment.groups}
+    assert groups == {"enterprise": 40.0, "smb": 70.0}  # A alone; B and C: (80 + 60) / 2
+    assert by_segment.total.value == 60.0
+
+
+def test_without_snapshots_that_day_the_metric_scores_the_book(seeded, settings):
+    from metrics.calc import Calc
+    from metrics.periods import Period
+
+    _store(seeded, D - timedelta(days=1), {"A": (40.0, "red")})  # another day's snapshots are not this day's
+    with seeded.connect() as conn:  # settings name the test model (the fixture above)
+        res = hm.health_score_measure(Calc(conn, settings, today=D), Period(date(2026, 11, 1), D, "range"), Filters())
+    # scored as of Nov 22 (test_health, by hand): A 61.0, B 2500/70, C (1000 + (100 - 100/6) x 50) / 60
+    assert res.parts["accounts"] == 3
+    assert res.value == pytest.approx((61.0 + 2500 / 70 + (1000 + (100 - 100 / 6) * 50) / 60) / 3, abs=0.01)
+
+
+# --------------------------------------------------------------------------- who dropped to red
+
+
+def test_dropped_to_red_reads_only_the_accounts_red_in_the_period_and_their_band_before_it(seeded):
+    rows = {
+        "A": [(date(2026, 10, 1), "green"), (date(2026, 11, 1), "yellow"), (date(2026, 11, 17), "red")],  # fell from yellow
+        "B": [(date(2026, 11, 15), "red"), (date(2026, 11, 17), "red")],  # red already before the period
+        "C": [(date(2026, 11, 14), "green"), (date(2026, 11, 17), "red"), (date(2026, 11, 18), "green"),
+              (date(2026, 11, 20), "red")],  # first fell on the 17th, red again at the end
+    }
+    with seeded.begin() as conn:
+        conn.execute(schema.health_snapshots.insert(), [
+            {"account_id": acc, "day": d, "score": 40.0 if b == "red" else 70.0, "band": b, "components": {}}
+            for acc, seq in rows.items() for d, b in seq])
+        report = hm.dropped_to_red(conn, date(2026, 11, 16), date(2026, 11, 23), Filters(), None, today=D, model=MODEL)
+        smb = hm.dropped_to_red(conn, date(2026, 11, 16), date(2026, 11, 23), Filters(segment="smb"), None, today=D,
+                                model=MODEL)
+    assert report.from_snapshots is True
+    # A's band before the period is its latest snapshot within 60 days (Nov 1, yellow), not Oct 1's green
+    assert sorted((d.account_id, d.day, d.from_band) for d in report.drops) == [
+        ("A", date(2026, 11, 17), "yellow"), ("C", date(2026, 11, 17), "green")]
+    assert [(d.account_id, d.day) for d in smb.drops] == [("C", date(2026, 11, 17))]  # A is enterprise
