@@ -73,6 +73,9 @@ class Chart:
     roles: tuple[Role | None, ...] = ()  # one per label, or () when the labels are plain categories
     center: Figure | None = None  # a headline drawn in a donut's centre (or above a single share bar)
     signed: bool = False  # values are written with their sign: "+32" (NPS)
+    # line: the last label is a unit still running (a month to date): its point is drawn hollow on a
+    # dashed segment, so a partial month's low count does not read as a collapse
+    partial_last: bool = False
 
 
 @dataclass(frozen=True)

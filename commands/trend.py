@@ -106,7 +106,8 @@ def answer(req: Request) -> Reply:
                   labels=tuple(marked),
                   series=tuple(Series(metric_text.label(tr.metric, lang), tuple(m.value for _, m in tr.points))
                                for tr in charted),
-                  unit=metric.unit, signed=metric.signed)
+                  unit=metric.unit, signed=metric.signed,
+                  partial_last=bool(charted and charted[0].points and charted[0].points[-1][0].to_date))
 
     # The table: the points, latest first, with the change from the point before.
     columns = [t(f"trend.column_{grain}", lang)]

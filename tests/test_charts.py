@@ -369,3 +369,19 @@ def test_a_bar_with_nothing_to_count_says_so_instead_of_drawing_zero(labels):
     texts = _texts(figure_of(chart))
     assert {"5%", "0%", "—"} <= set(texts)
     assert draw(chart).startswith(PNG_SIGNATURE)
+
+
+def test_a_unit_still_running_is_drawn_dashed_and_hollow_not_as_a_collapse():
+    months = ("2026-10", "2026-11", "2026-12 (to date)")
+    chart = Chart("line", "Customer churn rate by month", "Oct – Dec 2026", months,
+                  (Series("Customer churn rate", (0.025, 0.024, 0.004)),), "ratio", partial_last=True)
+    lines = figure_of(chart).axes[0].lines
+    solid = [ln for ln in lines if ln.get_linestyle() == "-"]
+    dashed = [ln for ln in lines if ln.get_linestyle() == "--"]
+    assert [list(ln.get_xdata()) for ln in solid] == [[0, 1]]  # the finished months, solid
+    hollow = [ln for ln in lines if ln.get_markerfacecolor() == "white"]
+    assert [list(ln.get_xdata()) for ln in hollow] == [[2]]  # the month to date: a hollow point
+    assert any(list(ln.get_xdata()) == [1, 2] for ln in dashed)  # joined by a dashed segment
+    whole = Chart("line", "Customer churn rate by month", "Oct – Dec 2026", months[:2],
+                  (Series("Customer churn rate", (0.025, 0.024)),), "ratio")
+    assert [list(ln.get_xdata()) for ln in figure_of(whole).axes[0].lines] == [[0, 1]]

@@ -49,8 +49,15 @@ def draw_line(ctx: Ctx, series: list[Series]) -> None:
     placed = []  # (value, text) of each line's end label
     for s, colour in zip(series, colours([s.role for s in series])):
         ys = [math.nan if v is None else v for v in s.values]
+        partial = ctx.chart.partial_last and n >= 2
+        solid = n - 1 if partial else n
         # A point with gaps on both sides would be invisible as a line: the marker shows it.
-        (line,) = ax.plot(xs, ys, color=colour, linewidth=2.6, marker="o", markersize=5, solid_capstyle="round")
+        (line,) = ax.plot(xs[:solid], ys[:solid], color=colour, linewidth=2.6, marker="o", markersize=5,
+                          solid_capstyle="round")
+        if partial:  # the unit still running: dashed, its point hollow
+            ax.plot(xs[-2:], ys[-2:], color=colour, linewidth=2.0, linestyle=(0, (3, 2)))
+            ax.plot(xs[-1:], ys[-1:], color=colour, marker="o", markersize=6, markerfacecolor="white",
+                    markeredgewidth=2, linestyle="none")
         handles.append(line)
         last = max((i for i, v in enumerate(s.values) if v is not None), default=None)
         if last is not None:
