@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, bindparam, delete, insert, inspect, select, update
 
 from metrics import schema
+from metrics.db import planned_each_time
 from metrics.sync.errors import SyncFailed
 from metrics.sync.eventparse import (
     EventParams,
@@ -270,7 +271,9 @@ class _Sink:
         keys = list(first)
         for start in range(0, len(keys), 5000):
             part = keys[start : start + 5000]
-            for k, sid, line in self.conn.execute(select(s.c.event_key, s.c.sync_id, s.c.line).where(s.c.event_key.in_(part))):
+            with planned_each_time(self.conn):  # sync_seen_events grows inside this transaction
+                found = self.conn.execute(select(s.c.event_key, s.c.sync_id, s.c.line).where(s.c.event_key.in_(part))).all()
+            for k, sid, line in found:
                 seen_before[k] = (sid, line)
         fresh = []
         for item in unique:

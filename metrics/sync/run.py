@@ -29,11 +29,10 @@ from __future__ import annotations
 import csv
 import logging
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
@@ -52,7 +51,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from metrics import schema
 from metrics.clock import naive_utc
-from metrics.db import safe_url, scrub
+from metrics.db import planned_each_time, safe_url, scrub
 from metrics.settings import Settings
 from metrics.sync.errors import SourceError, SyncFailed, first_line
 from metrics.sync.events import load_events
@@ -474,30 +473,6 @@ def _usage_removed(conn: Connection) -> int:
     )).scalar_one()
     conn.exec_driver_sql(f"DROP TABLE {USAGE_BEFORE}")
     return gone
-
-
-@contextmanager
-def planned_each_time(conn: Connection) -> Iterator[None]:
-    """Inside this block every statement of ``conn`` is planned when it runs (PostgreSQL with psycopg 3):
-    for the lookups of a table the same transaction is filling.
-
-    psycopg 3 prepares a statement server-side once it has run five times, and PostgreSQL then may
-    keep one generic plan for it. A sync runs the same chunked key lookup hundreds of times in one
-    transaction while the table grows from nothing (its statistics do not see the new rows before the
-    commit), so the plan made when the table was small (a sequential scan) was kept when it held 100k
-    rows: one lookup went from 2.4 ms to 869 ms and the sync grew quadratically. Planned each time,
-    the planner sees the table's real size and walks the primary key index. The inserts stay prepared
-    (planning each of their rows would cost more than it saves)."""
-    raw = conn.connection.dbapi_connection if conn.dialect.name == "postgresql" else None
-    if raw is None or not hasattr(raw, "prepare_threshold"):
-        yield
-        return
-    before = raw.prepare_threshold
-    raw.prepare_threshold = None
-    try:
-        yield
-    finally:
-        raw.prepare_threshold = before
 
 
 def _sqlite_bulk_pragmas(conn: Connection) -> None:
