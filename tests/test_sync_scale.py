@@ -41,7 +41,8 @@ def test_key_lookups_into_a_table_the_sync_is_filling_are_planned_each_time_on_p
     seen: list[tuple[str, object]] = []
 
     def watch(conn, cursor, statement, params, context, executemany):
-        lookup = statement.lstrip().upper().startswith("SELECT") and " IN (" in statement.upper()
+        upper = statement.lstrip().upper()
+        lookup = upper.startswith("SELECT") and (" IN (" in upper or " = ANY (" in upper)
         if lookup:
             seen.append((statement.split("FROM", 1)[1].split()[0], conn.connection.dbapi_connection.prepare_threshold))
 
