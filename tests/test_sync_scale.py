@@ -6,13 +6,17 @@ these tests prove the mechanisms the figures rest on.
 
 from __future__ import annotations
 
+import random
+from datetime import date, datetime
+
 import pytest
-from sqlalchemy import event, func, select
-from sync_helpers import write
+from sqlalchemy import event, func, inspect, select
+from sync_helpers import usage, write
 
 from metrics import schema
 from metrics.sync import CsvSource, run_sync
 from metrics.sync import run as sync_run
+from metrics.sync.eventparse import EventParams, EventParser
 
 
 def _accounts(n: int) -> str:
@@ -61,3 +65,75 @@ def test_key_lookups_into_a_table_the_sync_is_filling_are_planned_each_time_on_p
         assert conn.execute(select(func.count()).select_from(schema.subscriptions)).scalar_one() == 40
         assert conn.execute(select(func.sum(schema.subscriptions.c.mrr))).scalar_one() == sum(100 * (i + 1) for i in range(40))
         assert conn.execute(select(func.sum(schema.usage_daily.c.events))).scalar_one() == 60
+
+
+# --------------------------------------------------------------------------- events in any order
+
+
+def _events(n_accounts: int, n_events: int, seed: int = 3) -> tuple[list[str], list[tuple]]:
+    """Time-ordered event lines (account, user, time, seconds) over five days, and the usage they give
+    as (account, user, day, events, seconds), hand-counted."""
+    rng = random.Random(seed)
+    lines, expected = [], {}
+    for i in range(n_events):
+        account = f"A{rng.randrange(n_accounts):03d}"
+        user = f"{account}-u{rng.randrange(3)}"
+        day, minute = divmod(i * 5 * 1440 // n_events, 1440)
+        lines.append(f"{account},{user},2026-11-0{1 + day}T{minute // 60:02d}:{minute % 60:02d}:00,{i % 7}")
+        key = (account, user, date(2026, 11, 1 + day))
+        events, seconds = expected.get(key, (0, 0.0))
+        expected[key] = (events + 1, seconds + i % 7)
+    return lines, sorted((a, u, d, e, s) for (a, u, d), (e, s) in expected.items())
+
+
+def _parse(lines: list[str], max_keys: int) -> tuple[list[str], dict]:
+    """Feed ``lines`` to an EventParser: the kinds it emitted, in order, and what they add up to."""
+    kinds, total = [], {}
+
+    def emit(kind, payload):
+        if kind in ("agg", "part"):
+            kinds.append(kind)
+            for a, u, d, e, s in payload:
+                old = total.get((a, u, d), (0, 0.0))
+                total[(a, u, d)] = (old[0] + e, old[1] + s)
+
+    params = EventParams(ia=0, iu=1, it=2, idur=3, iid=None, width=4, timezone="Asia/Tokyo",
+                         known=frozenset(f"A{i:03d}" for i in range(20)), watermark=None, max_keys=max_keys,
+                         id_chunk=1000, future_limit=datetime(2030, 1, 1), late_before=None)
+    parser = EventParser(params, emit)
+    parser.feed(([*line.split(",")] for line in lines), None, 1)
+    parser.finish()
+    return kinds, total
+
+
+def test_a_time_ordered_file_adds_each_finished_day_at_once_and_a_shuffled_one_is_staged():
+    """In time order a handed-on day never comes again, so its keys go straight into usage_daily ("agg");
+    once the file goes back in time every roll-up may hold keys that come again, so it is staged ("part")
+    and added up once. Both add up to the same totals."""
+    lines, expected = _events(20, 600)
+    want = {(a, u, d.isoformat()): (e, s) for a, u, d, e, s in expected}
+    kinds, total = _parse(lines, max_keys=40)
+    assert set(kinds) == {"agg"} and len(kinds) > 3
+    assert total == want
+    shuffled = lines[:]
+    random.Random(5).shuffle(shuffled)
+    kinds, total = _parse(shuffled, max_keys=40)
+    assert "part" in kinds and kinds[-1] == "part"
+    assert kinds.index("part") <= 2 and "agg" not in kinds[kinds.index("part"):]
+    assert total == want
+
+
+def test_a_shuffled_events_file_gives_the_usage_of_the_same_file_in_time_order(engine, settings, tmp_path, monkeypatch):
+    monkeypatch.setattr("metrics.sync.events.AGG_MAX_KEYS", 25)  # a few keys at a time: many roll-ups staged
+    lines, expected = _events(20, 800)
+    random.Random(9).shuffle(lines)
+    folder = tmp_path / "shuffled"
+    write(folder, "accounts.csv", _accounts(20))
+    write(folder, "events.csv", "account_id,user_id,occurred_at,duration_seconds\n" + "\n".join(lines) + "\n")
+
+    summary = run_sync(engine, CsvSource(folder), settings=settings)
+
+    assert summary.status == "ok", summary.message
+    assert summary.table("events").inserted == 800
+    assert usage(engine) == expected
+    assert "csbot_usage_stage" not in inspect(engine).get_table_names()  # the staging table went with the run

@@ -66,6 +66,7 @@ FUTURE_MARGIN = timedelta(days=1)
 # monthly export re-sent with a few days of overlap still finds every id it counted.
 # An event with an id on an earlier day is late and not counted (its id may be gone).
 SEEN_ID_DAYS = 35
+STAGE = "csbot_usage_stage"  # roll-up rows added up once at the end of the events (a table of the sync's transaction)
 
 
 @dataclass
@@ -157,34 +158,61 @@ class _UsageWriter:
         else:
             self._add_generic(rows)
 
+    def stage(self, rows: list[tuple]) -> None:
+        """Keep roll-up rows whose keys may come again (a file not in time order) to add up once in
+        ``finish``: one pass over usage_daily, where adding each chunk as it came rewrote most of the
+        table's pages every chunk. On SQLite a plain table of this transaction (on disk, not in memory:
+        a shuffled file stages about one row per event); PostgreSQL stages every chunk anyway."""
+        if not rows:
+            return
+        if self.dialect != "sqlite":
+            self.add(rows)
+            return
+        if not self._staged:
+            self.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {STAGE}")
+            self.conn.exec_driver_sql(f"CREATE TABLE {STAGE} (account_id TEXT, user_id TEXT, day TEXT, events INTEGER, seconds REAL)")
+            self._staged = True
+        self.conn.exec_driver_sql(f"INSERT INTO {STAGE} (account_id, user_id, day, events, seconds) VALUES (?, ?, ?, ?, ?)", rows)
+
     def _add_postgres_copy(self, rows: list[tuple]) -> None:
         """COPY into a staging table; ``finish`` adds it all into usage_daily in one statement."""
         raw = self.conn.connection.dbapi_connection
         with raw.cursor() as cur:
             if not self._staged:
-                cur.execute("DROP TABLE IF EXISTS csbot_usage_stage")
+                cur.execute(f"DROP TABLE IF EXISTS {STAGE}")
                 cur.execute(
-                    "CREATE TEMP TABLE csbot_usage_stage "
+                    f"CREATE TEMP TABLE {STAGE} "
                     "(account_id text, user_id text, day date, events integer, seconds double precision) ON COMMIT DROP"
                 )
                 self._staged = True
-            with cur.copy("COPY csbot_usage_stage (account_id, user_id, day, events, seconds) FROM STDIN") as copy:
+            with cur.copy(f"COPY {STAGE} (account_id, user_id, day, events, seconds) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
 
     def finish(self) -> None:
         if not self._staged:
             return
-        raw = self.conn.connection.dbapi_connection
-        with raw.cursor() as cur:
-            cur.execute(
+        if self.dialect == "sqlite":
+            self.conn.exec_driver_sql(
                 "INSERT INTO usage_daily (account_id, user_id, day, events, seconds) "
-                "SELECT account_id, user_id, day, sum(events), sum(seconds) FROM csbot_usage_stage "
+                f"SELECT account_id, user_id, day, sum(events), sum(seconds) FROM {STAGE} WHERE true "
                 "GROUP BY account_id, user_id, day ORDER BY account_id, user_id, day "
                 "ON CONFLICT (account_id, user_id, day) DO UPDATE SET "
                 "events = usage_daily.events + excluded.events, seconds = usage_daily.seconds + excluded.seconds"
             )
-            cur.execute("DROP TABLE csbot_usage_stage")
+            self.conn.exec_driver_sql(f"DROP TABLE {STAGE}")
+            self._staged = False
+            return
+        raw = self.conn.connection.dbapi_connection
+        with raw.cursor() as cur:
+            cur.execute(
+                "INSERT INTO usage_daily (account_id, user_id, day, events, seconds) "
+                f"SELECT account_id, user_id, day, sum(events), sum(seconds) FROM {STAGE} "
+                "GROUP BY account_id, user_id, day ORDER BY account_id, user_id, day "
+                "ON CONFLICT (account_id, user_id, day) DO UPDATE SET "
+                "events = usage_daily.events + excluded.events, seconds = usage_daily.seconds + excluded.seconds"
+            )
+            cur.execute(f"DROP TABLE {STAGE}")
         self._staged = False
 
     def _add_generic(self, rows: list[tuple]) -> None:
@@ -244,6 +272,9 @@ class _Sink:
     def __call__(self, kind: str, payload: Any) -> None:
         if kind == "agg":
             self.writer.add(payload)
+            self.run.report("events", self.read, time.monotonic() - self.started)
+        elif kind == "part":
+            self.writer.stage(payload)
             self.run.report("events", self.read, time.monotonic() - self.started)
         elif kind == "ids":
             self._ids(payload)
