@@ -254,11 +254,31 @@ def planned_each_time(conn: Connection) -> Iterator[None]:
         raw.prepare_threshold = before
 
 
+# DuckDB lets one process at a time open a database file to write; another gets this error.
+_DUCKDB_LOCK = re.compile(r'Could not set lock on file "(?P<path>[^"]*)": Conflicting lock is held in .*?\(PID (?P<pid>\d+)\)', re.S)
+
+
+def file_in_use(exc: BaseException) -> str | None:
+    """What DuckDB's "Could not set lock on file" means and what to do, in one line (None for any other
+    error): the file is open in another process, most likely the running bot while ``csbot sync`` runs."""
+    found = _DUCKDB_LOCK.search(str(getattr(exc, "orig", None) or exc))
+    if found is None:
+        return None
+    return (f"the DuckDB file {found['path']} is in use by another process (PID {found['pid']}), most likely the "
+            "running csbot bot or another csbot sync: DuckDB lets one process at a time open its file. To sync while "
+            "the bot runs, let the bot sync on its schedule (CSBOT_SYNC_SCHEDULE with CSBOT_SYNC_CSV_DIR or "
+            "CSBOT_SYNC_SQL_URL); or stop the bot, run csbot sync, then start the bot again. "
+            "PostgreSQL has no such limit")
+
+
 def init_schema(engine: Engine) -> None:
     try:
         schema.metadata.create_all(engine)
     except OperationalError as exc:
         url = engine.url.render_as_string(hide_password=False)
+        in_use = file_in_use(exc)
+        if in_use is not None:
+            raise DatabaseUnavailable(in_use) from None
         raise DatabaseUnavailable(f"cannot reach the database at {safe_url(url)}: {scrub(_first_line(exc), url)}") from None
 
 
@@ -303,5 +323,6 @@ def open_database(settings: Settings) -> Database:
     try:
         init_schema(engine)
     except SQLAlchemyError as exc:
-        raise DatabaseUnavailable(f"cannot use the database at {safe_url(url)}: {scrub(_first_line(exc), url)}") from None
+        raise DatabaseUnavailable(file_in_use(exc) or f"cannot use the database at {safe_url(url)}: "
+                                                      f"{scrub(_first_line(exc), url)}") from None
     return Database(engine=engine, url=safe_url(url), embedded=settings.uses_embedded_database)

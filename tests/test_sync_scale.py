@@ -7,16 +7,24 @@ these tests prove the mechanisms the figures rest on.
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from datetime import date, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import event, func, inspect, select
 from sync_helpers import usage, write
 
+from bot.cli import build_parser
 from metrics import schema
+from metrics.db import make_engine
+from metrics.settings import Settings
 from metrics.sync import CsvSource, run_sync
 from metrics.sync import run as sync_run
 from metrics.sync.eventparse import EventParams, EventParser
+
+BASIC = Path(__file__).parent / "fixtures" / "sync" / "basic"
 
 
 def _accounts(n: int) -> str:
@@ -137,3 +145,34 @@ def test_a_shuffled_events_file_gives_the_usage_of_the_same_file_in_time_order(e
     assert summary.table("events").inserted == 800
     assert usage(engine) == expected
     assert "csbot_usage_stage" not in inspect(engine).get_table_names()  # the staging table went with the run
+
+
+# --------------------------------------------------------------------------- DuckDB
+
+
+def test_csbot_sync_into_a_duckdb_file_the_bot_holds_says_so_and_what_to_do(tmp_path, capsys):
+    """DuckDB lets one process at a time open its file: a sync while the bot runs gets one clear line, not
+    DuckDB's lock error, and changes nothing; once the file is free the same sync loads."""
+    pytest.importorskip("duckdb_engine")
+    path = tmp_path / "csbot.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
+                               "sys.stdin.read()", str(path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        settings = Settings(data_dir=tmp_path / "data", database_url=f"duckdb:///{path}")
+        args = build_parser().parse_args(["sync", "--csv", str(BASIC)])
+        assert args.run(args, settings) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"csbot sync: the DuckDB file {path} is in use by another process (PID {holder.pid})")
+        assert "the running csbot bot" in err and "CSBOT_SYNC_SCHEDULE" in err and "stop the bot, run csbot sync" in err
+        assert "Conflicting lock" not in err and "IO Error" not in err and len(err.strip().splitlines()) == 1
+    finally:
+        holder.communicate("", timeout=30)
+    assert args.run(args, settings) == 0  # the bot stopped: the sync loads
+    engine = make_engine(f"duckdb:///{path}")
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(schema.accounts)).scalar_one() == 3
+        assert conn.execute(select(func.sum(schema.usage_daily.c.events))).scalar_one() == 4
+    engine.dispose()

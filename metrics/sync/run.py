@@ -56,7 +56,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from metrics import schema
 from metrics.clock import naive_utc
-from metrics.db import planned_each_time, safe_url, scrub
+from metrics.db import file_in_use, planned_each_time, safe_url, scrub
 from metrics.settings import Settings
 from metrics.sync.errors import SourceError, SyncFailed, first_line
 from metrics.sync.events import load_events
@@ -546,7 +546,7 @@ def run_sync(
                                        now=started)
     except SQLAlchemyError as exc:
         return SyncSummary(None, "failed", seconds=time.monotonic() - clock, source=described,
-                           message=f"cannot use the database at {safe_url(str(engine.url))}: {first_line(exc)}")
+                           message=file_in_use(exc) or f"cannot use the database at {safe_url(str(engine.url))}: {first_line(exc)}")
     if holder is None:
         assert holding is not None
         return SyncSummary(
