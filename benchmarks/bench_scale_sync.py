@@ -11,9 +11,9 @@ every figure.
     python benchmarks/bench_scale_sync.py
     python benchmarks/bench_scale_sync.py --accounts 20000 100000 --pg postgresql://127.0.0.1/test
 
-``--events-shuffle N`` instead measures one events file of N events (2,000 accounts by
-default, 4 users each, 30 days) written in time order and then shuffled, into SQLite
-(``--pg`` too unless ``--no-pg``): the two must take about the same time.
+``--events-shuffle N`` instead measures one events file of N events (``--event-accounts``,
+default 20,000, 4 users each, 30 days; the file of ``bench_sync.py``) in time order and then
+shuffled, into SQLite and PostgreSQL (unless ``--no-pg``): the two should take about the same time.
 ``--profile`` runs the shuffled sync under cProfile and prints the top functions.
 """
 
@@ -76,26 +76,23 @@ def generate_book(folder: Path, accounts: int, seed: int = 11) -> int:
     return rows
 
 
-def generate_events(folder: Path, accounts: int, events: int, shuffle: bool, seed: int = 7, days: int = 30) -> None:
-    """accounts.csv and events.csv (time-ordered, or the same lines shuffled)."""
-    rng = random.Random(seed)
-    with open(folder / "accounts.csv", "w", encoding="utf-8") as f:
-        f.write("account_id,name\n")
-        f.writelines(f"A{i:06d},Company {i}\n" for i in range(accounts))
-    users = [(f"A{i:06d}", f"A{i:06d}-u{k}") for i in range(accounts) for k in range(4)]
-    span = days * 86400
-    lines = []
-    for i in range(events):
-        a, u = rng.choice(users)
-        sec = i * span // events
-        d, rest = divmod(sec, 86400)
-        lines.append(f"{a},{u},2026-10-{1 + d:02d}T{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}Z,view,"
-                     f"{rng.randrange(600)}\n")
+def generate_events(folder: Path, accounts: int, events: int, shuffle: bool, seed: int = 7) -> None:
+    """accounts.csv and events.csv as ``bench_sync.py`` writes them (time-ordered over 30 days, UTC
+    timestamps, 4 users per account), or the same lines shuffled (GNU ``shuf``, seeded)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_sync import generate
+
+    generate(folder, accounts, events, with_ids=False, seed=seed)
     if shuffle:
-        rng.shuffle(lines)
-    with open(folder / "events.csv", "w", encoding="utf-8") as f:
-        f.write("account_id,user_id,occurred_at,event_type,duration_seconds\n")
-        f.writelines(lines)
+        source = folder / "events.csv"
+        noise = folder / "seed.bin"
+        noise.write_bytes(random.Random(seed).randbytes(1 << 20))
+        with open(source, "rb") as f, open(folder / "shuffled.csv", "wb") as out:
+            out.write(f.readline())
+            out.flush()
+            subprocess.run(["shuf", f"--random-source={noise}"], stdin=f, stdout=out, check=True)
+        (folder / "shuffled.csv").replace(source)
+        noise.unlink()
 
 
 def _cpu_seconds() -> float:
@@ -223,7 +220,7 @@ def main() -> None:
     p.add_argument("--pg", default="postgresql://127.0.0.1/test", help="PostgreSQL URL (a fresh schema per run)")
     p.add_argument("--no-pg", action="store_true")
     p.add_argument("--events-shuffle", type=int, default=0, help="measure sorted vs shuffled events of this many")
-    p.add_argument("--event-accounts", type=int, default=2_000)
+    p.add_argument("--event-accounts", type=int, default=20_000)
     p.add_argument("--profile", action="store_true", help="cProfile the shuffled events sync (SQLite)")
     args = p.parse_args()
     print(f"{os.cpu_count()} CPUs; load average {' '.join(map(str, os.getloadavg()))} "

@@ -67,6 +67,7 @@ FUTURE_MARGIN = timedelta(days=1)
 # An event with an id on an earlier day is late and not counted (its id may be gone).
 SEEN_ID_DAYS = 35
 STAGE = "csbot_usage_stage"  # roll-up rows added up once at the end of the events (a table of the sync's transaction)
+STAGE_BUCKETS = 16  # SQLite: staged rows are split by account over this many tables, each added up on its own
 
 
 @dataclass
@@ -167,18 +168,27 @@ class _UsageWriter:
     def stage(self, rows: list[tuple]) -> None:
         """Keep roll-up rows whose keys may come again (a file not in time order) to add up once in
         ``finish``: one pass over usage_daily, where adding each chunk as it came rewrote most of the
-        table's pages every chunk. On SQLite a plain table of this transaction (on disk, not in memory:
-        a shuffled file stages about one row per event); PostgreSQL stages every chunk anyway."""
+        table's pages every chunk. On SQLite plain tables of this transaction (on disk: a shuffled file
+        stages about one row per event), ``STAGE_BUCKETS`` of them by account, so that adding each up
+        sorts a slice in memory, not the whole; PostgreSQL stages every chunk anyway."""
         if not rows:
             return
         if self.dialect != "sqlite":
             self.add(rows)
             return
         if not self._staged:
-            self.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {STAGE}")
-            self.conn.exec_driver_sql(f"CREATE TABLE {STAGE} (account_id TEXT, user_id TEXT, day TEXT, events INTEGER, seconds REAL)")
+            for b in range(STAGE_BUCKETS):
+                self.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {STAGE}_{b}")
+                self.conn.exec_driver_sql(
+                    f"CREATE TABLE {STAGE}_{b} (account_id TEXT, user_id TEXT, day TEXT, events INTEGER, seconds REAL)")
             self._staged = True
-        self.conn.exec_driver_sql(f"INSERT INTO {STAGE} (account_id, user_id, day, events, seconds) VALUES (?, ?, ?, ?, ?)", rows)
+        buckets: list[list[tuple]] = [[] for _ in range(STAGE_BUCKETS)]
+        for row in rows:  # str hashes differ between processes but not within this one, which alone stages
+            buckets[hash(row[0]) % STAGE_BUCKETS].append(row)
+        for b, part in enumerate(buckets):
+            if part:
+                self.conn.exec_driver_sql(
+                    f"INSERT INTO {STAGE}_{b} (account_id, user_id, day, events, seconds) VALUES (?, ?, ?, ?, ?)", part)
 
     def _add_postgres_copy(self, rows: list[tuple]) -> None:
         """COPY into a staging table; ``finish`` adds it all into usage_daily in one statement."""
@@ -199,14 +209,15 @@ class _UsageWriter:
         if not self._staged:
             return
         if self.dialect == "sqlite":
-            self.conn.exec_driver_sql(
-                "INSERT INTO usage_daily (account_id, user_id, day, events, seconds) "
-                f"SELECT account_id, user_id, day, sum(events), sum(seconds) FROM {STAGE} WHERE true "
-                "GROUP BY account_id, user_id, day ORDER BY account_id, user_id, day "
-                "ON CONFLICT (account_id, user_id, day) DO UPDATE SET "
-                "events = usage_daily.events + excluded.events, seconds = usage_daily.seconds + excluded.seconds"
-            )
-            self.conn.exec_driver_sql(f"DROP TABLE {STAGE}")
+            for b in range(STAGE_BUCKETS):
+                self.conn.exec_driver_sql(
+                    "INSERT INTO usage_daily (account_id, user_id, day, events, seconds) "
+                    f"SELECT account_id, user_id, day, sum(events), sum(seconds) FROM {STAGE}_{b} WHERE true "
+                    "GROUP BY account_id, user_id, day ORDER BY account_id, user_id, day "
+                    "ON CONFLICT (account_id, user_id, day) DO UPDATE SET "
+                    "events = usage_daily.events + excluded.events, seconds = usage_daily.seconds + excluded.seconds"
+                )
+                self.conn.exec_driver_sql(f"DROP TABLE {STAGE}_{b}")
             self._staged = False
             return
         raw = self.conn.connection.dbapi_connection
