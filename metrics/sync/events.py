@@ -4,7 +4,10 @@ Raw events are not kept. The file is streamed once; events are counted into an
 in-memory roll-up of at most ``AGG_MAX_KEYS`` (account, user, day) keys, which
 is added into ``usage_daily`` (``ON CONFLICT DO UPDATE SET events = events +
 excluded.events``) whenever it is full, so memory stays flat whatever the
-file size.
+file size. A file not in time order (a shuffled export) would add nearly one
+row per event that way, each chunk rewriting most of the table: once the file
+goes back in time, its roll-ups are staged instead and added up in one pass at
+the end (``_UsageWriter.stage``).
 
 Re-sending old events never counts them twice:
 - an event without an ``event_id`` is taken only when it is later than the newest
