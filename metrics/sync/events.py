@@ -70,7 +70,7 @@ FUTURE_MARGIN = timedelta(days=1)
 # An event with an id on an earlier day is late and not counted (its id may be gone).
 SEEN_ID_DAYS = 35
 STAGE = "csbot_usage_stage"  # roll-up rows added up once at the end of the events (a table of the sync's transaction)
-STAGE_BUCKETS = 16  # SQLite: staged rows are split by account over this many tables, each added up on its own
+STAGE_BUCKETS = 64  # SQLite: staged rows are split by account over this many tables, each added up on its own
 
 
 @dataclass
