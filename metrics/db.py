@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Iterator
 from urllib.parse import quote, quote_plus, unquote
 
-from sqlalchemy import Engine, create_engine, delete, event, func, insert, select
+from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import (
     ArgumentError,
@@ -206,6 +206,10 @@ def make_engine(url: str) -> Engine:
     except (ArgumentError, ValueError, TypeError) as exc:  # e.g. an SQLite URL with a user or host
         raise DatabaseUnavailable(f"DATABASE_URL: {scrub(_first_line(exc), url)}; "
                                   "expected e.g. sqlite:///csbot.db or postgresql://user@host/db") from None
+    if engine.dialect.name == "postgresql":
+        # Many rows in one INSERT ... VALUES statement (SQLAlchemy's "insertmanyvalues", 1,000 rows a
+        # statement) rather than one statement a row: a sync's 500-row chunks are 3x faster to insert.
+        engine.dialect.use_insertmanyvalues_wo_returning = True
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "checkout", _sqlite_busy_timeout)
@@ -226,11 +230,55 @@ def _sqlite_busy_timeout(dbapi_conn, _record, _proxy) -> None:
     cur.close()
 
 
+@contextmanager
+def planned_each_time(conn: Connection) -> Iterator[None]:
+    """Inside this block every statement of ``conn`` is planned when it runs (PostgreSQL with psycopg 3):
+    for the lookups of a table the same transaction is filling.
+
+    psycopg 3 prepares a statement server-side once it has run five times, and PostgreSQL then may
+    keep one generic plan for it. A sync runs the same chunked key lookup hundreds of times in one
+    transaction while the table grows from nothing (its statistics do not see the new rows before the
+    commit), so the plan made when the table was small (a sequential scan) was kept when it held 100k
+    rows: one lookup went from 2.4 ms to 869 ms and the sync grew quadratically. Planned each time,
+    the planner sees the table's real size and walks the primary key index. The inserts stay prepared
+    (planning each of their rows would cost more than it saves)."""
+    raw = conn.connection.dbapi_connection if conn.dialect.name == "postgresql" else None
+    if raw is None or not hasattr(raw, "prepare_threshold"):
+        yield
+        return
+    before = raw.prepare_threshold
+    raw.prepare_threshold = None
+    try:
+        yield
+    finally:
+        raw.prepare_threshold = before
+
+
+# DuckDB lets one process at a time open a database file to write; another gets this error.
+_DUCKDB_LOCK = re.compile(r'Could not set lock on file "(?P<path>[^"]*)": Conflicting lock is held in .*?\(PID (?P<pid>\d+)\)', re.S)
+
+
+def file_in_use(exc: BaseException) -> str | None:
+    """What DuckDB's "Could not set lock on file" means and what to do, in one line (None for any other
+    error): the file is open in another process, most likely the running bot while ``csbot sync`` runs."""
+    found = _DUCKDB_LOCK.search(str(getattr(exc, "orig", None) or exc))
+    if found is None:
+        return None
+    return (f"the DuckDB file {found['path']} is in use by another process (PID {found['pid']}), most likely the "
+            "running csbot bot or another csbot sync: DuckDB lets one process at a time open its file. To sync while "
+            "the bot runs, let the bot sync on its schedule (CSBOT_SYNC_SCHEDULE with CSBOT_SYNC_CSV_DIR or "
+            "CSBOT_SYNC_SQL_URL); or stop the bot, run csbot sync, then start the bot again. "
+            "PostgreSQL has no such limit")
+
+
 def init_schema(engine: Engine) -> None:
     try:
         schema.metadata.create_all(engine)
     except OperationalError as exc:
         url = engine.url.render_as_string(hide_password=False)
+        in_use = file_in_use(exc)
+        if in_use is not None:
+            raise DatabaseUnavailable(in_use) from None
         raise DatabaseUnavailable(f"cannot reach the database at {safe_url(url)}: {scrub(_first_line(exc), url)}") from None
 
 
@@ -275,5 +323,6 @@ def open_database(settings: Settings) -> Database:
     try:
         init_schema(engine)
     except SQLAlchemyError as exc:
-        raise DatabaseUnavailable(f"cannot use the database at {safe_url(url)}: {scrub(_first_line(exc), url)}") from None
+        raise DatabaseUnavailable(file_in_use(exc) or f"cannot use the database at {safe_url(url)}: "
+                                                      f"{scrub(_first_line(exc), url)}") from None
     return Database(engine=engine, url=safe_url(url), embedded=settings.uses_embedded_database)

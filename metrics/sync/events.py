@@ -4,7 +4,10 @@ Raw events are not kept. The file is streamed once; events are counted into an
 in-memory roll-up of at most ``AGG_MAX_KEYS`` (account, user, day) keys, which
 is added into ``usage_daily`` (``ON CONFLICT DO UPDATE SET events = events +
 excluded.events``) whenever it is full, so memory stays flat whatever the
-file size.
+file size. A file not in time order (a shuffled export) would add nearly one
+row per event that way, each chunk rewriting most of the table: once the file
+goes back in time, its roll-ups are staged instead and added up in one pass at
+the end (``_UsageWriter.stage``).
 
 Re-sending old events never counts them twice:
 - an event without an ``event_id`` is taken only when it is later than the newest
@@ -32,9 +35,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, inspect, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, inspect, select, text, update
 
 from metrics import schema
+from metrics.db import planned_each_time
 from metrics.sync.errors import SyncFailed
 from metrics.sync.eventparse import (
     EventParams,
@@ -65,6 +69,8 @@ FUTURE_MARGIN = timedelta(days=1)
 # monthly export re-sent with a few days of overlap still finds every id it counted.
 # An event with an id on an earlier day is late and not counted (its id may be gone).
 SEEN_ID_DAYS = 35
+STAGE = "csbot_usage_stage"  # roll-up rows added up once at the end of the events (a table of the sync's transaction)
+STAGE_BUCKETS = 64  # SQLite: staged rows are split by account over this many tables, each added up on its own
 
 
 @dataclass
@@ -106,7 +112,13 @@ def _prune_seen(conn: Connection, kept_from: date | None, watermark: datetime | 
 def _add_seen_day(conn: Connection, watermark: datetime | None, now: datetime) -> None:
     """A database made before ids were kept by day has no ``sync_seen_events.day``: add it, and
     date its ids on the watermark's day (no later than their events), kept the whole window."""
-    if any(c["name"] == "day" for c in inspect(conn).get_columns("sync_seen_events")):
+    if conn.dialect.name == "duckdb":  # duckdb_engine's inspector asks for PostgreSQL catalog tables DuckDB lacks
+        has_day = conn.execute(text(
+            "SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() "
+            "AND table_name = 'sync_seen_events' AND column_name = 'day'")).scalar_one() > 0
+    else:
+        has_day = any(c["name"] == "day" for c in inspect(conn).get_columns("sync_seen_events"))
+    if has_day:
         return
     conn.exec_driver_sql("ALTER TABLE sync_seen_events ADD COLUMN day DATE")
     conn.execute(update(schema.sync_seen_events).values(day=(watermark or now).date()))
@@ -156,34 +168,71 @@ class _UsageWriter:
         else:
             self._add_generic(rows)
 
+    def stage(self, rows: list[tuple]) -> None:
+        """Keep roll-up rows whose keys may come again (a file not in time order) to add up once in
+        ``finish``: one pass over usage_daily, where adding each chunk as it came rewrote most of the
+        table's pages every chunk. On SQLite plain tables of this transaction (on disk: a shuffled file
+        stages about one row per event), ``STAGE_BUCKETS`` of them by account, so that adding each up
+        sorts a slice in memory, not the whole; PostgreSQL stages every chunk anyway."""
+        if not rows:
+            return
+        if self.dialect != "sqlite":
+            self.add(rows)
+            return
+        if not self._staged:
+            for b in range(STAGE_BUCKETS):
+                self.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {STAGE}_{b}")
+                self.conn.exec_driver_sql(
+                    f"CREATE TABLE {STAGE}_{b} (account_id TEXT, user_id TEXT, day TEXT, events INTEGER, seconds REAL)")
+            self._staged = True
+        buckets: list[list[tuple]] = [[] for _ in range(STAGE_BUCKETS)]
+        for row in rows:  # str hashes differ between processes but not within this one, which alone stages
+            buckets[hash(row[0]) % STAGE_BUCKETS].append(row)
+        for b, part in enumerate(buckets):
+            if part:
+                self.conn.exec_driver_sql(
+                    f"INSERT INTO {STAGE}_{b} (account_id, user_id, day, events, seconds) VALUES (?, ?, ?, ?, ?)", part)
+
     def _add_postgres_copy(self, rows: list[tuple]) -> None:
         """COPY into a staging table; ``finish`` adds it all into usage_daily in one statement."""
         raw = self.conn.connection.dbapi_connection
         with raw.cursor() as cur:
             if not self._staged:
-                cur.execute("DROP TABLE IF EXISTS csbot_usage_stage")
+                cur.execute(f"DROP TABLE IF EXISTS {STAGE}")
                 cur.execute(
-                    "CREATE TEMP TABLE csbot_usage_stage "
+                    f"CREATE TEMP TABLE {STAGE} "
                     "(account_id text, user_id text, day date, events integer, seconds double precision) ON COMMIT DROP"
                 )
                 self._staged = True
-            with cur.copy("COPY csbot_usage_stage (account_id, user_id, day, events, seconds) FROM STDIN") as copy:
+            with cur.copy(f"COPY {STAGE} (account_id, user_id, day, events, seconds) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
 
     def finish(self) -> None:
         if not self._staged:
             return
+        if self.dialect == "sqlite":
+            for b in range(STAGE_BUCKETS):
+                self.conn.exec_driver_sql(
+                    "INSERT INTO usage_daily (account_id, user_id, day, events, seconds) "
+                    f"SELECT account_id, user_id, day, sum(events), sum(seconds) FROM {STAGE}_{b} WHERE true "
+                    "GROUP BY account_id, user_id, day ORDER BY account_id, user_id, day "
+                    "ON CONFLICT (account_id, user_id, day) DO UPDATE SET "
+                    "events = usage_daily.events + excluded.events, seconds = usage_daily.seconds + excluded.seconds"
+                )
+                self.conn.exec_driver_sql(f"DROP TABLE {STAGE}_{b}")
+            self._staged = False
+            return
         raw = self.conn.connection.dbapi_connection
         with raw.cursor() as cur:
             cur.execute(
                 "INSERT INTO usage_daily (account_id, user_id, day, events, seconds) "
-                "SELECT account_id, user_id, day, sum(events), sum(seconds) FROM csbot_usage_stage "
+                f"SELECT account_id, user_id, day, sum(events), sum(seconds) FROM {STAGE} "
                 "GROUP BY account_id, user_id, day ORDER BY account_id, user_id, day "
                 "ON CONFLICT (account_id, user_id, day) DO UPDATE SET "
                 "events = usage_daily.events + excluded.events, seconds = usage_daily.seconds + excluded.seconds"
             )
-            cur.execute("DROP TABLE csbot_usage_stage")
+            cur.execute(f"DROP TABLE {STAGE}")
         self._staged = False
 
     def _add_generic(self, rows: list[tuple]) -> None:
@@ -244,6 +293,9 @@ class _Sink:
         if kind == "agg":
             self.writer.add(payload)
             self.run.report("events", self.read, time.monotonic() - self.started)
+        elif kind == "part":
+            self.writer.stage(payload)
+            self.run.report("events", self.read, time.monotonic() - self.started)
         elif kind == "ids":
             self._ids(payload)
         elif kind == "rej":
@@ -270,7 +322,9 @@ class _Sink:
         keys = list(first)
         for start in range(0, len(keys), 5000):
             part = keys[start : start + 5000]
-            for k, sid, line in self.conn.execute(select(s.c.event_key, s.c.sync_id, s.c.line).where(s.c.event_key.in_(part))):
+            with planned_each_time(self.conn):  # sync_seen_events grows inside this transaction
+                found = self.conn.execute(select(s.c.event_key, s.c.sync_id, s.c.line).where(s.c.event_key.in_(part))).all()
+            for k, sid, line in found:
                 seen_before[k] = (sid, line)
         fresh = []
         for item in unique:

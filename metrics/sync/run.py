@@ -27,6 +27,7 @@ holding a NUL character rejects only its row.
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import time
 from dataclasses import dataclass, replace
@@ -36,8 +37,11 @@ from typing import Any, Callable, Sequence
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
+    JSON,
     Connection,
     Engine,
+    Table,
+    any_,
     bindparam,
     delete,
     func,
@@ -47,11 +51,12 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import SQLAlchemyError
 
 from metrics import schema
 from metrics.clock import naive_utc
-from metrics.db import safe_url, scrub
+from metrics.db import file_in_use, planned_each_time, safe_url, scrub
 from metrics.settings import Settings
 from metrics.sync.errors import SourceError, SyncFailed, first_line
 from metrics.sync.events import load_events
@@ -276,11 +281,23 @@ def _load_table(conn: Connection, spec: TableSpec, stream: RowStream, run: RunSt
                 pass
         return key_of(values)
 
+    copying = conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg"
+    if copying and len(key_cols) == 1:  # one array parameter: no statement of 500 placeholders to build and parse
+        lookup = select(*[t.c[c] for c in stored]).where(
+            t.c[key_cols[0]] == any_(bindparam("keys", type_=ARRAY(t.c[key_cols[0]].type))))
+    else:
+        lookup = None
+
     def write(rows: list[dict]) -> None:
         keys = [key_of(r) for r in rows]
         key_expr = t.c[key_cols[0]] if len(key_cols) == 1 else tuple_(*[t.c[k] for k in key_cols])
         existing: dict[Any, tuple] = {}
-        for found in conn.execute(select(*[t.c[c] for c in stored]).where(key_expr.in_(keys))):
+        with planned_each_time(conn):
+            if lookup is not None:
+                found_rows = conn.execute(lookup, {"keys": keys}).all()
+            else:
+                found_rows = conn.execute(select(*[t.c[c] for c in stored]).where(key_expr.in_(keys))).all()
+        for found in found_rows:
             rec = dict(zip(stored, found))
             existing[key_of(rec)] = tuple(rec[c] for c in value_cols)
         inserts, updates = [], []
@@ -295,7 +312,10 @@ def _load_table(conn: Connection, spec: TableSpec, stream: RowStream, run: RunSt
             else:
                 counts["unchanged"] += 1
         if inserts:
-            conn.execute(insert(t), inserts)
+            if copying:
+                copy_rows(conn, t, stored, inserts)
+            else:
+                conn.execute(insert(t), inserts)
             counts["inserted"] += len(inserts)
         if updates and upd is not None:
             conn.execute(upd, updates)
@@ -403,6 +423,24 @@ def _load_table(conn: Connection, spec: TableSpec, stream: RowStream, run: RunSt
                        kept_unknown=bool(unknown) and spec.extra_to_attributes, **counts)
 
 
+def copy_rows(conn: Connection, table: Table, columns: Sequence[str], rows: list[dict]) -> None:
+    """Insert ``rows`` (dicts holding ``columns``) with PostgreSQL's COPY (psycopg 3), inside the
+    connection's transaction: no statement to build or parse, unlike one INSERT of many placeholders
+    (the sync's 500-row chunks went 3x slower that way). A JSON column's value is written as JSON text,
+    None as NULL, as an INSERT stores them."""
+    as_json = {c for c in columns if isinstance(table.c[c].type, JSON)}
+    names = ", ".join(f'"{c}"' for c in columns)
+    with conn.connection.dbapi_connection.cursor() as cur:
+        with cur.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+            if as_json:
+                for r in rows:
+                    copy.write_row([json.dumps(r.get(c)) if c in as_json and r.get(c) is not None else r.get(c)
+                                    for c in columns])
+            else:
+                for r in rows:
+                    copy.write_row([r.get(c) for c in columns])
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, (str, int, float, bool)):
         return value.strip() if isinstance(value, str) else value
@@ -508,7 +546,7 @@ def run_sync(
                                        now=started)
     except SQLAlchemyError as exc:
         return SyncSummary(None, "failed", seconds=time.monotonic() - clock, source=described,
-                           message=f"cannot use the database at {safe_url(str(engine.url))}: {first_line(exc)}")
+                           message=file_in_use(exc) or f"cannot use the database at {safe_url(str(engine.url))}: {first_line(exc)}")
     if holder is None:
         assert holding is not None
         return SyncSummary(
