@@ -7,6 +7,10 @@ end (``m1``, state at 00:00 of ``end``) and whether the account ever paid
 before ``start``; an outer query sums those into the movements. A row is
 active on day ``d`` when ``start_date <= d`` and (``end_date`` is empty or
 ``d < end_date``).
+
+When the revenue state built at sync time is fresh (``metrics.revenue_state``), every statement
+here reads each account's MRR from its intervals of constant value instead of grouping all its
+subscriptions: the same columns, the same outer queries, the same numbers (tests/test_revenue_state.py).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Callable, Sequence
 from sqlalchemy import Integer, and_, case, cast, func, literal, or_, select
 from sqlalchemy.sql import Subquery
 
-from metrics import schema
+from metrics import revenue_state, schema
 from metrics.active import active_on
 from metrics.calc import Calc, Measurement, ratio
 from metrics.filters import Filters
@@ -28,9 +32,16 @@ s = schema.subscriptions
 a = schema.accounts
 
 
-def account_mrr(period: Period, filters: Filters) -> Subquery:
-    """Per account: m0 (MRR at start), m1 (MRR at end), paid_before (0/1), paid_within (0/1)."""
+def account_mrr(period: Period, filters: Filters, derived: bool = False) -> Subquery:
+    """Per account: m0 (MRR at start), m1 (MRR at end), paid_before (0/1), paid_within (0/1)
+    (``derived``: read from the revenue state built at sync time, which must be fresh)."""
     start, end = period.start, period.end
+    if derived:
+        q = revenue_state.per_account([start, end], [period], filters).c
+        return select(
+            q.account_id, func.round(q.m0, 2).label("m0"), func.round(q.m1, 2).label("m1"),
+            case((q.first_paid < start, 1), else_=0).label("paid_before"), q.w0.label("paid_within"),
+        ).subquery("account_mrr")
     m0 = func.round(func.sum(case((active_on(start), s.c.mrr), else_=0)), 2)
     m1 = func.round(func.sum(case((active_on(end), s.c.mrr), else_=0)), 2)
     paid_before = func.max(
@@ -116,11 +127,15 @@ class Movements:
 
 
 def movements(calc: Calc, period: Period, filters: Filters) -> Movements:
-    return calc.memo(("movements", period, filters), lambda: _movements(calc, period, filters))
+    key = ("movements", period, filters)
+    if not calc.has(key) and revenue_state.usable(calc):
+        # reading the intervals is cheap: the previous period (every answer shows it) in the same statement
+        movements_grouped(calc, [period, period.previous()], filters)
+    return calc.memo(key, lambda: _movements(calc, period, filters))
 
 
 def _movements(calc: Calc, period: Period, filters: Filters) -> Movements:
-    q = account_mrr(period, filters)
+    q = account_mrr(period, filters, revenue_state.usable(calc))
     cols = [
         func.coalesce(func.sum(cast(q.c.m0 > 0, Integer)), 0).label("customers_start"),
         func.coalesce(func.sum(cast(q.c.m1 > 0, Integer)), 0).label("customers_end"),
@@ -146,7 +161,7 @@ def movement_accounts(calc: Calc, period: Period, filters: Filters, movement: st
                       offset: int = 0) -> tuple[list[dict], int]:
     """The accounts behind one movement, largest amount first, and how many there are in all
     (``limit=None``: every one)."""
-    q = account_mrr(period, filters)
+    q = account_mrr(period, filters, revenue_state.usable(calc))
     cond = _movement_cases(q)[movement]
     amount = MOVEMENT_AMOUNT[movement](q).label("amount")
     stmt = (
@@ -169,6 +184,8 @@ def mrr_on(calc: Calc, day, filters: Filters) -> tuple[float, int]:
 
 
 def _mrr_on(calc: Calc, day, filters: Filters) -> tuple[float, int]:
+    if revenue_state.usable(calc):
+        return revenue_state.mrr_on(calc.conn, day, filters)
     per_account = (
         select(s.c.account_id, func.sum(s.c.mrr).label("m"))
         .where(active_on(day))
@@ -251,9 +268,13 @@ def movements_grouped(calc: Calc, periods: Sequence[Period], filters: Filters, b
                                  or_(s.c.end_date.is_(None), and_(s.c.end_date > p.start, s.c.end_date > s.c.start_date))),
                                 1), else_=0)).label(f"w{i}")
              for i, p in enumerate(periods)]
-    per_account = filters.restrict(
-        select(s.c.account_id, *cols).where(s.c.start_date <= days[-1]).group_by(s.c.account_id), s.c.account_id,
-    ).subquery("account_mrr")
+    derived = revenue_state.usable(calc)
+    if derived:
+        per_account = revenue_state.per_account(days, periods, filters)
+    else:
+        per_account = filters.restrict(
+            select(s.c.account_id, *cols).where(s.c.start_date <= days[-1]).group_by(s.c.account_id), s.c.account_id,
+        ).subquery("account_mrr")
     q = per_account.c
     source, key = keyed(per_account, by)
     out_cols = [key.label("key")]
@@ -288,6 +309,17 @@ def movements_grouped(calc: Calc, periods: Sequence[Period], filters: Filters, b
     scope = scope or (lambda k: filters)
     names = list(MOVEMENT_AMOUNT)
     seen: set[str | None] = set()
+    if derived and by is not None:
+        # the intervals hold only the accounts the window touches; the statement over subscriptions
+        # lists every account with a row begun by the last day: its groups, with nothing to count
+        started, started_key = keyed(revenue_state.accounts_started(days[-1], filters), by)
+        listed = {row["key"] for row in rows}
+        zero = Movements(0, 0, 0.0, 0.0, {n: 0 for n in names}, {n: 0.0 for n in names})
+        for (key,) in calc.conn.execute(select(started_key).select_from(started).group_by(started_key)):
+            if key not in listed:
+                seen.add(key)
+                for p in periods:
+                    calc.memo(("movements", p, scope(key)), lambda: zero)
     for row in rows:
         seen.add(row["key"])
         for i, p in enumerate(periods):
@@ -309,11 +341,16 @@ def mrr_on_grouped(calc: Calc, days: Sequence, filters: Filters, by: str | None 
     statement, memoised as ``mrr_on(calc, day, scope(key))``; returns the groups seen."""
     days = sorted(set(days))
     cols = [func.sum(case((active_on(d), s.c.mrr), else_=0)).label(f"m{i}") for i, d in enumerate(days)]
-    per_account = filters.restrict(
-        select(s.c.account_id, *cols)
-        .where(s.c.start_date <= days[-1], or_(s.c.end_date.is_(None), s.c.end_date > days[0]))
-        .group_by(s.c.account_id), s.c.account_id,
-    ).subquery("per_account")
+    if revenue_state.usable(calc):
+        per_account = revenue_state.per_account(days, [], filters, first_paid=False)
+    else:
+        per_account = filters.restrict(
+            select(s.c.account_id, *cols)
+            # the rows that run on some day of the window (a row that never runs is in no group)
+            .where(s.c.start_date <= days[-1], or_(s.c.end_date.is_(None), and_(s.c.end_date > days[0],
+                                                                                 s.c.end_date > s.c.start_date)))
+            .group_by(s.c.account_id), s.c.account_id,
+        ).subquery("per_account")
     source, key = keyed(per_account, by)
     out_cols = [key.label("key")]
     for i in range(len(days)):

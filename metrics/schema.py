@@ -303,3 +303,35 @@ thread_queries = Table(
     Column("updated_at", DateTime, nullable=False),  # UTC
     Index("ix_thread_queries_updated", "updated_at"),
 )
+
+# Revenue state derived at sync time (metrics/revenue_state.py builds it in the sync's transaction).
+# Each account's total MRR as intervals of constant value [start_date, end_date): end_date is
+# 9999-12-31 for the interval still running (not NULL, so one range on the index finds the intervals
+# alive after a day). Every stretch of days some row runs has its intervals (a free plan's total is 0).
+# ``paid``: some row with mrr > 0 runs in the interval; ``first_paid``: the account's first paid day.
+account_mrr_intervals = Table(
+    "account_mrr_intervals",
+    metadata,
+    Column("account_id", String(64), primary_key=True),
+    Column("start_date", Date, primary_key=True),
+    Column("end_date", Date, nullable=False),
+    Column("mrr", Money, nullable=False),
+    Column("paid", Integer, nullable=False),
+    Column("first_paid", Date),
+    # the intervals alive at or after a day, with everything a movement reads (no table lookups)
+    Index("ix_account_mrr_intervals_end", "end_date", "start_date", "account_id", "mrr", "paid", "first_paid"),
+    Index("ix_account_mrr_intervals_start", "start_date", "end_date"),
+)
+
+# Per account with subscriptions: the first day of any of its rows (``first_start``: the accounts a
+# grouped revenue statement lists) and its first paid day (a row with mrr > 0 that ran a day; NULL
+# when it never paid): cohorts, new against reactivation.
+account_first_days = Table(
+    "account_first_days",
+    metadata,
+    Column("account_id", String(64), primary_key=True),
+    Column("first_start", Date, nullable=False),
+    Column("first_paid", Date),
+    Index("ix_account_first_days_start", "first_start", "account_id"),
+    Index("ix_account_first_days_paid", "first_paid", "account_id"),
+)
