@@ -15,6 +15,7 @@ subscriptions: the same columns, the same outer queries, the same numbers (tests
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -268,13 +269,29 @@ def movements_grouped(calc: Calc, periods: Sequence[Period], filters: Filters, b
                                  or_(s.c.end_date.is_(None), and_(s.c.end_date > p.start, s.c.end_date > s.c.start_date))),
                                 1), else_=0)).label(f"w{i}")
              for i, p in enumerate(periods)]
-    derived = revenue_state.usable(calc)
-    if derived:
-        per_account = revenue_state.per_account(days, periods, filters)
-    else:
-        per_account = filters.restrict(
-            select(s.c.account_id, *cols).where(s.c.start_date <= days[-1]).group_by(s.c.account_id), s.c.account_id,
-        ).subquery("account_mrr")
+    scope = scope or (lambda k: filters)
+    names = list(MOVEMENT_AMOUNT)
+    if revenue_state.usable(calc):  # read off the intervals built at sync time: the same sums
+        if by is None and all(calc.has(("movements", p, filters)) for p in periods):
+            return {None}  # a breakdown counted the whole with its groups
+        cells = revenue_state.movements(calc.conn, periods, filters, by)
+        if by is None and not cells:
+            cells = {None: {}}
+        for k, per_period in cells.items():
+            for i, p in enumerate(periods):
+                calc.memo(("movements", p, scope(k)), lambda c=per_period.get(i, {}): _movements_of(c))
+        if by is not None:  # every account is in exactly one group: the groups add up to the whole
+            for i, p in enumerate(periods):
+                whole = revenue_state.add_up(per_period[i] for per_period in cells.values() if i in per_period)
+                calc.memo(("movements", p, filters), lambda c=whole: _movements_of(c))
+        return set(cells)
+    # the accounts with a row running on some day of the window: the groups listed
+    touched = func.max(case((or_(s.c.end_date.is_(None), and_(s.c.end_date > days[0], s.c.end_date > s.c.start_date)), 1),
+                            else_=0))
+    per_account = filters.restrict(
+        select(s.c.account_id, *cols).where(s.c.start_date <= days[-1]).group_by(s.c.account_id)
+        .having(touched == 1), s.c.account_id,
+    ).subquery("account_mrr")
     q = per_account.c
     source, key = keyed(per_account, by)
     out_cols = [key.label("key")]
@@ -306,33 +323,27 @@ def movements_grouped(calc: Calc, periods: Sequence[Period], filters: Filters, b
     if by is not None:
         stmt = stmt.group_by(key)
     rows = calc.conn.execute(stmt).mappings().all()
-    scope = scope or (lambda k: filters)
-    names = list(MOVEMENT_AMOUNT)
     seen: set[str | None] = set()
-    if derived and by is not None:
-        # the intervals hold only the accounts the window touches; the statement over subscriptions
-        # lists every account with a row begun by the last day: its groups, with nothing to count
-        started, started_key = keyed(revenue_state.accounts_started(days[-1], filters), by)
-        listed = {row["key"] for row in rows}
-        zero = Movements(0, 0, 0.0, 0.0, {n: 0 for n in names}, {n: 0.0 for n in names})
-        for (key,) in calc.conn.execute(select(started_key).select_from(started).group_by(started_key)):
-            if key not in listed:
-                seen.add(key)
-                for p in periods:
-                    calc.memo(("movements", p, scope(key)), lambda: zero)
     for row in rows:
         seen.add(row["key"])
         for i, p in enumerate(periods):
-            m = Movements(
-                customers_start=int(row[f"p{i}_customers_start"]),
-                customers_end=int(row[f"p{i}_customers_end"]),
-                mrr_start=round(float(row[f"p{i}_mrr_start"]), 2),
-                mrr_end=round(float(row[f"p{i}_mrr_end"]), 2),
-                counts={n: int(row[f"p{i}_n_{n}"]) for n in names},
-                amounts={n: round(float(row.get(f"p{i}_a_{n}", 0)), 2) for n in names},
-            )
-            calc.memo(("movements", p, scope(row["key"])), lambda m=m: m)
+            cell = {n: row.get(f"p{i}_{n}", 0) for n in ("customers_start", "customers_end", "mrr_start", "mrr_end")}
+            cell.update({f"{x}_{n}": row.get(f"p{i}_{x}_{n}", 0) for n in names for x in ("n", "a")})
+            calc.memo(("movements", p, scope(row["key"])), lambda c=cell: _movements_of(c))
     return seen
+
+
+def _movements_of(cell: dict) -> Movements:
+    """A period's movements from its sums (a missing sum is 0)."""
+    names = list(MOVEMENT_AMOUNT)
+    return Movements(
+        customers_start=int(cell.get("customers_start", 0)),
+        customers_end=int(cell.get("customers_end", 0)),
+        mrr_start=round(float(cell.get("mrr_start", 0)), 2),
+        mrr_end=round(float(cell.get("mrr_end", 0)), 2),
+        counts={n: int(cell.get(f"n_{n}", 0)) for n in names},
+        amounts={n: round(float(cell.get(f"a_{n}", 0)), 2) for n in names},
+    )
 
 
 def mrr_on_grouped(calc: Calc, days: Sequence, filters: Filters, by: str | None = None,
@@ -341,16 +352,29 @@ def mrr_on_grouped(calc: Calc, days: Sequence, filters: Filters, by: str | None 
     statement, memoised as ``mrr_on(calc, day, scope(key))``; returns the groups seen."""
     days = sorted(set(days))
     cols = [func.sum(case((active_on(d), s.c.mrr), else_=0)).label(f"m{i}") for i, d in enumerate(days)]
-    if revenue_state.usable(calc):
-        per_account = revenue_state.per_account(days, [], filters, first_paid=False)
-    else:
-        per_account = filters.restrict(
-            select(s.c.account_id, *cols)
-            # the rows that run on some day of the window (a row that never runs is in no group)
-            .where(s.c.start_date <= days[-1], or_(s.c.end_date.is_(None), and_(s.c.end_date > days[0],
-                                                                                 s.c.end_date > s.c.start_date)))
-            .group_by(s.c.account_id), s.c.account_id,
-        ).subquery("per_account")
+    if revenue_state.usable(calc):  # the running totals of the intervals built at sync time
+        if by is None and all(calc.has(("mrr_on", d, filters)) for d in days):
+            return {None}  # a breakdown counted the whole with its groups
+        scope = scope or (lambda k: filters)
+        totals = revenue_state.running_totals(calc.conn, days, filters, by)
+        if by is None and not totals:
+            totals = {None: {d: (0, 0.0) for d in days}}
+        for k, per_day in totals.items():
+            for d in days:
+                paying, mrr = per_day[d]
+                calc.memo(("mrr_on", d, scope(k)), lambda v=(round(mrr, 2), paying): v)
+        if by is not None:  # every account is in exactly one group: the groups add up to the whole
+            for d in days:
+                value = (round(math.fsum(t[d][1] for t in totals.values()), 2), sum(t[d][0] for t in totals.values()))
+                calc.memo(("mrr_on", d, filters), lambda v=value: v)
+        return set(totals)
+    per_account = filters.restrict(
+        select(s.c.account_id, *cols)
+        # the rows that run on some day of the window (a row that never runs is in no group)
+        .where(s.c.start_date <= days[-1], or_(s.c.end_date.is_(None), and_(s.c.end_date > days[0],
+                                                                             s.c.end_date > s.c.start_date)))
+        .group_by(s.c.account_id), s.c.account_id,
+    ).subquery("per_account")
     source, key = keyed(per_account, by)
     out_cols = [key.label("key")]
     for i in range(len(days)):

@@ -28,13 +28,15 @@ A tool that rewrites subscriptions in place outside a sync calls ``forget(conn)`
 from __future__ import annotations
 
 import logging
+import math
 from datetime import date
 
-from sqlalchemy import Connection, and_, case, delete, func, insert, literal, or_, select, union
+from sqlalchemy import Connection, Date, and_, case, delete, func, insert, inspect, literal, or_, select, union_all
 from sqlalchemy.sql import Subquery
 
 from metrics import schema
 from metrics.db import set_meta
+from metrics.grouping import keyed
 
 logger = logging.getLogger(__name__)
 
@@ -57,28 +59,33 @@ def build(conn: Connection) -> int:
     # rows that run at least one day (a zero-length row never counts, docs/metrics.md)
     rows = select(s.c.account_id, s.c.start_date, s.c.end_date, s.c.mrr).where(
         or_(s.c.end_date.is_(None), s.c.end_date > s.c.start_date)).subquery("r")
-    points = union(
-        select(rows.c.account_id, rows.c.start_date.label("day")),
-        select(rows.c.account_id, rows.c.end_date.label("day")).where(rows.c.end_date.is_not(None)),
-    ).subquery("points")
+    # each row adds its mrr (and one running row, one paying row) on its first day and takes them away
+    # on its end day; per account and day the changes, then their running sums: the intervals
+    paying = case((rows.c.mrr > 0, 1), else_=0)
+    changes = union_all(
+        select(rows.c.account_id, rows.c.start_date.label("day"), rows.c.mrr.label("d_mrr"), literal(1).label("d_run"),
+               paying.label("d_paid")),
+        select(rows.c.account_id, rows.c.end_date, -rows.c.mrr, literal(-1), -paying).where(rows.c.end_date.is_not(None)),
+    ).subquery("changes")
+    points = select(changes.c.account_id, changes.c.day, func.sum(changes.c.d_mrr).label("d_mrr"),
+                    func.sum(changes.c.d_run).label("d_run"), func.sum(changes.c.d_paid).label("d_paid")) \
+        .group_by(changes.c.account_id, changes.c.day).subquery("points")
+    window = {"partition_by": points.c.account_id, "order_by": points.c.day}
+    running = {"rows": (None, 0), **window}
     spans = select(
-        points.c.account_id, points.c.day.label("start_date"),
-        func.lead(points.c.day).over(partition_by=points.c.account_id, order_by=points.c.day).label("end_date"),
+        points.c.account_id, points.c.day.label("start_date"), func.lead(points.c.day).over(**window).label("end_date"),
+        func.round(func.sum(points.c.d_mrr).over(**running), 2).label("mrr"),
+        func.sum(points.c.d_run).over(**running).label("runs"),
+        func.sum(points.c.d_paid).over(**running).label("pays"),
     ).subquery("spans")
-    total = func.round(func.sum(rows.c.mrr), 2)
-    paid = func.max(case((rows.c.mrr > 0, 1), else_=0))
-    valued = (
-        select(spans.c.account_id, spans.c.start_date, spans.c.end_date, total.label("mrr"), paid.label("paid"))
-        .select_from(spans.join(rows, and_(
-            rows.c.account_id == spans.c.account_id, rows.c.start_date <= spans.c.start_date,
-            or_(rows.c.end_date.is_(None), rows.c.end_date > spans.c.start_date))))
-        .group_by(spans.c.account_id, spans.c.start_date, spans.c.end_date)
-    ).subquery("valued")
+    valued = select(spans.c.account_id, spans.c.start_date, spans.c.end_date, spans.c.mrr,
+                    case((spans.c.pays > 0, 1), else_=0).label("paid")).where(spans.c.runs > 0).subquery("valued")
     first = func.min(case((valued.c.paid == 1, valued.c.start_date), else_=None)).over(partition_by=valued.c.account_id)
     conn.execute(insert(iv).from_select(
         ["account_id", "start_date", "end_date", "mrr", "paid", "first_paid"],
         select(valued.c.account_id, valued.c.start_date, func.coalesce(valued.c.end_date, literal(OPEN_END)),
-               valued.c.mrr, valued.c.paid, first),
+               # a sum back to zero in floating point (SQLite) can be -0.0: stored as 0
+               case((valued.c.mrr == 0, literal(0)), else_=valued.c.mrr), valued.c.paid, first),
     ))
     conn.execute(insert(fd).from_select(
         ["account_id", "first_start", "first_paid"],
@@ -99,20 +106,31 @@ def forget(conn: Connection) -> None:
 
 # ---- freshness -----------------------------------------------------------------------------------
 
+def _stamp_parts():
+    log = schema.sync_log
+    return [select(func.count()).select_from(s).scalar_subquery(),
+            select(func.max(s.c.start_date)).scalar_subquery(),
+            select(func.max(log.c.sync_id)).where(log.c.status != "failed").scalar_subquery()]
+
+
+def _stamp_of(count, latest, sync_id) -> str:
+    return f"{_VERSION}|{count}|{_as_date(latest) if latest else None}|{sync_id}"
+
+
 def stamp(conn: Connection) -> str:
     """What the state was built from: cheap to read (a count and two index lookups), and changed by
     any insert or delete of a subscription, a new latest start day, and any later sync that did not
     fail (a sync without the after-sync steps leaves the state stale)."""
-    count = conn.execute(select(func.count()).select_from(s)).scalar_one()
-    latest = conn.execute(select(func.max(s.c.start_date))).scalar()
-    log = schema.sync_log
-    sync_id = conn.execute(select(func.max(log.c.sync_id)).where(log.c.status != "failed")).scalar()
-    return f"{_VERSION}|{count}|{latest}|{sync_id}"
+    return _stamp_of(*conn.execute(select(*_stamp_parts())).one())
 
 
 def is_fresh(conn: Connection) -> bool:
-    stored = conn.execute(select(schema.meta.c.value).where(schema.meta.c.key == STAMP_KEY)).scalar()
-    return bool(stored) and stored == stamp(conn)
+    """Whether the derived state was built from the data as it is now (one statement)."""
+    if conn.dialect.name not in ("sqlite", "postgresql") and not inspect(conn).has_table(iv.name):
+        return False  # a database made with the data tables only (the property tests' DuckDB)
+    stored = select(schema.meta.c.value).where(schema.meta.c.key == STAMP_KEY).scalar_subquery()
+    value, *parts = conn.execute(select(stored, *_stamp_parts())).one()
+    return bool(value) and value == _stamp_of(*parts)
 
 
 def usable(calc) -> bool:
@@ -132,25 +150,183 @@ def alive_on(day) -> object:
     return and_(iv.c.start_date <= day, iv.c.end_date > day)
 
 
-def per_account(days, periods, filters, first_paid: bool = True) -> Subquery:
-    """Per account: ``m{i}`` its MRR at 00:00 of ``days[i]``, ``first_paid`` and ``w{j}`` (1 when it
-    paid on some day of ``periods[j]``), from the intervals that touch ``[min(days), max(days)]``: the
-    same columns ``revenue.movements_grouped`` counts from subscriptions."""
+def _steady(lo, hi, filters):
+    """The intervals that hold every day of ``[lo, hi]``: one per account whose MRR did not change."""
+    return filters.restrict(select(iv.c.account_id, iv.c.mrr, iv.c.paid, iv.c.first_paid)
+                            .where(iv.c.start_date <= lo, iv.c.end_date > hi), iv.c.account_id)
+
+
+def changed_per_account(days, periods, filters, first_paid: bool = True) -> Subquery:
+    """Per account whose MRR changed between ``min(days)`` and ``max(days)`` (an interval of it starts
+    or ends in between): ``m{i}`` its MRR at 00:00 of ``days[i]``, ``first_paid`` and ``w{j}`` (1 when
+    it paid on some day of ``periods[j]``, each inside the window)."""
     days = list(days)
     lo, hi = min(days), max(days)
-    cols = [func.sum(case((alive_on(d), iv.c.mrr), else_=0)).label(f"m{i}") for i, d in enumerate(days)]
+    cols = [iv.c.account_id, iv.c.start_date, iv.c.end_date, iv.c.mrr, iv.c.paid, iv.c.first_paid]
+    moving = union_all(  # (the second part skips what the first has)
+        select(*cols).where(iv.c.start_date > lo, iv.c.start_date <= hi),
+        select(*cols).where(iv.c.end_date > lo, iv.c.end_date <= hi, iv.c.start_date <= lo),
+    ).subquery("moving")
+    m = moving.c
+    out = [func.sum(case((and_(m.start_date <= d, m.end_date > d), m.mrr), else_=0)).label(f"m{i}")
+           for i, d in enumerate(days)]
     if first_paid:
-        cols.append(func.max(iv.c.first_paid).label("first_paid"))
-    cols += [func.max(case((and_(iv.c.paid == 1, iv.c.start_date < p.end, iv.c.end_date > p.start), 1), else_=0))
-             .label(f"w{j}") for j, p in enumerate(periods)]
-    stmt = select(iv.c.account_id, *cols).where(iv.c.end_date > lo, iv.c.start_date <= hi).group_by(iv.c.account_id)
-    return filters.restrict(stmt, iv.c.account_id).subquery("account_mrr")
+        out.append(func.max(m.first_paid).label("first_paid"))
+    out += [func.max(case((and_(m.paid == 1, m.start_date < p.end, m.end_date > p.start), 1), else_=0))
+            .label(f"w{j}") for j, p in enumerate(periods)]
+    return filters.restrict(select(m.account_id, *out).group_by(m.account_id), m.account_id).subquery("changed")
 
 
-def accounts_started(hi, filters) -> Subquery:
-    """The accounts with a subscription row starting on or before ``hi`` (running or not): those a
-    grouped movements statement over subscriptions lists, even with nothing to count."""
-    return filters.restrict(select(fd.c.account_id).where(fd.c.first_start <= hi), fd.c.account_id).subquery("started")
+def per_account(days, periods, filters, first_paid: bool = True) -> Subquery:
+    """Per account the window ``[min(days), max(days)]`` touches: ``m{i}``, ``first_paid`` and ``w{j}``
+    as ``changed_per_account`` gives them, the steady accounts included (read as they are: the same
+    MRR on every day, paid within each period when their interval holds a paying row)."""
+    days = list(days)
+    st = _steady(min(days), max(days), filters).subquery("steady")
+    cols = [st.c.mrr.label(f"m{i}") for i in range(len(days))]
+    if first_paid:
+        cols.append(st.c.first_paid)
+    cols += [st.c.paid.label(f"w{j}") for j in range(len(periods))]
+    changed = changed_per_account(days, periods, filters, first_paid)
+    return union_all(select(st.c.account_id, *cols), select(changed)).subquery("account_mrr")
+
+
+# ---- movements of many periods, per group ---------------------------------------------------------
+
+MOVES = ("new", "reactivation", "expansion", "contraction", "churn", "early_churn")
+
+
+def movements(conn: Connection, periods, filters, by: str | None) -> dict:
+    """The movements of every period of ``periods`` for every group of ``by`` (None: the whole), as
+    ``{key: {j: {"customers_start", "customers_end", "mrr_start", "mrr_end", "n_<move>", "a_<move>"}}}``
+    with ``j`` the period's index: the sums ``revenue.movements_grouped`` counts from subscriptions.
+
+    Read off the intervals in two statements, neither grouping every account:
+    - the paying customers and MRR at 00:00 of the first day (the intervals holding it), and every
+      change after it up to the last day (an interval starting adds, one ending takes away), per day:
+      the customers and MRR at the start and the end of each period are running sums of these;
+    - per period, the accounts with an interval starting or ending inside it (the only ones whose
+      MRR moved), grouped into m0, m1, paid before and paid within: new, reactivation, expansion,
+      contraction, churn and early churn, as docs/metrics.md counts them (with the accounts whose one
+      interval runs through the period holding a paying row but a total of 0 or less: early churn
+      without a change)."""
+    periods = list(periods)
+    days = sorted({p.start for p in periods} | {p.end for p in periods})
+    totals = running_totals(conn, days, filters, by)
+    out: dict = {}
+    for key, per_day in totals.items():
+        out[key] = {j: _empty(per_day[p.start], per_day[p.end]) for j, p in enumerate(periods)}
+    for row in conn.execute(_changed_stmt(periods, filters, by)).mappings():
+        key, j = row["key"], int(row["j"])
+        per_day = totals.get(key) or {d: (0, 0.0) for d in days}
+        cell = out.setdefault(key, {}).setdefault(j, _empty(per_day[periods[j].start], per_day[periods[j].end]))
+        for name in MOVES:
+            cell[f"n_{name}"] += int(row[f"n_{name}"] or 0)
+            if name != "early_churn":
+                cell[f"a_{name}"] += float(row[f"a_{name}"] or 0)
+    return out
+
+
+def add_up(cells) -> dict:
+    """The sums of several groups' cells (of one period): the whole they make together."""
+    out: dict = {}
+    for cell in cells:
+        for name, value in cell.items():
+            out.setdefault(name, []).append(value)
+    return {name: (math.fsum(v) if name.startswith(("a_", "mrr_")) else sum(v)) for name, v in out.items()}
+
+
+def _empty(start: tuple[int, float], end: tuple[int, float]) -> dict:
+    cell: dict = {"customers_start": start[0], "mrr_start": start[1], "customers_end": end[0], "mrr_end": end[1]}
+    for name in MOVES:
+        cell[f"n_{name}"] = 0
+        cell[f"a_{name}"] = 0.0
+    return cell
+
+
+def running_totals(conn: Connection, days, filters, by) -> dict:
+    """{key: {day: (paying customers, MRR)}} at 00:00 of each of ``days`` (sorted), in one statement:
+    the intervals holding the first day, and every interval starting (adding) or ending (taking away)
+    after it up to the last day, summed per group and day; then running sums."""
+    lo, hi = days[0], days[-1]
+    paying = case((iv.c.mrr > 0, 1), else_=0)
+    parts = [select(iv.c.account_id, literal(lo, Date).label("day"), iv.c.mrr.label("d_mrr"), paying.label("d_paying"))
+             .where(iv.c.start_date <= lo, iv.c.end_date > lo)]
+    if hi > lo:
+        parts += [select(iv.c.account_id, iv.c.start_date, iv.c.mrr, paying).where(iv.c.start_date > lo, iv.c.start_date <= hi),
+                  select(iv.c.account_id, iv.c.end_date, -iv.c.mrr, -paying).where(iv.c.end_date > lo, iv.c.end_date <= hi)]
+    moves = union_all(*parts).subquery("moves")
+    changes = filters.restrict(select(moves), moves.c.account_id).subquery("changes")
+    source, key = keyed(changes, by)
+    c = changes.c
+    stmt = select(key.label("key"), c.day, func.sum(c.d_paying), func.sum(c.d_mrr)).select_from(source) \
+        .group_by(*([key] if by is not None else []), c.day)
+    steps: dict = {}
+    for k, day, d_paying, d_mrr in conn.execute(stmt):
+        steps.setdefault(k, []).append((_as_date(day), int(d_paying or 0), float(d_mrr or 0)))
+    out: dict = {}
+    for k, rows in steps.items():
+        rows.sort()
+        paying_now, mrr_parts, per_day, i = 0, [], {}, 0
+        for d in days:
+            while i < len(rows) and rows[i][0] <= d:
+                paying_now += rows[i][1]
+                mrr_parts.append(rows[i][2])
+                i += 1
+            per_day[d] = (paying_now, math.fsum(mrr_parts))
+        out[k] = per_day
+    return out
+
+
+def _as_date(value) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _period_rows(periods, where):
+    """One SELECT per period (so that each reads its own index range), tagged with the period's
+    index ``j`` and its start ``s`` and end ``e``."""
+    selects = []
+    for j, p in enumerate(periods):
+        cols = [literal(j).label("j"), literal(p.start, Date).label("s"), literal(p.end, Date).label("e"),
+                iv.c.account_id, iv.c.start_date, iv.c.end_date, iv.c.mrr, iv.c.paid, iv.c.first_paid]
+        selects += [select(*cols).where(cond) for cond in where(p)]
+    return union_all(*selects).subquery("tagged")
+
+
+def _changed_stmt(periods, filters, by):
+    """Per period and group: the movements of the accounts with an interval starting or ending in it,
+    and of those whose one interval runs through it holding a paying row with a total of 0 or less
+    (rare: it takes a negative row; early churn without a change)."""
+    tagged = _period_rows(periods, lambda p: (
+        and_(iv.c.start_date > p.start, iv.c.start_date <= p.end),
+        and_(iv.c.end_date > p.start, iv.c.end_date <= p.end, iv.c.start_date <= p.start),
+        and_(iv.c.paid == 1, iv.c.mrr <= 0, iv.c.start_date <= p.start, iv.c.end_date > p.end)))
+    t = tagged.c
+    pairs = filters.restrict(select(
+        t.j, t.account_id,
+        func.sum(case((and_(t.start_date <= t.s, t.end_date > t.s), t.mrr), else_=0)).label("m0"),
+        func.sum(case((and_(t.start_date <= t.e, t.end_date > t.e), t.mrr), else_=0)).label("m1"),
+        case((func.max(t.first_paid) < func.max(t.s), 1), else_=0).label("before"),
+        func.max(case((and_(t.paid == 1, t.start_date < t.e, t.end_date > t.s), 1), else_=0)).label("within"),
+    ).group_by(t.j, t.account_id), t.account_id).subquery("pairs")
+    q = pairs.c
+    in_s, in_e = q.m0 > 0, q.m1 > 0
+    conds = {
+        "new": and_(~in_s, in_e, q.before == 0),
+        "reactivation": and_(~in_s, in_e, q.before == 1),
+        "expansion": and_(in_s, in_e, q.m1 > q.m0),
+        "contraction": and_(in_s, in_e, q.m1 < q.m0),
+        "churn": and_(in_s, ~in_e),
+        "early_churn": and_(~in_s, ~in_e, q.within == 1),
+    }
+    amounts = {"new": q.m1, "reactivation": q.m1, "expansion": q.m1 - q.m0, "contraction": q.m0 - q.m1, "churn": q.m0}
+    source, key = keyed(pairs, by)
+    cols = [key.label("key"), q.j.label("j")]
+    for name, cond in conds.items():
+        cols.append(func.sum(case((cond, 1), else_=0)).label(f"n_{name}"))
+        if name in amounts:
+            cols.append(func.sum(case((cond, amounts[name]), else_=0)).label(f"a_{name}"))
+    return select(*cols).select_from(source).group_by(*([key] if by is not None else []), q.j)
 
 
 def mrr_on(conn: Connection, day, filters) -> tuple[float, int]:

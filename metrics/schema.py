@@ -320,7 +320,9 @@ account_mrr_intervals = Table(
     Column("first_paid", Date),
     # the intervals alive at or after a day, with everything a movement reads (no table lookups)
     Index("ix_account_mrr_intervals_end", "end_date", "start_date", "account_id", "mrr", "paid", "first_paid"),
-    Index("ix_account_mrr_intervals_start", "start_date", "end_date"),
+    Index("ix_account_mrr_intervals_start", "start_date", "end_date", "account_id", "mrr", "paid", "first_paid"),
+    # the rare intervals with a paying row and a total of 0 or less (early churn without a change)
+    Index("ix_account_mrr_intervals_paid", "paid", "mrr"),
 )
 
 # Per account with subscriptions: the first day of any of its rows (``first_start``: the accounts a

@@ -40,16 +40,18 @@ def _monthly_churn(calc: Calc, last_month: date, months: int, filters: Filters) 
     bounds = [add_months(last_month, i - months + 1) for i in range(months + 1)]
     cols = [func.round(func.sum(case((active_on(b), s.c.mrr), else_=0)), 2).label(f"m{i}")
             for i, b in enumerate(bounds)]
-    if revenue_state.usable(calc):  # each account's MRR read from its intervals (built at sync time)
-        per_account = revenue_state.per_account(bounds, [], filters, first_paid=False)
-    else:
-        per_account = filters.restrict(
-            # rows that ended by the first boundary add nothing to any boundary: skip them
-            select(s.c.account_id, *cols)
-            .where(s.c.start_date <= bounds[-1], or_(s.c.end_date.is_(None), s.c.end_date > bounds[0]))
-            .group_by(s.c.account_id),
-            s.c.account_id,
-        ).subquery("per_account")
+    if revenue_state.usable(calc):  # the movements of each month, read off the intervals built at sync time
+        units = [Period(bounds[i], bounds[i + 1], "month") for i in range(months)]
+        cells = revenue_state.movements(calc.conn, units, filters, None).get(None, {})
+        return [(m.start, int(cells[i]["n_churn"]), int(cells[i]["customers_start"])) if i in cells else (m.start, 0, 0)
+                for i, m in enumerate(units)]
+    per_account = filters.restrict(
+        # rows that ended by the first boundary add nothing to any boundary: skip them
+        select(s.c.account_id, *cols)
+        .where(s.c.start_date <= bounds[-1], or_(s.c.end_date.is_(None), s.c.end_date > bounds[0]))
+        .group_by(s.c.account_id),
+        s.c.account_id,
+    ).subquery("per_account")
     c = per_account.c
     out_cols = []
     for i in range(months):
