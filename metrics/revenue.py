@@ -33,12 +33,13 @@ s = schema.subscriptions
 a = schema.accounts
 
 
-def account_mrr(period: Period, filters: Filters, derived: bool = False) -> Subquery:
+def account_mrr(period: Period, filters: Filters, derived: bool = False, moving_only: bool = False) -> Subquery:
     """Per account: m0 (MRR at start), m1 (MRR at end), paid_before (0/1), paid_within (0/1)
-    (``derived``: read from the revenue state built at sync time, which must be fresh)."""
+    (``derived``: read from the revenue state built at sync time, which must be fresh; with
+    ``moving_only`` it may leave out accounts that make no movement)."""
     start, end = period.start, period.end
     if derived:
-        q = revenue_state.per_account([start, end], [period], filters).c
+        q = revenue_state.per_account([start, end], [period], filters, moving_only=moving_only).c
         return select(
             q.account_id, func.round(q.m0, 2).label("m0"), func.round(q.m1, 2).label("m1"),
             case((q.first_paid < start, 1), else_=0).label("paid_before"), q.w0.label("paid_within"),
@@ -162,7 +163,7 @@ def movement_accounts(calc: Calc, period: Period, filters: Filters, movement: st
                       offset: int = 0) -> tuple[list[dict], int]:
     """The accounts behind one movement, largest amount first, and how many there are in all
     (``limit=None``: every one)."""
-    q = account_mrr(period, filters, revenue_state.usable(calc))
+    q = account_mrr(period, filters, revenue_state.usable(calc), moving_only=True)
     cond = _movement_cases(q)[movement]
     amount = MOVEMENT_AMOUNT[movement](q).label("amount")
     stmt = (

@@ -31,11 +31,27 @@ import logging
 import math
 from datetime import date
 
-from sqlalchemy import Connection, Date, and_, case, delete, func, insert, inspect, literal, or_, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Date,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    inspect,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.sql import Subquery
 
 from metrics import schema
 from metrics.db import set_meta
+from metrics.filters import Filters
 from metrics.grouping import keyed
 
 logger = logging.getLogger(__name__)
@@ -43,6 +59,8 @@ logger = logging.getLogger(__name__)
 s = schema.subscriptions
 iv = schema.account_mrr_intervals
 fd = schema.account_first_days
+rd = schema.revenue_daily
+TABLES = (iv, fd, rd)  # what ``build`` fills
 
 OPEN_END = date(9999, 12, 31)  # the end of an interval still running
 STAMP_KEY = "revenue_state"
@@ -93,6 +111,18 @@ def build(conn: Connection) -> int:
             (and_(s.c.mrr > 0, or_(s.c.end_date.is_(None), s.c.end_date > s.c.start_date)), s.c.start_date),
             else_=None))).group_by(s.c.account_id),
     ))
+    conn.execute(delete(rd))
+    cents = func.round(iv.c.mrr * 100)
+    paying = case((iv.c.mrr > 0, 1), else_=0)
+    changes = union_all(
+        select(iv.c.start_date.label("day"), paying.label("d_paying"), cents.label("d_cents")),
+        select(iv.c.end_date, -paying, -cents).where(iv.c.end_date < OPEN_END),
+    ).subquery("changes")
+    per_day = select(changes.c.day, func.sum(changes.c.d_paying).label("d_paying"),
+                     cast(func.sum(changes.c.d_cents), BigInteger).label("d_cents")).group_by(changes.c.day).subquery("per_day")
+    running = {"order_by": per_day.c.day, "rows": (None, 0)}
+    conn.execute(insert(rd).from_select(["day", "paying", "mrr_cents"], select(
+        per_day.c.day, func.sum(per_day.c.d_paying).over(**running), func.sum(per_day.c.d_cents).over(**running))))
     set_meta(conn, STAMP_KEY, stamp(conn))
     n = conn.execute(select(func.count()).select_from(iv)).scalar_one()
     logger.debug("revenue state: %s intervals", n)
@@ -150,10 +180,13 @@ def alive_on(day) -> object:
     return and_(iv.c.start_date <= day, iv.c.end_date > day)
 
 
-def _steady(lo, hi, filters):
-    """The intervals that hold every day of ``[lo, hi]``: one per account whose MRR did not change."""
-    return filters.restrict(select(iv.c.account_id, iv.c.mrr, iv.c.paid, iv.c.first_paid)
-                            .where(iv.c.start_date <= lo, iv.c.end_date > hi), iv.c.account_id)
+def _steady(lo, hi, filters, moving_only: bool = False):
+    """The intervals that hold every day of ``[lo, hi]``: one per account whose MRR did not change
+    (``moving_only``: only those that still make a movement, early churn with a paying row netted to 0)."""
+    stmt = select(iv.c.account_id, iv.c.mrr, iv.c.paid, iv.c.first_paid).where(iv.c.start_date <= lo, iv.c.end_date > hi)
+    if moving_only:
+        stmt = stmt.where(iv.c.paid == 1, iv.c.mrr <= 0)
+    return filters.restrict(stmt, iv.c.account_id)
 
 
 def changed_per_account(days, periods, filters, first_paid: bool = True) -> Subquery:
@@ -177,12 +210,13 @@ def changed_per_account(days, periods, filters, first_paid: bool = True) -> Subq
     return filters.restrict(select(m.account_id, *out).group_by(m.account_id), m.account_id).subquery("changed")
 
 
-def per_account(days, periods, filters, first_paid: bool = True) -> Subquery:
+def per_account(days, periods, filters, first_paid: bool = True, moving_only: bool = False) -> Subquery:
     """Per account the window ``[min(days), max(days)]`` touches: ``m{i}``, ``first_paid`` and ``w{j}``
     as ``changed_per_account`` gives them, the steady accounts included (read as they are: the same
-    MRR on every day, paid within each period when their interval holds a paying row)."""
+    MRR on every day, paid within each period when their interval holds a paying row); with
+    ``moving_only`` only the accounts that make a movement in some period can be in it."""
     days = list(days)
-    st = _steady(min(days), max(days), filters).subquery("steady")
+    st = _steady(min(days), max(days), filters, moving_only).subquery("steady")
     cols = [st.c.mrr.label(f"m{i}") for i in range(len(days))]
     if first_paid:
         cols.append(st.c.first_paid)
@@ -247,8 +281,11 @@ def _empty(start: tuple[int, float], end: tuple[int, float]) -> dict:
 def running_totals(conn: Connection, days, filters, by) -> dict:
     """{key: {day: (paying customers, MRR)}} at 00:00 of each of ``days`` (sorted), in one statement:
     the intervals holding the first day, and every interval starting (adding) or ending (taking away)
-    after it up to the last day, summed per group and day; then running sums."""
+    after it up to the last day, summed per group and day; then running sums. The whole company
+    without filters reads the daily totals the build summed instead."""
     lo, hi = days[0], days[-1]
+    if by is None and type(filters) is Filters and filters.empty:
+        return _whole_totals(conn, days)
     paying = case((iv.c.mrr > 0, 1), else_=0)
     parts = [select(iv.c.account_id, literal(lo, Date).label("day"), iv.c.mrr.label("d_mrr"), paying.label("d_paying"))
              .where(iv.c.start_date <= lo, iv.c.end_date > lo)]
@@ -276,6 +313,22 @@ def running_totals(conn: Connection, days, filters, by) -> dict:
             per_day[d] = (paying_now, math.fsum(mrr_parts))
         out[k] = per_day
     return out
+
+
+def _whole_totals(conn: Connection, days) -> dict:
+    lo, hi = days[0], days[-1]
+    first = select(func.max(rd.c.day)).where(rd.c.day <= lo).scalar_subquery()
+    rows = conn.execute(select(rd.c.day, rd.c.paying, rd.c.mrr_cents)
+                        .where(rd.c.day <= hi, or_(rd.c.day >= first, first.is_(None))).order_by(rd.c.day)).all()
+    if not rows:
+        return {}
+    per_day, i, now = {}, 0, (0, 0.0)
+    for d in days:
+        while i < len(rows) and _as_date(rows[i][0]) <= d:
+            now = (int(rows[i][1]), int(rows[i][2]) / 100)
+            i += 1
+        per_day[d] = now
+    return {None: per_day}
 
 
 def _as_date(value) -> date:

@@ -337,3 +337,15 @@ account_first_days = Table(
     Index("ix_account_first_days_start", "first_start", "account_id"),
     Index("ix_account_first_days_paid", "first_paid", "account_id"),
 )
+
+# The whole company's paying customers and MRR from each day on which they changed until the next
+# such day (the running sums of the intervals' changes): what an answer without filters reads for
+# "at 00:00 of day d" (the row of the latest day on or before d). MRR in cents, summed exactly.
+revenue_daily = Table(
+    "revenue_daily",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("paying", Integer, nullable=False),
+    Column("mrr_cents", BigInteger, nullable=False),
+)
+
