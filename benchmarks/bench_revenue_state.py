@@ -133,6 +133,7 @@ def pg_data(sqlite_engine, url: str, accounts: int):
 
 def build_state(engine) -> tuple[float, int]:
     """Build the derived state as the sync's step does; (seconds, intervals)."""
+    schema.metadata.create_all(engine)  # a cached database made before a derived table was added
     t0 = time.perf_counter()
     with engine.begin() as conn:
         n = revenue_state.build(conn)

@@ -43,6 +43,7 @@ from sqlalchemy import (
     insert,
     inspect,
     literal,
+    literal_column,
     or_,
     select,
     union_all,
@@ -99,12 +100,19 @@ def build(conn: Connection) -> int:
     valued = select(spans.c.account_id, spans.c.start_date, spans.c.end_date, spans.c.mrr,
                     case((spans.c.pays > 0, 1), else_=0).label("paid")).where(spans.c.runs > 0).subquery("valued")
     first = func.min(case((valued.c.paid == 1, valued.c.start_date), else_=None)).over(partition_by=valued.c.account_id)
+    # SQLite: the indexes are made after the rows, sorted once, rather than kept up row by row (its
+    # readers keep their snapshot; on PostgreSQL dropping them would block the readers until commit)
+    rebuilt = [ix for ix in iv.indexes if conn.dialect.name == "sqlite"]
+    for ix in rebuilt:
+        ix.drop(conn, checkfirst=True)
     conn.execute(insert(iv).from_select(
         ["account_id", "start_date", "end_date", "mrr", "paid", "first_paid"],
         select(valued.c.account_id, valued.c.start_date, func.coalesce(valued.c.end_date, literal(OPEN_END)),
                # a sum back to zero in floating point (SQLite) can be -0.0: stored as 0
                case((valued.c.mrr == 0, literal(0)), else_=valued.c.mrr), valued.c.paid, first),
     ))
+    for ix in rebuilt:
+        ix.create(conn, checkfirst=True)
     conn.execute(insert(fd).from_select(
         ["account_id", "first_start", "first_paid"],
         select(s.c.account_id, func.min(s.c.start_date), func.min(case(
@@ -335,32 +343,40 @@ def _as_date(value) -> date:
     return date.fromisoformat(value) if isinstance(value, str) else value
 
 
-def _period_rows(periods, where):
-    """One SELECT per period (so that each reads its own index range), tagged with the period's
-    index ``j`` and its start ``s`` and end ``e``."""
+def _tagged(periods):
+    """Per period ``j`` [s, e), the intervals that make its movements, each read to what it adds to
+    the account's MRR at s (``m0``) and at e (``m1``), whether a paying row of it ran inside the
+    period (``w``) and whether the account paid before s (``b``): one SELECT per part (each reads its
+    own index range):
+    - an interval starting in (s, e]: nothing at s, its MRR at e if it runs past e;
+    - an interval holding s and ending in (s, e]: its MRR at s, nothing at e;
+    - an interval running through the period with a paying row and a total of 0 or less: the same
+      at both ends, paid within (rare: it takes a negative row; early churn without a change)."""
+    zero = literal_column("0")
     selects = []
     for j, p in enumerate(periods):
-        cols = [literal(j).label("j"), literal(p.start, Date).label("s"), literal(p.end, Date).label("e"),
-                iv.c.account_id, iv.c.start_date, iv.c.end_date, iv.c.mrr, iv.c.paid, iv.c.first_paid]
-        selects += [select(*cols).where(cond) for cond in where(p)]
+        s0, e0 = p.start, p.end
+        before = case((iv.c.first_paid < s0, 1), else_=0).label("b")
+        tag = literal(j).label("j")
+        selects += [
+            select(tag, iv.c.account_id, zero.label("m0"), case((iv.c.end_date > e0, iv.c.mrr), else_=0).label("m1"),
+                   case((and_(iv.c.paid == 1, iv.c.start_date < e0), 1), else_=0).label("w"), before)
+            .where(iv.c.start_date > s0, iv.c.start_date <= e0),
+            select(tag, iv.c.account_id, iv.c.mrr, zero, iv.c.paid, before)
+            .where(iv.c.end_date > s0, iv.c.end_date <= e0, iv.c.start_date <= s0),
+            select(tag, iv.c.account_id, iv.c.mrr, iv.c.mrr, iv.c.paid, before)
+            .where(iv.c.paid == 1, iv.c.mrr <= 0, iv.c.start_date <= s0, iv.c.end_date > e0),
+        ]
     return union_all(*selects).subquery("tagged")
 
 
 def _changed_stmt(periods, filters, by):
-    """Per period and group: the movements of the accounts with an interval starting or ending in it,
-    and of those whose one interval runs through it holding a paying row with a total of 0 or less
-    (rare: it takes a negative row; early churn without a change)."""
-    tagged = _period_rows(periods, lambda p: (
-        and_(iv.c.start_date > p.start, iv.c.start_date <= p.end),
-        and_(iv.c.end_date > p.start, iv.c.end_date <= p.end, iv.c.start_date <= p.start),
-        and_(iv.c.paid == 1, iv.c.mrr <= 0, iv.c.start_date <= p.start, iv.c.end_date > p.end)))
-    t = tagged.c
+    """Per period and group: the movements of the accounts whose MRR moved in it (and the rare early
+    churn without a change), from ``_tagged`` grouped per period and account."""
+    t = _tagged(periods).c
     pairs = filters.restrict(select(
-        t.j, t.account_id,
-        func.sum(case((and_(t.start_date <= t.s, t.end_date > t.s), t.mrr), else_=0)).label("m0"),
-        func.sum(case((and_(t.start_date <= t.e, t.end_date > t.e), t.mrr), else_=0)).label("m1"),
-        case((func.max(t.first_paid) < func.max(t.s), 1), else_=0).label("before"),
-        func.max(case((and_(t.paid == 1, t.start_date < t.e, t.end_date > t.s), 1), else_=0)).label("within"),
+        t.j, t.account_id, func.sum(t.m0).label("m0"), func.sum(t.m1).label("m1"), func.max(t.b).label("before"),
+        func.max(t.w).label("within"),
     ).group_by(t.j, t.account_id), t.account_id).subquery("pairs")
     q = pairs.c
     in_s, in_e = q.m0 > 0, q.m1 > 0
@@ -383,7 +399,11 @@ def _changed_stmt(periods, filters, by):
 
 
 def mrr_on(conn: Connection, day, filters) -> tuple[float, int]:
-    """MRR and paying customers at 00:00 of ``day``: one interval per account holds it, no grouping."""
+    """MRR and paying customers at 00:00 of ``day``: one interval per account holds it, no grouping
+    (the whole company without filters: one row of the daily totals)."""
+    if type(filters) is Filters and filters.empty:
+        paying, mrr = _whole_totals(conn, [day]).get(None, {day: (0, 0.0)})[day]
+        return round(mrr, 2), paying
     stmt = filters.restrict(
         select(func.coalesce(func.sum(iv.c.mrr), 0), func.coalesce(func.sum(case((iv.c.mrr > 0, 1), else_=0)), 0))
         .where(iv.c.end_date > day, iv.c.start_date <= day), iv.c.account_id)
