@@ -116,9 +116,8 @@ def first_paid_days(filters: Filters, derived: bool = False):
     """Per account: the first day it paid (a subscription row with MRR > 0 that lasted a day);
     ``derived``: read from the revenue state built at sync time (which must be fresh)."""
     if derived:
-        fd = schema.account_first_days
-        return filters.restrict(select(fd.c.account_id, fd.c.first_paid).where(fd.c.first_paid.is_not(None)),
-                                fd.c.account_id)
+        fd = schema.account_first_paid
+        return filters.restrict(select(fd.c.account_id, fd.c.first_paid), fd.c.account_id)
     stmt = select(s.c.account_id, func.min(s.c.start_date).label("first_paid")).where(_valid_paid_row()) \
         .group_by(s.c.account_id)
     return filters.restrict(stmt, s.c.account_id)

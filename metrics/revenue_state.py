@@ -11,8 +11,14 @@ transaction (``metrics.derived``), what does not change between syncs:
   first paid day. Every stretch of days on which some row runs is covered (a free plan: total 0), so
   the accounts a window touches are the same as in ``subscriptions``. An account's MRR on day ``d``
   is the one interval holding ``d``, or 0 when none does.
-- ``account_first_days``: per account, the first day of any of its rows (the accounts a grouped
-  statement lists) and its first paid day (cohorts, new against reactivation).
+- ``account_first_paid``: each account's first paid day (cohorts).
+- ``revenue_daily``: the whole company's paying customers and MRR (in cents, summed exactly) from
+  each day they changed: an answer without filters reads one row for "at 00:00 of day d".
+
+An answer reads only what moved: the customers and MRR at a day are running sums of the intervals
+starting and ending (or one row of ``revenue_daily``), and the movements of a period group only the
+accounts with an interval starting or ending inside it (``movements``): two statements for any
+number of periods, groups included, however long the history.
 
 docs/metrics.md's definitions are unchanged and read the same off the intervals: "paid before
 ``start``" (a row with mrr > 0 that ran a day before ``start``) is ``first_paid < start``; "paid on
@@ -59,7 +65,7 @@ logger = logging.getLogger(__name__)
 
 s = schema.subscriptions
 iv = schema.account_mrr_intervals
-fd = schema.account_first_days
+fd = schema.account_first_paid
 rd = schema.revenue_daily
 TABLES = (iv, fd, rd)  # what ``build`` fills
 
@@ -72,7 +78,7 @@ _USE_KEY = ("revenue_state_usable",)
 # ---- build (inside the sync's transaction) ------------------------------------------------------
 
 def build(conn: Connection) -> int:
-    """Rebuild both tables from ``subscriptions`` and stamp them; returns the number of intervals."""
+    """Rebuild the derived tables from ``subscriptions`` and stamp them; returns the number of intervals."""
     conn.execute(delete(iv))
     conn.execute(delete(fd))
     # rows that run at least one day (a zero-length row never counts, docs/metrics.md)
@@ -114,10 +120,8 @@ def build(conn: Connection) -> int:
     for ix in rebuilt:
         ix.create(conn, checkfirst=True)
     conn.execute(insert(fd).from_select(
-        ["account_id", "first_start", "first_paid"],
-        select(s.c.account_id, func.min(s.c.start_date), func.min(case(
-            (and_(s.c.mrr > 0, or_(s.c.end_date.is_(None), s.c.end_date > s.c.start_date)), s.c.start_date),
-            else_=None))).group_by(s.c.account_id),
+        ["account_id", "first_paid"],
+        select(iv.c.account_id, func.min(iv.c.start_date)).where(iv.c.paid == 1).group_by(iv.c.account_id),
     ))
     conn.execute(delete(rd))
     cents = func.round(iv.c.mrr * 100)
@@ -182,11 +186,6 @@ def use(calc, derived: bool) -> None:
 
 
 # ---- read helpers ----------------------------------------------------------------------------------
-
-def alive_on(day) -> object:
-    """SQL condition: the interval holds ``day``."""
-    return and_(iv.c.start_date <= day, iv.c.end_date > day)
-
 
 def _steady(lo, hi, filters, moving_only: bool = False):
     """The intervals that hold every day of ``[lo, hi]``: one per account whose MRR did not change

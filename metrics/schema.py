@@ -325,17 +325,14 @@ account_mrr_intervals = Table(
     Index("ix_account_mrr_intervals_paid", "paid", "mrr"),
 )
 
-# Per account with subscriptions: the first day of any of its rows (``first_start``: the accounts a
-# grouped revenue statement lists) and its first paid day (a row with mrr > 0 that ran a day; NULL
-# when it never paid): cohorts, new against reactivation.
-account_first_days = Table(
-    "account_first_days",
+# Each account's first paid day (a row with mrr > 0 that ran a day; accounts that never paid have
+# no row): cohorts and onboarding.
+account_first_paid = Table(
+    "account_first_paid",
     metadata,
     Column("account_id", String(64), primary_key=True),
-    Column("first_start", Date, nullable=False),
-    Column("first_paid", Date),
-    Index("ix_account_first_days_start", "first_start", "account_id"),
-    Index("ix_account_first_days_paid", "first_paid", "account_id"),
+    Column("first_paid", Date, nullable=False),
+    Index("ix_account_first_paid_day", "first_paid", "account_id"),
 )
 
 # The whole company's paying customers and MRR from each day on which they changed until the next

@@ -191,8 +191,8 @@ def test_the_intervals_of_overlapping_rows_are_the_sums_of_what_runs_and_the_fir
                             .where(iv.c.account_id == "O").order_by(iv.c.start_date)).all()
         neg = conn.execute(select(iv.c.start_date, iv.c.end_date, iv.c.mrr, iv.c.paid)
                            .where(iv.c.account_id == "NEG").order_by(iv.c.start_date)).all()
-        fd = schema.account_first_days
-        firsts = {r.account_id: (r.first_start, r.first_paid) for r in conn.execute(select(fd))}
+        fd = schema.account_first_paid
+        firsts = dict(conn.execute(select(fd.c.account_id, fd.c.first_paid)).all())
         free = conn.execute(select(iv.c.account_id, iv.c.start_date, iv.c.end_date, iv.c.mrr, iv.c.paid)
                             .where(iv.c.account_id.in_(("FREE", "X")))).all()
     open_end = revenue_state.OPEN_END
@@ -205,9 +205,9 @@ def test_the_intervals_of_overlapping_rows_are_the_sums_of_what_runs_and_the_fir
     assert [tuple(r) for r in neg] == [(D(2026, 8, 1), D(2026, 9, 1), 300, 1), (D(2026, 9, 1), D(2026, 10, 15), 0, 1),
                                        (D(2026, 10, 15), D(2026, 12, 1), 300, 1)]
     assert [tuple(r) for r in free] == [("FREE", D(2026, 1, 1), open_end, 0, 0)]  # X's row never runs
-    assert firsts["Z"] == (D(2026, 6, 1), D(2026, 10, 3))  # the zero-length row starts the book, not the paying
-    assert firsts["R"] == (D(2026, 1, 1), D(2026, 1, 1))
-    assert firsts["FREE"] == (D(2026, 1, 1), None) and firsts["X"] == (D(2026, 9, 10), None)
+    assert firsts["Z"] == D(2026, 10, 3)  # its zero-length paid row in June is not a paid day
+    assert firsts["R"] == D(2026, 1, 1) and firsts["NEG"] == D(2026, 8, 1)
+    assert "FREE" not in firsts and "X" not in firsts  # never paid
 
 
 # ---- freshness: the state is read only while it matches the data ---------------------------------------
