@@ -8,9 +8,10 @@ before ``start``; an outer query sums those into the movements. A row is
 active on day ``d`` when ``start_date <= d`` and (``end_date`` is empty or
 ``d < end_date``).
 
-When the revenue state built at sync time is fresh (``metrics.revenue_state``), every statement
-here reads each account's MRR from its intervals of constant value instead of grouping all its
-subscriptions: the same columns, the same outer queries, the same numbers (tests/test_revenue_state.py).
+When the revenue state built at sync time is fresh (``metrics.revenue_state``), the statements
+here read each account's MRR from its intervals of constant value instead of grouping all its
+subscriptions: the customers and MRR at a day as running sums of the intervals' changes, the
+movements from the accounts whose MRR moved. The same numbers (tests/test_revenue_state.py).
 """
 
 from __future__ import annotations
@@ -258,20 +259,11 @@ def movements_grouped(calc: Calc, periods: Sequence[Period], filters: Filters, b
     """The movements of every period of ``periods`` for every group of ``by`` (the whole when None), in
     one statement: each account's MRR at every boundary, whether it paid before each start and within
     each period, summed per group. Each result is memoised as ``movements(calc, period, scope(key))``
-    would count it (``scope``: the group's filters; ``filters`` for the whole); returns the groups seen."""
+    would count it (``scope``: the group's filters; ``filters`` for the whole); returns the groups seen:
+    those of the accounts with a row running on some day from the first start to the last end."""
     periods = list(dict.fromkeys(periods))
     days = sorted({p.start for p in periods} | {p.end for p in periods})
-    day_col = {d: f"m{i}" for i, d in enumerate(days)}
-    cols = [func.round(func.sum(case((active_on(d), s.c.mrr), else_=0)), 2).label(day_col[d]) for d in days]
-    # "paid before start" of every start at once: the first day of a paid row that lasted a day
-    valid = or_(s.c.end_date.is_(None), s.c.end_date > s.c.start_date)
-    cols.append(func.min(case((and_(s.c.mrr > 0, valid), s.c.start_date), else_=None)).label("first_paid"))
-    cols += [func.max(case((and_(s.c.mrr > 0, s.c.start_date < p.end,
-                                 or_(s.c.end_date.is_(None), and_(s.c.end_date > p.start, s.c.end_date > s.c.start_date))),
-                                1), else_=0)).label(f"w{i}")
-             for i, p in enumerate(periods)]
     scope = scope or (lambda k: filters)
-    names = list(MOVEMENT_AMOUNT)
     if revenue_state.usable(calc):  # read off the intervals built at sync time: the same sums
         if by is None and all(calc.has(("movements", p, filters)) for p in periods):
             return {None}  # a breakdown counted the whole with its groups
@@ -286,6 +278,16 @@ def movements_grouped(calc: Calc, periods: Sequence[Period], filters: Filters, b
                 whole = revenue_state.add_up(per_period[i] for per_period in cells.values() if i in per_period)
                 calc.memo(("movements", p, filters), lambda c=whole: _movements_of(c))
         return set(cells)
+    day_col = {d: f"m{i}" for i, d in enumerate(days)}
+    cols = [func.round(func.sum(case((active_on(d), s.c.mrr), else_=0)), 2).label(day_col[d]) for d in days]
+    # "paid before start" of every start at once: the first day of a paid row that lasted a day
+    valid = or_(s.c.end_date.is_(None), s.c.end_date > s.c.start_date)
+    cols.append(func.min(case((and_(s.c.mrr > 0, valid), s.c.start_date), else_=None)).label("first_paid"))
+    cols += [func.max(case((and_(s.c.mrr > 0, s.c.start_date < p.end,
+                                 or_(s.c.end_date.is_(None), and_(s.c.end_date > p.start, s.c.end_date > s.c.start_date))),
+                                1), else_=0)).label(f"w{i}")
+             for i, p in enumerate(periods)]
+    names = list(MOVEMENT_AMOUNT)
     # the accounts with a row running on some day of the window: the groups listed
     touched = func.max(case((or_(s.c.end_date.is_(None), and_(s.c.end_date > days[0], s.c.end_date > s.c.start_date)), 1),
                             else_=0))
