@@ -13,7 +13,7 @@ from datetime import date
 
 from sqlalchemy import Date, Integer, and_, case, func, literal, or_, select, true, union_all
 
-from metrics import schema
+from metrics import revenue_state, schema
 from metrics.calc import Calc, Measurement, ratio
 from metrics.filters import Filters
 from metrics.periods import Period, add_months, month_start
@@ -112,15 +112,25 @@ def _valid_paid_row():
     return and_(s.c.mrr > 0, or_(s.c.end_date.is_(None), s.c.end_date > s.c.start_date))
 
 
-def first_paid_days(filters: Filters):
-    """Per account: the first day it paid (a subscription row with MRR > 0 that lasted a day)."""
+def first_paid_days(filters: Filters, derived: bool = False):
+    """Per account: the first day it paid (a subscription row with MRR > 0 that lasted a day);
+    ``derived``: read from the revenue state built at sync time (which must be fresh)."""
+    if derived:
+        fd = schema.account_first_paid
+        return filters.restrict(select(fd.c.account_id, fd.c.first_paid), fd.c.account_id)
     stmt = select(s.c.account_id, func.min(s.c.start_date).label("first_paid")).where(_valid_paid_row()) \
         .group_by(s.c.account_id)
     return filters.restrict(stmt, s.c.account_id)
 
 
-def _active_at(day_col):
-    return and_(s.c.start_date <= day_col, or_(s.c.end_date.is_(None), s.c.end_date > day_col))
+def _active_at(day_col, rows=s):
+    return and_(rows.c.start_date <= day_col, or_(rows.c.end_date.is_(None), rows.c.end_date > day_col))
+
+
+def _mrr_rows(calc: Calc):
+    """Where an account's MRR on a day is summed from: its intervals built at sync time while they
+    are fresh (one holds each day), else its subscriptions."""
+    return schema.account_mrr_intervals if revenue_state.usable(calc) else s
 
 
 def cohort_table(calc: Calc, first_month: date, last_month: date, filters: Filters,
@@ -137,7 +147,8 @@ def _cohort_table(calc: Calc, first_month: date, last_month: date, filters: Filt
     horizon = as_of(calc)
     n = (last_month.year - first_month.year) * 12 + last_month.month - first_month.month + 1
     months = [add_months(first_month, i) for i in range(n + max_k + 1)]
-    fp = first_paid_days(filters).subquery("fp")
+    rows_t = _mrr_rows(calc)
+    fp = first_paid_days(filters, rows_t is not s).subquery("fp")
     cohort_idx = case(*[(fp.c.first_paid < months[i + 1], literal(i)) for i in range(n)], else_=literal(-1))
     members = (
         select(fp.c.account_id, fp.c.first_paid, cohort_idx.label("cohort"))
@@ -147,8 +158,8 @@ def _cohort_table(calc: Calc, first_month: date, last_month: date, filters: Filt
     # size and MRR on the first paid day
     base_rows = calc.conn.execute(
         select(members.c.cohort, func.count().label("size"), func.coalesce(func.sum(func.coalesce(
-            select(func.sum(s.c.mrr)).where(s.c.account_id == members.c.account_id,
-                                             _active_at(members.c.first_paid)).scalar_subquery(), 0)), 0)
+            select(func.sum(rows_t.c.mrr)).where(rows_t.c.account_id == members.c.account_id,
+                                                  _active_at(members.c.first_paid, rows_t)).scalar_subquery(), 0)), 0)
                .label("mrr"))
         .group_by(members.c.cohort)
     ).all()
@@ -160,10 +171,10 @@ def _cohort_table(calc: Calc, first_month: date, last_month: date, filters: Filt
         bounds = union_all(*[select(literal(j, Integer).label("j"), literal(months[j], Date).label("b"))
                              for j in known]).subquery("bounds")
         per_account = (
-            select(members.c.account_id, members.c.cohort, bounds.c.j, func.sum(s.c.mrr).label("m"))
-            .select_from(members.join(s, s.c.account_id == members.c.account_id).join(bounds, true()))
+            select(members.c.account_id, members.c.cohort, bounds.c.j, func.sum(rows_t.c.mrr).label("m"))
+            .select_from(members.join(rows_t, rows_t.c.account_id == members.c.account_id).join(bounds, true()))
             .where(bounds.c.j >= members.c.cohort + 2, bounds.c.j <= members.c.cohort + 1 + max_k,
-                   _active_at(bounds.c.b))
+                   _active_at(bounds.c.b, rows_t))
             .group_by(members.c.account_id, members.c.cohort, bounds.c.j)
             .subquery("per_account")
         )
@@ -205,7 +216,8 @@ def _cohort_value(calc: Calc, period: Period, filters: Filters) -> tuple[int, in
         known = all(r["paying"] or r["size"] == 0 for r in table)
         return paying, size, known and add_months(last, 2) <= horizon
     # a period of days: members whose first paid day is inside it, each at its own month end
-    fp = first_paid_days(filters).subquery("fp")
+    rows_t = _mrr_rows(calc)
+    fp = first_paid_days(filters, rows_t is not s).subquery("fp")
     ends = [add_months(first, i + 2) for i in range((last.year - first.year) * 12 + last.month - first.month + 1)]
     check_day = case(*[(fp.c.first_paid < add_months(first, i + 1), literal(e, Date)) for i, e in enumerate(ends)])
     members = select(fp.c.account_id, check_day.label("check_day")) \
@@ -213,10 +225,10 @@ def _cohort_value(calc: Calc, period: Period, filters: Filters) -> tuple[int, in
     size = calc.conn.execute(select(func.count()).select_from(members)).scalar_one()
     paying_accounts = (
         select(members.c.account_id)
-        .select_from(members.join(s, s.c.account_id == members.c.account_id))
-        .where(_active_at(members.c.check_day))
+        .select_from(members.join(rows_t, rows_t.c.account_id == members.c.account_id))
+        .where(_active_at(members.c.check_day, rows_t))
         .group_by(members.c.account_id)
-        .having(func.sum(s.c.mrr) > 0)
+        .having(func.sum(rows_t.c.mrr) > 0)
         .subquery()
     )
     paying = calc.conn.execute(select(func.count()).select_from(paying_accounts)).scalar_one()

@@ -7,17 +7,23 @@ end (``m1``, state at 00:00 of ``end``) and whether the account ever paid
 before ``start``; an outer query sums those into the movements. A row is
 active on day ``d`` when ``start_date <= d`` and (``end_date`` is empty or
 ``d < end_date``).
+
+When the revenue state built at sync time is fresh (``metrics.revenue_state``), the statements
+here read each account's MRR from its intervals of constant value instead of grouping all its
+subscriptions: the customers and MRR at a day as running sums of the intervals' changes, the
+movements from the accounts whose MRR moved. The same numbers (tests/test_revenue_state.py).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from sqlalchemy import Integer, and_, case, cast, func, literal, or_, select
 from sqlalchemy.sql import Subquery
 
-from metrics import schema
+from metrics import revenue_state, schema
 from metrics.active import active_on
 from metrics.calc import Calc, Measurement, ratio
 from metrics.filters import Filters
@@ -28,9 +34,17 @@ s = schema.subscriptions
 a = schema.accounts
 
 
-def account_mrr(period: Period, filters: Filters) -> Subquery:
-    """Per account: m0 (MRR at start), m1 (MRR at end), paid_before (0/1), paid_within (0/1)."""
+def account_mrr(period: Period, filters: Filters, derived: bool = False, moving_only: bool = False) -> Subquery:
+    """Per account: m0 (MRR at start), m1 (MRR at end), paid_before (0/1), paid_within (0/1)
+    (``derived``: read from the revenue state built at sync time, which must be fresh; with
+    ``moving_only`` it may leave out accounts that make no movement)."""
     start, end = period.start, period.end
+    if derived:
+        q = revenue_state.per_account([start, end], [period], filters, moving_only=moving_only).c
+        return select(
+            q.account_id, func.round(q.m0, 2).label("m0"), func.round(q.m1, 2).label("m1"),
+            case((q.first_paid < start, 1), else_=0).label("paid_before"), q.w0.label("paid_within"),
+        ).subquery("account_mrr")
     m0 = func.round(func.sum(case((active_on(start), s.c.mrr), else_=0)), 2)
     m1 = func.round(func.sum(case((active_on(end), s.c.mrr), else_=0)), 2)
     paid_before = func.max(
@@ -116,11 +130,15 @@ class Movements:
 
 
 def movements(calc: Calc, period: Period, filters: Filters) -> Movements:
-    return calc.memo(("movements", period, filters), lambda: _movements(calc, period, filters))
+    key = ("movements", period, filters)
+    if not calc.has(key) and revenue_state.usable(calc):
+        # reading the intervals is cheap: the previous period (every answer shows it) in the same statement
+        movements_grouped(calc, [period, period.previous()], filters)
+    return calc.memo(key, lambda: _movements(calc, period, filters))
 
 
 def _movements(calc: Calc, period: Period, filters: Filters) -> Movements:
-    q = account_mrr(period, filters)
+    q = account_mrr(period, filters, revenue_state.usable(calc))
     cols = [
         func.coalesce(func.sum(cast(q.c.m0 > 0, Integer)), 0).label("customers_start"),
         func.coalesce(func.sum(cast(q.c.m1 > 0, Integer)), 0).label("customers_end"),
@@ -146,7 +164,7 @@ def movement_accounts(calc: Calc, period: Period, filters: Filters, movement: st
                       offset: int = 0) -> tuple[list[dict], int]:
     """The accounts behind one movement, largest amount first, and how many there are in all
     (``limit=None``: every one)."""
-    q = account_mrr(period, filters)
+    q = account_mrr(period, filters, revenue_state.usable(calc), moving_only=True)
     cond = _movement_cases(q)[movement]
     amount = MOVEMENT_AMOUNT[movement](q).label("amount")
     stmt = (
@@ -169,6 +187,8 @@ def mrr_on(calc: Calc, day, filters: Filters) -> tuple[float, int]:
 
 
 def _mrr_on(calc: Calc, day, filters: Filters) -> tuple[float, int]:
+    if revenue_state.usable(calc):
+        return revenue_state.mrr_on(calc.conn, day, filters)
     per_account = (
         select(s.c.account_id, func.sum(s.c.mrr).label("m"))
         .where(active_on(day))
@@ -239,9 +259,25 @@ def movements_grouped(calc: Calc, periods: Sequence[Period], filters: Filters, b
     """The movements of every period of ``periods`` for every group of ``by`` (the whole when None), in
     one statement: each account's MRR at every boundary, whether it paid before each start and within
     each period, summed per group. Each result is memoised as ``movements(calc, period, scope(key))``
-    would count it (``scope``: the group's filters; ``filters`` for the whole); returns the groups seen."""
+    would count it (``scope``: the group's filters; ``filters`` for the whole); returns the groups seen:
+    those of the accounts with a row running on some day from the first start to the last end."""
     periods = list(dict.fromkeys(periods))
     days = sorted({p.start for p in periods} | {p.end for p in periods})
+    scope = scope or (lambda k: filters)
+    if revenue_state.usable(calc):  # read off the intervals built at sync time: the same sums
+        if by is None and all(calc.has(("movements", p, filters)) for p in periods):
+            return {None}  # a breakdown counted the whole with its groups
+        cells = revenue_state.movements(calc.conn, periods, filters, by)
+        if by is None and not cells:
+            cells = {None: {}}
+        for k, per_period in cells.items():
+            for i, p in enumerate(periods):
+                calc.memo(("movements", p, scope(k)), lambda c=per_period.get(i, {}): _movements_of(c))
+        if by is not None:  # every account is in exactly one group: the groups add up to the whole
+            for i, p in enumerate(periods):
+                whole = revenue_state.add_up(per_period[i] for per_period in cells.values() if i in per_period)
+                calc.memo(("movements", p, filters), lambda c=whole: _movements_of(c))
+        return set(cells)
     day_col = {d: f"m{i}" for i, d in enumerate(days)}
     cols = [func.round(func.sum(case((active_on(d), s.c.mrr), else_=0)), 2).label(day_col[d]) for d in days]
     # "paid before start" of every start at once: the first day of a paid row that lasted a day
@@ -251,8 +287,13 @@ def movements_grouped(calc: Calc, periods: Sequence[Period], filters: Filters, b
                                  or_(s.c.end_date.is_(None), and_(s.c.end_date > p.start, s.c.end_date > s.c.start_date))),
                                 1), else_=0)).label(f"w{i}")
              for i, p in enumerate(periods)]
+    names = list(MOVEMENT_AMOUNT)
+    # the accounts with a row running on some day of the window: the groups listed
+    touched = func.max(case((or_(s.c.end_date.is_(None), and_(s.c.end_date > days[0], s.c.end_date > s.c.start_date)), 1),
+                            else_=0))
     per_account = filters.restrict(
-        select(s.c.account_id, *cols).where(s.c.start_date <= days[-1]).group_by(s.c.account_id), s.c.account_id,
+        select(s.c.account_id, *cols).where(s.c.start_date <= days[-1]).group_by(s.c.account_id)
+        .having(touched == 1), s.c.account_id,
     ).subquery("account_mrr")
     q = per_account.c
     source, key = keyed(per_account, by)
@@ -285,22 +326,27 @@ def movements_grouped(calc: Calc, periods: Sequence[Period], filters: Filters, b
     if by is not None:
         stmt = stmt.group_by(key)
     rows = calc.conn.execute(stmt).mappings().all()
-    scope = scope or (lambda k: filters)
-    names = list(MOVEMENT_AMOUNT)
     seen: set[str | None] = set()
     for row in rows:
         seen.add(row["key"])
         for i, p in enumerate(periods):
-            m = Movements(
-                customers_start=int(row[f"p{i}_customers_start"]),
-                customers_end=int(row[f"p{i}_customers_end"]),
-                mrr_start=round(float(row[f"p{i}_mrr_start"]), 2),
-                mrr_end=round(float(row[f"p{i}_mrr_end"]), 2),
-                counts={n: int(row[f"p{i}_n_{n}"]) for n in names},
-                amounts={n: round(float(row.get(f"p{i}_a_{n}", 0)), 2) for n in names},
-            )
-            calc.memo(("movements", p, scope(row["key"])), lambda m=m: m)
+            cell = {n: row.get(f"p{i}_{n}", 0) for n in ("customers_start", "customers_end", "mrr_start", "mrr_end")}
+            cell.update({f"{x}_{n}": row.get(f"p{i}_{x}_{n}", 0) for n in names for x in ("n", "a")})
+            calc.memo(("movements", p, scope(row["key"])), lambda c=cell: _movements_of(c))
     return seen
+
+
+def _movements_of(cell: dict) -> Movements:
+    """A period's movements from its sums (a missing sum is 0)."""
+    names = list(MOVEMENT_AMOUNT)
+    return Movements(
+        customers_start=int(cell.get("customers_start", 0)),
+        customers_end=int(cell.get("customers_end", 0)),
+        mrr_start=round(float(cell.get("mrr_start", 0)), 2),
+        mrr_end=round(float(cell.get("mrr_end", 0)), 2),
+        counts={n: int(cell.get(f"n_{n}", 0)) for n in names},
+        amounts={n: round(float(cell.get(f"a_{n}", 0)), 2) for n in names},
+    )
 
 
 def mrr_on_grouped(calc: Calc, days: Sequence, filters: Filters, by: str | None = None,
@@ -309,9 +355,27 @@ def mrr_on_grouped(calc: Calc, days: Sequence, filters: Filters, by: str | None 
     statement, memoised as ``mrr_on(calc, day, scope(key))``; returns the groups seen."""
     days = sorted(set(days))
     cols = [func.sum(case((active_on(d), s.c.mrr), else_=0)).label(f"m{i}") for i, d in enumerate(days)]
+    if revenue_state.usable(calc):  # the running totals of the intervals built at sync time
+        if by is None and all(calc.has(("mrr_on", d, filters)) for d in days):
+            return {None}  # a breakdown counted the whole with its groups
+        scope = scope or (lambda k: filters)
+        totals = revenue_state.running_totals(calc.conn, days, filters, by)
+        if by is None and not totals:
+            totals = {None: {d: (0, 0.0) for d in days}}
+        for k, per_day in totals.items():
+            for d in days:
+                paying, mrr = per_day[d]
+                calc.memo(("mrr_on", d, scope(k)), lambda v=(round(mrr, 2), paying): v)
+        if by is not None:  # every account is in exactly one group: the groups add up to the whole
+            for d in days:
+                value = (round(math.fsum(t[d][1] for t in totals.values()), 2), sum(t[d][0] for t in totals.values()))
+                calc.memo(("mrr_on", d, filters), lambda v=value: v)
+        return set(totals)
     per_account = filters.restrict(
         select(s.c.account_id, *cols)
-        .where(s.c.start_date <= days[-1], or_(s.c.end_date.is_(None), s.c.end_date > days[0]))
+        # the rows that run on some day of the window (a row that never runs is in no group)
+        .where(s.c.start_date <= days[-1], or_(s.c.end_date.is_(None), and_(s.c.end_date > days[0],
+                                                                             s.c.end_date > s.c.start_date)))
         .group_by(s.c.account_id), s.c.account_id,
     ).subquery("per_account")
     source, key = keyed(per_account, by)

@@ -314,3 +314,46 @@ slack_handled_events = Table(
     Column("handled_at", DateTime, nullable=False),
     Index("ix_slack_handled_events_at", "handled_at"),
 )
+
+# Revenue state derived at sync time (metrics/revenue_state.py builds it in the sync's transaction).
+# Each account's total MRR as intervals of constant value [start_date, end_date): end_date is
+# 9999-12-31 for the interval still running (not NULL, so one range on the index finds the intervals
+# alive after a day). Every stretch of days some row runs has its intervals (a free plan's total is 0).
+# ``paid``: some row with mrr > 0 runs in the interval; ``first_paid``: the account's first paid day.
+account_mrr_intervals = Table(
+    "account_mrr_intervals",
+    metadata,
+    Column("account_id", String(64), primary_key=True),
+    Column("start_date", Date, primary_key=True),
+    Column("end_date", Date, nullable=False),
+    Column("mrr", Money, nullable=False),
+    Column("paid", Integer, nullable=False),
+    Column("first_paid", Date),
+    # the intervals alive at or after a day, with everything a movement reads (no table lookups)
+    Index("ix_account_mrr_intervals_end", "end_date", "start_date", "account_id", "mrr", "paid", "first_paid"),
+    Index("ix_account_mrr_intervals_start", "start_date", "end_date", "account_id", "mrr", "paid", "first_paid"),
+    # the rare intervals with a paying row and a total of 0 or less (early churn without a change)
+    Index("ix_account_mrr_intervals_paid", "paid", "mrr"),
+)
+
+# Each account's first paid day (a row with mrr > 0 that ran a day; accounts that never paid have
+# no row): cohorts and onboarding.
+account_first_paid = Table(
+    "account_first_paid",
+    metadata,
+    Column("account_id", String(64), primary_key=True),
+    Column("first_paid", Date, nullable=False),
+    Index("ix_account_first_paid_day", "first_paid", "account_id"),
+)
+
+# The whole company's paying customers and MRR from each day on which they changed until the next
+# such day (the running sums of the intervals' changes): what an answer without filters reads for
+# "at 00:00 of day d" (the row of the latest day on or before d). MRR in cents, summed exactly.
+revenue_daily = Table(
+    "revenue_daily",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("paying", Integer, nullable=False),
+    Column("mrr_cents", BigInteger, nullable=False),
+)
+

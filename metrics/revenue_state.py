@@ -1,0 +1,410 @@
+"""Revenue state derived at sync time, so that a revenue answer reads little (issue 16).
+
+Every revenue number (MRR, movements, churn, NRR, their breakdowns and trends) needs each
+account's total MRR at 00:00 of a few days. Counted from ``subscriptions`` that means
+grouping every row of every account for every answer. This module keeps, built in the sync's
+transaction (``metrics.derived``), what does not change between syncs:
+
+- ``account_mrr_intervals``: each account's total MRR as intervals ``[start_date, end_date)`` of
+  constant value, cut at every day a row starts or ends (``end_date`` 9999-12-31: still running).
+  ``paid`` is 1 when some row with ``mrr > 0`` runs in the interval, ``first_paid`` the account's
+  first paid day. Every stretch of days on which some row runs is covered (a free plan: total 0), so
+  the accounts a window touches are the same as in ``subscriptions``. An account's MRR on day ``d``
+  is the one interval holding ``d``, or 0 when none does.
+- ``account_first_paid``: each account's first paid day (cohorts).
+- ``revenue_daily``: the whole company's paying customers and MRR (in cents, summed exactly) from
+  each day they changed: an answer without filters reads one row for "at 00:00 of day d".
+
+An answer reads only what moved: the customers and MRR at a day are running sums of the intervals
+starting and ending (or one row of ``revenue_daily``), and the movements of a period group only the
+accounts with an interval starting or ending inside it (``movements``): two statements for any
+number of periods, groups included, however long the history.
+
+docs/metrics.md's definitions are unchanged and read the same off the intervals: "paid before
+``start``" (a row with mrr > 0 that ran a day before ``start``) is ``first_paid < start``; "paid on
+some day inside the period" (early churn) is a ``paid`` interval overlapping ``[start, end)``.
+
+Freshness: tests and tools may write subscriptions without a sync, so the state is read only
+while it matches the data. The build writes a stamp in ``csbot_meta`` (the subscriptions' row
+count, their latest start day and the latest sync that did not fail); ``usable(calc)`` compares it
+with the data once per ``Calc`` and otherwise the metrics count from ``subscriptions`` as before.
+A tool that rewrites subscriptions in place outside a sync calls ``forget(conn)`` (or ``build``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from datetime import date
+
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Date,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    inspect,
+    literal,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.sql import Subquery
+
+from metrics import schema
+from metrics.db import set_meta
+from metrics.filters import Filters
+from metrics.grouping import keyed
+
+logger = logging.getLogger(__name__)
+
+s = schema.subscriptions
+iv = schema.account_mrr_intervals
+fd = schema.account_first_paid
+rd = schema.revenue_daily
+TABLES = (iv, fd, rd)  # what ``build`` fills
+
+OPEN_END = date(9999, 12, 31)  # the end of an interval still running
+STAMP_KEY = "revenue_state"
+_VERSION = "v1"
+_USE_KEY = ("revenue_state_usable",)
+
+
+# ---- build (inside the sync's transaction) ------------------------------------------------------
+
+def build(conn: Connection) -> int:
+    """Rebuild the derived tables from ``subscriptions`` and stamp them; returns the number of intervals."""
+    conn.execute(delete(iv))
+    conn.execute(delete(fd))
+    # rows that run at least one day (a zero-length row never counts, docs/metrics.md)
+    rows = select(s.c.account_id, s.c.start_date, s.c.end_date, s.c.mrr).where(
+        or_(s.c.end_date.is_(None), s.c.end_date > s.c.start_date)).subquery("r")
+    # each row adds its mrr (and one running row, one paying row) on its first day and takes them away
+    # on its end day; per account and day the changes, then their running sums: the intervals
+    paying = case((rows.c.mrr > 0, 1), else_=0)
+    changes = union_all(
+        select(rows.c.account_id, rows.c.start_date.label("day"), rows.c.mrr.label("d_mrr"), literal(1).label("d_run"),
+               paying.label("d_paid")),
+        select(rows.c.account_id, rows.c.end_date, -rows.c.mrr, literal(-1), -paying).where(rows.c.end_date.is_not(None)),
+    ).subquery("changes")
+    points = select(changes.c.account_id, changes.c.day, func.sum(changes.c.d_mrr).label("d_mrr"),
+                    func.sum(changes.c.d_run).label("d_run"), func.sum(changes.c.d_paid).label("d_paid")) \
+        .group_by(changes.c.account_id, changes.c.day).subquery("points")
+    window = {"partition_by": points.c.account_id, "order_by": points.c.day}
+    running = {"rows": (None, 0), **window}
+    spans = select(
+        points.c.account_id, points.c.day.label("start_date"), func.lead(points.c.day).over(**window).label("end_date"),
+        func.round(func.sum(points.c.d_mrr).over(**running), 2).label("mrr"),
+        func.sum(points.c.d_run).over(**running).label("runs"),
+        func.sum(points.c.d_paid).over(**running).label("pays"),
+    ).subquery("spans")
+    valued = select(spans.c.account_id, spans.c.start_date, spans.c.end_date, spans.c.mrr,
+                    case((spans.c.pays > 0, 1), else_=0).label("paid")).where(spans.c.runs > 0).subquery("valued")
+    first = func.min(case((valued.c.paid == 1, valued.c.start_date), else_=None)).over(partition_by=valued.c.account_id)
+    # SQLite: the indexes are made after the rows, sorted once, rather than kept up row by row (its
+    # readers keep their snapshot; on PostgreSQL dropping them would block the readers until commit)
+    rebuilt = [ix for ix in iv.indexes if conn.dialect.name == "sqlite"]
+    for ix in rebuilt:
+        ix.drop(conn, checkfirst=True)
+    conn.execute(insert(iv).from_select(
+        ["account_id", "start_date", "end_date", "mrr", "paid", "first_paid"],
+        select(valued.c.account_id, valued.c.start_date, func.coalesce(valued.c.end_date, literal(OPEN_END)),
+               # a sum back to zero in floating point (SQLite) can be -0.0: stored as 0
+               case((valued.c.mrr == 0, literal(0)), else_=valued.c.mrr), valued.c.paid, first),
+    ))
+    for ix in rebuilt:
+        ix.create(conn, checkfirst=True)
+    conn.execute(insert(fd).from_select(
+        ["account_id", "first_paid"],
+        select(iv.c.account_id, func.min(iv.c.start_date)).where(iv.c.paid == 1).group_by(iv.c.account_id),
+    ))
+    conn.execute(delete(rd))
+    cents = func.round(iv.c.mrr * 100)
+    paying = case((iv.c.mrr > 0, 1), else_=0)
+    changes = union_all(
+        select(iv.c.start_date.label("day"), paying.label("d_paying"), cents.label("d_cents")),
+        select(iv.c.end_date, -paying, -cents).where(iv.c.end_date < OPEN_END),
+    ).subquery("changes")
+    per_day = select(changes.c.day, func.sum(changes.c.d_paying).label("d_paying"),
+                     cast(func.sum(changes.c.d_cents), BigInteger).label("d_cents")).group_by(changes.c.day).subquery("per_day")
+    running = {"order_by": per_day.c.day, "rows": (None, 0)}
+    conn.execute(insert(rd).from_select(["day", "paying", "mrr_cents"], select(
+        per_day.c.day, func.sum(per_day.c.d_paying).over(**running), func.sum(per_day.c.d_cents).over(**running))))
+    set_meta(conn, STAMP_KEY, stamp(conn))
+    n = conn.execute(select(func.count()).select_from(iv)).scalar_one()
+    logger.debug("revenue state: %s intervals", n)
+    return int(n)
+
+
+def forget(conn: Connection) -> None:
+    """Mark the derived state stale (the metrics count from subscriptions until the next build)."""
+    set_meta(conn, STAMP_KEY, "")
+
+
+# ---- freshness -----------------------------------------------------------------------------------
+
+def _stamp_parts():
+    log = schema.sync_log
+    return [select(func.count()).select_from(s).scalar_subquery(),
+            select(func.max(s.c.start_date)).scalar_subquery(),
+            select(func.max(log.c.sync_id)).where(log.c.status != "failed").scalar_subquery()]
+
+
+def _stamp_of(count, latest, sync_id) -> str:
+    return f"{_VERSION}|{count}|{_as_date(latest) if latest else None}|{sync_id}"
+
+
+def stamp(conn: Connection) -> str:
+    """What the state was built from: cheap to read (a count and two index lookups), and changed by
+    any insert or delete of a subscription, a new latest start day, and any later sync that did not
+    fail (a sync without the after-sync steps leaves the state stale)."""
+    return _stamp_of(*conn.execute(select(*_stamp_parts())).one())
+
+
+def is_fresh(conn: Connection) -> bool:
+    """Whether the derived state was built from the data as it is now (one statement)."""
+    if conn.dialect.name not in ("sqlite", "postgresql") and not inspect(conn).has_table(iv.name):
+        return False  # a database made with the data tables only (the property tests' DuckDB)
+    stored = select(schema.meta.c.value).where(schema.meta.c.key == STAMP_KEY).scalar_subquery()
+    value, *parts = conn.execute(select(stored, *_stamp_parts())).one()
+    return bool(value) and value == _stamp_of(*parts)
+
+
+def usable(calc) -> bool:
+    """Whether this answer reads the derived state (checked once per ``Calc``)."""
+    return calc.memo(_USE_KEY, lambda: is_fresh(calc.conn))
+
+
+def use(calc, derived: bool) -> None:
+    """Make ``calc`` read (True: only if fresh) or not read the derived state: for tests and benchmarks."""
+    calc._memo[_USE_KEY] = derived and is_fresh(calc.conn)
+
+
+# ---- read helpers ----------------------------------------------------------------------------------
+
+def _steady(lo, hi, filters, moving_only: bool = False):
+    """The intervals that hold every day of ``[lo, hi]``: one per account whose MRR did not change
+    (``moving_only``: only those that still make a movement, early churn with a paying row netted to 0)."""
+    stmt = select(iv.c.account_id, iv.c.mrr, iv.c.paid, iv.c.first_paid).where(iv.c.start_date <= lo, iv.c.end_date > hi)
+    if moving_only:
+        stmt = stmt.where(iv.c.paid == 1, iv.c.mrr <= 0)
+    return filters.restrict(stmt, iv.c.account_id)
+
+
+def changed_per_account(days, periods, filters, first_paid: bool = True) -> Subquery:
+    """Per account whose MRR changed between ``min(days)`` and ``max(days)`` (an interval of it starts
+    or ends in between): ``m{i}`` its MRR at 00:00 of ``days[i]``, ``first_paid`` and ``w{j}`` (1 when
+    it paid on some day of ``periods[j]``, each inside the window)."""
+    days = list(days)
+    lo, hi = min(days), max(days)
+    cols = [iv.c.account_id, iv.c.start_date, iv.c.end_date, iv.c.mrr, iv.c.paid, iv.c.first_paid]
+    moving = union_all(  # (the second part skips what the first has)
+        select(*cols).where(iv.c.start_date > lo, iv.c.start_date <= hi),
+        select(*cols).where(iv.c.end_date > lo, iv.c.end_date <= hi, iv.c.start_date <= lo),
+    ).subquery("moving")
+    m = moving.c
+    out = [func.sum(case((and_(m.start_date <= d, m.end_date > d), m.mrr), else_=0)).label(f"m{i}")
+           for i, d in enumerate(days)]
+    if first_paid:
+        out.append(func.max(m.first_paid).label("first_paid"))
+    out += [func.max(case((and_(m.paid == 1, m.start_date < p.end, m.end_date > p.start), 1), else_=0))
+            .label(f"w{j}") for j, p in enumerate(periods)]
+    return filters.restrict(select(m.account_id, *out).group_by(m.account_id), m.account_id).subquery("changed")
+
+
+def per_account(days, periods, filters, first_paid: bool = True, moving_only: bool = False) -> Subquery:
+    """Per account the window ``[min(days), max(days)]`` touches: ``m{i}``, ``first_paid`` and ``w{j}``
+    as ``changed_per_account`` gives them, the steady accounts included (read as they are: the same
+    MRR on every day, paid within each period when their interval holds a paying row); with
+    ``moving_only`` only the accounts that make a movement in some period can be in it."""
+    days = list(days)
+    st = _steady(min(days), max(days), filters, moving_only).subquery("steady")
+    cols = [st.c.mrr.label(f"m{i}") for i in range(len(days))]
+    if first_paid:
+        cols.append(st.c.first_paid)
+    cols += [st.c.paid.label(f"w{j}") for j in range(len(periods))]
+    changed = changed_per_account(days, periods, filters, first_paid)
+    return union_all(select(st.c.account_id, *cols), select(changed)).subquery("account_mrr")
+
+
+# ---- movements of many periods, per group ---------------------------------------------------------
+
+MOVES = ("new", "reactivation", "expansion", "contraction", "churn", "early_churn")
+
+
+def movements(conn: Connection, periods, filters, by: str | None) -> dict:
+    """The movements of every period of ``periods`` for every group of ``by`` (None: the whole), as
+    ``{key: {j: {"customers_start", "customers_end", "mrr_start", "mrr_end", "n_<move>", "a_<move>"}}}``
+    with ``j`` the period's index: the sums ``revenue.movements_grouped`` counts from subscriptions.
+
+    Read off the intervals in two statements, neither grouping every account:
+    - the paying customers and MRR at 00:00 of the first day (the intervals holding it), and every
+      change after it up to the last day (an interval starting adds, one ending takes away), per day:
+      the customers and MRR at the start and the end of each period are running sums of these;
+    - per period, the accounts with an interval starting or ending inside it (the only ones whose
+      MRR moved), grouped into m0, m1, paid before and paid within: new, reactivation, expansion,
+      contraction, churn and early churn, as docs/metrics.md counts them (with the accounts whose one
+      interval runs through the period holding a paying row but a total of 0 or less: early churn
+      without a change)."""
+    periods = list(periods)
+    days = sorted({p.start for p in periods} | {p.end for p in periods})
+    totals = running_totals(conn, days, filters, by)
+    out: dict = {}
+    for key, per_day in totals.items():
+        out[key] = {j: _empty(per_day[p.start], per_day[p.end]) for j, p in enumerate(periods)}
+    for row in conn.execute(_changed_stmt(periods, filters, by)).mappings():
+        key, j = row["key"], int(row["j"])
+        per_day = totals.get(key) or {d: (0, 0.0) for d in days}
+        cell = out.setdefault(key, {}).setdefault(j, _empty(per_day[periods[j].start], per_day[periods[j].end]))
+        for name in MOVES:
+            cell[f"n_{name}"] += int(row[f"n_{name}"] or 0)
+            if name != "early_churn":
+                cell[f"a_{name}"] += float(row[f"a_{name}"] or 0)
+    return out
+
+
+def add_up(cells) -> dict:
+    """The sums of several groups' cells (of one period): the whole they make together."""
+    out: dict = {}
+    for cell in cells:
+        for name, value in cell.items():
+            out.setdefault(name, []).append(value)
+    return {name: (math.fsum(v) if name.startswith(("a_", "mrr_")) else sum(v)) for name, v in out.items()}
+
+
+def _empty(start: tuple[int, float], end: tuple[int, float]) -> dict:
+    cell: dict = {"customers_start": start[0], "mrr_start": start[1], "customers_end": end[0], "mrr_end": end[1]}
+    for name in MOVES:
+        cell[f"n_{name}"] = 0
+        cell[f"a_{name}"] = 0.0
+    return cell
+
+
+def running_totals(conn: Connection, days, filters, by) -> dict:
+    """{key: {day: (paying customers, MRR)}} at 00:00 of each of ``days`` (sorted), in one statement:
+    the intervals holding the first day, and every interval starting (adding) or ending (taking away)
+    after it up to the last day, summed per group and day; then running sums. The whole company
+    without filters reads the daily totals the build summed instead."""
+    lo, hi = days[0], days[-1]
+    if by is None and type(filters) is Filters and filters.empty:
+        return _whole_totals(conn, days)
+    paying = case((iv.c.mrr > 0, 1), else_=0)
+    parts = [select(iv.c.account_id, literal(lo, Date).label("day"), iv.c.mrr.label("d_mrr"), paying.label("d_paying"))
+             .where(iv.c.start_date <= lo, iv.c.end_date > lo)]
+    if hi > lo:
+        parts += [select(iv.c.account_id, iv.c.start_date, iv.c.mrr, paying).where(iv.c.start_date > lo, iv.c.start_date <= hi),
+                  select(iv.c.account_id, iv.c.end_date, -iv.c.mrr, -paying).where(iv.c.end_date > lo, iv.c.end_date <= hi)]
+    moves = union_all(*parts).subquery("moves")
+    changes = filters.restrict(select(moves), moves.c.account_id).subquery("changes")
+    source, key = keyed(changes, by)
+    c = changes.c
+    stmt = select(key.label("key"), c.day, func.sum(c.d_paying), func.sum(c.d_mrr)).select_from(source) \
+        .group_by(*([key] if by is not None else []), c.day)
+    steps: dict = {}
+    for k, day, d_paying, d_mrr in conn.execute(stmt):
+        steps.setdefault(k, []).append((_as_date(day), int(d_paying or 0), float(d_mrr or 0)))
+    out: dict = {}
+    for k, rows in steps.items():
+        rows.sort()
+        paying_now, mrr_parts, per_day, i = 0, [], {}, 0
+        for d in days:
+            while i < len(rows) and rows[i][0] <= d:
+                paying_now += rows[i][1]
+                mrr_parts.append(rows[i][2])
+                i += 1
+            per_day[d] = (paying_now, math.fsum(mrr_parts))
+        out[k] = per_day
+    return out
+
+
+def _whole_totals(conn: Connection, days) -> dict:
+    lo, hi = days[0], days[-1]
+    first = select(func.max(rd.c.day)).where(rd.c.day <= lo).scalar_subquery()
+    rows = conn.execute(select(rd.c.day, rd.c.paying, rd.c.mrr_cents)
+                        .where(rd.c.day <= hi, or_(rd.c.day >= first, first.is_(None))).order_by(rd.c.day)).all()
+    if not rows:
+        return {}
+    per_day, i, now = {}, 0, (0, 0.0)
+    for d in days:
+        while i < len(rows) and _as_date(rows[i][0]) <= d:
+            now = (int(rows[i][1]), int(rows[i][2]) / 100)
+            i += 1
+        per_day[d] = now
+    return {None: per_day}
+
+
+def _as_date(value) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _tagged(periods):
+    """Per period ``j`` [s, e), the intervals that make its movements, each read to what it adds to
+    the account's MRR at s (``m0``) and at e (``m1``), whether a paying row of it ran inside the
+    period (``w``) and whether the account paid before s (``b``): one SELECT per part (each reads its
+    own index range):
+    - an interval starting in (s, e]: nothing at s, its MRR at e if it runs past e;
+    - an interval holding s and ending in (s, e]: its MRR at s, nothing at e;
+    - an interval running through the period with a paying row and a total of 0 or less: the same
+      at both ends, paid within (rare: it takes a negative row; early churn without a change)."""
+    zero = literal_column("0")
+    selects = []
+    for j, p in enumerate(periods):
+        s0, e0 = p.start, p.end
+        before = case((iv.c.first_paid < s0, 1), else_=0).label("b")
+        tag = literal(j).label("j")
+        selects += [
+            select(tag, iv.c.account_id, zero.label("m0"), case((iv.c.end_date > e0, iv.c.mrr), else_=0).label("m1"),
+                   case((and_(iv.c.paid == 1, iv.c.start_date < e0), 1), else_=0).label("w"), before)
+            .where(iv.c.start_date > s0, iv.c.start_date <= e0),
+            select(tag, iv.c.account_id, iv.c.mrr, zero, iv.c.paid, before)
+            .where(iv.c.end_date > s0, iv.c.end_date <= e0, iv.c.start_date <= s0),
+            select(tag, iv.c.account_id, iv.c.mrr, iv.c.mrr, iv.c.paid, before)
+            .where(iv.c.paid == 1, iv.c.mrr <= 0, iv.c.start_date <= s0, iv.c.end_date > e0),
+        ]
+    return union_all(*selects).subquery("tagged")
+
+
+def _changed_stmt(periods, filters, by):
+    """Per period and group: the movements of the accounts whose MRR moved in it (and the rare early
+    churn without a change), from ``_tagged`` grouped per period and account."""
+    t = _tagged(periods).c
+    pairs = filters.restrict(select(
+        t.j, t.account_id, func.sum(t.m0).label("m0"), func.sum(t.m1).label("m1"), func.max(t.b).label("before"),
+        func.max(t.w).label("within"),
+    ).group_by(t.j, t.account_id), t.account_id).subquery("pairs")
+    q = pairs.c
+    in_s, in_e = q.m0 > 0, q.m1 > 0
+    conds = {
+        "new": and_(~in_s, in_e, q.before == 0),
+        "reactivation": and_(~in_s, in_e, q.before == 1),
+        "expansion": and_(in_s, in_e, q.m1 > q.m0),
+        "contraction": and_(in_s, in_e, q.m1 < q.m0),
+        "churn": and_(in_s, ~in_e),
+        "early_churn": and_(~in_s, ~in_e, q.within == 1),
+    }
+    amounts = {"new": q.m1, "reactivation": q.m1, "expansion": q.m1 - q.m0, "contraction": q.m0 - q.m1, "churn": q.m0}
+    source, key = keyed(pairs, by)
+    cols = [key.label("key"), q.j.label("j")]
+    for name, cond in conds.items():
+        cols.append(func.sum(case((cond, 1), else_=0)).label(f"n_{name}"))
+        if name in amounts:
+            cols.append(func.sum(case((cond, amounts[name]), else_=0)).label(f"a_{name}"))
+    return select(*cols).select_from(source).group_by(*([key] if by is not None else []), q.j)
+
+
+def mrr_on(conn: Connection, day, filters) -> tuple[float, int]:
+    """MRR and paying customers at 00:00 of ``day``: one interval per account holds it, no grouping
+    (the whole company without filters: one row of the daily totals)."""
+    if type(filters) is Filters and filters.empty:
+        paying, mrr = _whole_totals(conn, [day]).get(None, {day: (0, 0.0)})[day]
+        return round(mrr, 2), paying
+    stmt = filters.restrict(
+        select(func.coalesce(func.sum(iv.c.mrr), 0), func.coalesce(func.sum(case((iv.c.mrr > 0, 1), else_=0)), 0))
+        .where(iv.c.end_date > day, iv.c.start_date <= day), iv.c.account_id)
+    row = conn.execute(stmt).one()
+    return round(float(row[0]), 2), int(row[1])
