@@ -123,7 +123,8 @@ def _by_name(conn: Connection):
 
 
 def _money(value) -> float:
-    return round(float(value or 0), 2)
+    """A money amount the statement rounded to cents (``func.round(..., 2)``), as a float."""
+    return float(value) if value is not None else 0.0
 
 
 # --------------------------------------------------------------------------- the lists
