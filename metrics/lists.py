@@ -17,9 +17,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from datetime import date
+from itertools import starmap
 from typing import Sequence
 
-from sqlalchemy import Connection, and_, case, func, select
+from sqlalchemy import Connection, Float, and_, case, cast, func, null, select
 
 from metrics import schema
 from metrics.accounts import count_accounts
@@ -122,9 +123,10 @@ def _by_name(conn: Connection):
     return a.c.name.collate("C") if conn.dialect.name == "postgresql" else a.c.name
 
 
-def _money(value) -> float:
-    """A money amount the statement rounded to cents (``func.round(..., 2)``), as a float."""
-    return float(value) if value is not None else 0.0
+def _cents(column):
+    """An account's MRR in a statement: 0 without active subscriptions, rounded to cents (as
+    ``mrr_of``), as a float (PostgreSQL's numeric would come back as Decimal, slower to read)."""
+    return cast(func.round(func.coalesce(column, 0), 2), Float)
 
 
 # --------------------------------------------------------------------------- the lists
@@ -170,9 +172,10 @@ def _stored_band_list(conn: Connection, day: date, filters: Filters, bands: Sequ
     if not bands:
         return []
     mrr = _mrr_on_day(day)
-    money = func.round(func.coalesce(mrr.c.mrr, 0), 2)
+    money = _cents(mrr.c.mrr)
     rank = case(*((h.c.band == b, i) for i, b in enumerate(bands)), else_=len(bands))
-    stmt = select(h.c.account_id, a.c.name, a.c.segment, a.c.owner, money, h.c.score, h.c.band,
+    # ListRow's fields in their order (the rows are made with ListRow(*row))
+    stmt = select(h.c.account_id, a.c.name, a.c.segment, a.c.owner, money, h.c.score, h.c.band, null(),
                   a.c.renewal_date).select_from(
         h.join(a, a.c.account_id == h.c.account_id).outerjoin(mrr, mrr.c.account_id == h.c.account_id)).where(
         h.c.day == day, h.c.band.in_(list(bands))).order_by(
@@ -180,8 +183,7 @@ def _stored_band_list(conn: Connection, day: date, filters: Filters, bands: Sequ
     cond = filters.account_condition()
     if cond is not None:
         stmt = stmt.where(cond)
-    return [ListRow(r[0], r[1], r[2], r[3], _money(r[4]), r[5], r[6], renewal_date=as_date(r[7]))
-            for r in conn.execute(stmt).all()]
+    return list(starmap(ListRow, conn.execute(stmt).all()))
 
 
 def health_drop_list(conn: Connection, start: date, end: date, points: int, filters: Filters,
@@ -221,7 +223,7 @@ def _stored_drop_list(conn: Connection, start: date, end: date, points: int, fil
     the rounded scores and the order are ``health_drop_list``'s."""
     mrr = _mrr_on_day(end)
     before = h.alias("before")
-    stmt = select(h.c.account_id, a.c.name, a.c.segment, a.c.owner, func.round(func.coalesce(mrr.c.mrr, 0), 2),
+    stmt = select(h.c.account_id, a.c.name, a.c.segment, a.c.owner, _cents(mrr.c.mrr),
                   h.c.score, h.c.band, before.c.score, a.c.renewal_date).select_from(
         h.join(before, and_(before.c.account_id == h.c.account_id, before.c.day == start)).join(
             a, a.c.account_id == h.c.account_id).outerjoin(mrr, mrr.c.account_id == h.c.account_id)).where(
@@ -229,8 +231,7 @@ def _stored_drop_list(conn: Connection, start: date, end: date, points: int, fil
     cond = filters.account_condition()
     if cond is not None:
         stmt = stmt.where(cond)
-    rows = [ListRow(r[0], r[1], r[2], r[3], _money(r[4]), r[5], r[6], r[7], as_date(r[8]))
-            for r in conn.execute(stmt).all() if rounded(r[7]) - rounded(r[5]) >= points]
+    rows = [ListRow(*r) for r in conn.execute(stmt).all() if rounded(r[7]) - rounded(r[5]) >= points]
     rows.sort(key=_drop_key)
     return rows
 
@@ -254,22 +255,20 @@ def account_list(conn: Connection, day: date, filters: Filters, settings: Settin
     """Every account passing ``filters`` (paying or not), largest MRR on ``day`` first, then by name,
     with its health on ``day`` (with the day's snapshots stored, read in the same statement)."""
     per_account = _mrr_on_day(day)
-    money = func.round(func.coalesce(per_account.c.mrr, 0), 2)
+    money = _cents(per_account.c.mrr)
     stored = has_snapshots(conn, day)
     joined = a.outerjoin(per_account, per_account.c.account_id == a.c.account_id)
-    health = (h.c.score, h.c.band) if stored else ()
+    health = (h.c.score, h.c.band) if stored else (null(), null())
     if stored:
         joined = joined.outerjoin(h, and_(h.c.account_id == a.c.account_id, h.c.day == day))
-    stmt = select(a.c.account_id, a.c.name, a.c.segment, a.c.owner, a.c.renewal_date, money, *health).select_from(joined)
+    stmt = select(a.c.account_id, a.c.name, a.c.segment, a.c.owner, money, *health, null(),
+                  a.c.renewal_date).select_from(joined)  # ListRow's fields in their order
     cond = filters.account_condition()
     if cond is not None:
         stmt = stmt.where(cond)
     stmt = stmt.order_by(money.desc(), _by_name(conn), a.c.account_id)
-    if stored:
-        return [ListRow(r[0], r[1], r[2], r[3], _money(r[5]), r[6], r[7], renewal_date=as_date(r[4]))
-                for r in conn.execute(stmt).all()]
-    rows = [ListRow(r[0], r[1], r[2], r[3], _money(r[5]), renewal_date=as_date(r[4])) for r in conn.execute(stmt).all()]
-    if not rows:
+    rows = list(starmap(ListRow, conn.execute(stmt).all()))
+    if stored or not rows:
         return rows
     scores = scores_as_of(conn, day, filters, settings, model=model)  # paying accounts passing the filters
     return [replace(r, score=scores[r.account_id].score, band=scores[r.account_id].band)
