@@ -112,7 +112,7 @@ def with_health(conn: Connection, rows: list[ListRow], day: date, settings: Sett
 
 
 def _mrr_on_day(day: date):
-    """Per paying-or-not account with a subscription active on ``day``: its MRR (grouped once)."""
+    """Per account with a subscription active on ``day``: its MRR that day (the subscriptions grouped once)."""
     return select(s.c.account_id, func.sum(s.c.mrr).label("mrr")).where(active_on(day)).group_by(
         s.c.account_id).subquery("mrr_on_day")
 
