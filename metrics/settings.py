@@ -49,6 +49,9 @@ class Settings:
     stale_sync_hours: float = 36.0
     slack_timeout: float = 15.0  # seconds for one Slack Web API call
     health_model: Path | None = None  # CSBOT_HEALTH_MODEL; None: the shipped model
+    # CSBOT_HEALTH_SNAPSHOT_DAYS: health snapshots of every day kept this many days back; older ones, only the
+    # first stored day of each month (metrics.health.snapshots.prune_snapshots); 0 keeps every day forever.
+    health_snapshot_days: int = 120
     digest_max_late_hours: float = 3.0
     sync_csv_dir: Path | None = None
     sync_sql_url: str | None = None
@@ -107,6 +110,16 @@ def _number(env: Mapping[str, str], key: str, default: float, lo: float, hi: flo
     if not lo <= value <= hi:
         raise ConfigError(key, f"expected a number between {lo:g} and {hi:g}, got {raw!r}")
     return value
+
+
+def _whole(env: Mapping[str, str], key: str, default: int, lo: int, hi: int) -> int:
+    """A whole number from ``lo`` to ``hi`` (a number of days)."""
+    raw = _text(env, key)
+    if raw is None:
+        return default
+    if not re.fullmatch(r"\d+", raw) or not lo <= int(raw) <= hi:
+        raise ConfigError(key, f"expected a whole number from {lo} to {hi}, got {raw!r}")
+    return int(raw)
 
 
 def _month(env: Mapping[str, str], key: str) -> int:
@@ -207,6 +220,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         stale_sync_hours=_number(env, "CSBOT_STALE_SYNC_HOURS", 36.0, 1, 24 * 365),
         slack_timeout=_number(env, "CSBOT_SLACK_TIMEOUT", 15.0, 0.5, 120),
         health_model=_path(env, "CSBOT_HEALTH_MODEL"),
+        health_snapshot_days=_whole(env, "CSBOT_HEALTH_SNAPSHOT_DAYS", 120, 0, 36_500),
         digest_max_late_hours=_number(env, "CSBOT_DIGEST_MAX_LATE_HOURS", 3.0, 0, 24 * 7),
         sync_csv_dir=_path(env, "CSBOT_SYNC_CSV_DIR"),
         sync_sql_url=_text(env, "CSBOT_SYNC_SQL_URL"),

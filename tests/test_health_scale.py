@@ -230,3 +230,67 @@ def test_dropped_to_red_reads_only_the_accounts_red_in_the_period_and_their_band
     assert sorted((d.account_id, d.day, d.from_band) for d in report.drops) == [
         ("A", date(2026, 11, 17), "yellow"), ("C", date(2026, 11, 17), "green")]
     assert [(d.account_id, d.day) for d in smb.drops] == [("C", date(2026, 11, 17))]  # A is enterprise
+
+
+# --------------------------------------------------------------------------- the lists read the day's snapshots
+
+
+def _lists(engine, day_before: date = THIRTY_BACK, points: int = 10, filters: Filters = Filters()):
+    from metrics import lists as ml
+
+    with engine.connect() as conn:
+        return (ml.band_list(conn, D, filters, ("red", "yellow", "green"), None, model=MODEL),
+                ml.health_drop_list(conn, day_before, D, points, filters, None, model=MODEL),
+                ml.account_list(conn, D, filters, None, model=MODEL))
+
+
+def _shown(rows):
+    return [(r.account_id, r.name, r.segment, r.owner, r.amount, r.band, r.previous, r.renewal_date) for r in rows]
+
+
+def test_stored_and_computed_lists_agree_on_every_row(seeded):
+    # Oct 23: hand-made scores, stored both times; today computed first, then stored by write_snapshots
+    _store(seeded, THIRTY_BACK, {"A": (75.0, "yellow"), "B": (50.0, "red"), "C": (99.0, "green")})
+    computed = _lists(seeded)
+    with seeded.connect() as conn:
+        assert not hm.has_snapshots(conn, D)
+    _today_stored(seeded)
+    stored = _lists(seeded)
+    for c, s in zip(computed, stored):
+        assert _shown(s) == _shown(c)
+        assert [r.score for r in s] == pytest.approx([r.score for r in c], abs=1e-3)
+    bands, dropped, accounts = stored
+    # B 35.71 red, A 61 yellow, C 86.11 green; MRR on Nov 22: A 80,000, B 50,000, C 20,000
+    assert [(r.account_id, r.band, r.amount) for r in bands] == [("B", "red", 50_000.0), ("A", "yellow", 80_000.0),
+                                                                 ("C", "green", 20_000.0)]
+    # B 50 -> 36 and A 75 -> 61 (14 points each: the lower score first), C 99 -> 86 (13)
+    assert [(r.account_id, r.drop) for r in dropped] == [("B", 14), ("A", 14), ("C", 13)]
+    assert [r.account_id for r in accounts] == ["A", "B", "C"]  # largest MRR first
+    assert bands[1].renewal_date == date(2027, 1, 1)  # read back as a date
+
+
+def test_a_health_drop_counts_the_points_as_shown_not_the_unrounded_difference(seeded):
+    # shown: 71 -> 61 is 10 (unrounded 9.01); 70 -> 61 is 9 (unrounded 9.99): only A drops 10
+    _store(seeded, THIRTY_BACK, {"A": (70.5, "yellow"), "B": (70.49, "yellow")})
+    _store(seeded, D, {"A": (61.49, "yellow"), "B": (60.5, "yellow")})
+    _, dropped, _ = _lists(seeded)
+    assert [(r.account_id, r.drop) for r in dropped] == [("A", 10)]
+    _, nine, _ = _lists(seeded, points=9)
+    assert [(r.account_id, r.drop) for r in nine] == [("A", 10), ("B", 9)]
+
+
+def test_ties_are_ordered_by_name_as_written_whatever_the_databases_collation(seeded):
+    # same band, score and MRR: names by code point ("Zeta" before "alpha" before "Ärzte"), as Python sorts them
+    with seeded.begin() as conn:
+        conn.execute(schema.accounts.insert(), [{"account_id": f"T{i}", "name": n, "segment": "smb"}
+                                                for i, n in enumerate(("alpha", "Ärzte", "Zeta"))])
+        conn.execute(schema.subscriptions.insert(), [
+            {"subscription_id": f"T{i}", "account_id": f"T{i}", "product": "core", "start_date": date(2026, 1, 1),
+             "end_date": None, "mrr": 1_000} for i in range(3)])
+    tied = {f"T{i}": (40.0, "red") for i in range(3)}
+    _store(seeded, D, tied)
+    _store(seeded, THIRTY_BACK, {k: (60.0, "yellow") for k in tied})
+    bands, dropped, accounts = _lists(seeded, filters=Filters(segment="smb"))
+    assert [r.name for r in bands] == ["Zeta", "alpha", "Ärzte"]
+    assert [r.name for r in dropped] == ["Zeta", "alpha", "Ärzte"]
+    assert [r.name for r in accounts] == ["Globex", "New Co", "Zeta", "alpha", "Ärzte"]  # 50,000, 20,000, then 1,000 each

@@ -3,6 +3,16 @@ account per day, and "the scores on day d" from them (computed when a day has no
 
 Nothing here runs by itself: the sync's caller and the daily job call
 ``write_snapshots`` / ``ensure_snapshots`` with the day they mean.
+
+Retention: a day's snapshots of 100k accounts are ~80 MB, ~29 GB a year. ``write_snapshots``
+prunes in the same transaction (``prune_snapshots``): every day of the last
+``CSBOT_HEALTH_SNAPSHOT_DAYS`` days (default 120) stays; older, only the first stored day of each
+month. What reads snapshots looks back less than that: the portfolio 30 days (plus 7 of
+tolerance), the health-drop list 30 days, who dropped to red 60 days before the period; the
+backtest scores its days from the data and reads no snapshot. A day without snapshots is
+computed by whoever asks for it (``scores_as_of``, ``book_scores``): slower, never wrong. The
+first day of each month kept also lets the health score of a past month (taken at its end) be
+read rather than computed when the sync ran that day.
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ from metrics.filters import NO_FILTERS, Filters
 from metrics.health.model import HealthModel
 from metrics.health.score import AccountHealth, score_accounts
 from metrics.health.sql import as_date
+from metrics.periods import add_months
 from metrics.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -80,14 +91,45 @@ def _snapshot_row(hl: AccountHealth) -> dict[str, Any]:
 
 def write_snapshots(conn: Connection, day: date, settings: Settings | None = None,
                     *, model: HealthModel | None = None) -> int:
-    """Store the health of every paying account on ``day``; replaces that day's rows (idempotent)."""
+    """Store the health of every paying account on ``day``; replaces that day's rows (idempotent).
+    Then prunes the days older than ``settings.health_snapshot_days`` before ``day`` but the first
+    of each month (``prune_snapshots``), in the caller's transaction."""
+    settings = settings or Settings()
     scores = score_accounts(conn, day, NO_FILTERS, settings, model=model)
     conn.execute(delete(h).where(h.c.day == day))
     rows = [_snapshot_row(x) for x in scores.values()]
     for i in range(0, len(rows), 1000):
         conn.execute(insert(h), rows[i:i + 1000])
-    logger.info("health snapshots for %s: %d accounts", day, len(rows))
+    pruned = prune_snapshots(conn, day, settings.health_snapshot_days)
+    logger.info("health snapshots for %s: %d accounts; %d older rows pruned", day, len(rows), pruned)
     return len(rows)
+
+
+def prune_snapshots(conn: Connection, day: date, keep_days: int) -> int:
+    """Delete the snapshots of the days before ``day - keep_days``, except the first stored day of
+    each month (year and month), in one DELETE; ``keep_days`` 0 keeps everything. The days from
+    ``day - keep_days`` to ``day`` all stay (a comparison ``keep_days`` back still finds its day),
+    and so do the days after ``day``. Returns how many rows were deleted."""
+    if keep_days <= 0:
+        return 0
+    cutoff = day - timedelta(days=keep_days)
+    oldest = as_date(conn.execute(select(func.min(h.c.day)).where(h.c.day < cutoff)).scalar())
+    if oldest is None:
+        return 0
+    # The first stored day of each month before the cutoff: one indexed look-up per month
+    # (a few dozen), with no date function that SQLite and PostgreSQL spell differently.
+    keep: list[date] = []
+    month = oldest.replace(day=1)
+    while month < cutoff:
+        first = as_date(conn.execute(select(func.min(h.c.day)).where(
+            h.c.day >= month, h.c.day < min(add_months(month, 1), cutoff))).scalar())
+        if first is not None:
+            keep.append(first)
+        month = add_months(month, 1)
+    stmt = delete(h).where(h.c.day < cutoff)
+    if keep:
+        stmt = stmt.where(h.c.day.not_in(keep))
+    return conn.execute(stmt).rowcount or 0
 
 
 def has_snapshots(conn: Connection, day: date) -> bool:
