@@ -165,3 +165,15 @@ def test_the_backtest_reads_no_snapshot_and_answers_the_same_after_pruning(seede
     after = hm.backtest(seeded, 6, None, today=D, model=MODEL)
     assert after.to_json() == before.to_json()
     assert after.accounts == 12  # A and B paying through each of the six months, scored 60 days before it
+
+
+def test_who_dropped_to_red_in_a_period_older_than_the_daily_window_is_not_dated_by_month_starts(seeded):
+    # Only month starts are kept before the window: a drop on Jan 20 must not be dated Feb 1 (the next
+    # kept day) as if read from daily snapshots; the two ends of the period are compared instead.
+    _store(seeded, [date(2026, 1, 1)], {"A": (80.0, "green")})
+    _store(seeded, [date(2026, 2, 1)], {"A": (40.0, "red")})
+    with seeded.connect() as conn:
+        old = hm.dropped_to_red(conn, date(2026, 1, 15), date(2026, 2, 15), today=D, model=MODEL)
+        recent = hm.dropped_to_red(conn, date(2026, 1, 15), date(2026, 2, 15), today=date(2026, 3, 1), model=MODEL)
+    assert old.from_snapshots is False  # more than 120 days before D: ends compared, no day read off snapshots
+    assert recent.from_snapshots is True  # inside the window the same snapshots are read as daily ones

@@ -327,7 +327,11 @@ def dropped_to_red(conn: Connection, start: date, end: date, filters: Filters = 
     covered = select(exists().where(h.c.day >= start, h.c.day < last),
                      exists().where(h.c.day < start, h.c.day >= start - timedelta(days=60)))
     cond = filters.account_condition()
-    if all(conn.execute(covered).one()):
+    # Older than the snapshots kept daily (CSBOT_HEALTH_SNAPSHOT_DAYS), only month-start days are left:
+    # they would date a drop to the wrong day, so such a period compares its two ends instead.
+    keep = (settings or Settings()).health_snapshot_days
+    daily = not keep or start - timedelta(days=1) >= (today or last - timedelta(days=1)) - timedelta(days=keep)
+    if daily and all(conn.execute(covered).one()):
         # Only an account red on a day of the period can have dropped, and the band it fell from is
         # its previous snapshot: the period's snapshots of those accounts and, before the period, the
         # latest of each within 60 days (daily snapshots of a whole book over 60 days are millions of rows).
