@@ -17,7 +17,7 @@ from sqlalchemy import Date, and_, case, func, literal, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
-from metrics import schema
+from metrics import revenue_state, schema
 from metrics.calc import Calc, Measurement, ratio
 from metrics.filters import Filters
 from metrics.grouping import keyed
@@ -48,8 +48,10 @@ def _days_after_sqlite(element, compiler, **kw):
     return f"date({compiler.process(col, **kw)}, '+{int(n.value)} days')"
 
 
-def _cohort(filters: Filters, period: Period):
-    fp = first_paid_days(filters).subquery("fp")
+def _cohort(calc: Calc, filters: Filters, period: Period):
+    """The accounts whose first paid day is in the period (from the revenue state built at sync
+    time while it is fresh: the same days, without reading every subscription)."""
+    fp = first_paid_days(filters, revenue_state.usable(calc)).subquery("fp")
     return select(fp.c.account_id, fp.c.first_paid) \
         .where(fp.c.first_paid >= period.start, fp.c.first_paid < period.end).subquery("cohort")
 
@@ -57,7 +59,7 @@ def _cohort(filters: Filters, period: Period):
 def _completion_stmt(calc: Calc, period: Period, filters: Filters, by: str | None):
     required = tuple(dict.fromkeys(calc.settings.onboarding_milestones))
     days = calc.settings.onboarding_days
-    cohort = _cohort(filters, period)
+    cohort = _cohort(calc, filters, period)
     done = (
         select(o.c.account_id, func.count().label("n"))
         .select_from(o.join(cohort, cohort.c.account_id == o.c.account_id))
@@ -99,8 +101,8 @@ def onboarding_completion_rate_measure(calc: Calc, period: Period, filters: Filt
                         "within_days": days, "milestones": list(required)})
 
 
-def _waits_stmt(period: Period, filters: Filters, by: str | None):
-    cohort = _cohort(filters, period)
+def _waits_stmt(calc: Calc, period: Period, filters: Filters, by: str | None):
+    cohort = _cohort(calc, filters, period)
     first_value = (
         select(cohort.c.account_id, cohort.c.first_paid, func.min(o.c.completed_at).label("at"))
         .select_from(cohort.join(o, o.c.account_id == cohort.c.account_id))
@@ -115,7 +117,7 @@ def _waits_stmt(period: Period, filters: Filters, by: str | None):
 def ttv_waits(calc: Calc, period: Period, filters: Filters) -> list[int]:
     """Days from first paid day to first value, sorted, of the accounts whose first paid day is in the period."""
     return calc.memo(("ttv_waits", period, filters), lambda: sorted(
-        (_as_date(r.at) - _as_date(r.first_paid)).days for r in calc.conn.execute(_waits_stmt(period, filters, None))))
+        (_as_date(r.at) - _as_date(r.first_paid)).days for r in calc.conn.execute(_waits_stmt(calc, period, filters, None))))
 
 
 def ttv_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
@@ -141,7 +143,7 @@ def ttv_grouped(calc: Calc, period: Period, filters: Filters, by: str,
     """Every account's wait with its group in one statement (a median does not add up: the
     groups' medians are taken here), memoised as ``ttv_waits``."""
     waits: dict[str | None, list[int]] = {}
-    for r in calc.conn.execute(_waits_stmt(period, filters, by)):
+    for r in calc.conn.execute(_waits_stmt(calc, period, filters, by)):
         waits.setdefault(r.key, []).append((_as_date(r.at) - _as_date(r.first_paid)).days)
     for key, values in waits.items():
         calc.memo(("ttv_waits", period, scope(key)), lambda v=sorted(values): v)

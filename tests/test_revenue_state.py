@@ -34,7 +34,7 @@ from metrics.value import monthly_churn
 
 REVENUE = ("mrr", "arr", "arpa", "mrr_movements", "net_new_mrr", "customer_churn_rate", "revenue_churn_rate",
            "net_mrr_churn_rate", "annualized_churn_rate", "grr", "nrr", "expansion_rate", "retention_rate", "ltv",
-           "quick_ratio", "cohort_retention")
+           "quick_ratio", "cohort_retention", "onboarding_completion_rate", "ttv")  # (onboarding: its first paid days)
 MOVES = ("new", "reactivation", "expansion", "contraction", "churn", "early_churn")
 DEMO_TODAY = date(2026, 11, 22)
 
