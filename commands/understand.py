@@ -102,8 +102,9 @@ _OFFSETS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("qoq", re.compile(_B + r"(?:qoq|quarter[\s-]over[\s-]quarter)" + _E + r"|前(?:四半)?期比")),
     ("mom", re.compile(_B + r"(?:mom|month[\s-]over[\s-]month)" + _E + r"|前月比")),
 )
+# (Japanese: the longest form first, so "を比較して" leaves nothing behind)
 _COMPARE = re.compile(_B + r"(?:vs\.?|versus|compared?\s+(?:to|with)|compare|against|difference\s+between|difference)" + _E
-                      + r"|と比べて|と比較|を比較|比較して|比較|の違い|違い|の差|差分")
+                      + r"|を比較して|と比較して|を比べて|と比べて|比較して|と比較|を比較|比較|比べて|の違い|違い|の差|差分")
 
 # trends: the grain
 _GRAINS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -576,6 +577,7 @@ def _named_values(s: _Text, f: _Found, vocab: Vocabulary, shape: dict, lang: str
             f.unknown.append(who)
             f.suggestions.extend(_close_values("owner", who, vocab))
     seen: list[tuple[str, object]] = []
+    where: dict[tuple[str, object], int] = {}  # where each value stands in the question
     for word, dim, value in vocab.value_words():
         regex = _word_regex(word)
         if dim == "touch_model" and word.isascii():  # "high touch", not "high churn"
@@ -601,6 +603,8 @@ def _named_values(s: _Text, f: _Found, vocab: Vocabulary, shape: dict, lang: str
             item = (chosen_dim, (chosen,) if chosen_dim == "owner" else chosen)
             if item not in seen:
                 seen.append(item)
+                where[item] = m.start()
+    seen.sort(key=lambda item: where[item])  # "中小企業とエンタープライズ": the sides in the order asked
     dims = [d for d, _ in seen]
     twice = next((d for d in dims if dims.count(d) > 1), None)
     if twice and shape.get("intent") == "compare":

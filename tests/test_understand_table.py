@@ -248,6 +248,8 @@ HAND = [
     ("Q2とQ3のNRRを比較", "compare c=nrr m=nrr p=2026-Q2,2026-Q3"),
     ("第2四半期と第3四半期の解約率", "compare c=churn m=customer_churn_rate p=2026-Q2,2026-Q3"),
     ("エンタープライズと中小企業の解約率を比較", "compare c=churn m=customer_churn_rate cf=segment:enterprise|segment:smb"),
+    ("中小企業とエンタープライズの解約率を比較して", "compare c=churn m=customer_churn_rate cf=segment:smb|segment:enterprise"),
+    ("Q2とQ3のNRRを比べてください", "compare c=nrr m=nrr p=2026-Q2,2026-Q3"),
     ("今月と先月のMRR", "compare c=mrr m=mrr p=2026-11-01~2026-11-22,2026-10"),
     ("先月の解約率を前年比で", "compare c=churn m=customer_churn_rate p=2026-10,2025-10"),
     # lists and counts in Japanese
