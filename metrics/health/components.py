@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from sqlalchemy import Connection, and_, case, exists, func, or_, select
 
@@ -186,9 +186,12 @@ def account_age(row: dict, day: date) -> int | None:
     return (day - first_paid).days if first_paid else None
 
 
-def score_components(conn: Connection, day: date, pop: Sequence[dict], model: HealthModel,
-                     milestones: Sequence[str], query_ids: Sequence[str] | None) -> dict[str, dict[str, ComponentScore]]:
-    """Every component of every account of ``pop`` (``population`` rows) as of ``day``.
+def iter_components(conn: Connection, day: date, pop: Sequence[dict], model: HealthModel,
+                    milestones: Sequence[str], query_ids: Sequence[str] | None) -> Iterator[tuple[dict, dict[str, ComponentScore]]]:
+    """Every component of every account of ``pop`` (``population`` rows) as of ``day``, one account at
+    a time in ``pop``'s order. The statements run once, grouped, before the first account; each
+    account's components are made as it is taken, so a caller that stores and forgets them (the
+    daily snapshots of a whole book) never holds every account's at once.
 
     ``query_ids`` filters the statements (None: one grouped statement over every account)."""
     ids = [r["account_id"] for r in pop]
@@ -200,11 +203,10 @@ def score_components(conn: Connection, day: date, pop: Sequence[dict], model: He
     tickets = _ticket_rows(conn, day, query_ids) if tickets_tracked else {}
     onboarding = _onboarding_rows(conn, day, milestones, query_ids) if onboarding_tracked else {}
 
-    out: dict[str, dict[str, ComponentScore]] = {}
     for row in pop:
         acc_id = row["account_id"]
         age = account_age(row, day)
-        out[acc_id] = {
+        yield row, {
             "usage": _score_usage(model, usage.get(acc_id), usage_tracked, age),
             "seats": _score_seats(model, usage.get(acc_id), row["seats"], usage_tracked, age),
             "last_activity": _score_last_activity(model, day, usage.get(acc_id), older.get(acc_id),
@@ -214,7 +216,6 @@ def score_components(conn: Connection, day: date, pop: Sequence[dict], model: He
             "revenue": _score_revenue(model, float(row["mrr"] or 0), float(row["mrr_then"] or 0)),
             "onboarding": _score_onboarding(model, onboarding.get(acc_id), len(milestones), onboarding_tracked, age),
         }
-    return out
 
 
 _NEW_ACCOUNT_DAYS = 30  # no usage yet in an account's first month is "no data", not "no use"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from sqlalchemy import Connection
 
@@ -13,8 +13,8 @@ from metrics.filters import NO_FILTERS, Filters
 from metrics.health.components import (
     ComponentScore,
     account_age,
+    iter_components,
     population,
-    score_components,
 )
 from metrics.health.model import COMPONENTS, HealthModel, model_for, rounded
 from metrics.health.sql import IN_CHUNK
@@ -54,24 +54,29 @@ def score_accounts(conn: Connection, day: date, filters: Filters = NO_FILTERS, s
 
     With ``account_ids``, only those accounts are scored (paying or not, unless
     ``paying_only``), and every statement is filtered by them."""
+    return {h.account_id: h for h in iter_scores(conn, day, filters, settings, account_ids=account_ids, model=model,
+                                                 paying_only=paying_only)}
+
+
+def iter_scores(conn: Connection, day: date, filters: Filters = NO_FILTERS, settings: Settings | None = None,
+                *, account_ids: Sequence[str] | None = None, model: HealthModel | None = None,
+                paying_only: bool | None = None) -> Iterator[AccountHealth]:
+    """``score_accounts`` one account at a time (the same statements, run once): for a caller that
+    stores each score and forgets it, so a whole book is never held in memory at once."""
     settings = settings or Settings()
     model = model or model_for(settings)
     if paying_only is None:
         paying_only = account_ids is None
     pop = population(conn, day, filters, model, account_ids, paying_only)
     if not pop:
-        return {}
+        return
     ids = [r["account_id"] for r in pop]
     # For the whole book, one grouped statement over every account beats long IN lists.
     query_ids = ids if account_ids is not None or len(ids) <= IN_CHUNK else None
-    comps = score_components(conn, day, pop, model, tuple(settings.onboarding_milestones), query_ids)
-    out: dict[str, AccountHealth] = {}
-    for row in pop:
-        acc_id = row["account_id"]
+    for row, comps in iter_components(conn, day, pop, model, tuple(settings.onboarding_milestones), query_ids):
         age = account_age(row, day)
         phase = age is not None and age < model.onboarding_phase_days
-        out[acc_id] = combine(acc_id, day, comps[acc_id], model, phase, float(row["mrr"] or 0))
-    return out
+        yield combine(row["account_id"], day, comps, model, phase, float(row["mrr"] or 0))
 
 
 def combine(account_id: str, day: date, comps: dict[str, ComponentScore], model: HealthModel,
