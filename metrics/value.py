@@ -15,7 +15,7 @@ from metrics.calc import Calc, Measurement, ratio
 from metrics.filters import Filters
 from metrics.grouping import keyed
 from metrics.periods import Period, add_months, month_start
-from metrics.revenue import movements, mrr_on
+from metrics.revenue import movements, movements_grouped, mrr_on
 
 logger = logging.getLogger(__name__)
 
@@ -90,16 +90,32 @@ def _product_moves(calc: Calc, period: Period, filters: Filters) -> dict[str, in
 
 def _product_moves_sql(calc: Calc, period: Period, filters: Filters) -> dict[str, int]:
     row = calc.conn.execute(_product_moves_stmt(period, filters, None)).mappings().one()
-    return {k: int(row[k]) for k in ("customers_start", "upsell", "cross_sell")}
+    return _product_moves_of(movements(calc, period, filters).customers_start, row)
+
+
+def _product_moves_of(customers_start: int, row) -> dict[str, int]:
+    """S is the movements' S (customer churn's), so the rates share churn's denominator by construction."""
+    return {"customers_start": customers_start, "upsell": int(row["upsell"]) if row else 0,
+            "cross_sell": int(row["cross_sell"]) if row else 0}
+
+
+def _changed_accounts(period: Period):
+    """The accounts with a subscription row starting or ending inside (start, end]: only there can a
+    product's MRR at 00:00 of ``end`` differ from its MRR at 00:00 of ``start`` (``active_on``), so
+    only they can upsell or cross-sell, and the statement reads their rows instead of every account's."""
+    inside = lambda col: and_(col > period.start, col <= period.end)  # noqa: E731
+    return select(s.c.account_id).where(or_(inside(s.c.start_date), inside(s.c.end_date)))
 
 
 def _product_moves_stmt(period: Period, filters: Filters, by: str | None):
+    """Per group (the whole when ``by`` is None): the accounts of S that upsold, and that cross-sold."""
     per_product = filters.restrict(
         select(
             s.c.account_id, s.c.product,
             func.round(func.sum(case((active_on(period.start), s.c.mrr), else_=0)), 2).label("m0"),
             func.round(func.sum(case((active_on(period.end), s.c.mrr), else_=0)), 2).label("m1"),
-        ).where(s.c.start_date <= period.end, or_(s.c.end_date.is_(None), s.c.end_date > period.start))
+        ).where(s.c.account_id.in_(_changed_accounts(period)),
+                s.c.start_date <= period.end, or_(s.c.end_date.is_(None), s.c.end_date > period.start))
         .group_by(s.c.account_id, s.c.product),
         s.c.account_id,
     ).subquery("per_product")
@@ -115,7 +131,6 @@ def _product_moves_stmt(period: Period, filters: Filters, by: str | None):
     source, key = keyed(per_account, by)
     stmt = select(
         key.label("key"),
-        func.coalesce(func.sum(case((in_s, 1), else_=0)), 0).label("customers_start"),
         func.coalesce(func.sum(case((in_s, a.upsell), else_=0)), 0).label("upsell"),
         func.coalesce(func.sum(case((in_s, a.cross_sell), else_=0)), 0).label("cross_sell"),
     ).select_from(source)
@@ -124,13 +139,15 @@ def _product_moves_stmt(period: Period, filters: Filters, by: str | None):
 
 def product_moves_grouped(calc: Calc, period: Period, filters: Filters, by: str,
                           scope: Callable[[str | None], Filters]) -> set[str | None]:
-    """Upsell and cross-sell counts of every group of ``by`` in one statement, memoised as
-    ``_product_moves(calc, period, scope(key))``; returns the groups seen."""
-    rows = calc.conn.execute(_product_moves_stmt(period, filters, by)).mappings().all()
-    for row in rows:
-        value = {k: int(row[k]) for k in ("customers_start", "upsell", "cross_sell")}
-        calc.memo(("product_moves", period, scope(row["key"])), lambda v=value: v)
-    return {row["key"] for row in rows}
+    """Upsell and cross-sell counts of every group of ``by`` in one statement (S per group from the
+    movements, counted for every group at once), memoised as ``_product_moves(calc, period,
+    scope(key))``; returns the groups seen."""
+    groups = movements_grouped(calc, [period], filters, by, scope)
+    rows = {row["key"]: row for row in calc.conn.execute(_product_moves_stmt(period, filters, by)).mappings()}
+    for key in groups | set(rows):
+        value = _product_moves_of(movements(calc, period, scope(key)).customers_start, rows.get(key))
+        calc.memo(("product_moves", period, scope(key)), lambda v=value: v)
+    return groups | set(rows)
 
 
 def upsell_rate_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:

@@ -91,6 +91,23 @@ def test_a_product_that_was_free_at_the_start_counts_as_cross_sell(engine):
     assert value(engine, "upsell_rate", OCT).value == pytest.approx(0.0)
 
 
+def test_upsell_reads_the_states_at_both_ends_of_the_period_exactly(engine):
+    # Only accounts with a row starting or ending inside (Oct 1, Nov 1] are read for the moves.
+    # F: raised on Oct 1 itself: 12,000 is already the state at the start, no upsell in October.
+    # G: raised on Nov 1: 00:00 of Nov 1 is the end of October, so it is an upsell in October.
+    # H: a second product from Nov 1: a cross-sell in October. K: unchanged since January.
+    load(engine, [
+        ("F", "core", date(2026, 1, 1), date(2026, 10, 1), 10_000), ("F", "core", date(2026, 10, 1), None, 12_000),
+        ("G", "core", date(2026, 1, 1), date(2026, 11, 1), 10_000), ("G", "core", date(2026, 11, 1), None, 12_000),
+        ("H", "core", date(2026, 1, 1), None, 10_000), ("H", "api", date(2026, 11, 1), None, 1_000),
+        ("K", "core", date(2026, 1, 1), None, 10_000),
+    ])
+    up = value(engine, "upsell_rate", OCT)
+    assert (up.parts["numerator"], up.parts["denominator"]) == (1, 4)  # G of F, G, H, K
+    cross = value(engine, "cross_sell_rate", OCT)
+    assert (cross.parts["numerator"], cross.parts["denominator"]) == (1, 4)  # H
+
+
 def test_quick_ratio_is_gains_over_losses_with_reactivation_apart(engine):
     # new N 30,000; expansion A +10,000; churn B 15,000; contraction C -5,000; reactivation R 7,000.
     # (30,000 + 10,000) / (15,000 + 5,000) = 2.0
