@@ -59,7 +59,7 @@ from sqlalchemy.sql import Subquery
 from metrics import schema
 from metrics.db import set_meta
 from metrics.filters import Filters
-from metrics.grouping import keyed
+from metrics.grouping import DIMENSIONS, group_key, keyed
 
 logger = logging.getLogger(__name__)
 
@@ -67,11 +67,13 @@ s = schema.subscriptions
 iv = schema.account_mrr_intervals
 fd = schema.account_first_paid
 rd = schema.revenue_daily
-TABLES = (iv, fd, rd)  # what ``build`` fills
+rg = schema.revenue_daily_groups
+gk = schema.revenue_group_keys
+TABLES = (iv, fd, rd, rg, gk)  # what ``build`` fills
 
 OPEN_END = date(9999, 12, 31)  # the end of an interval still running
 STAMP_KEY = "revenue_state"
-_VERSION = "v1"
+_VERSION = "v2"
 _USE_KEY = ("revenue_state_usable",)
 
 
@@ -135,10 +137,43 @@ def build(conn: Connection) -> int:
     running = {"order_by": per_day.c.day, "rows": (None, 0)}
     conn.execute(insert(rd).from_select(["day", "paying", "mrr_cents"], select(
         per_day.c.day, func.sum(per_day.c.d_paying).over(**running), func.sum(per_day.c.d_cents).over(**running))))
+    _build_groups(conn)
     set_meta(conn, STAMP_KEY, stamp(conn))
     n = conn.execute(select(func.count()).select_from(iv)).scalar_one()
     logger.debug("revenue state: %s intervals", n)
     return int(n)
+
+
+def _build_groups(conn: Connection) -> None:
+    """``revenue_daily_groups`` and ``revenue_group_keys``: the daily totals of ``revenue_daily`` per
+    dimension and group key (the accounts outer-joined as ``grouping.keyed`` joins them; '' for no
+    value), with the running intervals (a group is in a window when one runs in it)."""
+    a = schema.accounts
+    conn.execute(delete(rg))
+    conn.execute(delete(gk))
+    cents = func.round(iv.c.mrr * 100)
+    paying = case((iv.c.mrr > 0, 1), else_=0)
+    changes = union_all(
+        select(iv.c.account_id, iv.c.start_date.label("day"), paying.label("d_paying"), cents.label("d_cents"),
+               literal_column("1").label("d_runs")),
+        select(iv.c.account_id, iv.c.end_date, -paying, -cents, literal_column("-1")).where(iv.c.end_date < OPEN_END),
+    ).subquery("changes")
+    joined = changes.outerjoin(a, a.c.account_id == changes.c.account_id)
+    for by in DIMENSIONS:
+        dim = literal_column(f"'{by}'")  # a constant of DIMENSIONS (no bound parameter: PostgreSQL infers no type)
+        key = func.coalesce(group_key(by), literal_column("''"))
+        per_day = select(key.label("key"), changes.c.day, func.sum(changes.c.d_paying).label("d_paying"),
+                         cast(func.sum(changes.c.d_cents), BigInteger).label("d_cents"),
+                         func.sum(changes.c.d_runs).label("d_runs")) \
+            .select_from(joined).group_by(key, changes.c.day).subquery("per_day")
+        running = {"partition_by": per_day.c.key, "order_by": per_day.c.day, "rows": (None, 0)}
+        conn.execute(insert(rg).from_select(["dim", "key", "day", "paying", "mrr_cents", "runs"], select(
+            dim, per_day.c.key, per_day.c.day, func.sum(per_day.c.d_paying).over(**running),
+            func.sum(per_day.c.d_cents).over(**running), func.sum(per_day.c.d_runs).over(**running))))
+        named = group_key(by)
+        conn.execute(insert(gk).from_select(["dim", "key", "label"], union_all(
+            select(dim, named, func.min(a.c[by])).where(named.is_not(None)).group_by(named),
+            select(dim, literal_column("''"), literal_column("NULL")))))
 
 
 def forget(conn: Connection) -> None:
@@ -152,17 +187,19 @@ def _stamp_parts():
     log = schema.sync_log
     return [select(func.count()).select_from(s).scalar_subquery(),
             select(func.max(s.c.start_date)).scalar_subquery(),
-            select(func.max(log.c.sync_id)).where(log.c.status != "failed").scalar_subquery()]
+            select(func.max(log.c.sync_id)).where(log.c.status != "failed").scalar_subquery(),
+            select(func.count()).select_from(schema.accounts).scalar_subquery()]
 
 
-def _stamp_of(count, latest, sync_id) -> str:
-    return f"{_VERSION}|{count}|{_as_date(latest) if latest else None}|{sync_id}"
+def _stamp_of(count, latest, sync_id, accounts) -> str:
+    return f"{_VERSION}|{count}|{_as_date(latest) if latest else None}|{sync_id}|{accounts}"
 
 
 def stamp(conn: Connection) -> str:
-    """What the state was built from: cheap to read (a count and two index lookups), and changed by
-    any insert or delete of a subscription, a new latest start day, and any later sync that did not
-    fail (a sync without the after-sync steps leaves the state stale)."""
+    """What the state was built from: cheap to read (two counts and two index lookups), and changed by
+    any insert or delete of a subscription or an account, a new latest start day, and any later sync
+    that did not fail (a sync without the after-sync steps leaves the state stale; an accounts-only
+    sync rebuilds the groups: the state is built by every sync)."""
     return _stamp_of(*conn.execute(select(*_stamp_parts())).one())
 
 
@@ -291,8 +328,8 @@ def running_totals(conn: Connection, days, filters, by) -> dict:
     after it up to the last day, summed per group and day; then running sums. The whole company
     without filters reads the daily totals the build summed instead."""
     lo, hi = days[0], days[-1]
-    if by is None and type(filters) is Filters and filters.empty:
-        return _whole_totals(conn, days)
+    if type(filters) is Filters and filters.empty:
+        return _whole_totals(conn, days) if by is None else _group_totals(conn, days, by)
     paying = case((iv.c.mrr > 0, 1), else_=0)
     parts = [select(iv.c.account_id, literal(lo, Date).label("day"), iv.c.mrr.label("d_mrr"), paying.label("d_paying"))
              .where(iv.c.start_date <= lo, iv.c.end_date > lo)]
@@ -336,6 +373,41 @@ def _whole_totals(conn: Connection, days) -> dict:
             i += 1
         per_day[d] = now
     return {None: per_day}
+
+
+def _group_totals(conn: Connection, days, by: str) -> dict:
+    """``running_totals`` of the groups of ``by`` without filters, off ``revenue_daily_groups``: per
+    group its row of the latest day on or before the first day (one index lookup per group), then
+    its rows up to the last day. The groups listed are ``running_totals``'s: those with an interval
+    holding the first day (running intervals > 0) or starting or ending after it up to the last."""
+    lo, hi = days[0], days[-1]
+    first = select(func.max(rg.c.day)).where(rg.c.dim == by, rg.c.key == gk.c.key, rg.c.day <= lo).scalar_subquery()
+    firsts = select(gk.c.key, first.label("first")).where(gk.c.dim == by).subquery("firsts")
+    stmt = select(rg.c.key, rg.c.day, rg.c.paying, rg.c.mrr_cents, rg.c.runs) \
+        .join(firsts, rg.c.key == firsts.c.key) \
+        .where(rg.c.dim == by, rg.c.day <= hi, rg.c.day >= func.coalesce(firsts.c.first, literal(lo, Date)))
+    rows: dict = {}
+    for key, day, paying, cents, runs in conn.execute(stmt):
+        rows.setdefault(key, []).append((_as_date(day), int(paying), int(cents), int(runs)))
+    out: dict = {}
+    for key, steps in rows.items():
+        steps.sort()
+        if not (steps[0][0] <= lo and steps[0][3] > 0) and not any(d > lo for d, *_ in steps):
+            continue  # no interval of the group runs in the window
+        per_day, i, now = {}, 0, (0, 0.0)
+        for d in days:
+            while i < len(steps) and steps[i][0] <= d:
+                now = (steps[i][1], steps[i][2] / 100)
+                i += 1
+            per_day[d] = now
+        out[None if key == "" else key] = per_day
+    return out
+
+
+def group_labels(conn: Connection, by: str) -> dict[str, str]:
+    """``metrics.grouping.labels`` as the build stored it (read only while the state is fresh)."""
+    rows = conn.execute(select(gk.c.key, gk.c.label).where(gk.c.dim == by, gk.c.key != "")).all()
+    return {k: label for k, label in rows}
 
 
 def _as_date(value) -> date:
