@@ -33,6 +33,7 @@ A tool that rewrites subscriptions in place outside a sync calls ``forget(conn)`
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from datetime import date
@@ -60,6 +61,7 @@ from metrics import schema
 from metrics.db import set_meta
 from metrics.filters import Filters
 from metrics.grouping import DIMENSIONS, group_key, keyed
+from metrics.periods import Period, add_months, month_start
 
 logger = logging.getLogger(__name__)
 
@@ -69,11 +71,12 @@ fd = schema.account_first_paid
 rd = schema.revenue_daily
 rg = schema.revenue_daily_groups
 gk = schema.revenue_group_keys
-TABLES = (iv, fd, rd, rg, gk)  # what ``build`` fills
+rm = schema.revenue_monthly
+TABLES = (iv, fd, rd, rg, gk, rm)  # what ``build`` fills
 
 OPEN_END = date(9999, 12, 31)  # the end of an interval still running
 STAMP_KEY = "revenue_state"
-_VERSION = "v2"
+_VERSION = "v3"
 _USE_KEY = ("revenue_state_usable",)
 
 
@@ -138,6 +141,7 @@ def build(conn: Connection) -> int:
     conn.execute(insert(rd).from_select(["day", "paying", "mrr_cents"], select(
         per_day.c.day, func.sum(per_day.c.d_paying).over(**running), func.sum(per_day.c.d_cents).over(**running))))
     _build_groups(conn)
+    _build_months(conn)
     set_meta(conn, STAMP_KEY, stamp(conn))
     n = conn.execute(select(func.count()).select_from(iv)).scalar_one()
     logger.debug("revenue state: %s intervals", n)
@@ -174,6 +178,39 @@ def _build_groups(conn: Connection) -> None:
         conn.execute(insert(gk).from_select(["dim", "key", "label"], union_all(
             select(dim, named, func.min(a.c[by])).where(named.is_not(None)).group_by(named),
             select(dim, literal_column("''"), literal_column("NULL")))))
+
+
+MONTHS_CHUNK = 12  # months counted in one statement at build time
+
+
+def _build_months(conn: Connection) -> None:
+    """``revenue_monthly``: ``movements`` of every calendar month from the first interval's to the one
+    after the last change (later months change nothing; they are counted when asked), the whole."""
+    conn.execute(delete(rm))
+    first, last = conn.execute(select(func.min(iv.c.start_date), func.max(
+        case((iv.c.end_date < OPEN_END, iv.c.end_date), else_=iv.c.start_date)))).one()
+    if first is None:
+        return
+    month, stop = month_start(_as_date(first)), add_months(month_start(_as_date(last)), 1)
+    months = []
+    while month <= stop:
+        months.append(Period(month, add_months(month, 1), "month"))
+        month = months[-1].end
+    for i in range(0, len(months), MONTHS_CHUNK):
+        chunk = months[i:i + MONTHS_CHUNK]
+        cells = _movements(conn, chunk, Filters(), None).get(None, {})
+        rows = [{"month": p.start, "cell": json.dumps(cells[j])} for j, p in enumerate(chunk) if j in cells]
+        if rows:
+            conn.execute(insert(rm), rows)
+
+
+def _stored_months(conn: Connection, periods) -> dict:
+    """{j: cell} of the periods that are whole calendar months stored in ``revenue_monthly``."""
+    whole = {p.start: j for j, p in enumerate(periods) if p.start.day == 1 and p.end == add_months(p.start, 1)}
+    if not whole:
+        return {}
+    rows = conn.execute(select(rm.c.month, rm.c.cell).where(rm.c.month.in_(list(whole)))).all()
+    return {whole[_as_date(m)]: json.loads(cell) for m, cell in rows}
 
 
 def forget(conn: Connection) -> None:
@@ -289,6 +326,16 @@ def movements(conn: Connection, periods, filters, by: str | None) -> dict:
       interval runs through the period holding a paying row but a total of 0 or less: early churn
       without a change)."""
     periods = list(periods)
+    if by is None and type(filters) is Filters and filters.empty:  # whole months: as the build stored them
+        stored = _stored_months(conn, periods)
+        if stored:
+            rest = [j for j in range(len(periods)) if j not in stored]
+            counted = _movements(conn, [periods[j] for j in rest], filters, None).get(None, {}) if rest else {}
+            return {None: {**stored, **{rest[i]: cell for i, cell in counted.items()}}}
+    return _movements(conn, periods, filters, by)
+
+
+def _movements(conn: Connection, periods, filters, by: str | None) -> dict:
     days = sorted({p.start for p in periods} | {p.end for p in periods})
     totals = running_totals(conn, days, filters, by)
     out: dict = {}

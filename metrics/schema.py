@@ -383,3 +383,13 @@ revenue_group_keys = Table(
     Column("key", Text, primary_key=True),
     Column("label", Text),
 )
+
+# The whole company's movements of every calendar month the intervals change in (metrics/revenue_state.py
+# ``movements`` of that month, stored as it returns it, JSON): a trend or a month and the month
+# before without filters read one row a month instead of grouping every account that moved.
+revenue_monthly = Table(
+    "revenue_monthly",
+    metadata,
+    Column("month", Date, primary_key=True),
+    Column("cell", Text, nullable=False),
+)
