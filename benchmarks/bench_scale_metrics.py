@@ -7,9 +7,10 @@ PostgreSQL; breakdowns and 12-month trends; against DuckDB on the raw CSV (issue
 
 Data: ``bench_scale.py``'s data set. The shared file is never written: it is copied once (SQLite's
 backup) into ``--work``, and copied from there into a PostgreSQL schema of its own (``--pg-schema``,
-dropped with ``--drop-pg``). The health snapshots of today and 30 days before are written when
-missing, and the revenue state (``metrics/revenue_state.py``) is built as a sync's after-sync step
-builds it when it is not fresh: the time of each is printed (the sync pays it, not an answer).
+dropped with ``--drop-pg``). The health snapshots of today, 30 days before and the two month starts
+``health_score`` reads (as the daily job keeps them) are written when missing, and the revenue state
+(``metrics/revenue_state.py``) is built as a sync's after-sync step builds it when it is not fresh:
+the time of each is printed (the sync pays it, not an answer).
 
 Questions, as an answer runs them on one warm connection with a fresh ``Calc`` each time:
 - every catalog metric that is not a usage metric: ``compute_metric`` (the month and the month before);
@@ -42,6 +43,7 @@ import scale_data as sd  # noqa: E402
 from bench_questions import duckdb_sql  # noqa: E402
 
 from metrics import catalog, revenue_state, schema  # noqa: E402
+from metrics import health as hm  # noqa: E402
 from metrics.breakdown import DIMENSIONS, breakdown, trend  # noqa: E402
 from metrics.calc import Calc  # noqa: E402
 from metrics.compute import compute_metric  # noqa: E402
@@ -81,6 +83,14 @@ def prepare(engine, label: str) -> None:
     """Snapshots as the sync writes them, then the revenue state as the after-sync step builds it."""
     schema.metadata.create_all(engine)  # the tables of this version (as csbot makes them on start)
     bs.ensure_snapshots(engine, label)
+    # health_score of October and September reads the snapshots of Nov 1 and Oct 1: the daily job wrote
+    # them on those days (and keeps the month starts); without them the answer scores the whole book
+    for day in (PERIOD.end, PERIOD.start):
+        with engine.begin() as conn:
+            if not hm.has_snapshots(conn, day):
+                t0 = time.perf_counter()
+                written = hm.write_snapshots(conn, day)
+                print(f"  {label}: wrote the snapshots of {day} ({written:,} accounts) in {time.perf_counter() - t0:.1f} s")
     with engine.begin() as conn:
         if revenue_state.is_fresh(conn):
             print(f"  {label}: revenue state fresh")

@@ -14,6 +14,12 @@ transaction (``metrics.derived``), what does not change between syncs:
 - ``account_first_paid``: each account's first paid day (cohorts).
 - ``revenue_daily``: the whole company's paying customers and MRR (in cents, summed exactly) from
   each day they changed: an answer without filters reads one row for "at 00:00 of day d".
+- ``revenue_daily_groups`` and ``revenue_group_keys``: the same per account dimension
+  (``metrics.grouping``) and group, with the intervals running, and each group's label: a breakdown
+  without filters reads a few rows per group instead of joining every account to its intervals.
+- ``revenue_monthly``: the whole company's movements of every calendar month up to the one after the
+  last change, as ``movements`` counts them off the intervals: a month and the month before, LTV's
+  six months and a 12-month trend without filters read one row a month.
 
 An answer reads only what moved: the customers and MRR at a day are running sums of the intervals
 starting and ending (or one row of ``revenue_daily``), and the movements of a period group only the
@@ -28,7 +34,8 @@ Freshness: tests and tools may write subscriptions without a sync, so the state 
 while it matches the data. The build writes a stamp in ``csbot_meta`` (the subscriptions' row
 count, their latest start day and the latest sync that did not fail); ``usable(calc)`` compares it
 with the data once per ``Calc`` and otherwise the metrics count from ``subscriptions`` as before.
-A tool that rewrites subscriptions in place outside a sync calls ``forget(conn)`` (or ``build``).
+Every sync (an accounts-only one too) rebuilds the state with the accounts' groups. A tool that
+rewrites subscriptions in place, or writes accounts, outside a sync calls ``forget(conn)`` (or ``build``).
 """
 
 from __future__ import annotations
@@ -224,19 +231,19 @@ def _stamp_parts():
     log = schema.sync_log
     return [select(func.count()).select_from(s).scalar_subquery(),
             select(func.max(s.c.start_date)).scalar_subquery(),
-            select(func.max(log.c.sync_id)).where(log.c.status != "failed").scalar_subquery(),
-            select(func.count()).select_from(schema.accounts).scalar_subquery()]
+            select(func.max(log.c.sync_id)).where(log.c.status != "failed").scalar_subquery()]
 
 
-def _stamp_of(count, latest, sync_id, accounts) -> str:
-    return f"{_VERSION}|{count}|{_as_date(latest) if latest else None}|{sync_id}|{accounts}"
+def _stamp_of(count, latest, sync_id) -> str:
+    return f"{_VERSION}|{count}|{_as_date(latest) if latest else None}|{sync_id}"
 
 
 def stamp(conn: Connection) -> str:
-    """What the state was built from: cheap to read (two counts and two index lookups), and changed by
-    any insert or delete of a subscription or an account, a new latest start day, and any later sync
-    that did not fail (a sync without the after-sync steps leaves the state stale; an accounts-only
-    sync rebuilds the groups: the state is built by every sync)."""
+    """What the state was built from: cheap to read (a count and two index lookups), and changed by
+    any insert or delete of a subscription, a new latest start day, and any later sync that did not
+    fail (a sync without the after-sync steps leaves the state stale). The groups by account
+    dimension are built from the accounts: every sync rebuilds them (an accounts-only sync too); a
+    tool that writes accounts outside a sync calls ``forget``, as for subscriptions rewritten in place."""
     return _stamp_of(*conn.execute(select(*_stamp_parts())).one())
 
 
