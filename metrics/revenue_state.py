@@ -83,7 +83,7 @@ TABLES = (iv, fd, rd, rg, gk, rm)  # what ``build`` fills
 
 OPEN_END = date(9999, 12, 31)  # the end of an interval still running
 STAMP_KEY = "revenue_state"
-_VERSION = "v3"
+_VERSION = "v4"
 _USE_KEY = ("revenue_state_usable",)
 
 
@@ -149,6 +149,8 @@ def build(conn: Connection) -> int:
         per_day.c.day, func.sum(per_day.c.d_paying).over(**running), func.sum(per_day.c.d_cents).over(**running))))
     _build_groups(conn)
     _build_months(conn)
+    if conn.dialect.name == "postgresql":  # every row is new: the planner's statistics of the old ones mislead it
+        conn.exec_driver_sql("ANALYZE " + ", ".join(t.name for t in TABLES))
     set_meta(conn, STAMP_KEY, stamp(conn))
     n = conn.execute(select(func.count()).select_from(iv)).scalar_one()
     logger.debug("revenue state: %s intervals", n)
