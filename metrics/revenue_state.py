@@ -47,8 +47,12 @@ from datetime import date
 
 from sqlalchemy import (
     BigInteger,
+    Column,
     Connection,
     Date,
+    MetaData,
+    Table,
+    Text,
     and_,
     case,
     cast,
@@ -160,7 +164,9 @@ def build(conn: Connection) -> int:
 def _build_groups(conn: Connection) -> None:
     """``revenue_daily_groups`` and ``revenue_group_keys``: the daily totals of ``revenue_daily`` per
     dimension and group key (the accounts outer-joined as ``grouping.keyed`` joins them; '' for no
-    value), with the running intervals (a group is in a window when one runs in it)."""
+    value), with the running intervals (a group is in a window when one runs in it). The intervals'
+    changes are joined to the accounts once, summed per day and combination of the groups' keys (a
+    temporary table), and each dimension's totals summed from those."""
     a = schema.accounts
     conn.execute(delete(rg))
     conn.execute(delete(gk))
@@ -171,14 +177,25 @@ def _build_groups(conn: Connection) -> None:
                literal_column("1").label("d_runs")),
         select(iv.c.account_id, iv.c.end_date, -paying, -cents, literal_column("-1")).where(iv.c.end_date < OPEN_END),
     ).subquery("changes")
-    joined = changes.outerjoin(a, a.c.account_id == changes.c.account_id)
+    keys = {by: func.coalesce(group_key(by), literal_column("''")).label(f"k_{by}") for by in DIMENSIONS}
+    combos = Table("csbot_revenue_combos", MetaData(), Column("day", Date), Column("d_paying", BigInteger),
+                   Column("d_cents", BigInteger), Column("d_runs", BigInteger),
+                   *[Column(f"k_{by}", Text) for by in DIMENSIONS], prefixes=["TEMPORARY"])
+    combos.drop(conn, checkfirst=True)
+    combos.create(conn)
+    conn.execute(insert(combos).from_select(
+        ["day", "d_paying", "d_cents", "d_runs", *[f"k_{by}" for by in DIMENSIONS]],
+        select(changes.c.day, func.sum(changes.c.d_paying), cast(func.sum(changes.c.d_cents), BigInteger),
+               func.sum(changes.c.d_runs), *keys.values())
+        .select_from(changes.outerjoin(a, a.c.account_id == changes.c.account_id))
+        .group_by(changes.c.day, *keys.values())))
     for by in DIMENSIONS:
         dim = literal_column(f"'{by}'")  # a constant of DIMENSIONS (no bound parameter: PostgreSQL infers no type)
-        key = func.coalesce(group_key(by), literal_column("''"))
-        per_day = select(key.label("key"), changes.c.day, func.sum(changes.c.d_paying).label("d_paying"),
-                         cast(func.sum(changes.c.d_cents), BigInteger).label("d_cents"),
-                         func.sum(changes.c.d_runs).label("d_runs")) \
-            .select_from(joined).group_by(key, changes.c.day).subquery("per_day")
+        key = combos.c[f"k_{by}"]
+        per_day = select(key.label("key"), combos.c.day, func.sum(combos.c.d_paying).label("d_paying"),
+                         cast(func.sum(combos.c.d_cents), BigInteger).label("d_cents"),
+                         func.sum(combos.c.d_runs).label("d_runs")) \
+            .group_by(key, combos.c.day).subquery("per_day")
         running = {"partition_by": per_day.c.key, "order_by": per_day.c.day, "rows": (None, 0)}
         conn.execute(insert(rg).from_select(["dim", "key", "day", "paying", "mrr_cents", "runs"], select(
             dim, per_day.c.key, per_day.c.day, func.sum(per_day.c.d_paying).over(**running),
@@ -187,6 +204,7 @@ def _build_groups(conn: Connection) -> None:
         conn.execute(insert(gk).from_select(["dim", "key", "label"], union_all(
             select(dim, named, func.min(a.c[by])).where(named.is_not(None)).group_by(named),
             select(dim, literal_column("''"), literal_column("NULL")))))
+    combos.drop(conn)  # (on an error the transaction takes it back with everything else)
 
 
 MONTHS_CHUNK = 12  # months counted in one statement at build time
