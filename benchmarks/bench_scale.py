@@ -9,7 +9,9 @@ with ``--events`` product events rolled up into usage_daily as the sync does; ge
 cached under ``--cache`` (SQLite), copied into a PostgreSQL schema of its own (``csbot_scale_<n>``)
 when the server answers, and exported as CSV (the raw files the other engines read). The daily
 health snapshots the sync writes are written once for today and 30 days before (their cost,
-scoring the whole book, is printed: it is paid at sync time, not by an answer).
+scoring the whole book, is printed: it is paid at sync time, not by an answer), and the revenue state
+is built as the sync's after-sync step builds it (``bench_scale_metrics.prepare``, its time printed):
+the data and the schema are written, so point ``--cache`` and ``--pg-schema`` at copies of shared data.
 
 Engines, on the same questions:
 - csbot on SQLite and on PostgreSQL: what an answer runs (``compute_metric``: the period and the
@@ -131,7 +133,7 @@ def export_csv(db: Path, folder: Path) -> dict[str, Path]:
     return paths
 
 
-def pg_engine(sqlite_path: Path, url: str | None, n: int):
+def pg_engine(sqlite_path: Path, url: str | None, n: int, schema_name: str | None = None):
     """The data in a PostgreSQL schema of its own, or None (and why) when the server does not answer."""
     if not url:
         return None
@@ -143,7 +145,7 @@ def pg_engine(sqlite_path: Path, url: str | None, n: int):
     except Exception as exc:  # noqa: BLE001 - any failure means "no PostgreSQL here"
         print(f"  PostgreSQL at {url} not reachable ({exc.__class__.__name__}): skipped")
         return None
-    return sd.copy_to_postgres(make_engine(f"sqlite:///{sqlite_path}"), url, schema_name=f"csbot_scale_{n}")
+    return sd.copy_to_postgres(make_engine(f"sqlite:///{sqlite_path}"), url, schema_name=schema_name or f"csbot_scale_{n}")
 
 
 # ---- the questions, per engine --------------------------------------------------------------
@@ -336,9 +338,14 @@ def run_size(n: int, args) -> None:
     print(f"  data: {counts['accounts']:,} accounts, {counts['subscriptions']:,} subscriptions, "
           f"{counts['usage_daily']:,} usage_daily rows holding {events:,} events")
     ensure_snapshots(sqlite, "SQLite")
-    pg = pg_engine(path, None if args.no_pg else args.pg, n)
+    pg = pg_engine(path, None if args.no_pg else args.pg, n, args.pg_schema)
     if pg is not None:
         ensure_snapshots(pg, "PostgreSQL")
+    # the revenue state, as the sync's after-sync step builds it (an answer reads it while it is fresh)
+    from bench_scale_metrics import prepare
+    for engine, label in ((sqlite, "SQLite"), (pg, "PostgreSQL")):
+        if engine is not None:
+            prepare(engine, label)
     paths = export_csv(path, cache / f"csv-{n}a-{args.events}e")
     print(f"  CSV for DuckDB and pandas: {', '.join(f'{p.name} {p.stat().st_size / 1e6:.0f} MB' for p in paths.values())}")
 
@@ -383,6 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg", default=os.environ.get("CSBOT_BENCH_PG", DEFAULT_PG),
                         help=f"PostgreSQL URL, used when it answers (default {DEFAULT_PG})")
     parser.add_argument("--no-pg", action="store_true", help="SQLite only")
+    parser.add_argument("--pg-schema", help="the PostgreSQL schema (default csbot_scale_<accounts>)")
     args = parser.parse_args(argv)
     for n in args.sizes:
         run_size(n, args)

@@ -23,7 +23,7 @@ from typing import Callable
 
 from sqlalchemy import select
 
-from metrics import catalog, onboarding, revenue, schema, usage, value, voice
+from metrics import catalog, onboarding, revenue, revenue_state, schema, usage, value, voice
 from metrics.calc import Calc, Measurement
 from metrics.catalog import MetricInfo
 from metrics.compute import measure
@@ -156,7 +156,8 @@ def breakdown(calc: Calc, name: str, period: Period, filters: Filters, by: str) 
 
 def _breakdown(calc: Calc, metric: MetricInfo, period: Period, filters: Filters, by: str) -> Breakdown:
     prev = period.previous()
-    stored = labels(calc.conn, by)
+    # the labels the build stored with the revenue state while it is fresh (the same: one small read)
+    stored = revenue_state.group_labels(calc.conn, by) if revenue_state.usable(calc) else labels(calc.conn, by)
 
     def scope(key: str | None) -> Filters:
         return filters_for(filters, by, None if key is None else stored.get(key, key))

@@ -14,6 +14,12 @@ transaction (``metrics.derived``), what does not change between syncs:
 - ``account_first_paid``: each account's first paid day (cohorts).
 - ``revenue_daily``: the whole company's paying customers and MRR (in cents, summed exactly) from
   each day they changed: an answer without filters reads one row for "at 00:00 of day d".
+- ``revenue_daily_groups`` and ``revenue_group_keys``: the same per account dimension
+  (``metrics.grouping``) and group, with the intervals running, and each group's label: a breakdown
+  without filters reads a few rows per group instead of joining every account to its intervals.
+- ``revenue_monthly``: the whole company's movements of every calendar month up to the one after the
+  last change, as ``movements`` counts them off the intervals: a month and the month before, LTV's
+  six months and a 12-month trend without filters read one row a month.
 
 An answer reads only what moved: the customers and MRR at a day are running sums of the intervals
 starting and ending (or one row of ``revenue_daily``), and the movements of a period group only the
@@ -28,19 +34,25 @@ Freshness: tests and tools may write subscriptions without a sync, so the state 
 while it matches the data. The build writes a stamp in ``csbot_meta`` (the subscriptions' row
 count, their latest start day and the latest sync that did not fail); ``usable(calc)`` compares it
 with the data once per ``Calc`` and otherwise the metrics count from ``subscriptions`` as before.
-A tool that rewrites subscriptions in place outside a sync calls ``forget(conn)`` (or ``build``).
+Every sync (an accounts-only one too) rebuilds the state with the accounts' groups. A tool that
+rewrites subscriptions in place, or writes accounts, outside a sync calls ``forget(conn)`` (or ``build``).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from datetime import date
 
 from sqlalchemy import (
     BigInteger,
+    Column,
     Connection,
     Date,
+    MetaData,
+    Table,
+    Text,
     and_,
     case,
     cast,
@@ -59,7 +71,8 @@ from sqlalchemy.sql import Subquery
 from metrics import schema
 from metrics.db import set_meta
 from metrics.filters import Filters
-from metrics.grouping import keyed
+from metrics.grouping import DIMENSIONS, group_key, keyed
+from metrics.periods import Period, add_months, month_start
 
 logger = logging.getLogger(__name__)
 
@@ -67,11 +80,14 @@ s = schema.subscriptions
 iv = schema.account_mrr_intervals
 fd = schema.account_first_paid
 rd = schema.revenue_daily
-TABLES = (iv, fd, rd)  # what ``build`` fills
+rg = schema.revenue_daily_groups
+gk = schema.revenue_group_keys
+rm = schema.revenue_monthly
+TABLES = (iv, fd, rd, rg, gk, rm)  # what ``build`` fills
 
 OPEN_END = date(9999, 12, 31)  # the end of an interval still running
 STAMP_KEY = "revenue_state"
-_VERSION = "v1"
+_VERSION = "v4"
 _USE_KEY = ("revenue_state_usable",)
 
 
@@ -135,10 +151,93 @@ def build(conn: Connection) -> int:
     running = {"order_by": per_day.c.day, "rows": (None, 0)}
     conn.execute(insert(rd).from_select(["day", "paying", "mrr_cents"], select(
         per_day.c.day, func.sum(per_day.c.d_paying).over(**running), func.sum(per_day.c.d_cents).over(**running))))
+    _build_groups(conn)
+    _build_months(conn)
+    if conn.dialect.name == "postgresql":  # every row is new: the planner's statistics of the old ones mislead it
+        conn.exec_driver_sql("ANALYZE " + ", ".join(t.name for t in TABLES))
     set_meta(conn, STAMP_KEY, stamp(conn))
     n = conn.execute(select(func.count()).select_from(iv)).scalar_one()
     logger.debug("revenue state: %s intervals", n)
     return int(n)
+
+
+def _build_groups(conn: Connection) -> None:
+    """``revenue_daily_groups`` and ``revenue_group_keys``: the daily totals of ``revenue_daily`` per
+    dimension and group key (the accounts outer-joined as ``grouping.keyed`` joins them; '' for no
+    value), with the running intervals (a group is in a window when one runs in it). The intervals'
+    changes are joined to the accounts once, summed per day and combination of the groups' keys (a
+    temporary table), and each dimension's totals summed from those."""
+    a = schema.accounts
+    conn.execute(delete(rg))
+    conn.execute(delete(gk))
+    cents = func.round(iv.c.mrr * 100)
+    paying = case((iv.c.mrr > 0, 1), else_=0)
+    changes = union_all(
+        select(iv.c.account_id, iv.c.start_date.label("day"), paying.label("d_paying"), cents.label("d_cents"),
+               literal_column("1").label("d_runs")),
+        select(iv.c.account_id, iv.c.end_date, -paying, -cents, literal_column("-1")).where(iv.c.end_date < OPEN_END),
+    ).subquery("changes")
+    keys = {by: func.coalesce(group_key(by), literal_column("''")).label(f"k_{by}") for by in DIMENSIONS}
+    combos = Table("csbot_revenue_combos", MetaData(), Column("day", Date), Column("d_paying", BigInteger),
+                   Column("d_cents", BigInteger), Column("d_runs", BigInteger),
+                   *[Column(f"k_{by}", Text) for by in DIMENSIONS], prefixes=["TEMPORARY"])
+    combos.drop(conn, checkfirst=True)
+    combos.create(conn)
+    conn.execute(insert(combos).from_select(
+        ["day", "d_paying", "d_cents", "d_runs", *[f"k_{by}" for by in DIMENSIONS]],
+        select(changes.c.day, func.sum(changes.c.d_paying), cast(func.sum(changes.c.d_cents), BigInteger),
+               func.sum(changes.c.d_runs), *keys.values())
+        .select_from(changes.outerjoin(a, a.c.account_id == changes.c.account_id))
+        .group_by(changes.c.day, *keys.values())))
+    for by in DIMENSIONS:
+        dim = literal_column(f"'{by}'")  # a constant of DIMENSIONS (no bound parameter: PostgreSQL infers no type)
+        key = combos.c[f"k_{by}"]
+        per_day = select(key.label("key"), combos.c.day, func.sum(combos.c.d_paying).label("d_paying"),
+                         cast(func.sum(combos.c.d_cents), BigInteger).label("d_cents"),
+                         func.sum(combos.c.d_runs).label("d_runs")) \
+            .group_by(key, combos.c.day).subquery("per_day")
+        running = {"partition_by": per_day.c.key, "order_by": per_day.c.day, "rows": (None, 0)}
+        conn.execute(insert(rg).from_select(["dim", "key", "day", "paying", "mrr_cents", "runs"], select(
+            dim, per_day.c.key, per_day.c.day, func.sum(per_day.c.d_paying).over(**running),
+            func.sum(per_day.c.d_cents).over(**running), func.sum(per_day.c.d_runs).over(**running))))
+        named = group_key(by)
+        conn.execute(insert(gk).from_select(["dim", "key", "label"], union_all(
+            select(dim, named, func.min(a.c[by])).where(named.is_not(None)).group_by(named),
+            select(dim, literal_column("''"), literal_column("NULL")))))
+    combos.drop(conn)  # (on an error the transaction takes it back with everything else)
+
+
+MONTHS_CHUNK = 12  # months counted in one statement at build time
+
+
+def _build_months(conn: Connection) -> None:
+    """``revenue_monthly``: ``movements`` of every calendar month from the first interval's to the one
+    after the last change (later months change nothing; they are counted when asked), the whole."""
+    conn.execute(delete(rm))
+    first, last = conn.execute(select(func.min(iv.c.start_date), func.max(
+        case((iv.c.end_date < OPEN_END, iv.c.end_date), else_=iv.c.start_date)))).one()
+    if first is None:
+        return
+    month, stop = month_start(_as_date(first)), add_months(month_start(_as_date(last)), 1)
+    months = []
+    while month <= stop:
+        months.append(Period(month, add_months(month, 1), "month"))
+        month = months[-1].end
+    for i in range(0, len(months), MONTHS_CHUNK):
+        chunk = months[i:i + MONTHS_CHUNK]
+        cells = _movements(conn, chunk, Filters(), None).get(None, {})
+        rows = [{"month": p.start, "cell": json.dumps(cells[j])} for j, p in enumerate(chunk) if j in cells]
+        if rows:
+            conn.execute(insert(rm), rows)
+
+
+def _stored_months(conn: Connection, periods) -> dict:
+    """{j: cell} of the periods that are whole calendar months stored in ``revenue_monthly``."""
+    whole = {p.start: j for j, p in enumerate(periods) if p.start.day == 1 and p.end == add_months(p.start, 1)}
+    if not whole:
+        return {}
+    rows = conn.execute(select(rm.c.month, rm.c.cell).where(rm.c.month.in_(list(whole)))).all()
+    return {whole[_as_date(m)]: json.loads(cell) for m, cell in rows}
 
 
 def forget(conn: Connection) -> None:
@@ -162,7 +261,9 @@ def _stamp_of(count, latest, sync_id) -> str:
 def stamp(conn: Connection) -> str:
     """What the state was built from: cheap to read (a count and two index lookups), and changed by
     any insert or delete of a subscription, a new latest start day, and any later sync that did not
-    fail (a sync without the after-sync steps leaves the state stale)."""
+    fail (a sync without the after-sync steps leaves the state stale). The groups by account
+    dimension are built from the accounts: every sync rebuilds them (an accounts-only sync too); a
+    tool that writes accounts outside a sync calls ``forget``, as for subscriptions rewritten in place."""
     return _stamp_of(*conn.execute(select(*_stamp_parts())).one())
 
 
@@ -252,6 +353,16 @@ def movements(conn: Connection, periods, filters, by: str | None) -> dict:
       interval runs through the period holding a paying row but a total of 0 or less: early churn
       without a change)."""
     periods = list(periods)
+    if by is None and type(filters) is Filters and filters.empty:  # whole months: as the build stored them
+        stored = _stored_months(conn, periods)
+        if stored:
+            rest = [j for j in range(len(periods)) if j not in stored]
+            counted = _movements(conn, [periods[j] for j in rest], filters, None).get(None, {}) if rest else {}
+            return {None: {**stored, **{rest[i]: cell for i, cell in counted.items()}}}
+    return _movements(conn, periods, filters, by)
+
+
+def _movements(conn: Connection, periods, filters, by: str | None) -> dict:
     days = sorted({p.start for p in periods} | {p.end for p in periods})
     totals = running_totals(conn, days, filters, by)
     out: dict = {}
@@ -291,8 +402,8 @@ def running_totals(conn: Connection, days, filters, by) -> dict:
     after it up to the last day, summed per group and day; then running sums. The whole company
     without filters reads the daily totals the build summed instead."""
     lo, hi = days[0], days[-1]
-    if by is None and type(filters) is Filters and filters.empty:
-        return _whole_totals(conn, days)
+    if type(filters) is Filters and filters.empty:
+        return _whole_totals(conn, days) if by is None else _group_totals(conn, days, by)
     paying = case((iv.c.mrr > 0, 1), else_=0)
     parts = [select(iv.c.account_id, literal(lo, Date).label("day"), iv.c.mrr.label("d_mrr"), paying.label("d_paying"))
              .where(iv.c.start_date <= lo, iv.c.end_date > lo)]
@@ -336,6 +447,41 @@ def _whole_totals(conn: Connection, days) -> dict:
             i += 1
         per_day[d] = now
     return {None: per_day}
+
+
+def _group_totals(conn: Connection, days, by: str) -> dict:
+    """``running_totals`` of the groups of ``by`` without filters, off ``revenue_daily_groups``: per
+    group its row of the latest day on or before the first day (one index lookup per group), then
+    its rows up to the last day. The groups listed are ``running_totals``'s: those with an interval
+    holding the first day (running intervals > 0) or starting or ending after it up to the last."""
+    lo, hi = days[0], days[-1]
+    first = select(func.max(rg.c.day)).where(rg.c.dim == by, rg.c.key == gk.c.key, rg.c.day <= lo).scalar_subquery()
+    firsts = select(gk.c.key, first.label("first")).where(gk.c.dim == by).subquery("firsts")
+    stmt = select(rg.c.key, rg.c.day, rg.c.paying, rg.c.mrr_cents, rg.c.runs) \
+        .join(firsts, rg.c.key == firsts.c.key) \
+        .where(rg.c.dim == by, rg.c.day <= hi, rg.c.day >= func.coalesce(firsts.c.first, literal(lo, Date)))
+    rows: dict = {}
+    for key, day, paying, cents, runs in conn.execute(stmt):
+        rows.setdefault(key, []).append((_as_date(day), int(paying), int(cents), int(runs)))
+    out: dict = {}
+    for key, steps in rows.items():
+        steps.sort()
+        if not (steps[0][0] <= lo and steps[0][3] > 0) and not any(d > lo for d, *_ in steps):
+            continue  # no interval of the group runs in the window
+        per_day, i, now = {}, 0, (0, 0.0)
+        for d in days:
+            while i < len(steps) and steps[i][0] <= d:
+                now = (steps[i][1], steps[i][2] / 100)
+                i += 1
+            per_day[d] = now
+        out[None if key == "" else key] = per_day
+    return out
+
+
+def group_labels(conn: Connection, by: str) -> dict[str, str]:
+    """``metrics.grouping.labels`` as the build stored it (read only while the state is fresh)."""
+    rows = conn.execute(select(gk.c.key, gk.c.label).where(gk.c.dim == by, gk.c.key != "")).all()
+    return {k: label for k, label in rows}
 
 
 def _as_date(value) -> date:

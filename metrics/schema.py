@@ -357,3 +357,39 @@ revenue_daily = Table(
     Column("mrr_cents", BigInteger, nullable=False),
 )
 
+
+# ---- revenue state by account group (metrics/revenue_state.py, built with the tables above) ----
+# Per dimension of metrics/grouping.py and group key (the lower-cased value; '' for the accounts
+# with none, and for intervals of an account not in ``accounts``): the paying customers, MRR in
+# cents and running intervals from each day on which one of the group's intervals started or ended.
+# A breakdown without filters reads a few rows per group instead of joining every account.
+revenue_daily_groups = Table(
+    "revenue_daily_groups",
+    metadata,
+    Column("dim", String(16), primary_key=True),
+    Column("key", Text, primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("paying", Integer, nullable=False),
+    Column("mrr_cents", BigInteger, nullable=False),
+    Column("runs", Integer, nullable=False),
+)
+
+# Per dimension: every group key the accounts have ('' always, label NULL) and its label (the first
+# stored spelling in sort order, as metrics.grouping.labels reads it from the accounts).
+revenue_group_keys = Table(
+    "revenue_group_keys",
+    metadata,
+    Column("dim", String(16), primary_key=True),
+    Column("key", Text, primary_key=True),
+    Column("label", Text),
+)
+
+# The whole company's movements of every calendar month the intervals change in (metrics/revenue_state.py
+# ``movements`` of that month, stored as it returns it, JSON): a trend or a month and the month
+# before without filters read one row a month instead of grouping every account that moved.
+revenue_monthly = Table(
+    "revenue_monthly",
+    metadata,
+    Column("month", Date, primary_key=True),
+    Column("cell", Text, nullable=False),
+)

@@ -12,17 +12,18 @@ SQLite, on PostgreSQL with CSBOT_TEST_DATABASE_URL, and on DuckDB when its drive
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
-from sqlalchemy import create_engine, delete, insert, select, update
+from sqlalchemy import create_engine, delete, func, insert, select, update
 from sqlalchemy.exc import NoSuchModuleError
 
 from metrics import revenue_state, schema
-from metrics.breakdown import breakdown, trend
+from metrics.breakdown import DIMENSIONS, breakdown, trend
 from metrics.calc import Calc
 from metrics.compute import measure
 from metrics.derived import after_sync_steps
@@ -56,9 +57,11 @@ def everything(calc, periods, span, filters=Filters()):
             out[(name, p)] = measure(calc, name, p, filters)
         for move in MOVES:
             out[("accounts", move, p)] = movement_accounts(calc, p, filters, move, limit=None)
-    out["churn by segment"] = breakdown(calc, "customer_churn_rate", periods[0], filters, "segment")
+    for by in DIMENSIONS:  # (without filters: the groups' daily totals built with the state)
+        out[f"churn by {by}"] = breakdown(calc, "customer_churn_rate", periods[0], filters, by)
+        out[f"mrr by {by}"] = breakdown(calc, "mrr", periods[0], filters, by)
     out["nrr by segment"] = breakdown(calc, "nrr", periods[0], filters, "segment")
-    out["mrr by plan"] = breakdown(calc, "mrr", periods[0], filters, "plan")
+    out["movements by plan, a range"] = breakdown(calc, "mrr_movements", periods[-1], filters, "plan")
     out["churn trend"] = trend(calc, "customer_churn_rate", span, "month", filters)
     out["mrr trend"] = trend(calc, "mrr", span, "month", filters)
     out["movements trend"] = trend(calc, "mrr_movements", span, "month", filters)
@@ -268,6 +271,73 @@ def test_the_after_sync_steps_build_the_state_in_the_syncs_transaction(engine, s
     assert n  # the fixture's paying accounts have intervals
 
 
+def test_an_accounts_only_sync_that_moves_an_account_to_another_segment_changes_the_breakdown(engine, settings, tmp_path):
+    """The groups by account dimension are built from the accounts: a sync of the accounts alone rebuilds
+    them (the stamp holds the sync), and the derived breakdown stays the direct one."""
+    import shutil
+    from pathlib import Path
+
+    from metrics.sync import CsvSource, run_sync
+
+    fixtures = Path(__file__).parent / "fixtures" / "sync" / "basic"
+    steps = after_sync_steps(settings, EDGE_TODAY)
+    assert run_sync(engine, CsvSource(fixtures), settings=settings, after=steps).status == "ok"
+    month = Period(D(2026, 11, 1), D(2026, 12, 1), "month")
+
+    def by_segment():
+        with engine.connect() as conn:
+            direct, derived = calcs(conn, EDGE_TODAY)
+            got = breakdown(derived, "mrr", month, Filters(), "segment")
+            assert got == breakdown(direct, "mrr", month, Filters(), "segment")
+            n = conn.execute(select(func.count()).select_from(schema.subscriptions)).scalar_one()
+        return {g.value: g.current.value for g in got.groups}, got.total.value, n
+
+    before, total, n = by_segment()
+    assert before.get("enterprise") and before.get("mid-market")  # A1 (enterprise) pays in the fixture
+    only = tmp_path / "accounts-only"
+    only.mkdir()
+    shutil.copy(fixtures / "accounts.csv", only / "accounts.csv")
+    text = (only / "accounts.csv").read_text(encoding="utf-8")
+    (only / "accounts.csv").write_text(text.replace("A1,Acme,pro,enterprise,", "A1,Acme,pro,mid-market,"), encoding="utf-8")
+    assert run_sync(engine, CsvSource(only), settings=settings, after=steps).status == "ok"
+    after, total_after, n_after = by_segment()
+    assert n_after == n and total_after == total  # the subscriptions are untouched: only the groups moved
+    assert after != before
+    assert round(after.get("mid-market", 0) + after.get("enterprise", 0), 2) == \
+        round(before["mid-market"] + before["enterprise"], 2)
+    assert after["mid-market"] > before["mid-market"] and after.get("enterprise", 0) < before["enterprise"]
+
+
+def test_the_stored_months_and_groups_are_what_an_answer_reads_and_what_the_intervals_give(engine):
+    """revenue_monthly holds each month's movements as counted off the intervals, and an answer without
+    filters reads it (a changed row shows); revenue_daily_groups likewise for a breakdown."""
+    load(engine, EDGE_ROWS)
+    oct_ = edge_periods()[0]
+    with engine.begin() as conn:
+        rm = schema.revenue_monthly
+        stored = {m: c for m, c in conn.execute(select(rm.c.month, rm.c.cell)).all()}
+        months = sorted(revenue_state._as_date(m) for m in stored)
+        # from the first interval's month (the open row of May 2025) to the month after the last change (Dec 2026)
+        assert months[0] == D(2025, 5, 1) and months[-1] == D(2027, 1, 1)
+        live = revenue_state._movements(conn, [Period(m, add_months(m, 1), "month") for m in months], Filters(), None)
+        assert {revenue_state._as_date(m): json.loads(c) for m, c in stored.items()} == \
+            {months[j]: cell for j, cell in live[None].items()}
+        calc = Calc(conn, Settings(), today=EDGE_TODAY)
+        assert movements(calc, oct_, Filters()).counts["churn"] == 1
+        cell = json.loads(conn.execute(select(rm.c.cell).where(rm.c.month == oct_.start)).scalar_one())
+        cell["n_churn"] = 7
+        conn.execute(update(rm).where(rm.c.month == oct_.start).values(cell=json.dumps(cell)))
+        assert movements(Calc(conn, Settings(), today=EDGE_TODAY), oct_, Filters()).counts["churn"] == 7
+        assert movements(Calc(conn, Settings(), today=EDGE_TODAY), oct_, Filters(segment="smb")).counts["churn"] == 1
+        rg = schema.revenue_daily_groups
+        conn.execute(update(rg).where(rg.c.dim == "segment", rg.c.key == "smb").values(paying=rg.c.paying + 100))
+        b = breakdown(Calc(conn, Settings(), today=EDGE_TODAY), "mrr", oct_, Filters(), "segment")
+        assert {g.value: g.current.parts["paying_customers"] for g in b.groups}["smb"] >= 100
+        keys = schema.revenue_group_keys
+        labels = dict(conn.execute(select(keys.c.key, keys.c.label).where(keys.c.dim == "segment")).all())
+        assert labels == {"": None, "smb": "smb", "enterprise": "Enterprise", "mid": "mid"}
+
+
 # ---- random histories --------------------------------------------------------------------------------
 
 BASE = D(2026, 1, 1)
@@ -286,6 +356,9 @@ def random_period(draw):
         return Period(first, add_months(first, draw(st.sampled_from([1, 1, 3]))), "month")
     start = BASE + timedelta(days=draw(st.integers(0, 330)))
     return Period(start, start + timedelta(days=draw(st.integers(1, 70))), "range")
+
+
+RANDOM_VALUES = ("Pro", "pro", "", None, "basic")
 
 
 @pytest.fixture(scope="module")
@@ -308,8 +381,11 @@ def random_engines(tmp_path_factory, _shared_engine):
         engines["duckdb"] = duck
     for engine in engines.values():  # the accounts stay (DuckDB refuses to delete a referenced key in one transaction)
         with engine.begin() as conn:
-            conn.execute(insert(schema.accounts), [{"account_id": a, "name": a, "segment": "x" if i % 2 else None}
-                                                   for i, a in enumerate(ACCOUNTS)])
+            conn.execute(insert(schema.accounts), [
+                {"account_id": a, "name": a, "segment": "x" if i % 2 else None,
+                 # every dimension: values in two cases, empty, missing
+                 **{by: RANDOM_VALUES[(i + k) % len(RANDOM_VALUES)] for k, by in enumerate(DIMENSIONS) if by != "segment"}}
+                for i, a in enumerate(ACCOUNTS)])
     yield engines
     if "duckdb" in engines:
         engines["duckdb"].dispose()
@@ -336,6 +412,9 @@ def test_random_histories_give_the_same_numbers_both_ways_on_every_engine(random
                 for move in MOVES:
                     assert movement_accounts(derived, p, Filters(), move, None) == \
                         movement_accounts(direct, p, Filters(), move, None)
-            b1 = breakdown(derived, "mrr_movements", period, Filters(), "segment")
-            b0 = breakdown(direct, "mrr_movements", period, Filters(), "segment")
-            assert b1 == b0
+            for by in DIMENSIONS:
+                for name in ("mrr_movements", "mrr"):
+                    assert breakdown(derived, name, period, Filters(), by) == breakdown(direct, name, period, Filters(), by)
+            span = Period(add_months(BASE, 1), add_months(BASE, 13), "months")  # every month (stored or not) both ways
+            assert trend(derived, "mrr_movements", span, "month", Filters()) == \
+                trend(direct, "mrr_movements", span, "month", Filters())
