@@ -33,6 +33,7 @@ from sqlalchemy.exc import (
     OperationalError,
     SQLAlchemyError,
 )
+from sqlalchemy.schema import CreateIndex
 
 from metrics import schema
 from metrics.settings import Settings
@@ -274,6 +275,12 @@ def file_in_use(exc: BaseException) -> str | None:
 def init_schema(engine: Engine) -> None:
     try:
         schema.metadata.create_all(engine)
+        with engine.begin() as conn:
+            for ix in schema.ADDED_INDEXES:
+                if engine.dialect.name == "duckdb":  # duckdb_engine cannot list indexes (checkfirst)
+                    conn.execute(CreateIndex(ix, if_not_exists=True))
+                else:  # looked up first: PostgreSQL locks the table even for IF NOT EXISTS
+                    ix.create(conn, checkfirst=True)
     except OperationalError as exc:
         url = engine.url.render_as_string(hide_password=False)
         in_use = file_in_use(exc)

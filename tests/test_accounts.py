@@ -80,3 +80,43 @@ def test_no_match_gives_the_closest_names(named):
 def test_empty_query_matches_nothing(named):
     m = resolve(named, "  ")
     assert m.exact is None and not m.candidates and not m.closest
+
+
+# ---- the dimension values a question may name -------------------------------------------
+
+
+def test_dimension_values_are_every_distinct_value_the_accounts_hold(engine):
+    from metrics.accounts import dimension_values
+
+    rows = [("B1", "smb", "alice@example.com", "japan"), ("B2", "Enterprise", "", None),
+            ("B3", "enterprise", "bob@example.com", "japan"), ("B4", None, "alice@example.com", "  "),
+            ("B5", "smb", None, "na"), ("B6", "mid-market", "carol@example.com", "apac")]
+    with engine.begin() as conn:
+        conn.execute(schema.accounts.insert(), [{"account_id": i, "name": i, "segment": s, "owner": o, "region": r}
+                                                for i, s, o, r in rows])
+    with engine.connect() as conn:
+        found = dimension_values(conn)
+    # Each spelling once, sorted; NULL and blank are no value; a column nobody filled is empty.
+    assert found == {
+        "segment": ["Enterprise", "enterprise", "mid-market", "smb"],
+        "plan": [],
+        "region": ["apac", "japan", "na"],
+        "touch_model": [],
+        "owner": ["alice@example.com", "bob@example.com", "carol@example.com"],
+    }
+
+
+def test_a_database_made_before_the_dimension_indexes_gets_them_at_start(engine):
+    from sqlalchemy import inspect
+
+    from metrics.db import init_schema
+
+    with engine.begin() as conn:
+        for ix in schema.ADDED_INDEXES:
+            ix.drop(conn)
+    assert not {ix.name for ix in schema.ADDED_INDEXES} & {i["name"] for i in inspect(engine).get_indexes("accounts")}
+    init_schema(engine)
+    init_schema(engine)  # and again: nothing to do, no error
+    names = {i["name"] for i in inspect(engine).get_indexes("accounts")}
+    assert {"ix_accounts_segment", "ix_accounts_plan", "ix_accounts_region", "ix_accounts_touch_model",
+            "ix_accounts_owner"} <= names
