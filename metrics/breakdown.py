@@ -21,15 +21,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Callable
 
-from sqlalchemy import select
-
-from metrics import catalog, onboarding, revenue, revenue_state, schema, usage, value, voice
+from metrics import catalog, onboarding, revenue, revenue_state, usage, value, voice
 from metrics.calc import Calc, Measurement
 from metrics.catalog import MetricInfo
 from metrics.compute import measure
 from metrics.filters import Filters
-from metrics.grouping import DIMENSIONS, MissingValue, filters_for, group_key, labels
-from metrics.health.snapshots import book_scores
+from metrics.grouping import DIMENSIONS, MissingValue, filters_for, labels
+from metrics.health.snapshots import book_totals
 from metrics.periods import Period, add_months, month_start, quarter_start, week_start
 
 logger = logging.getLogger(__name__)
@@ -88,23 +86,13 @@ def _health_day(calc: Calc, period: Period) -> date:
 
 
 def _health(calc, period, prev, filters, by, scope):
-    """Every account is scored once for the whole (the score is per account), then split by its group."""
+    """Every group's band totals in one grouped statement per day, memoised as the metric reads them."""
     seen: set = set()
-    a = schema.accounts
-    stmt = select(a.c.account_id, group_key(by).label("key"))
-    cond = filters.account_condition()
-    if cond is not None:
-        stmt = stmt.where(cond)
-    key_of = {r.account_id: r.key for r in calc.conn.execute(stmt)}
     for p in (period, prev):
         day = _health_day(calc, p)
-        scores = calc.memo(("health_scores", day, filters),
-                           lambda day=day: book_scores(calc.conn, day, filters, calc.settings))
-        groups: dict = {}
-        for account_id, x in scores.items():
-            groups.setdefault(key_of.get(account_id), {})[account_id] = x
-        for key, part in groups.items():
-            calc.memo(("health_scores", day, scope(key)), lambda v=part: v)
+        groups = book_totals(calc.conn, day, filters, calc.settings, by=by, derived=revenue_state.usable(calc))
+        for key, bands in groups.items():
+            calc.memo(("health_totals", day, scope(key)), lambda v=bands: v)
         seen |= set(groups)
     return seen
 

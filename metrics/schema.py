@@ -62,10 +62,6 @@ accounts = Table(
     Index("ix_accounts_owner", "owner"),
 )
 
-# Indexes added to tables that older databases already hold: ``create_all`` skips an existing
-# table with its indexes, so ``metrics.db.init_schema`` creates these when they are missing.
-ADDED_INDEXES = tuple(ix for ix in accounts.indexes if ix.name.startswith("ix_accounts_"))
-
 subscriptions = Table(
     "subscriptions",
     metadata,
@@ -180,6 +176,9 @@ health_snapshots = Table(
     Column("band", String(16)),
     Column("components", JSON),
     Index("ix_health_day", "day"),
+    # A day's scores and bands without reading the rows (their components are large): the health
+    # score and its breakdown add them up off this index alone.
+    Index("ix_health_day_scores", "day", "account_id", "score", "band"),
 )
 
 meta = Table(
@@ -404,3 +403,9 @@ revenue_monthly = Table(
     Column("month", Date, primary_key=True),
     Column("cell", Text, nullable=False),
 )
+
+
+# Indexes added to tables that older databases already hold: ``create_all`` skips an existing
+# table with its indexes, so ``metrics.db.init_schema`` creates these when they are missing.
+ADDED_INDEXES = (*(ix for ix in accounts.indexes if ix.name.startswith("ix_accounts_")),
+                 *(ix for ix in health_snapshots.indexes if ix.name == "ix_health_day_scores"))

@@ -106,7 +106,7 @@ def test_dimension_values_are_every_distinct_value_the_accounts_hold(engine):
     }
 
 
-def test_a_database_made_before_the_dimension_indexes_gets_them_at_start(engine):
+def test_a_database_made_before_the_added_indexes_gets_them_at_start(engine):
     from sqlalchemy import inspect
 
     from metrics.db import init_schema
@@ -120,3 +120,4 @@ def test_a_database_made_before_the_dimension_indexes_gets_them_at_start(engine)
     names = {i["name"] for i in inspect(engine).get_indexes("accounts")}
     assert {"ix_accounts_segment", "ix_accounts_plan", "ix_accounts_region", "ix_accounts_touch_model",
             "ix_accounts_owner"} <= names
+    assert "ix_health_day_scores" in {i["name"] for i in inspect(engine).get_indexes("health_snapshots")}

@@ -294,3 +294,45 @@ def test_ties_are_ordered_by_name_as_written_whatever_the_databases_collation(se
     assert [r.name for r in bands] == ["Zeta", "alpha", "Ärzte"]
     assert [r.name for r in dropped] == ["Zeta", "alpha", "Ärzte"]
     assert [r.name for r in accounts] == ["Globex", "New Co", "Zeta", "alpha", "Ärzte"]  # 50,000, 20,000, then 1,000 each
+
+
+# --------------------------------------------------------------------------- the health_score metric
+
+
+def _totals(engine, **kw):
+    with engine.connect() as conn:
+        return hm.book_totals(conn, D, model=MODEL, **kw)
+
+
+def test_the_health_score_totals_are_added_up_in_the_database_and_equal_the_scored_ones(seeded):
+    computed_whole, computed_by_owner = _totals(seeded), _totals(seeded, by="owner")
+    _today_stored(seeded)
+    stored_whole, stored_by_owner = _totals(seeded), _totals(seeded, by="owner")
+    assert stored_whole == computed_whole and stored_by_owner == computed_by_owner
+    from metrics import revenue_state
+
+    with seeded.begin() as conn:
+        revenue_state.build(conn)  # each account's MRR that day read off its interval: the same totals
+    assert _totals(seeded, derived=True) == stored_whole and _totals(seeded, by="owner", derived=True) == stored_by_owner
+    assert stored_whole[None]["yellow"].mrr > 0  # A pays that day: the MRR is really summed
+    # A 61.0 yellow, B 2500/70 = 35.7143 red, C 86.1111 green, summed exactly in 1/10,000ths
+    bands = stored_whole[None]
+    assert {b: (t.accounts, t.score_units) for b, t in bands.items()} == {
+        "yellow": (1, 610_000), "red": (1, 357_143), "green": (1, 861_111)}
+    assert set(stored_by_owner) == {"alice@example.com", "u0bob"}  # group keys are lower-cased
+    assert sum(t.score_units for t in stored_by_owner["u0bob"].values()) == 357_143 + 861_111
+
+
+def test_the_health_score_metric_is_the_exact_mean_of_the_stored_scores(seeded):
+    from metrics.calc import Calc
+    from metrics.health.metric import health_score_measure
+    from metrics.periods import Period
+    from metrics.settings import Settings
+
+    _today_stored(seeded)
+    with seeded.connect() as conn:
+        calc = Calc(conn, Settings(), today=D)
+        m = health_score_measure(calc, Period(date(2026, 11, 1), D, "month"), Filters())
+    assert m.value == 60.94  # (61.0 + 35.7143 + 86.1111) / 3 = 60.9418
+    assert m.parts["accounts"] == 3 and m.parts["score_sum"] == 182.83
+    assert (m.parts["red_accounts"], m.parts["yellow_accounts"], m.parts["green_accounts"]) == (1, 1, 1)

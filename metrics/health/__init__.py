@@ -35,16 +35,15 @@ from metrics.health.model import (
 )
 from metrics.health.score import AccountHealth, combine, score_accounts
 from metrics.health.snapshots import (
+    BandTotals,
     SnapshotScore,
     StoredComponents,
-    StoredHealth,
-    book_scores,
+    book_totals,
     ensure_snapshots,
     has_snapshots,
     scores_as_of,
     snapshot_day_near,
     stored_bands,
-    stored_book,
     write_snapshots,
 )
 from metrics.health.views import (
@@ -65,9 +64,9 @@ __all__ = [
     "BANDS", "COMPONENTS", "DEFAULT_MODEL_PATH", "RISKY_BANDS", "SNAPSHOT_TOLERANCE_DAYS",
     "AccountFacts", "AccountHealth", "AccountView", "BacktestMonth", "BacktestResult", "ComponentScore", "Curve",
     "Drop", "DropReport", "HealthModel", "HealthModelError", "Portfolio", "PortfolioRow", "SnapshotScore", "StoredComponents",
-    "StoredHealth",
-    "account_facts", "account_view", "backtest", "book_scores", "combine", "dropped_to_red", "ensure_snapshots", "has_snapshots",
+    "BandTotals",
+    "account_facts", "account_view", "backtest", "book_totals", "combine", "dropped_to_red", "ensure_snapshots", "has_snapshots",
     "health_score_measure", "load_model", "model_for", "nps_value", "parse_model", "portfolio", "roc_auc",
-    "rounded", "score_accounts", "scores_as_of", "snapshot_day_near", "stored_bands", "stored_book",
+    "rounded", "score_accounts", "scores_as_of", "snapshot_day_near", "stored_bands",
     "write_snapshots",
 ]

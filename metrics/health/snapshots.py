@@ -24,11 +24,12 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Sequence
 
-from sqlalchemy import Connection, Engine, Text, cast, delete, exists, func, insert, select
+from sqlalchemy import Connection, Engine, Text, and_, cast, delete, exists, func, insert, select
 
 from metrics import schema
 from metrics.active import active_on
 from metrics.filters import NO_FILTERS, Filters
+from metrics.grouping import group_key, keyed
 from metrics.health.model import HealthModel
 from metrics.health.score import AccountHealth, iter_scores, score_accounts
 from metrics.health.sql import as_date
@@ -164,38 +165,76 @@ def stored_bands(conn: Connection, day: date, filters: Filters = NO_FILTERS) -> 
     return {r[0]: (r[1], r[2]) for r in conn.execute(stmt)}
 
 
-@dataclass(frozen=True)
-class StoredHealth:
-    """A paying account's stored score and band on a day, with its MRR that day (what the
-    ``health_score`` metric counts; the fields it reads of an ``AccountHealth``)."""
+SCORE_UNITS = 10_000  # a stored score has 4 decimals: sums of scores are counted exactly in 1/10,000ths
 
-    account_id: str
-    score: float | None
-    band: str | None
+
+@dataclass(frozen=True)
+class BandTotals:
+    """The paying accounts of one band on a day: how many have a score, their scores' exact sum in
+    ``SCORE_UNITS`` and their MRR that day (what the ``health_score`` metric adds up)."""
+
+    accounts: int
+    score_units: int
     mrr: float
 
 
-def stored_book(conn: Connection, day: date, filters: Filters = NO_FILTERS) -> dict[str, StoredHealth]:
-    """Per account of ``day``'s snapshots passing ``filters``: its stored score and band and its MRR
-    on ``day`` (the subscriptions active that day, grouped once), in one statement."""
-    s = schema.subscriptions
-    mrr = select(s.c.account_id, func.sum(s.c.mrr).label("mrr")).where(active_on(day)).group_by(
-        s.c.account_id).subquery("mrr_on_day")
-    stmt = select(h.c.account_id, h.c.score, h.c.band, mrr.c.mrr).select_from(
-        h.outerjoin(mrr, mrr.c.account_id == h.c.account_id)).where(h.c.day == day)
+def score_units(score: float) -> int:
+    """A score as the snapshot stores it (4 decimals), in ``SCORE_UNITS``."""
+    return int(round(round(score, 4) * SCORE_UNITS))
+
+
+def book_totals(conn: Connection, day: date, filters: Filters = NO_FILTERS, settings: Settings | None = None,
+                *, by: str | None = None, model: HealthModel | None = None,
+                derived: bool = False) -> dict[str | None, dict[str, BandTotals]]:
+    """Per group of ``by`` (None: the whole, key None) and band: the paying accounts with a score on
+    ``day``, the exact sum of their scores and their MRR. From the day's stored snapshots when the
+    sync or the daily job wrote them, in one grouped statement (no account's row leaves the
+    database); else every paying account scored now and added up the same way (equal sums).
+    ``derived``: the revenue state is fresh (``revenue_state.usable``), so each account's MRR that day
+    is its one interval's, not its subscriptions' grouped."""
+    if has_snapshots(conn, day):
+        return _stored_totals(conn, day, filters, by, derived)
+    scores = score_accounts(conn, day, filters, settings, model=model)
+    key_of: dict[str, str | None] = {}
+    if by is not None:
+        stmt = select(a.c.account_id, group_key(by)).where(a.c.account_id.in_(list(scores)))
+        key_of = {r[0]: r[1] for r in conn.execute(stmt)}
+    sums: dict[str | None, dict[str, list]] = {}
+    for x in scores.values():
+        if x.score is None:
+            continue
+        cell = sums.setdefault(key_of.get(x.account_id), {}).setdefault(x.band, [0, 0, 0.0])
+        cell[0] += 1
+        cell[1] += score_units(x.score)
+        cell[2] += x.mrr
+    return {k: {band: BandTotals(n, units, mrr) for band, (n, units, mrr) in bands.items()} for k, bands in sums.items()}
+
+
+def _stored_totals(conn: Connection, day: date, filters: Filters, by: str | None,
+                   derived: bool) -> dict[str | None, dict[str, BandTotals]]:
+    if derived:
+        iv = schema.account_mrr_intervals
+        rows = select(h.c.account_id, h.c.score, h.c.band, iv.c.mrr).select_from(h.outerjoin(iv, and_(
+            iv.c.account_id == h.c.account_id, iv.c.start_date <= day, iv.c.end_date > day)))
+    else:
+        s = schema.subscriptions
+        mrr = select(s.c.account_id, func.sum(s.c.mrr).label("mrr")).where(active_on(day)).group_by(
+            s.c.account_id).subquery("mrr_on_day")
+        rows = select(h.c.account_id, h.c.score, h.c.band, mrr.c.mrr).select_from(
+            h.outerjoin(mrr, mrr.c.account_id == h.c.account_id))
+    rows = rows.where(h.c.day == day, h.c.score.is_not(None))
     cond = filters.account_condition()
     if cond is not None:
-        stmt = stmt.where(h.c.account_id.in_(select(a.c.account_id).where(cond)))
-    return {r[0]: StoredHealth(r[0], r[1], r[2], float(r[3] or 0)) for r in conn.execute(stmt)}
-
-
-def book_scores(conn: Connection, day: date, filters: Filters = NO_FILTERS, settings: Settings | None = None,
-                *, model: HealthModel | None = None) -> dict[str, StoredHealth] | dict[str, AccountHealth]:
-    """Every paying account's health on ``day`` (``.score``, ``.band``, ``.mrr``): the day's stored
-    snapshots when the sync or the daily job wrote them, else scored now (``score_accounts``)."""
-    if has_snapshots(conn, day):
-        return stored_book(conn, day, filters)
-    return score_accounts(conn, day, filters, settings, model=model)
+        rows = rows.where(h.c.account_id.in_(select(a.c.account_id).where(cond)))
+    per_account = rows.subquery("scored")
+    source, key = keyed(per_account, by)
+    q = per_account.c
+    stmt = select(key.label("key"), q.band, func.count(), func.sum(func.round(q.score * SCORE_UNITS)),
+                  func.coalesce(func.sum(q.mrr), 0)).select_from(source).group_by(key, q.band)
+    out: dict[str | None, dict[str, BandTotals]] = {}
+    for k, band, n, units, total in conn.execute(stmt):
+        out.setdefault(k, {})[band] = BandTotals(int(n), int(units or 0), float(total or 0))
+    return out
 
 
 def ensure_snapshots(engine: Engine, day: date, settings: Settings | None = None) -> int:
