@@ -39,6 +39,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, inspect, select, t
 
 from metrics import schema
 from metrics.db import planned_each_time
+from metrics.sync import columnar
 from metrics.sync.errors import SyncFailed
 from metrics.sync.eventparse import (
     EventParams,
@@ -69,6 +70,10 @@ FUTURE_MARGIN = timedelta(days=1)
 # monthly export re-sent with a few days of overlap still finds every id it counted.
 # An event with an id on an earlier day is late and not counted (its id may be gone).
 SEEN_ID_DAYS = 35
+# "columnar": a CSV file (plain or gzipped) is read by pyarrow + DuckDB (metrics/sync/columnar.py), the
+# faster (benchmarks/bench_sync.py); "rows": by the row reader below (eventparse.py), which stays for
+# quoted files, Parquet, Excel and SQL sources, and as the oracle the columnar reader is tested against.
+READER = "columnar"
 STAGE = "csbot_usage_stage"  # roll-up rows added up once at the end of the events (a table of the sync's transaction)
 STAGE_BUCKETS = 64  # SQLite: staged rows are split by account over this many tables, each added up on its own
 
@@ -404,13 +409,21 @@ def load_events(conn: Connection, stream: RowStream, run: "RunState", now: datet
     )
     sink = _Sink(conn, stream, run)
     path = getattr(stream, "path", None)
-    ranges = parallel_ranges(path, WORKERS, PARALLEL_MIN_BYTES) if path is not None else None
-    if ranges:
-        stats = _load_parallel(str(path), ranges, params, sink, stream.label)
-    else:
-        parser = EventParser(params, sink)
-        parser.feed(stream.rows, stream.reader, stream.first_line)
-        stats = parser.finish()
+    stats = None
+    if READER == "columnar" and columnar.readable(path, stream.first_line):
+        try:
+            stats = columnar.read_columnar(path, params, sink, lambda n: sink("progress", n))
+        except columnar.NotColumnar as exc:  # nothing written yet: the row reader takes the file
+            logger.info("%s: read by rows (%s)", stream.label, exc)
+            sink.read = 0
+    if stats is None:
+        ranges = parallel_ranges(path, WORKERS, PARALLEL_MIN_BYTES) if path is not None else None
+        if ranges:
+            stats = _load_parallel(str(path), ranges, params, sink, stream.label)
+        else:
+            parser = EventParser(params, sink)
+            parser.feed(stream.rows, stream.reader, stream.first_line)
+            stats = parser.finish()
     sink.writer.finish()
     run.report("events", stats.read, time.monotonic() - sink.started)
     newest = watermark
