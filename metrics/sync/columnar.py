@@ -34,14 +34,18 @@ sums are the same to the last bit, otherwise they may differ in the last bit of 
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
+import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 from zoneinfo import ZoneInfo
 
 from metrics.sync.eventparse import EventParams, EventParser, EventStats, event_key
+
+logger = logging.getLogger(__name__)
 
 MEMORY_LIMIT = "256MB"  # DuckDB's own; it spills to disk past it (peak RSS of a 10M sync stays under 500 MB)
 THREADS = 2
@@ -217,11 +221,16 @@ def read_columnar(path: Path, p: EventParams, emit: Callable[[str, Any], None],
             "wm": wm,
             "wm_us": _us(wm.replace(tzinfo=tz)) if wm is not None else None,
         }
+        t0, c0 = time.perf_counter(), time.process_time()
         con.execute(_classify_sql(p), params)
         con.unregister("src")
         if trouble:
             raise NotColumnar(trouble[0])
-        return _hand_on(con, p, emit, tz)
+        t1, c1 = time.perf_counter(), time.process_time()
+        stats = _hand_on(con, p, emit, tz)
+        logger.info("%s: read and rolled up in %.1f s (CPU %.1f s), handed on in %.1f s (CPU %.1f s)", path.name,
+                    t1 - t0, c1 - c0, time.perf_counter() - t1, time.process_time() - c1)
+        return stats
     finally:
         con.close()
         shutil.rmtree(tmp, ignore_errors=True)
