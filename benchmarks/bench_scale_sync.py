@@ -87,8 +87,8 @@ def generate_events(folder: Path, accounts: int, events: int, shuffle: bool, see
         source = folder / "events.csv"
         noise = folder / "seed.bin"
         noise.write_bytes(random.Random(seed).randbytes(1 << 20))
-        with open(source, "rb") as f, open(folder / "shuffled.csv", "wb") as out:
-            out.write(f.readline())
+        with open(source, "rb", buffering=0) as f, open(folder / "shuffled.csv", "wb") as out:
+            out.write(f.readline())  # unbuffered: shuf reads on from the end of the header, not of a buffer
             out.flush()
             subprocess.run(["shuf", f"--random-source={noise}"], stdin=f, stdout=out, check=True)
         (folder / "shuffled.csv").replace(source)

@@ -156,8 +156,8 @@ def prepare(data: Path, accounts: int, events: int, with_ids: bool, days: int) -
     if not (shuffled_dir / "events.csv").is_file():
         shuffled_dir.mkdir(parents=True, exist_ok=True)
         shutil.copy(sorted_dir / "accounts.csv", shuffled_dir / "accounts.csv")
-        with open(sorted_dir / "events.csv", "rb") as f, open(shuffled_dir / "part.csv", "wb") as out:
-            out.write(f.readline())
+        with open(sorted_dir / "events.csv", "rb", buffering=0) as f, open(shuffled_dir / "part.csv", "wb") as out:
+            out.write(f.readline())  # unbuffered: shuf reads on from the end of the header, not of a buffer
             out.flush()  # GNU shuf, its randomness from `yes`: the same order every time
             subprocess.run(["bash", "-c", "shuf --random-source=<(yes)"], stdin=f, stdout=out, check=True)
         (shuffled_dir / "part.csv").replace(shuffled_dir / "events.csv")
