@@ -87,8 +87,8 @@ def generate_events(folder: Path, accounts: int, events: int, shuffle: bool, see
         source = folder / "events.csv"
         noise = folder / "seed.bin"
         noise.write_bytes(random.Random(seed).randbytes(1 << 20))
-        with open(source, "rb") as f, open(folder / "shuffled.csv", "wb") as out:
-            out.write(f.readline())
+        with open(source, "rb", buffering=0) as f, open(folder / "shuffled.csv", "wb") as out:
+            out.write(f.readline())  # unbuffered: shuf reads on from the end of the header, not of a buffer
             out.flush()
             subprocess.run(["shuf", f"--random-source={noise}"], stdin=f, stdout=out, check=True)
         (folder / "shuffled.csv").replace(source)
@@ -100,13 +100,15 @@ def _cpu_seconds() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def child_sync(folder: str, url: str, profile: str = "") -> None:
+def child_sync(folder: str, url: str, profile: str = "", reader: str = "columnar") -> None:
     from metrics.clock import local_today
     from metrics.db import init_schema, make_engine
     from metrics.derived import after_sync_steps
     from metrics.settings import Settings
     from metrics.sync import CsvSource, run_sync
+    from metrics.sync import events as sync_events
 
+    sync_events.READER = reader
     engine = make_engine(url)
     init_schema(engine)
     settings = Settings(database_url=url)
@@ -131,8 +133,8 @@ def child_sync(folder: str, url: str, profile: str = "") -> None:
                       "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
-def _run_child(folder: Path, url: str, profile: bool = False) -> dict:
-    cmd = [sys.executable, __file__, "--child", str(folder), url] + (["--profile"] if profile else [])
+def _run_child(folder: Path, url: str, profile: bool = False, reader: str = "columnar") -> dict:
+    cmd = [sys.executable, __file__, "--child", str(folder), url, f"--reader={reader}"] + (["--profile"] if profile else [])
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     done = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if profile and done.stderr:
@@ -203,17 +205,19 @@ def _shuffle(args, pg: _Postgres | None) -> None:
             kind = "shuffled" if shuffled else "sorted"
             print(f"{args.events_shuffle:,} events {kind}, {args.event_accounts:,} accounts; "
                   f"load average {' '.join(map(str, os.getloadavg()))}")
-            lite = _run_child(tmp, f"sqlite:///{tmp / 'sync.db'}", profile=args.profile and shuffled)
-            print(_line(f"  events {kind} -> SQLite", lite, args.events_shuffle))
+            lite = _run_child(tmp, f"sqlite:///{tmp / 'sync.db'}", profile=args.profile and shuffled, reader=args.reader)
+            print(_line(f"  events {kind} ({args.reader}) -> SQLite", lite, args.events_shuffle))
             if pg is not None:
-                print(_line(f"  events {kind} -> PostgreSQL", _run_child(tmp, pg.fresh()), args.events_shuffle))
+                print(_line(f"  events {kind} ({args.reader}) -> PostgreSQL", _run_child(tmp, pg.fresh(), reader=args.reader),
+                            args.events_shuffle))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        child_sync(sys.argv[2], sys.argv[3], profile="--profile" if "--profile" in sys.argv[4:] else "")
+        reader = next((a.split("=", 1)[1] for a in sys.argv[4:] if a.startswith("--reader=")), "columnar")
+        child_sync(sys.argv[2], sys.argv[3], profile="--profile" if "--profile" in sys.argv[4:] else "", reader=reader)
         return
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--accounts", type=int, nargs="+", default=[20_000, 100_000])
@@ -222,6 +226,8 @@ def main() -> None:
     p.add_argument("--events-shuffle", type=int, default=0, help="measure sorted vs shuffled events of this many")
     p.add_argument("--event-accounts", type=int, default=20_000)
     p.add_argument("--profile", action="store_true", help="cProfile the shuffled events sync (SQLite)")
+    p.add_argument("--reader", default="columnar", choices=["columnar", "rows"],
+                   help="the events reader (bench_sync.py compares both with pandas in one run)")
     args = p.parse_args()
     print(f"{os.cpu_count()} CPUs; load average {' '.join(map(str, os.getloadavg()))} "
           "(other work on the machine slows every figure)")

@@ -359,6 +359,7 @@ def test_events_rolled_up_in_small_chunks_add_up_to_the_same_totals(engine, sett
 @pytest.mark.parametrize("utc", [False, True], ids=["workspace-time", "utc"])
 def test_events_read_by_parallel_workers_give_the_same_totals_and_lines(engine, settings, tmp_path, monkeypatch, utc):
     expected = _many_events(tmp_path / "x", utc=utc)
+    monkeypatch.setattr(sync_events, "READER", "rows")  # the row reader (the default is columnar)
     monkeypatch.setattr(sync_events, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(sync_events, "WORKERS", 2)
     monkeypatch.setattr(sync_events, "AGG_MAX_KEYS", 5)

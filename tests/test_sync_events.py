@@ -133,9 +133,11 @@ def test_late_events_are_counted_in_the_summary_its_json_and_the_command_line(en
 # --------------------------------------------------------------------------- stripped identifiers
 
 
-@pytest.mark.parametrize("parallel", [False, True], ids=["one-process", "reader-processes"])
+@pytest.mark.parametrize("parallel", [None, False, True], ids=["columnar", "one-process", "reader-processes"])
 def test_identifiers_are_stripped_and_blank_ones_handled_alike_by_both_readers(engine, settings, tmp_path, monkeypatch,
                                                                                parallel):
+    if parallel is not None:  # the row reader (None: the default, columnar)
+        monkeypatch.setattr(sync_events, "READER", "rows")
     if parallel:
         monkeypatch.setattr(sync_events, "PARALLEL_MIN_BYTES", 0)
         monkeypatch.setattr(sync_events, "WORKERS", 2)
@@ -236,9 +238,11 @@ def test_a_clock_set_back_never_counts_an_event_whose_id_was_forgotten(engine, s
     assert usage(engine) == [("A1", "u1", date(2026, 10, 18), 1, 1.0), ("A1", "u1", date(2026, 11, 23), 1, 2.0)]
 
 
-@pytest.mark.parametrize("parallel", [False, True], ids=["one-process", "reader-processes"])
+@pytest.mark.parametrize("parallel", [None, False, True], ids=["columnar", "one-process", "reader-processes"])
 def test_a_nul_in_a_user_or_event_id_rejects_that_event_only_on_every_database(engine, settings, tmp_path, monkeypatch,
                                                                                parallel):
+    if parallel is not None:  # the row reader (None: the default, columnar)
+        monkeypatch.setattr(sync_events, "READER", "rows")
     if parallel:
         monkeypatch.setattr(sync_events, "PARALLEL_MIN_BYTES", 0)
         monkeypatch.setattr(sync_events, "WORKERS", 2)

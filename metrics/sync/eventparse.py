@@ -1,4 +1,9 @@
-"""Reading events.csv fast: rows -> roll-up chunks, rejected rows and counts.
+"""Reading events row by row: rows -> roll-up chunks, rejected rows and counts.
+
+A CSV file is read by the columnar reader (``columnar.py``) when it can; this one reads what it
+cannot (a file with quoted fields, Parquet, Excel, SQL sources), judges every row the columnar
+reader's SQL does not recognise (so rejections keep one wording), and is the oracle the columnar
+reader is tested against.
 
 ``EventParser`` checks each event and counts it into an in-memory roll-up
 (account, user, local day) of at most ``max_keys`` keys; whenever the roll-up

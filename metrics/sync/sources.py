@@ -65,7 +65,7 @@ class RowStream:
     rows: Iterator[Sequence[Any]]
     reader: Any  # has .line_num: the last line (CSV) or row number (SQL) read
     first_line: int  # line_num before the first data row (1 for a CSV header)
-    path: Path | None = None  # a plain .csv file (may be read in parallel byte ranges)
+    path: Path | None = None  # a CSV file, .csv or .csv.gz (a plain .csv may be read in parallel byte ranges)
 
 
 def _normal(name: str) -> str:
@@ -131,8 +131,7 @@ class CsvSource:
             except StopIteration:
                 header = []
             header = [_contract_name(h) if _contract_name(h) else _normal(h) for h in header]
-            plain = path if path.name.endswith(".csv") else None
-            yield RowStream(table, path.name, header, reader, reader, reader.line_num, plain)
+            yield RowStream(table, path.name, header, reader, reader, reader.line_num, path)
 
 
 @contextmanager
