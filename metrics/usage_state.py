@@ -1,0 +1,236 @@
+"""Usage state derived at sync time, so that a usage answer reads little (issue 16).
+
+DAU, WAU, MAU, stickiness and average usage time (docs/metrics.md, "Usage") count ``usage_daily``
+rows over a window of days; WAU and MAU de-duplicate users over 7 and 30 days. Counted directly that
+reads every row of the window (2M rows when 10M events fall inside one month). A user is an
+(account, user id) pair, so every one of these numbers is a sum over accounts, and so a sum over any
+set of accounts that share the attributes a filter or a breakdown reads. This module keeps, built in
+the sync's transaction (``metrics.derived``):
+
+- ``usage_groups``: each combination of (segment, touch model, owner, plan, region) some account has,
+  plus one group (``known`` = 0) for usage rows whose account is not in ``accounts``;
+- ``usage_group_daily``: per day and group, the user-days (DAU), events, seconds, and the distinct
+  users of the 7 and the 30 days ending that day (``u7``, ``u30``).
+
+How ``u7``/``u30`` are counted exactly: a row of user ``x`` on day ``d`` keeps ``x`` in the
+``W``-day window for the days ``d .. d+W-1``. Walking each user's active days in order (``prev`` and
+``next`` active day), ``x`` enters the window count on ``d`` when ``prev`` is none or ``prev <= d-W``,
+and leaves it on ``d+W`` when ``next`` is none or ``next >= d+W``. Per group and day the sum of those
++1/-1, summed over the days so far, is the number of distinct users active in the window ending that day.
+
+An answer then sums at most one row per group for a day (WAU, MAU) or per group and day of a window
+(user-days, seconds), whatever the number of events; filters and breakdowns apply to the group's
+attributes with the same conditions as to ``accounts`` (``Filters.account_condition``, ``group_key``).
+The direct SQL in ``metrics.usage`` stays: it answers while the state is stale and is the oracle of
+the tests (tests/test_usage_state.py).
+
+Freshness: the build writes a stamp in ``csbot_meta`` (the latest sync that did not fail and the
+first and last usage day); ``usable(calc)`` compares it once per ``Calc``. A tool that writes
+``usage_daily`` or the accounts' attributes outside a sync calls ``forget(conn)`` (or ``build``).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, timedelta
+
+from sqlalchemy import Connection, and_, case, delete, func, insert, inspect, literal, or_, select, union_all
+
+from metrics import schema
+from metrics.db import set_meta
+from metrics.filters import Filters
+from metrics.grouping import group_key
+from metrics.onboarding import days_after
+
+logger = logging.getLogger(__name__)
+
+u = schema.usage_daily
+a = schema.accounts
+g = schema.usage_groups
+gd = schema.usage_group_daily
+TABLES = (g, gd)
+ATTRS = ("segment", "touch_model", "owner", "plan", "region")
+WINDOWS = (7, 30)  # the windows whose distinct users are kept (WAU, MAU)
+
+STAMP_KEY = "usage_state"
+_VERSION = "v1"
+_USE_KEY = ("usage_state_usable",)
+
+
+# ---- build (inside the sync's transaction) ------------------------------------------------------
+
+def build(conn: Connection) -> int:
+    """Rebuild the usage state from ``usage_daily`` and ``accounts`` and stamp it; returns its day rows."""
+    conn.execute(delete(gd))
+    conn.execute(delete(g))
+    combos = select(*[a.c[k] for k in ATTRS]).distinct().subquery("combos")
+    order = [combos.c[k] for k in ATTRS]
+    conn.execute(insert(g).from_select(
+        ["group_id", "known", *ATTRS],
+        select(func.row_number().over(order_by=order), literal(1), *order)))
+    conn.execute(insert(g).values(group_id=0, known=0))  # usage of accounts not in ``accounts``
+    groups = select(a.c.account_id, g.c.group_id).select_from(a.join(g, and_(
+        g.c.known == 1, *[g.c[k].is_not_distinct_from(a.c[k]) for k in ATTRS]))).subquery("ag")
+    # each usage row with its group and its user's previous and next active day
+    window = {"partition_by": (u.c.account_id, u.c.user_id), "order_by": u.c.day}
+    rows = select(func.coalesce(groups.c.group_id, 0).label("group_id"), u.c.day, u.c.events, u.c.seconds,
+                  func.lag(u.c.day).over(**window).label("prev"),
+                  func.lead(u.c.day).over(**window).label("next")) \
+        .select_from(u.outerjoin(groups, groups.c.account_id == u.c.account_id)).subquery("r")
+
+    def enters(w):
+        return case((or_(rows.c.prev.is_(None), days_after(rows.c.prev, w) <= rows.c.day), 1), else_=0)
+
+    def leaves(w):
+        return or_(rows.c.next.is_(None), rows.c.next >= days_after(rows.c.day, w))
+
+    zero = literal(0)
+    changes = union_all(
+        select(rows.c.group_id, rows.c.day, literal(1).label("ud"), rows.c.events.label("ev"),
+               rows.c.seconds.label("sec"), enters(7).label("d7"), enters(30).label("d30")),
+        select(rows.c.group_id, days_after(rows.c.day, 7), zero, zero, zero, literal(-1), zero).where(leaves(7)),
+        select(rows.c.group_id, days_after(rows.c.day, 30), zero, zero, zero, zero, literal(-1)).where(leaves(30)),
+    ).subquery("changes")
+    per_day = select(changes.c.group_id, changes.c.day, func.sum(changes.c.ud).label("ud"),
+                     func.sum(changes.c.ev).label("ev"), func.sum(changes.c.sec).label("sec"),
+                     func.sum(changes.c.d7).label("d7"), func.sum(changes.c.d30).label("d30")) \
+        .group_by(changes.c.group_id, changes.c.day).cte("per_day")
+    # every day from a group's first change to its last (the levels hold between changes)
+    span = select(per_day.c.group_id, func.min(per_day.c.day).label("first"), func.max(per_day.c.day).label("last")) \
+        .group_by(per_day.c.group_id).subquery("span")
+    bounds = select(func.min(per_day.c.day).label("lo"), func.max(per_day.c.day).label("hi")).subquery("bounds")
+    cal = select(bounds.c.lo.label("day")).where(bounds.c.lo.is_not(None)).cte("cal", recursive=True)
+    cal = cal.union_all(select(days_after(cal.c.day, 1)).where(cal.c.day < select(bounds.c.hi).scalar_subquery()))
+    dense = select(span.c.group_id, cal.c.day).select_from(
+        span.join(cal, and_(cal.c.day >= span.c.first, cal.c.day <= span.c.last))).subquery("dense")
+    joined = select(dense.c.group_id, dense.c.day, func.coalesce(per_day.c.ud, 0).label("ud"),
+                    func.coalesce(per_day.c.ev, 0).label("ev"), func.coalesce(per_day.c.sec, 0).label("sec"),
+                    func.coalesce(per_day.c.d7, 0).label("d7"), func.coalesce(per_day.c.d30, 0).label("d30")) \
+        .select_from(dense.outerjoin(per_day, and_(per_day.c.group_id == dense.c.group_id,
+                                                    per_day.c.day == dense.c.day))).subquery("joined")
+    running = {"partition_by": joined.c.group_id, "order_by": joined.c.day, "rows": (None, 0)}
+    levels = select(joined.c.day, joined.c.group_id, joined.c.ud, joined.c.ev, joined.c.sec,
+                    func.sum(joined.c.d7).over(**running).label("u7"),
+                    func.sum(joined.c.d30).over(**running).label("u30")).subquery("levels")
+    conn.execute(insert(gd).from_select(
+        ["day", "group_id", "user_days", "events", "seconds", "u7", "u30"],
+        select(levels).where(or_(levels.c.ud != 0, levels.c.u7 != 0, levels.c.u30 != 0))))
+    set_meta(conn, STAMP_KEY, stamp(conn))
+    n = conn.execute(select(func.count()).select_from(gd)).scalar_one()
+    logger.debug("usage state: %s day rows", n)
+    return int(n)
+
+
+def forget(conn: Connection) -> None:
+    """Mark the usage state stale (the metrics count from usage_daily until the next build)."""
+    set_meta(conn, STAMP_KEY, "")
+
+
+# ---- freshness -----------------------------------------------------------------------------------
+
+def _stamp_parts():
+    log = schema.sync_log
+    return [select(func.max(log.c.sync_id)).where(log.c.status != "failed").scalar_subquery(),
+            select(func.min(u.c.day)).scalar_subquery(), select(func.max(u.c.day)).scalar_subquery()]
+
+
+def _stamp_of(sync_id, first, last) -> str:
+    return f"{_VERSION}|{sync_id}|{_as_date(first)}|{_as_date(last)}"
+
+
+def stamp(conn: Connection) -> str:
+    """What the state was built from: the latest sync that did not fail (a sync without the after-sync
+    steps leaves the state stale) and the first and last usage day (three index lookups)."""
+    return _stamp_of(*conn.execute(select(*_stamp_parts())).one())
+
+
+def is_fresh(conn: Connection) -> bool:
+    """Whether the usage state was built from the data as it is now (one statement)."""
+    if conn.dialect.name not in ("sqlite", "postgresql") and not inspect(conn).has_table(gd.name):
+        return False  # a database made with the data tables only (the property tests' DuckDB)
+    stored = select(schema.meta.c.value).where(schema.meta.c.key == STAMP_KEY).scalar_subquery()
+    value, *parts = conn.execute(select(stored, *_stamp_parts())).one()
+    return bool(value) and value == _stamp_of(*parts)
+
+
+def usable(calc) -> bool:
+    """Whether this answer reads the usage state (checked once per ``Calc``)."""
+    return calc.memo(_USE_KEY, lambda: is_fresh(calc.conn))
+
+
+def use(calc, derived: bool) -> None:
+    """Make ``calc`` read (True: only if fresh) or not read the usage state: for tests and benchmarks."""
+    calc._memo[_USE_KEY] = derived and is_fresh(calc.conn)
+
+
+def _as_date(value) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+# ---- reads ---------------------------------------------------------------------------------------
+
+def _restrict(stmt, filters: Filters):
+    """Only the groups whose accounts pass ``filters`` (a filtered answer never counts unknown accounts)."""
+    cond = filters.account_condition(g)
+    if cond is None:
+        return stmt
+    return stmt.where(gd.c.group_id.in_(select(g.c.group_id).where(g.c.known == 1, cond)))
+
+
+def _between(first: date, last: date):
+    return and_(gd.c.day >= first, gd.c.day <= last)
+
+
+def distinct_users(conn: Connection, day: date, days: int, filters: Filters) -> int:
+    """Distinct (account, user) pairs active in the ``days`` (7 or 30) days ending ``day``."""
+    col = gd.c[f"u{days}"]
+    stmt = _restrict(select(func.coalesce(func.sum(col), 0)).where(gd.c.day == day), filters)
+    return int(conn.execute(stmt).scalar_one())
+
+
+def user_days(conn: Connection, day: date, days: int, filters: Filters) -> int:
+    """Active user-days in the ``days`` days ending ``day``."""
+    stmt = _restrict(select(func.coalesce(func.sum(gd.c.user_days), 0))
+                     .where(_between(day - timedelta(days=days - 1), day)), filters)
+    return int(conn.execute(stmt).scalar_one())
+
+
+def usage_minutes(conn: Connection, first: date, last: date, filters: Filters) -> tuple[int, float]:
+    """(active user-days, seconds) from ``first`` to ``last``."""
+    stmt = _restrict(select(func.coalesce(func.sum(gd.c.user_days), 0), func.coalesce(func.sum(gd.c.seconds), 0))
+                     .where(_between(first, last)), filters)
+    n, seconds = conn.execute(stmt).one()
+    return int(n), float(seconds)
+
+
+def _grouped(columns, where, filters: Filters, by: str):
+    """``columns`` summed per group key of ``by`` over the day rows ``where`` (the groups of unknown
+    accounts fall in the key NULL, as the direct SQL's outer join to the accounts puts them)."""
+    key = group_key(by, g)
+    stmt = select(key.label("key"), *columns).select_from(gd.join(g, g.c.group_id == gd.c.group_id)).where(where)
+    cond = filters.account_condition(g)
+    if cond is not None:
+        stmt = stmt.where(g.c.known == 1, cond)
+    return stmt.group_by(key)
+
+
+def activity_grouped(conn: Connection, day: date, filters: Filters, by: str) -> list:
+    """Per group key of ``by``: user-days on ``day`` (d1) and over the 30 days ending it (d30),
+    distinct users over the 7 (u7) and 30 (u30) days ending it."""
+    on_day = gd.c.day == day
+    cols = [func.coalesce(func.sum(case((on_day, gd.c.user_days), else_=0)), 0).label("d1"),
+            func.coalesce(func.sum(gd.c.user_days), 0).label("d30"),
+            func.coalesce(func.sum(case((on_day, gd.c.u7), else_=0)), 0).label("u7"),
+            func.coalesce(func.sum(case((on_day, gd.c.u30), else_=0)), 0).label("u30")]
+    stmt = _grouped(cols, _between(day - timedelta(days=29), day), filters, by) \
+        .having(func.sum(gd.c.user_days) > 0)  # the groups with a user-day in the window, as counted directly
+    return conn.execute(stmt).mappings().all()
+
+
+def usage_minutes_grouped(conn: Connection, first: date, last: date, filters: Filters, by: str) -> list:
+    """Per group key of ``by``: user-days and seconds from ``first`` to ``last`` (groups with some user-day)."""
+    cols = [func.sum(gd.c.user_days).label("user_days"), func.sum(gd.c.seconds).label("seconds")]
+    stmt = _grouped(cols, and_(_between(first, last), gd.c.user_days > 0), filters, by)
+    return conn.execute(stmt).mappings().all()
