@@ -41,5 +41,5 @@ def after_sync_steps(settings: Settings, today: date) -> tuple[Step, ...]:
 
 def usage_rollups(conn: Connection, summary: Any) -> None:
     """Per day and usage group: user-days, events, seconds, and the distinct users of the 7 and 30 days
-    ending the day (``metrics.usage_state``), rebuilt."""
-    usage_state.build(conn)
+    ending the day (``metrics.usage_state``), rebuilt from the first day the sync changed."""
+    usage_state.refresh(conn, summary)

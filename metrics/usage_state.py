@@ -59,24 +59,64 @@ _USE_KEY = ("usage_state_usable",)
 
 # ---- build (inside the sync's transaction) ------------------------------------------------------
 
-def build(conn: Connection) -> int:
-    """Rebuild the usage state from ``usage_daily`` and ``accounts`` and stamp it; returns its day rows."""
-    conn.execute(delete(gd))
-    conn.execute(delete(g))
-    combos = select(*[a.c[k] for k in ATTRS]).distinct().subquery("combos")
-    order = [combos.c[k] for k in ATTRS]
-    conn.execute(insert(g).from_select(
-        ["group_id", "known", *ATTRS],
-        select(func.row_number().over(order_by=order), literal(1), *order)))
-    conn.execute(insert(g).values(group_id=0, known=0))  # usage of accounts not in ``accounts``
+def refresh(conn: Connection, summary=None) -> int:
+    """The after-sync step: bring the state up to date, rebuilding only the days from the first day whose
+    usage changed (``changed_since``) when the accounts did not change and the state is there; returns
+    the day rows written."""
+    accounts = summary.table("accounts") if summary is not None and hasattr(summary, "table") else None
+    moved = accounts is not None and (accounts.inserted or accounts.updated or accounts.deleted or accounts.cascaded)
+    stored = conn.execute(select(schema.meta.c.value).where(schema.meta.c.key == STAMP_KEY)).scalar()
+    if moved or not stored or getattr(summary, "full_refresh", False):
+        return build(conn)
+    since = changed_since(conn)
+    if since is None:  # no usage changed: only the stamp
+        set_meta(conn, STAMP_KEY, stamp(conn))
+        return 0
+    return build(conn, since)
+
+
+def changed_since(conn: Connection) -> date | None:
+    """The first day whose rows or events in usage_daily differ from the state's (a sync only adds events
+    or rows, or removes rows: either moves a day's row count or its events), None when none does."""
+    direct = select(u.c.day, func.count().label("n"), func.sum(u.c.events).label("ev")).group_by(u.c.day) \
+        .subquery("direct")
+    kept = select(gd.c.day, func.sum(gd.c.user_days).label("n"), func.sum(gd.c.events).label("ev")) \
+        .where(gd.c.user_days > 0).group_by(gd.c.day).subquery("kept")
+    day = func.coalesce(direct.c.day, kept.c.day)
+    differs = or_(direct.c.day.is_(None), kept.c.day.is_(None), direct.c.n != kept.c.n, direct.c.ev != kept.c.ev)
+    first = conn.execute(select(func.min(day)).select_from(direct.join(kept, direct.c.day == kept.c.day, full=True))
+                         .where(differs)).scalar()
+    return _as_date(first)
+
+
+def build(conn: Connection, since: date | None = None) -> int:
+    """Rebuild the usage state from ``usage_daily`` and ``accounts`` (``since``: only the days from
+    ``since`` on, from the rows of the 30 days before it on, keeping the groups) and stamp it; returns
+    the day rows written."""
+    if since is None:
+        conn.execute(delete(gd))
+        conn.execute(delete(g))
+        combos = select(*[a.c[k] for k in ATTRS]).distinct().subquery("combos")
+        order = [combos.c[k] for k in ATTRS]
+        conn.execute(insert(g).from_select(
+            ["group_id", "known", *ATTRS],
+            select(func.row_number().over(order_by=order), literal(1), *order)))
+        conn.execute(insert(g).values(group_id=0, known=0))  # usage of accounts not in ``accounts``
+    else:
+        conn.execute(delete(gd).where(gd.c.day >= since))
     groups = select(a.c.account_id, g.c.group_id).select_from(a.join(g, and_(
         g.c.known == 1, *[g.c[k].is_not_distinct_from(a.c[k]) for k in ATTRS]))).subquery("ag")
-    # each usage row with its group and its user's previous and next active day
+    # each usage row with its group and its user's previous and next active day; from ``since``, the
+    # rows of the 30 days before it on: the users of any window ending on ``since`` or later, counted
+    # over that window alone
     window = {"partition_by": (u.c.account_id, u.c.user_id), "order_by": u.c.day}
     rows = select(func.coalesce(groups.c.group_id, 0).label("group_id"), u.c.day, u.c.events, u.c.seconds,
                   func.lag(u.c.day).over(**window).label("prev"),
                   func.lead(u.c.day).over(**window).label("next")) \
-        .select_from(u.outerjoin(groups, groups.c.account_id == u.c.account_id)).subquery("r")
+        .select_from(u.outerjoin(groups, groups.c.account_id == u.c.account_id))
+    if since is not None:
+        rows = rows.where(u.c.day >= since - timedelta(days=max(WINDOWS)))
+    rows = rows.cte("r")  # read three times
 
     def enters(w):
         return case((or_(rows.c.prev.is_(None), days_after(rows.c.prev, w) <= rows.c.day), 1), else_=0)
@@ -112,12 +152,13 @@ def build(conn: Connection) -> int:
     levels = select(joined.c.day, joined.c.group_id, joined.c.ud, joined.c.ev, joined.c.sec,
                     func.sum(joined.c.d7).over(**running).label("u7"),
                     func.sum(joined.c.d30).over(**running).label("u30")).subquery("levels")
-    conn.execute(insert(gd).from_select(
-        ["day", "group_id", "user_days", "events", "seconds", "u7", "u30"],
-        select(levels).where(or_(levels.c.ud != 0, levels.c.u7 != 0, levels.c.u30 != 0))))
+    keep = or_(levels.c.ud != 0, levels.c.u7 != 0, levels.c.u30 != 0)
+    if since is not None:
+        keep = and_(keep, levels.c.day >= since)
+    n = conn.execute(insert(gd).from_select(
+        ["day", "group_id", "user_days", "events", "seconds", "u7", "u30"], select(levels).where(keep))).rowcount
     set_meta(conn, STAMP_KEY, stamp(conn))
-    n = conn.execute(select(func.count()).select_from(gd)).scalar_one()
-    logger.debug("usage state: %s day rows", n)
+    logger.debug("usage state: %s day rows from %s", n, since or "the first day")
     return int(n)
 
 

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
-from sqlalchemy import create_engine, delete, insert, select, update
+from sqlalchemy import and_, create_engine, delete, insert, select, update
 from sqlalchemy.exc import NoSuchModuleError
 
 from metrics import schema, usage_state
@@ -362,3 +362,60 @@ def test_random_histories_give_the_same_numbers_both_ways_on_every_engine(random
             for name in ("mau", "stickiness", "avg_usage_minutes"):
                 assert breakdown(derived, name, period, Filters(), "segment") == \
                     breakdown(direct, name, period, Filters(), "segment"), name
+
+
+# ---- the incremental rebuild after a sync: the same rows as a full build ---------------------------------
+
+def state_rows(conn):
+    gd = schema.usage_group_daily
+    return sorted(tuple(r) for r in conn.execute(select(gd.c.day, gd.c.group_id, gd.c.user_days, gd.c.events,
+                                                        gd.c.seconds, gd.c.u7, gd.c.u30)))
+
+
+def add_usage(conn, rows):
+    """What a sync does to usage_daily: new rows, or events and seconds added into an existing row."""
+    ud = schema.usage_daily
+    for a, user, d, s in rows:
+        key = and_(ud.c.account_id == a, ud.c.user_id == user, ud.c.day == d)
+        if conn.execute(select(ud.c.events).where(key)).first() is None:
+            conn.execute(insert(ud).values(account_id=a, user_id=user, day=d, events=1, seconds=s))
+        else:
+            conn.execute(update(ud).where(key).values(events=ud.c.events + 1, seconds=ud.c.seconds + s))
+
+
+def test_a_sync_adding_events_to_an_old_day_rebuilds_from_that_day_to_the_same_state(engine):
+    load(engine, HAND)
+    with engine.begin() as conn:
+        assert usage_state.changed_since(conn) is None
+        assert usage_state.refresh(conn) == 0  # nothing changed: only the stamp
+        add_usage(conn, [("A", "u1", D(2026, 10, 3), 5), ("C", "u7", D(2026, 10, 12), 50)])
+        assert usage_state.changed_since(conn) == D(2026, 10, 3)
+        usage_state.refresh(conn)
+        assert usage_state.is_fresh(conn) and usage_state.changed_since(conn) is None
+        incremental = state_rows(conn)
+        usage_state.build(conn)
+        assert state_rows(conn) == incremental
+        direct, derived = calcs(conn, D(2026, 12, 1))
+        assert measure(derived, "mau", OCT).value == 5 == measure(direct, "mau", OCT).value
+        # a later sync touching Oct 28 only: C/u9 (Oct 1, 27 days before) is still in that day's 30-day window
+        add_usage(conn, [("B", "u1", D(2026, 10, 28), 5)])
+        assert usage_state.changed_since(conn) == D(2026, 10, 28)
+        usage_state.refresh(conn)
+        incremental = state_rows(conn)
+        usage_state.build(conn)
+        assert state_rows(conn) == incremental
+
+
+@hsettings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(first=st.lists(use_row, max_size=25), later=st.lists(use_row, max_size=10))
+def test_random_later_syncs_rebuild_incrementally_to_the_full_build_on_every_engine(random_engines, first, later):
+    rows = {(a, u, BASE + timedelta(days=d)): s for a, u, d, s in first}
+    added = [(a, u, BASE + timedelta(days=d), s) for a, u, d, s in later]
+    for engine in random_engines.values():
+        load(engine, [(a, u, d, s) for (a, u, d), s in rows.items()], accounts=None, subscriptions=None)
+        with engine.begin() as conn:
+            add_usage(conn, added)
+            usage_state.refresh(conn)
+            incremental = state_rows(conn)
+            usage_state.build(conn)
+            assert state_rows(conn) == incremental
