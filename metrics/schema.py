@@ -376,8 +376,10 @@ usage_groups = Table(
 )
 
 # Per day and usage group: ``user_days`` (active users that day: DAU), ``events``, ``seconds``; ``u7`` and
-# ``u30`` the distinct users active in the 7 and the 30 days ending that day (WAU, MAU). A row exists for
-# every day on which one of them is not zero.
+# ``u30`` the distinct users active in the 7 and the 30 days ending that day (WAU, MAU); ``seated``,
+# ``seats`` and ``seated_users``: the accounts paying at 00:00 of that day (their subscriptions' MRR adds up
+# to more than 0) with seats > 0, their seats and their users of the 30 days ending that day (seat
+# utilisation). A row exists for every day on which one of them is not zero.
 usage_group_daily = Table(
     "usage_group_daily",
     metadata,
@@ -388,5 +390,8 @@ usage_group_daily = Table(
     Column("seconds", Float, nullable=False),
     Column("u7", Integer, nullable=False),
     Column("u30", Integer, nullable=False),
+    Column("seated", Integer, nullable=False),
+    Column("seats", BigInteger, nullable=False),
+    Column("seated_users", Integer, nullable=False),
     sqlite_with_rowid=False,
 )

@@ -129,6 +129,8 @@ def _paying_seated(day: date):
 def seat_counts(calc: Calc, day: date, filters: Filters) -> tuple[int, int, int]:
     """(paying accounts with seats, their seats, their users over the 30 days ending ``day``)."""
     def compute() -> tuple[int, int, int]:
+        if usage_state.usable(calc):
+            return usage_state.seat_counts(calc.conn, day, filters)
         seated = _paying_seated(day)
         cond = filters.account_condition()
         if cond is not None:
@@ -236,6 +238,12 @@ def seat_counts_grouped(calc: Calc, day: date, filters: Filters, by: str,
                         scope: Callable[[str | None], Filters]) -> set[str | None]:
     """Seated paying accounts, seats and their month's users for every group of ``by``, memoised as
     ``seat_counts``."""
+    if usage_state.usable(calc):
+        rows = usage_state.seat_counts_grouped(calc.conn, day, filters, by)
+        for row in rows:
+            value = (int(row["accounts"]), int(row["seats"]), int(row["users"]))
+            calc.memo(("seat_counts", day, scope(row["key"])), lambda v=value: v)
+        return {row["key"] for row in rows}
     seated = _paying_seated(day).add_columns(group_key(by).label("key"))
     cond = filters.account_condition()
     if cond is not None:

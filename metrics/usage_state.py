@@ -46,6 +46,7 @@ logger = logging.getLogger(__name__)
 
 u = schema.usage_daily
 a = schema.accounts
+s = schema.subscriptions
 g = schema.usage_groups
 gd = schema.usage_group_daily
 TABLES = (g, gd)
@@ -61,10 +62,12 @@ _USE_KEY = ("usage_state_usable",)
 
 def refresh(conn: Connection, summary=None) -> int:
     """The after-sync step: bring the state up to date, rebuilding only the days from the first day whose
-    usage changed (``changed_since``) when the accounts did not change and the state is there; returns
+    usage changed (``changed_since``) when the accounts and subscriptions did not change and the state is there; returns
     the day rows written."""
-    accounts = summary.table("accounts") if summary is not None and hasattr(summary, "table") else None
-    moved = accounts is not None and (accounts.inserted or accounts.updated or accounts.deleted or accounts.cascaded)
+    moved = False
+    for name in ("accounts", "subscriptions"):  # the groups, the seats and the paying accounts: all rebuilt
+        counts = summary.table(name) if summary is not None and hasattr(summary, "table") else None
+        moved = moved or bool(counts and (counts.inserted or counts.updated or counts.deleted or counts.cascaded))
     stored = conn.execute(select(schema.meta.c.value).where(schema.meta.c.key == STAMP_KEY)).scalar()
     if moved or not stored or getattr(summary, "full_refresh", False):
         return build(conn)
@@ -103,6 +106,10 @@ def build(conn: Connection, since: date | None = None) -> int:
             select(func.row_number().over(order_by=order), literal(1), *order)))
         conn.execute(insert(g).values(group_id=0, known=0))  # usage of accounts not in ``accounts``
     else:
+        # the days after the state's last day held its last day's seated accounts: written now
+        last = _as_date(conn.execute(select(func.max(gd.c.day))).scalar())
+        if last is not None and since > last + timedelta(days=1):
+            since = last + timedelta(days=1)
         conn.execute(delete(gd).where(gd.c.day >= since))
     groups = select(a.c.account_id, g.c.group_id).select_from(a.join(g, and_(
         g.c.known == 1, *[g.c[k].is_not_distinct_from(a.c[k]) for k in ATTRS]))).subquery("ag")
@@ -110,7 +117,8 @@ def build(conn: Connection, since: date | None = None) -> int:
     # rows of the 30 days before it on: the users of any window ending on ``since`` or later, counted
     # over that window alone
     window = {"partition_by": (u.c.account_id, u.c.user_id), "order_by": u.c.day}
-    rows = select(func.coalesce(groups.c.group_id, 0).label("group_id"), u.c.day, u.c.events, u.c.seconds,
+    rows = select(func.coalesce(groups.c.group_id, 0).label("group_id"), u.c.account_id, u.c.day, u.c.events,
+                  u.c.seconds,
                   func.lag(u.c.day).over(**window).label("prev"),
                   func.lead(u.c.day).over(**window).label("next")) \
         .select_from(u.outerjoin(groups, groups.c.account_id == u.c.account_id))
@@ -127,39 +135,86 @@ def build(conn: Connection, since: date | None = None) -> int:
     zero = literal(0)
     changes = union_all(
         select(rows.c.group_id, rows.c.day, literal(1).label("ud"), rows.c.events.label("ev"),
-               rows.c.seconds.label("sec"), enters(7).label("d7"), enters(30).label("d30")),
-        select(rows.c.group_id, days_after(rows.c.day, 7), zero, zero, zero, literal(-1), zero).where(leaves(7)),
-        select(rows.c.group_id, days_after(rows.c.day, 30), zero, zero, zero, zero, literal(-1)).where(leaves(30)),
+               rows.c.seconds.label("sec"), enters(7).label("d7"), enters(30).label("d30"), zero.label("dn"),
+               zero.label("dseats"), zero.label("dsu")),
+        select(rows.c.group_id, days_after(rows.c.day, 7), zero, zero, zero, literal(-1), zero, zero, zero, zero)
+        .where(leaves(7)),
+        select(rows.c.group_id, days_after(rows.c.day, 30), zero, zero, zero, zero, literal(-1), zero, zero, zero)
+        .where(leaves(30)),
+        _seated_changes(rows, enters(30), leaves(30)),
     ).subquery("changes")
     per_day = select(changes.c.group_id, changes.c.day, func.sum(changes.c.ud).label("ud"),
                      func.sum(changes.c.ev).label("ev"), func.sum(changes.c.sec).label("sec"),
-                     func.sum(changes.c.d7).label("d7"), func.sum(changes.c.d30).label("d30")) \
+                     func.sum(changes.c.d7).label("d7"), func.sum(changes.c.d30).label("d30"),
+                     func.sum(changes.c.dn).label("dn"), func.sum(changes.c.dseats).label("dseats"),
+                     func.sum(changes.c.dsu).label("dsu")) \
         .group_by(changes.c.group_id, changes.c.day).cte("per_day")
     # every day from a group's first change to its last (the levels hold between changes)
-    span = select(per_day.c.group_id, func.min(per_day.c.day).label("first"), func.max(per_day.c.day).label("last")) \
-        .group_by(per_day.c.group_id).subquery("span")
+    # (to the last change of all: the seated accounts stay after their group's last change)
     bounds = select(func.min(per_day.c.day).label("lo"), func.max(per_day.c.day).label("hi")).subquery("bounds")
+    span = select(per_day.c.group_id, func.min(per_day.c.day).label("first"),
+                  select(bounds.c.hi).scalar_subquery().label("last")).group_by(per_day.c.group_id).subquery("span")
     cal = select(bounds.c.lo.label("day")).where(bounds.c.lo.is_not(None)).cte("cal", recursive=True)
     cal = cal.union_all(select(days_after(cal.c.day, 1)).where(cal.c.day < select(bounds.c.hi).scalar_subquery()))
     dense = select(span.c.group_id, cal.c.day).select_from(
         span.join(cal, and_(cal.c.day >= span.c.first, cal.c.day <= span.c.last))).subquery("dense")
     joined = select(dense.c.group_id, dense.c.day, func.coalesce(per_day.c.ud, 0).label("ud"),
                     func.coalesce(per_day.c.ev, 0).label("ev"), func.coalesce(per_day.c.sec, 0).label("sec"),
-                    func.coalesce(per_day.c.d7, 0).label("d7"), func.coalesce(per_day.c.d30, 0).label("d30")) \
+                    func.coalesce(per_day.c.d7, 0).label("d7"), func.coalesce(per_day.c.d30, 0).label("d30"),
+                    *[func.coalesce(per_day.c[k], 0).label(k) for k in ("dn", "dseats", "dsu")]) \
         .select_from(dense.outerjoin(per_day, and_(per_day.c.group_id == dense.c.group_id,
                                                     per_day.c.day == dense.c.day))).subquery("joined")
     running = {"partition_by": joined.c.group_id, "order_by": joined.c.day, "rows": (None, 0)}
     levels = select(joined.c.day, joined.c.group_id, joined.c.ud, joined.c.ev, joined.c.sec,
                     func.sum(joined.c.d7).over(**running).label("u7"),
-                    func.sum(joined.c.d30).over(**running).label("u30")).subquery("levels")
-    keep = or_(levels.c.ud != 0, levels.c.u7 != 0, levels.c.u30 != 0)
+                    func.sum(joined.c.d30).over(**running).label("u30"),
+                    func.sum(joined.c.dn).over(**running).label("seated"),
+                    func.sum(joined.c.dseats).over(**running).label("seats"),
+                    func.sum(joined.c.dsu).over(**running).label("seated_users")).subquery("levels")
+    keep = or_(levels.c.ud != 0, levels.c.u7 != 0, levels.c.u30 != 0, levels.c.seated != 0)
     if since is not None:
         keep = and_(keep, levels.c.day >= since)
     n = conn.execute(insert(gd).from_select(
-        ["day", "group_id", "user_days", "events", "seconds", "u7", "u30"], select(levels).where(keep))).rowcount
+        ["day", "group_id", "user_days", "events", "seconds", "u7", "u30", "seated", "seats", "seated_users"],
+        select(levels).where(keep))).rowcount
     set_meta(conn, STAMP_KEY, stamp(conn))
     logger.debug("usage state: %s day rows from %s", n, since or "the first day")
     return int(n)
+
+
+def _seated_changes(rows, enters30, leaves30):
+    """Per group and day, the changes of the seated accounts (paying at 00:00 of the day, seats > 0), their
+    seats and their users of the 30 days ending the day. Per seated account and day on which its MRR or its
+    30-day users change: the running MRR (paying: more than 0, rounded to the cent as the revenue state
+    reads it) and users, and what the account adds to the three sums then minus what it added before."""
+    live = or_(s.c.end_date.is_(None), s.c.end_date > s.c.start_date)  # a row that runs at least one day
+    seated = select(a.c.account_id, a.c.seats).where(a.c.seats > 0).subquery("seated")
+    zero = literal(0)
+    stream = union_all(
+        select(s.c.account_id, s.c.start_date.label("day"), s.c.mrr.label("dm"), zero.label("du")).where(live),
+        select(s.c.account_id, s.c.end_date, -s.c.mrr, zero).where(live, s.c.end_date.is_not(None)),
+        select(rows.c.account_id, rows.c.day, zero, enters30).where(enters30 == 1),
+        select(rows.c.account_id, days_after(rows.c.day, 30), zero, literal(-1)).where(leaves30),
+    ).subquery("stream")
+    per_day = select(stream.c.account_id, stream.c.day, func.sum(stream.c.dm).label("dm"),
+                     func.sum(stream.c.du).label("du")) \
+        .where(stream.c.account_id.in_(select(seated.c.account_id))) \
+        .group_by(stream.c.account_id, stream.c.day).subquery("acc_day")
+    running = {"partition_by": per_day.c.account_id, "order_by": per_day.c.day, "rows": (None, 0)}
+    level = select(per_day.c.account_id, per_day.c.day,
+                   case((func.round(func.sum(per_day.c.dm).over(**running), 2) > 0, 1), else_=0).label("paying"),
+                   func.sum(per_day.c.du).over(**running).label("users")).subquery("level")
+    before = {"partition_by": level.c.account_id, "order_by": level.c.day}
+    was_paying = func.coalesce(func.lag(level.c.paying).over(**before), 0)
+    was_users = func.coalesce(func.lag(level.c.users).over(**before), 0)
+    moves = select(level.c.account_id, level.c.day, (level.c.paying - was_paying).label("dn"),
+                   (level.c.paying * level.c.users - was_paying * was_users).label("dsu")).subquery("moves")
+    groups = select(a.c.account_id, a.c.seats, g.c.group_id).select_from(a.join(g, and_(
+        g.c.known == 1, *[g.c[k].is_not_distinct_from(a.c[k]) for k in ATTRS]))).subquery("sg")
+    return select(groups.c.group_id, moves.c.day, zero, zero, zero, zero, zero, moves.c.dn,
+                  moves.c.dn * groups.c.seats, moves.c.dsu) \
+        .select_from(moves.join(groups, groups.c.account_id == moves.c.account_id)) \
+        .where(or_(moves.c.dn != 0, moves.c.dsu != 0))
 
 
 def forget(conn: Connection) -> None:
@@ -172,16 +227,18 @@ def forget(conn: Connection) -> None:
 def _stamp_parts():
     log = schema.sync_log
     return [select(func.max(log.c.sync_id)).where(log.c.status != "failed").scalar_subquery(),
-            select(func.min(u.c.day)).scalar_subquery(), select(func.max(u.c.day)).scalar_subquery()]
+            select(func.min(u.c.day)).scalar_subquery(), select(func.max(u.c.day)).scalar_subquery(),
+            select(func.count()).select_from(s).scalar_subquery(), select(func.max(s.c.start_date)).scalar_subquery()]
 
 
-def _stamp_of(sync_id, first, last) -> str:
-    return f"{_VERSION}|{sync_id}|{_as_date(first)}|{_as_date(last)}"
+def _stamp_of(sync_id, first, last, subscriptions, latest_start) -> str:
+    return f"{_VERSION}|{sync_id}|{_as_date(first)}|{_as_date(last)}|{subscriptions}|{_as_date(latest_start)}"
 
 
 def stamp(conn: Connection) -> str:
     """What the state was built from: the latest sync that did not fail (a sync without the after-sync
-    steps leaves the state stale) and the first and last usage day (three index lookups)."""
+    steps leaves the state stale), the first and last usage day (index lookups; usage_daily is too big
+    to count for every answer), the subscriptions' count and latest start (seat utilisation)."""
     return _stamp_of(*conn.execute(select(*_stamp_parts())).one())
 
 
@@ -275,3 +332,25 @@ def usage_minutes_grouped(conn: Connection, first: date, last: date, filters: Fi
     cols = [func.sum(gd.c.user_days).label("user_days"), func.sum(gd.c.seconds).label("seconds")]
     stmt = _grouped(cols, and_(_between(first, last), gd.c.user_days > 0), filters, by)
     return conn.execute(stmt).mappings().all()
+
+
+def seat_counts(conn: Connection, day: date, filters: Filters) -> tuple[int, int, int]:
+    """(paying accounts with seats, their seats, their users over the 30 days ending ``day``)."""
+    stmt = _restrict(select(*[func.coalesce(func.sum(gd.c[k]), 0) for k in ("seated", "seats", "seated_users")])
+                     .where(gd.c.day == _held(day)), filters)
+    n, seats, users = conn.execute(stmt).one()
+    return int(n), int(seats), int(users)
+
+
+def seat_counts_grouped(conn: Connection, day: date, filters: Filters, by: str) -> list:
+    """Per group key of ``by`` with a seated paying account on ``day``: accounts, seats, users."""
+    cols = [func.sum(gd.c.seated).label("accounts"), func.sum(gd.c.seats).label("seats"),
+            func.sum(gd.c.seated_users).label("users")]
+    return conn.execute(_grouped(cols, and_(gd.c.day == _held(day), gd.c.seated > 0), filters, by)).mappings().all()
+
+
+def _held(day: date):
+    """``day``, or the state's last day when ``day`` is after it: nothing changes after the last day kept
+    (the last change of all), so the seated accounts then are those of that day."""
+    last = select(func.max(gd.c.day)).scalar_subquery()
+    return case((last < day, last), else_=literal(day, gd.c.day.type))

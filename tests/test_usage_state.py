@@ -209,18 +209,23 @@ def test_the_state_holds_the_rolling_counts_per_group_and_day(engine):
     load(engine, HAND)
     g, gd = schema.usage_groups, schema.usage_group_daily
     with engine.connect() as conn:
-        smb = conn.execute(select(gd.c.day, gd.c.user_days, gd.c.u7, gd.c.u30)
+        smb = conn.execute(select(gd.c.day, gd.c.user_days, gd.c.u7, gd.c.u30, gd.c.seated, gd.c.seats,
+                                  gd.c.seated_users)
                            .select_from(gd.join(g, g.c.group_id == gd.c.group_id))
                            .where(g.c.segment == "smb").order_by(gd.c.day)).all()
     rows = {r.day: tuple(r)[1:] for r in smb}
-    assert rows[D(2026, 10, 3)] == (1, 1, 1)
-    assert rows[D(2026, 10, 9)] == (0, 1, 1) and D(2026, 10, 10) in rows and rows[D(2026, 10, 10)] == (0, 0, 1)
-    assert rows[D(2026, 10, 30)] == (1, 1, 1)  # A/u1 back: it had left the week, never the month
-    assert rows[D(2026, 10, 31)] == (1, 2, 2)
-    assert rows[D(2026, 11, 1)] == (1, 2, 2)
-    assert rows[D(2026, 11, 29)] == (0, 0, 1)  # A/u1's last day Oct 30 + 29 days; A/u2's Nov 1 + 29 days = Nov 30
-    assert rows[D(2026, 11, 30)] == (0, 0, 1)
-    assert D(2026, 12, 1) not in rows  # nothing left: no row
+    # (user-days, u7, u30, seated accounts, seats, seated users): A (smb, 10 seats) pays from Jan 1
+    assert D(2025, 12, 31) not in rows and rows[D(2026, 1, 1)] == (0, 0, 0, 1, 10, 0)
+    assert rows[D(2026, 10, 3)] == (1, 1, 1, 1, 10, 1)
+    assert rows[D(2026, 10, 9)] == (0, 1, 1, 1, 10, 1) and rows[D(2026, 10, 10)] == (0, 0, 1, 1, 10, 1)
+    assert rows[D(2026, 10, 30)] == (1, 1, 1, 1, 10, 1)  # A/u1 back: it had left the week, never the month
+    assert rows[D(2026, 10, 31)] == (1, 2, 2, 1, 10, 2)
+    assert rows[D(2026, 11, 1)] == (1, 2, 2, 1, 10, 2)
+    assert rows[D(2026, 11, 7)] == (0, 1, 2, 1, 10, 2) and rows[D(2026, 11, 8)] == (0, 0, 2, 1, 10, 2)
+    assert rows[D(2026, 11, 29)] == (0, 0, 1, 1, 10, 1)  # A/u1's last day Oct 30 + 29 days; A/u2's Nov 1 + 29
+    assert rows[D(2026, 11, 30)] == (0, 0, 1, 1, 10, 1)
+    assert rows[D(2026, 12, 1)] == (0, 0, 0, 1, 10, 0)  # the last change of all (A/u2 leaves the month)
+    assert max(rows) == D(2026, 12, 1)  # later days read that day's seated accounts
 
 
 def test_accounts_without_seats_and_without_usage(engine):
