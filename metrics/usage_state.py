@@ -34,7 +34,7 @@ from __future__ import annotations
 import logging
 from datetime import date, timedelta
 
-from sqlalchemy import Connection, and_, case, delete, func, insert, inspect, literal, or_, select, union_all
+from sqlalchemy import Connection, Date, and_, case, delete, func, insert, inspect, literal, or_, select, union_all
 
 from metrics import schema
 from metrics.db import set_meta
@@ -111,8 +111,8 @@ def build(conn: Connection, since: date | None = None) -> int:
         if last is not None and since > last + timedelta(days=1):
             since = last + timedelta(days=1)
         conn.execute(delete(gd).where(gd.c.day >= since))
-    groups = select(a.c.account_id, g.c.group_id).select_from(a.join(g, and_(
-        g.c.known == 1, *[g.c[k].is_not_distinct_from(a.c[k]) for k in ATTRS]))).subquery("ag")
+    groups = select(a.c.account_id, a.c.seats, g.c.group_id).select_from(a.join(g, and_(
+        g.c.known == 1, *[g.c[k].is_not_distinct_from(a.c[k]) for k in ATTRS]))).cte("ag")  # read twice
     # each usage row with its group and its user's previous and next active day; from ``since``, the
     # rows of the 30 days before it on: the users of any window ending on ``since`` or later, counted
     # over that window alone
@@ -141,7 +141,7 @@ def build(conn: Connection, since: date | None = None) -> int:
         .where(leaves(7)),
         select(rows.c.group_id, days_after(rows.c.day, 30), zero, zero, zero, zero, literal(-1), zero, zero, zero)
         .where(leaves(30)),
-        _seated_changes(rows, enters(30), leaves(30)),
+        _seated_changes(rows, groups, enters(30), leaves(30)),
     ).subquery("changes")
     per_day = select(changes.c.group_id, changes.c.day, func.sum(changes.c.ud).label("ud"),
                      func.sum(changes.c.ev).label("ev"), func.sum(changes.c.sec).label("sec"),
@@ -150,14 +150,17 @@ def build(conn: Connection, since: date | None = None) -> int:
                      func.sum(changes.c.dsu).label("dsu")) \
         .group_by(changes.c.group_id, changes.c.day).cte("per_day")
     # every day from a group's first change to its last (the levels hold between changes)
-    # (to the last change of all: the seated accounts stay after their group's last change)
-    bounds = select(func.min(per_day.c.day).label("lo"), func.max(per_day.c.day).label("hi")).subquery("bounds")
-    span = select(per_day.c.group_id, func.min(per_day.c.day).label("first"),
-                  select(bounds.c.hi).scalar_subquery().label("last")).group_by(per_day.c.group_id).subquery("span")
-    cal = select(bounds.c.lo.label("day")).where(bounds.c.lo.is_not(None)).cte("cal", recursive=True)
-    cal = cal.union_all(select(days_after(cal.c.day, 1)).where(cal.c.day < select(bounds.c.hi).scalar_subquery()))
-    dense = select(span.c.group_id, cal.c.day).select_from(
-        span.join(cal, and_(cal.c.day >= span.c.first, cal.c.day <= span.c.last))).subquery("dense")
+    # (to the last change of all: the seated accounts stay after their group's last change); the calendar's
+    # ends are constants (a bound read inside the recursion would be counted again at every step)
+    lo, hi = _calendar_bounds(conn, since)
+    if lo is None:
+        set_meta(conn, STAMP_KEY, stamp(conn))
+        return 0
+    span = select(per_day.c.group_id, func.min(per_day.c.day).label("first")).group_by(per_day.c.group_id) \
+        .subquery("span")
+    cal = select(literal(lo, Date).label("day")).cte("cal", recursive=True)
+    cal = cal.union_all(select(days_after(cal.c.day, 1)).where(cal.c.day < literal(hi, Date)))
+    dense = select(span.c.group_id, cal.c.day).select_from(span.join(cal, cal.c.day >= span.c.first)).subquery("dense")
     joined = select(dense.c.group_id, dense.c.day, func.coalesce(per_day.c.ud, 0).label("ud"),
                     func.coalesce(per_day.c.ev, 0).label("ev"), func.coalesce(per_day.c.sec, 0).label("sec"),
                     func.coalesce(per_day.c.d7, 0).label("d7"), func.coalesce(per_day.c.d30, 0).label("d30"),
@@ -182,7 +185,7 @@ def build(conn: Connection, since: date | None = None) -> int:
     return int(n)
 
 
-def _seated_changes(rows, enters30, leaves30):
+def _seated_changes(rows, groups, enters30, leaves30):
     """Per group and day, the changes of the seated accounts (paying at 00:00 of the day, seats > 0), their
     seats and their users of the 30 days ending the day. Per seated account and day on which its MRR or its
     30-day users change: the running MRR (paying: more than 0, rounded to the cent as the revenue state
@@ -209,12 +212,28 @@ def _seated_changes(rows, enters30, leaves30):
     was_users = func.coalesce(func.lag(level.c.users).over(**before), 0)
     moves = select(level.c.account_id, level.c.day, (level.c.paying - was_paying).label("dn"),
                    (level.c.paying * level.c.users - was_paying * was_users).label("dsu")).subquery("moves")
-    groups = select(a.c.account_id, a.c.seats, g.c.group_id).select_from(a.join(g, and_(
-        g.c.known == 1, *[g.c[k].is_not_distinct_from(a.c[k]) for k in ATTRS]))).subquery("sg")
     return select(groups.c.group_id, moves.c.day, zero, zero, zero, zero, zero, moves.c.dn,
                   moves.c.dn * groups.c.seats, moves.c.dsu) \
         .select_from(moves.join(groups, groups.c.account_id == moves.c.account_id)) \
         .where(or_(moves.c.dn != 0, moves.c.dsu != 0))
+
+
+def _calendar_bounds(conn: Connection, since: date | None) -> tuple[date | None, date | None]:
+    """The first and the last day a change can fall on: the first usage row read (from 30 days before
+    ``since``) or subscription start, the last usage row + 30 days or subscription start or end."""
+    used = select(func.min(u.c.day), func.max(u.c.day))
+    if since is not None:
+        used = used.where(u.c.day >= since - timedelta(days=max(WINDOWS)))
+    first_u, last_u = conn.execute(used).one()
+    first_s, start_s, end_s = conn.execute(select(func.min(s.c.start_date), func.max(s.c.start_date),
+                                                  func.max(s.c.end_date))).one()
+    days = [_as_date(v) for v in (first_u, first_s) if v is not None]
+    ends = [_as_date(v) for v in (start_s, end_s) if v is not None]
+    if last_u is not None:
+        ends.append(_as_date(last_u) + timedelta(days=max(WINDOWS)))
+    if not days or not ends:
+        return None, None
+    return min(days), max(ends)
 
 
 def forget(conn: Connection) -> None:
