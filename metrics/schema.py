@@ -375,6 +375,15 @@ usage_groups = Table(
     Column("region", String(64)),
 )
 
+# Each account's usage group and seats (the map the build joins the usage rows and subscriptions to).
+usage_account_groups = Table(
+    "usage_account_groups",
+    metadata,
+    Column("account_id", String(64), primary_key=True),
+    Column("group_id", Integer, nullable=False),
+    Column("seats", Integer),
+)
+
 # Per day and usage group: ``user_days`` (active users that day: DAU), ``events``, ``seconds``; ``u7`` and
 # ``u30`` the distinct users active in the 7 and the 30 days ending that day (WAU, MAU); ``seated``,
 # ``seats`` and ``seated_users``: the accounts paying at 00:00 of that day (their subscriptions' MRR adds up

@@ -48,8 +48,9 @@ u = schema.usage_daily
 a = schema.accounts
 s = schema.subscriptions
 g = schema.usage_groups
+ag = schema.usage_account_groups
 gd = schema.usage_group_daily
-TABLES = (g, gd)
+TABLES = (g, ag, gd)
 ATTRS = ("segment", "touch_model", "owner", "plan", "region")
 WINDOWS = (7, 30)  # the windows whose distinct users are kept (WAU, MAU)
 
@@ -105,14 +106,17 @@ def build(conn: Connection, since: date | None = None) -> int:
             ["group_id", "known", *ATTRS],
             select(func.row_number().over(order_by=order), literal(1), *order)))
         conn.execute(insert(g).values(group_id=0, known=0))  # usage of accounts not in ``accounts``
+        conn.execute(delete(ag))
+        conn.execute(insert(ag).from_select(["account_id", "group_id", "seats"], select(
+            a.c.account_id, g.c.group_id, a.c.seats).select_from(a.join(g, and_(
+                g.c.known == 1, *[g.c[k].is_not_distinct_from(a.c[k]) for k in ATTRS])))))
     else:
         # the days after the state's last day held its last day's seated accounts: written now
         last = _as_date(conn.execute(select(func.max(gd.c.day))).scalar())
         if last is not None and since > last + timedelta(days=1):
             since = last + timedelta(days=1)
         conn.execute(delete(gd).where(gd.c.day >= since))
-    groups = select(a.c.account_id, a.c.seats, g.c.group_id).select_from(a.join(g, and_(
-        g.c.known == 1, *[g.c[k].is_not_distinct_from(a.c[k]) for k in ATTRS]))).cte("ag")  # read twice
+    groups = ag
     # each usage row with its group and its user's previous and next active day; from ``since``, the
     # rows of the 30 days before it on: the users of any window ending on ``since`` or later, counted
     # over that window alone
@@ -191,7 +195,6 @@ def _seated_changes(rows, groups, enters30, leaves30):
     30-day users change: the running MRR (paying: more than 0, rounded to the cent as the revenue state
     reads it) and users, and what the account adds to the three sums then minus what it added before."""
     live = or_(s.c.end_date.is_(None), s.c.end_date > s.c.start_date)  # a row that runs at least one day
-    seated = select(a.c.account_id, a.c.seats).where(a.c.seats > 0).subquery("seated")
     zero = literal(0)
     stream = union_all(
         select(s.c.account_id, s.c.start_date.label("day"), s.c.mrr.label("dm"), zero.label("du")).where(live),
@@ -201,7 +204,7 @@ def _seated_changes(rows, groups, enters30, leaves30):
     ).subquery("stream")
     per_day = select(stream.c.account_id, stream.c.day, func.sum(stream.c.dm).label("dm"),
                      func.sum(stream.c.du).label("du")) \
-        .where(stream.c.account_id.in_(select(seated.c.account_id))) \
+        .where(stream.c.account_id.in_(select(groups.c.account_id).where(groups.c.seats > 0))) \
         .group_by(stream.c.account_id, stream.c.day).subquery("acc_day")
     running = {"partition_by": per_day.c.account_id, "order_by": per_day.c.day, "rows": (None, 0)}
     level = select(per_day.c.account_id, per_day.c.day,
@@ -215,7 +218,7 @@ def _seated_changes(rows, groups, enters30, leaves30):
     return select(groups.c.group_id, moves.c.day, zero, zero, zero, zero, zero, moves.c.dn,
                   moves.c.dn * groups.c.seats, moves.c.dsu) \
         .select_from(moves.join(groups, groups.c.account_id == moves.c.account_id)) \
-        .where(or_(moves.c.dn != 0, moves.c.dsu != 0))
+        .where(or_(moves.c.dn != 0, moves.c.dsu != 0))  # (the map searched by its key per move)
 
 
 def _calendar_bounds(conn: Connection, since: date | None) -> tuple[date | None, date | None]:
