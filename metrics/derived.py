@@ -4,7 +4,8 @@
 ``run_sync(..., after=...)`` (``csbot sync``, the scheduled sync, the demo): each
 ``step(conn, summary)`` runs inside the sync's transaction, so the derived state
 commits with the data or not at all. Today: the revenue state (``metrics.revenue_state``: each
-account's MRR as intervals, first paid days) and the health snapshots of ``today``.
+account's MRR as intervals, first paid days), the usage state (``metrics.usage_state``: usage
+per day and group of accounts) and the health snapshots of ``today``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, Callable
 
 from sqlalchemy import Connection
 
-from metrics import revenue_state
+from metrics import revenue_state, usage_state
 from metrics.health import write_snapshots
 from metrics.settings import Settings
 
@@ -35,4 +36,10 @@ def after_sync_steps(settings: Settings, today: date) -> tuple[Step, ...]:
         """Today's health snapshots from the fresh data (replaces the day's rows)."""
         write_snapshots(conn, today, settings)
 
-    return (revenue_intervals, health_snapshots)
+    return (revenue_intervals, usage_rollups, health_snapshots)
+
+
+def usage_rollups(conn: Connection, summary: Any) -> None:
+    """Per day and usage group: user-days, events, seconds, and the distinct users of the 7 and 30 days
+    ending the day (``metrics.usage_state``), rebuilt from the first day the sync changed."""
+    usage_state.refresh(conn, summary)

@@ -405,6 +405,54 @@ revenue_monthly = Table(
 )
 
 
+# ---- Usage state derived at sync time (metrics/usage_state.py builds it in the sync's transaction) ----
+# Usage is summable across accounts (a user is an (account, user id) pair), so it is kept per day for
+# each combination of the account attributes a filter or a breakdown reads ("usage group"), not per
+# account. ``known`` is 0 for the one group of usage rows whose account is not in ``accounts`` (counted
+# by an unfiltered answer, never by a filtered one, as the direct SQL does).
+usage_groups = Table(
+    "usage_groups",
+    metadata,
+    Column("group_id", Integer, primary_key=True, autoincrement=False),
+    Column("known", Integer, nullable=False),
+    Column("segment", String(64)),
+    Column("touch_model", String(32)),
+    Column("owner", String(255)),
+    Column("plan", String(64)),
+    Column("region", String(64)),
+)
+
+# Each account's usage group and seats (the map the build joins the usage rows and subscriptions to).
+usage_account_groups = Table(
+    "usage_account_groups",
+    metadata,
+    Column("account_id", String(64), primary_key=True),
+    Column("group_id", Integer, nullable=False),
+    Column("seats", Integer),
+)
+
+# Per day and usage group: ``user_days`` (active users that day: DAU), ``events``, ``seconds``; ``u7`` and
+# ``u30`` the distinct users active in the 7 and the 30 days ending that day (WAU, MAU); ``seated``,
+# ``seats`` and ``seated_users``: the accounts paying at 00:00 of that day (their subscriptions' MRR adds up
+# to more than 0) with seats > 0, their seats and their users of the 30 days ending that day (seat
+# utilisation). A row exists for every day on which one of them is not zero.
+usage_group_daily = Table(
+    "usage_group_daily",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("group_id", Integer, primary_key=True, autoincrement=False),
+    Column("user_days", Integer, nullable=False),
+    Column("events", BigInteger, nullable=False),
+    Column("seconds", Float, nullable=False),
+    Column("u7", Integer, nullable=False),
+    Column("u30", Integer, nullable=False),
+    Column("seated", Integer, nullable=False),
+    Column("seats", BigInteger, nullable=False),
+    Column("seated_users", Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+
 # Indexes added to tables that older databases already hold: ``create_all`` skips an existing
 # table with its indexes, so ``metrics.db.init_schema`` creates these when they are missing.
 ADDED_INDEXES = (*(ix for ix in accounts.indexes if ix.name.startswith("ix_accounts_")),

@@ -17,7 +17,7 @@ from typing import Callable
 
 from sqlalchemy import and_, case, func, or_, select
 
-from metrics import schema
+from metrics import schema, usage_state
 from metrics.calc import Calc, Measurement, ratio
 from metrics.filters import Filters
 from metrics.grouping import group_key, keyed
@@ -44,6 +44,8 @@ def users_per_account(day: date, days: int):
 def distinct_users(calc: Calc, day: date, days: int, filters: Filters) -> int:
     """Distinct (account, user) pairs active in the ``days`` days ending ``day``."""
     def compute() -> int:
+        if days in usage_state.WINDOWS and usage_state.usable(calc):
+            return usage_state.distinct_users(calc.conn, day, days, filters)
         per_account = filters.restrict(users_per_account(day, days), u.c.account_id).subquery("per_account")
         return int(calc.conn.execute(select(func.coalesce(func.sum(per_account.c.users), 0))).scalar_one())
 
@@ -53,6 +55,8 @@ def distinct_users(calc: Calc, day: date, days: int, filters: Filters) -> int:
 def user_days(calc: Calc, day: date, days: int, filters: Filters) -> int:
     """Active user-days in the ``days`` days ending ``day`` (a row of usage_daily is one)."""
     def compute() -> int:
+        if usage_state.usable(calc):
+            return usage_state.user_days(calc.conn, day, days, filters)
         stmt = filters.restrict(select(func.count()).select_from(u).where(_window(day, days)), u.c.account_id)
         return int(calc.conn.execute(stmt).scalar_one())
 
@@ -93,6 +97,8 @@ def stickiness_measure(calc: Calc, period: Period, filters: Filters) -> Measurem
 def usage_minutes(calc: Calc, period: Period, filters: Filters) -> tuple[int, float]:
     """(active user-days, seconds) in the period."""
     def compute() -> tuple[int, float]:
+        if usage_state.usable(calc):
+            return usage_state.usage_minutes(calc.conn, period.start, period.end - timedelta(days=1), filters)
         stmt = select(func.count().label("user_days"), func.coalesce(func.sum(u.c.seconds), 0).label("seconds")) \
             .where(u.c.day >= period.start, u.c.day < period.end)
         row = calc.conn.execute(filters.restrict(stmt, u.c.account_id)).mappings().one()
@@ -123,6 +129,8 @@ def _paying_seated(day: date):
 def seat_counts(calc: Calc, day: date, filters: Filters) -> tuple[int, int, int]:
     """(paying accounts with seats, their seats, their users over the 30 days ending ``day``)."""
     def compute() -> tuple[int, int, int]:
+        if usage_state.usable(calc):
+            return usage_state.seat_counts(calc.conn, day, filters)
         seated = _paying_seated(day)
         cond = filters.account_condition()
         if cond is not None:
@@ -173,6 +181,18 @@ def activity_grouped(calc: Calc, day: date, filters: Filters, by: str,
     """For every group of ``by``, in one statement: user-days on ``day`` and over the 30 days ending
     it, distinct users over the 7 and the 30 days ending it; memoised as ``user_days`` and
     ``distinct_users`` (DAU, WAU, MAU, stickiness); returns the groups seen."""
+    rows = usage_state.activity_grouped(calc.conn, day, filters, by) if usage_state.usable(calc) \
+        else _activity_grouped_direct(calc, day, filters, by)
+    for row in rows:
+        f = scope(row["key"])
+        calc.memo(("user_days", day, 1, f), lambda v=int(row["d1"]): v)
+        calc.memo(("user_days", day, 30, f), lambda v=int(row["d30"]): v)
+        calc.memo(("distinct_users", day, 7, f), lambda v=int(row["u7"]): v)
+        calc.memo(("distinct_users", day, 30, f), lambda v=int(row["u30"]): v)
+    return {row["key"] for row in rows}
+
+
+def _activity_grouped_direct(calc: Calc, day: date, filters: Filters, by: str) -> list:
     week = day - timedelta(days=6)
     per_account = filters.restrict(
         select(u.c.account_id,
@@ -187,18 +207,18 @@ def activity_grouped(calc: Calc, day: date, filters: Filters, by: str,
     rows = calc.conn.execute(select(key.label("key"), *[func.coalesce(func.sum(p[k]), 0).label(k)
                                                          for k in ("d1", "d30", "u7", "u30")])
                              .select_from(source).group_by(key)).mappings().all()
-    for row in rows:
-        f = scope(row["key"])
-        calc.memo(("user_days", day, 1, f), lambda v=int(row["d1"]): v)
-        calc.memo(("user_days", day, 30, f), lambda v=int(row["d30"]): v)
-        calc.memo(("distinct_users", day, 7, f), lambda v=int(row["u7"]): v)
-        calc.memo(("distinct_users", day, 30, f), lambda v=int(row["u30"]): v)
-    return {row["key"] for row in rows}
+    return rows
 
 
 def usage_minutes_grouped(calc: Calc, period: Period, filters: Filters, by: str,
                           scope: Callable[[str | None], Filters]) -> set[str | None]:
     """User-days and seconds in the period for every group of ``by``, memoised as ``usage_minutes``."""
+    if usage_state.usable(calc):
+        rows = usage_state.usage_minutes_grouped(calc.conn, period.start, period.end - timedelta(days=1), filters, by)
+        for row in rows:
+            value = (int(row["user_days"]), float(row["seconds"]))
+            calc.memo(("usage_minutes", period, scope(row["key"])), lambda v=value: v)
+        return {row["key"] for row in rows}
     per_account = filters.restrict(
         select(u.c.account_id, func.count().label("user_days"), func.sum(u.c.seconds).label("seconds"))
         .where(u.c.day >= period.start, u.c.day < period.end).group_by(u.c.account_id), u.c.account_id,
@@ -218,6 +238,12 @@ def seat_counts_grouped(calc: Calc, day: date, filters: Filters, by: str,
                         scope: Callable[[str | None], Filters]) -> set[str | None]:
     """Seated paying accounts, seats and their month's users for every group of ``by``, memoised as
     ``seat_counts``."""
+    if usage_state.usable(calc):
+        rows = usage_state.seat_counts_grouped(calc.conn, day, filters, by)
+        for row in rows:
+            value = (int(row["accounts"]), int(row["seats"]), int(row["users"]))
+            calc.memo(("seat_counts", day, scope(row["key"])), lambda v=value: v)
+        return {row["key"] for row in rows}
     seated = _paying_seated(day).add_columns(group_key(by).label("key"))
     cond = filters.account_condition()
     if cond is not None:
