@@ -59,7 +59,6 @@ from sqlalchemy import (
     delete,
     func,
     insert,
-    inspect,
     literal,
     literal_column,
     or_,
@@ -69,10 +68,10 @@ from sqlalchemy import (
 from sqlalchemy.sql import Subquery
 
 from metrics import schema
-from metrics.db import set_meta
 from metrics.filters import Filters
 from metrics.grouping import DIMENSIONS, group_key, keyed
 from metrics.periods import Period, add_months, month_start
+from metrics.stamps import DerivedStamp
 
 logger = logging.getLogger(__name__)
 
@@ -86,9 +85,6 @@ rm = schema.revenue_monthly
 TABLES = (iv, fd, rd, rg, gk, rm)  # what ``build`` fills
 
 OPEN_END = date(9999, 12, 31)  # the end of an interval still running
-STAMP_KEY = "revenue_state"
-_VERSION = "v4"
-_USE_KEY = ("revenue_state_usable",)
 
 
 # ---- build (inside the sync's transaction) ------------------------------------------------------
@@ -155,7 +151,7 @@ def build(conn: Connection) -> int:
     _build_months(conn)
     if conn.dialect.name == "postgresql":  # every row is new: the planner's statistics of the old ones mislead it
         conn.exec_driver_sql("ANALYZE " + ", ".join(t.name for t in TABLES))
-    set_meta(conn, STAMP_KEY, stamp(conn))
+    STAMP.write(conn)
     n = conn.execute(select(func.count()).select_from(iv)).scalar_one()
     logger.debug("revenue state: %s intervals", n)
     return int(n)
@@ -240,11 +236,6 @@ def _stored_months(conn: Connection, periods) -> dict:
     return {whole[_as_date(m)]: json.loads(cell) for m, cell in rows}
 
 
-def forget(conn: Connection) -> None:
-    """Mark the derived state stale (the metrics count from subscriptions until the next build)."""
-    set_meta(conn, STAMP_KEY, "")
-
-
 # ---- freshness -----------------------------------------------------------------------------------
 
 def _stamp_parts():
@@ -254,36 +245,13 @@ def _stamp_parts():
             select(func.max(log.c.sync_id)).where(log.c.status != "failed").scalar_subquery()]
 
 
-def _stamp_of(count, latest, sync_id) -> str:
-    return f"{_VERSION}|{count}|{_as_date(latest) if latest else None}|{sync_id}"
-
-
-def stamp(conn: Connection) -> str:
-    """What the state was built from: cheap to read (a count and two index lookups), and changed by
-    any insert or delete of a subscription, a new latest start day, and any later sync that did not
-    fail (a sync without the after-sync steps leaves the state stale). The groups by account
-    dimension are built from the accounts: every sync rebuilds them (an accounts-only sync too); a
-    tool that writes accounts outside a sync calls ``forget``, as for subscriptions rewritten in place."""
-    return _stamp_of(*conn.execute(select(*_stamp_parts())).one())
-
-
-def is_fresh(conn: Connection) -> bool:
-    """Whether the derived state was built from the data as it is now (one statement)."""
-    if conn.dialect.name not in ("sqlite", "postgresql") and not inspect(conn).has_table(iv.name):
-        return False  # a database made with the data tables only (the property tests' DuckDB)
-    stored = select(schema.meta.c.value).where(schema.meta.c.key == STAMP_KEY).scalar_subquery()
-    value, *parts = conn.execute(select(stored, *_stamp_parts())).one()
-    return bool(value) and value == _stamp_of(*parts)
-
-
-def usable(calc) -> bool:
-    """Whether this answer reads the derived state (checked once per ``Calc``)."""
-    return calc.memo(_USE_KEY, lambda: is_fresh(calc.conn))
-
-
-def use(calc, derived: bool) -> None:
-    """Make ``calc`` read (True: only if fresh) or not read the derived state: for tests and benchmarks."""
-    calc._memo[_USE_KEY] = derived and is_fresh(calc.conn)
+# What the state was built from: cheap to read (a count and two index lookups), and changed by any
+# insert or delete of a subscription, a new latest start day, and any later sync that did not fail (a
+# sync without the after-sync steps leaves the state stale). The groups by account dimension are built
+# from the accounts: every sync rebuilds them (an accounts-only sync too); a tool that writes accounts
+# outside a sync calls ``forget``, as for subscriptions rewritten in place.
+STAMP = DerivedStamp("revenue_state", "v5", iv.name, _stamp_parts)
+stamp, is_fresh, usable, use, forget = STAMP.current, STAMP.is_fresh, STAMP.usable, STAMP.use, STAMP.forget
 
 
 # ---- read helpers ----------------------------------------------------------------------------------

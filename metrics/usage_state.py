@@ -34,13 +34,13 @@ from __future__ import annotations
 import logging
 from datetime import date, timedelta
 
-from sqlalchemy import Connection, Date, and_, case, delete, func, insert, inspect, literal, or_, select, union_all
+from sqlalchemy import Connection, Date, and_, case, delete, func, insert, literal, or_, select, union_all
 
 from metrics import schema
-from metrics.db import set_meta
 from metrics.filters import Filters
 from metrics.grouping import group_key
 from metrics.onboarding import days_after
+from metrics.stamps import DerivedStamp
 
 logger = logging.getLogger(__name__)
 
@@ -54,9 +54,6 @@ TABLES = (g, ag, gd)
 ATTRS = ("segment", "touch_model", "owner", "plan", "region")
 WINDOWS = (7, 30)  # the windows whose distinct users are kept (WAU, MAU)
 
-STAMP_KEY = "usage_state"
-_VERSION = "v1"
-_USE_KEY = ("usage_state_usable",)
 
 
 # ---- build (inside the sync's transaction) ------------------------------------------------------
@@ -69,12 +66,12 @@ def refresh(conn: Connection, summary=None) -> int:
     for name in ("accounts", "subscriptions"):  # the groups, the seats and the paying accounts: all rebuilt
         counts = summary.table(name) if summary is not None and hasattr(summary, "table") else None
         moved = moved or bool(counts and (counts.inserted or counts.updated or counts.deleted or counts.cascaded))
-    stored = conn.execute(select(schema.meta.c.value).where(schema.meta.c.key == STAMP_KEY)).scalar()
+    stored = STAMP.stored(conn)
     if moved or not stored or getattr(summary, "full_refresh", False):
         return build(conn)
     since = changed_since(conn)
     if since is None:  # no usage changed: only the stamp
-        set_meta(conn, STAMP_KEY, stamp(conn))
+        STAMP.write(conn)
         return 0
     return build(conn, since)
 
@@ -158,7 +155,7 @@ def build(conn: Connection, since: date | None = None) -> int:
     # ends are constants (a bound read inside the recursion would be counted again at every step)
     lo, hi = _calendar_bounds(conn, since)
     if lo is None:
-        set_meta(conn, STAMP_KEY, stamp(conn))
+        STAMP.write(conn)
         return 0
     span = select(per_day.c.group_id, func.min(per_day.c.day).label("first")).group_by(per_day.c.group_id) \
         .subquery("span")
@@ -184,7 +181,7 @@ def build(conn: Connection, since: date | None = None) -> int:
     n = conn.execute(insert(gd).from_select(
         ["day", "group_id", "user_days", "events", "seconds", "u7", "u30", "seated", "seats", "seated_users"],
         select(levels).where(keep))).rowcount
-    set_meta(conn, STAMP_KEY, stamp(conn))
+    STAMP.write(conn)
     logger.debug("usage state: %s day rows from %s", n, since or "the first day")
     return int(n)
 
@@ -239,11 +236,6 @@ def _calendar_bounds(conn: Connection, since: date | None) -> tuple[date | None,
     return min(days), max(ends)
 
 
-def forget(conn: Connection) -> None:
-    """Mark the usage state stale (the metrics count from usage_daily until the next build)."""
-    set_meta(conn, STAMP_KEY, "")
-
-
 # ---- freshness -----------------------------------------------------------------------------------
 
 def _stamp_parts():
@@ -253,34 +245,11 @@ def _stamp_parts():
             select(func.count()).select_from(s).scalar_subquery(), select(func.max(s.c.start_date)).scalar_subquery()]
 
 
-def _stamp_of(sync_id, first, last, subscriptions, latest_start) -> str:
-    return f"{_VERSION}|{sync_id}|{_as_date(first)}|{_as_date(last)}|{subscriptions}|{_as_date(latest_start)}"
-
-
-def stamp(conn: Connection) -> str:
-    """What the state was built from: the latest sync that did not fail (a sync without the after-sync
-    steps leaves the state stale), the first and last usage day (index lookups; usage_daily is too big
-    to count for every answer), the subscriptions' count and latest start (seat utilisation)."""
-    return _stamp_of(*conn.execute(select(*_stamp_parts())).one())
-
-
-def is_fresh(conn: Connection) -> bool:
-    """Whether the usage state was built from the data as it is now (one statement)."""
-    if conn.dialect.name not in ("sqlite", "postgresql") and not inspect(conn).has_table(gd.name):
-        return False  # a database made with the data tables only (the property tests' DuckDB)
-    stored = select(schema.meta.c.value).where(schema.meta.c.key == STAMP_KEY).scalar_subquery()
-    value, *parts = conn.execute(select(stored, *_stamp_parts())).one()
-    return bool(value) and value == _stamp_of(*parts)
-
-
-def usable(calc) -> bool:
-    """Whether this answer reads the usage state (checked once per ``Calc``)."""
-    return calc.memo(_USE_KEY, lambda: is_fresh(calc.conn))
-
-
-def use(calc, derived: bool) -> None:
-    """Make ``calc`` read (True: only if fresh) or not read the usage state: for tests and benchmarks."""
-    calc._memo[_USE_KEY] = derived and is_fresh(calc.conn)
+# What the state was built from: the latest sync that did not fail (a sync without the after-sync
+# steps leaves the state stale), the first and last usage day (index lookups; usage_daily is too big to
+# count for every answer), the subscriptions' count and latest start (seat utilisation).
+STAMP = DerivedStamp("usage_state", "v2", gd.name, _stamp_parts)
+stamp, is_fresh, usable, use, forget = STAMP.current, STAMP.is_fresh, STAMP.usable, STAMP.use, STAMP.forget
 
 
 def _as_date(value) -> date | None:
