@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import statistics
 import sys
 import time
 from datetime import date
@@ -40,7 +39,6 @@ from metrics.compute import compute_metric  # noqa: E402
 from metrics.db import get_meta, make_engine, set_meta  # noqa: E402
 from metrics.filters import Filters  # noqa: E402
 from metrics.periods import Period  # noqa: E402
-from metrics.settings import Settings  # noqa: E402
 
 TODAY = scale_data.TODAY
 PERIOD = Period(date(2026, 10, 1), date(2026, 11, 1), "month")
@@ -146,25 +144,7 @@ def build_state(engine) -> tuple[float, int]:
 # ---- timing ------------------------------------------------------------------------------------------
 
 def run(engine, runs: int) -> dict:
-    out = {}
-    with engine.connect() as conn:
-        for q in QUESTIONS:
-            times: dict[str, tuple[list, list]] = {"direct": ([], []), "derived": ([], [])}
-            answers = {}
-            for i in range(runs + 1):  # the first round warms up
-                for mode in ("direct", "derived"):
-                    calc = Calc(conn, Settings(), today=TODAY)
-                    t0, c0 = time.perf_counter(), time.process_time()
-                    revenue_state.use(calc, mode == "derived")
-                    answers[mode] = ask(calc, q)
-                    wall, cpu = (time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000
-                    if i:
-                        times[mode][0].append(wall)
-                        times[mode][1].append(cpu)
-            out[q] = {m: (statistics.median(w), statistics.median(c)) for m, (w, c) in times.items()}
-            out[q]["same"] = answers["direct"] == answers["derived"]
-            conn.rollback()
-    return out
+    return scale_data.direct_against_derived(engine, QUESTIONS, ask, revenue_state.use, runs, TODAY)
 
 
 def report(label: str, engine, runs: int) -> None:

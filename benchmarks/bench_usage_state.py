@@ -45,7 +45,6 @@ from metrics.compute import compute_metric  # noqa: E402
 from metrics.db import make_engine  # noqa: E402
 from metrics.filters import Filters  # noqa: E402
 from metrics.periods import Period  # noqa: E402
-from metrics.settings import Settings  # noqa: E402
 
 TODAY = scale_data.TODAY  # 2026-11-22
 LAST = date(2026, 11, 21)  # the data's last day
@@ -157,25 +156,7 @@ def build_times(engine) -> tuple[float, float, float, int]:
 # ---- timing ------------------------------------------------------------------------------------------
 
 def run(engine, runs: int) -> dict:
-    out = {}
-    with engine.connect() as conn:
-        for q in QUESTIONS:
-            times: dict[str, tuple[list, list]] = {"direct": ([], []), "derived": ([], [])}
-            answers = {}
-            for i in range(runs + 1):  # the first round warms up
-                for mode in ("direct", "derived"):
-                    calc = Calc(conn, Settings(), today=TODAY)
-                    t0, c0 = time.perf_counter(), time.process_time()
-                    usage_state.use(calc, mode == "derived")
-                    answers[mode] = ask(calc, q)
-                    wall, cpu = (time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000
-                    if i:
-                        times[mode][0].append(wall)
-                        times[mode][1].append(cpu)
-            out[q] = {m: (statistics.median(w), statistics.median(c)) for m, (w, c) in times.items()}
-            out[q]["same"] = answers["direct"] == answers["derived"]
-            conn.rollback()
-    return out
+    return scale_data.direct_against_derived(engine, QUESTIONS, ask, usage_state.use, runs, TODAY)
 
 
 DUCK_SQL = {

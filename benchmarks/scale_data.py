@@ -310,6 +310,37 @@ def ensure_indexes(engine: Engine) -> None:
         conn.execute(text("ANALYZE"))
 
 
+def direct_against_derived(engine: Engine, questions, ask, use, runs: int, today: date = TODAY) -> dict:
+    """Each question answered the direct way and off a derived state (``use(calc, derived)``, e.g.
+    ``revenue_state.use``), interleaved run by run on one warm connection with a fresh ``Calc`` each
+    time, after one warm-up round: per question the median wall and CPU ms of each way and whether
+    both gave the same answer (``ask(calc, question)``)."""
+    import statistics
+
+    from metrics.calc import Calc
+    from metrics.settings import Settings
+
+    out = {}
+    with engine.connect() as conn:
+        for q in questions:
+            times: dict[str, tuple[list, list]] = {"direct": ([], []), "derived": ([], [])}
+            answers = {}
+            for i in range(runs + 1):  # the first round warms up
+                for mode in ("direct", "derived"):
+                    calc = Calc(conn, Settings(), today=today)
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    use(calc, mode == "derived")
+                    answers[mode] = ask(calc, q)
+                    wall, cpu = (time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000
+                    if i:
+                        times[mode][0].append(wall)
+                        times[mode][1].append(cpu)
+            out[q] = {m: (statistics.median(w), statistics.median(c)) for m, (w, c) in times.items()}
+            out[q]["same"] = answers["direct"] == answers["derived"]
+            conn.rollback()
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=DEFAULT_DATA, help=f"SQLite file to create or reuse (default {DEFAULT_DATA})")

@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -245,3 +246,31 @@ def pool():
     executor = ThreadPoolExecutor(max_workers=4)
     yield executor
     executor.shutdown(wait=True)
+
+
+@contextmanager
+def property_engines(tmp_dir, shared_engine, state_tables):
+    """The engines a derived-against-direct property test runs on: the suite's (SQLite, or PostgreSQL
+    with CSBOT_TEST_DATABASE_URL), emptied, and an in-memory DuckDB when it is installed, holding the
+    data tables and ``state_tables``: ``{"main": ..., "duckdb": ...}``."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import NoSuchModuleError
+
+    engines = {}
+    main = shared_engine or make_engine(f"sqlite:///{tmp_dir / 'p.db'}")
+    schema.metadata.drop_all(main)
+    schema.metadata.create_all(main)
+    engines["main"] = main
+    try:
+        duck = create_engine("duckdb:///:memory:")
+        duck.connect().close()
+    except (ImportError, NoSuchModuleError):  # DuckDB is optional
+        duck = None
+    if duck is not None:
+        schema.metadata.create_all(duck, tables=[*schema.DATA_TABLES, schema.meta, schema.sync_log, *state_tables])
+        engines["duckdb"] = duck
+    try:
+        yield engines
+    finally:
+        if duck is not None:
+            duck.dispose()

@@ -16,11 +16,11 @@ import json
 from datetime import date, timedelta
 
 import pytest
+from conftest import property_engines
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
-from sqlalchemy import create_engine, delete, func, insert, select, update
-from sqlalchemy.exc import NoSuchModuleError
+from sqlalchemy import delete, func, insert, select, update
 
 from metrics import revenue_state, schema
 from metrics.breakdown import DIMENSIONS, breakdown, trend
@@ -363,22 +363,11 @@ RANDOM_VALUES = ("Pro", "pro", "", None, "basic")
 
 @pytest.fixture(scope="module")
 def random_engines(tmp_path_factory, _shared_engine):
-    from metrics.db import make_engine
+    with property_engines(tmp_path_factory.mktemp("rs"), _shared_engine, revenue_state.TABLES) as engines:
+        yield from _filled(engines)
 
-    engines = {}
-    main = _shared_engine or make_engine(f"sqlite:///{tmp_path_factory.mktemp('rs') / 'r.db'}")
-    schema.metadata.drop_all(main)
-    schema.metadata.create_all(main)
-    engines["main"] = main
-    try:
-        duck = create_engine("duckdb:///:memory:")
-        duck.connect().close()
-    except (ImportError, NoSuchModuleError):  # DuckDB is optional
-        duck = None
-    if duck is not None:
-        schema.metadata.create_all(duck, tables=[*schema.DATA_TABLES, schema.meta, schema.sync_log,
-                                                 *revenue_state.TABLES])
-        engines["duckdb"] = duck
+
+def _filled(engines):
     for engine in engines.values():  # the accounts stay (DuckDB refuses to delete a referenced key in one transaction)
         with engine.begin() as conn:
             conn.execute(insert(schema.accounts), [
@@ -387,8 +376,6 @@ def random_engines(tmp_path_factory, _shared_engine):
                  **{by: RANDOM_VALUES[(i + k) % len(RANDOM_VALUES)] for k, by in enumerate(DIMENSIONS) if by != "segment"}}
                 for i, a in enumerate(ACCOUNTS)])
     yield engines
-    if "duckdb" in engines:
-        engines["duckdb"].dispose()
 
 
 def test_the_random_histories_run_on_duckdb_when_it_is_installed(random_engines):

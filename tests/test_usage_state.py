@@ -14,11 +14,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from conftest import property_engines
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
-from sqlalchemy import and_, create_engine, delete, insert, select, update
-from sqlalchemy.exc import NoSuchModuleError
+from sqlalchemy import and_, delete, insert, select, update
 
 from metrics import schema, usage_state
 from metrics.breakdown import breakdown, trend
@@ -317,22 +317,11 @@ def random_period(draw):
 
 @pytest.fixture(scope="module")
 def random_engines(tmp_path_factory, _shared_engine):
-    from metrics.db import make_engine
+    with property_engines(tmp_path_factory.mktemp("us"), _shared_engine, usage_state.TABLES) as engines:
+        yield from _filled(engines)
 
-    engines = {}
-    main = _shared_engine or make_engine(f"sqlite:///{tmp_path_factory.mktemp('us') / 'u.db'}")
-    schema.metadata.drop_all(main)
-    schema.metadata.create_all(main)
-    engines["main"] = main
-    try:
-        duck = create_engine("duckdb:///:memory:")
-        duck.connect().close()
-    except (ImportError, NoSuchModuleError):  # DuckDB is optional
-        duck = None
-    if duck is not None:
-        schema.metadata.create_all(duck, tables=[*schema.DATA_TABLES, schema.meta, schema.sync_log,
-                                                 *usage_state.TABLES])
-        engines["duckdb"] = duck
+
+def _filled(engines):
     for engine in engines.values():  # the accounts and subscriptions stay
         with engine.begin() as conn:
             conn.execute(insert(schema.accounts), [{"account_id": a, "name": a, **attrs}
@@ -342,8 +331,6 @@ def random_engines(tmp_path_factory, _shared_engine):
                  "end_date": None if i % 2 else BASE + timedelta(days=60 + 9 * i), "mrr": 100}
                 for i, a in enumerate(RANDOM_ACCOUNTS)])
     yield engines
-    if "duckdb" in engines:
-        engines["duckdb"].dispose()
 
 
 def test_the_random_histories_run_on_duckdb_when_it_is_installed(random_engines):
