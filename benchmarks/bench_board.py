@@ -4,8 +4,8 @@
     python benchmarks/bench_board.py --database postgresql://127.0.0.1:5432/test?options=-csearch_path%3Dcsbot_scale_100000
 
 The database is one ``benchmarks/bench_scale.py`` generated (or any csbot database). It is
-brought up to date first as a sync would leave it: the revenue state is built when it is not
-fresh (this writes to the database; the time is printed). Then each answer runs through the same
+brought up to date first as a sync would leave it: the revenue and usage states are built when
+they are not fresh (this writes to the database; the time is printed). Then each answer runs through the same
 dispatch as Slack (``kpi last-month``, ``churn last-month``) or the App Home view builder, with a
 fresh context each run, and the median wall and CPU milliseconds of ``--runs`` runs are printed
 with the load average (CPU is this process only: PostgreSQL's work is in the server).
@@ -30,20 +30,21 @@ def main(argv: list[str] | None = None) -> int:
     from bot.slack.listeners.home import home_view
     from commands.context import Context
     from commands.router import dispatch
-    from metrics import revenue_state
+    from metrics import revenue_state, usage_state
     from metrics.db import Database, init_schema, make_engine
     from metrics.settings import Settings
 
     settings = Settings()
     engine = make_engine(args.database)
     init_schema(engine)
-    with engine.connect() as conn:
-        fresh = revenue_state.is_fresh(conn)
-    if not fresh:
-        started = time.perf_counter()
-        with engine.begin() as conn:
-            revenue_state.build(conn)
-        print(f"revenue state built in {time.perf_counter() - started:.2f} s (as a sync would)")
+    for name, state in (("revenue", revenue_state), ("usage", usage_state)):
+        with engine.connect() as conn:
+            fresh = state.is_fresh(conn)
+        if not fresh:
+            started = time.perf_counter()
+            with engine.begin() as conn:
+                state.build(conn)
+            print(f"{name} state built in {time.perf_counter() - started:.2f} s (as a sync would)")
     db = Database(engine, args.database, False)
     now = datetime.fromisoformat(args.now).astimezone(timezone.utc)
 

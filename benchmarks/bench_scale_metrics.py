@@ -47,7 +47,7 @@ from metrics import health as hm  # noqa: E402
 from metrics.breakdown import DIMENSIONS, breakdown, trend  # noqa: E402
 from metrics.calc import Calc  # noqa: E402
 from metrics.compute import compute_metric  # noqa: E402
-from metrics.db import make_engine  # noqa: E402
+from metrics.db import init_schema, make_engine  # noqa: E402
 from metrics.filters import Filters  # noqa: E402
 from metrics.settings import Settings  # noqa: E402
 
@@ -158,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.pg:
         engines["PostgreSQL"] = sd.copy_to_postgres(engines["SQLite"], args.pg, schema_name=args.pg_schema)
     for label, engine in engines.items():
+        init_schema(engine)  # what csbot does at start: indexes added since the data was made
         prepare(engine, label)
     conns = {label: engine.connect() for label, engine in engines.items()}
     runs: dict[str, dict[str, tuple[str, Callable[[], object]]]] = {

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 
 from commands import format as fmt
+from commands import metric_text
 from commands.arguments import request_args, strict_words
 from commands.buttons import standard_buttons
 from commands.context import Request
 from commands.messages import t, t_list
-from commands.metric_answer import calc_for, figure, headline, how_lines, result
+from commands.metric_answer import calc_for, figure, headline, headline_metric, how_lines, result
 from commands.movements import PAGE, accounts_reply, page_number
 from commands.reply import Chart, Reply, Series, Table
 from commands.spec import command
@@ -56,7 +57,12 @@ def churn(req: Request) -> Reply:
     where = fmt.period_line(period, filters, lang)
     churned, start = moves.counts["churn"], moves.customers_start
     money = lambda v: fmt.money(v, currency)  # noqa: E731
-    title = t("churn.title", lang, value=headline(customer, currency, lang), where=where)
+    if headline_metric(req, {"customer_churn_rate": customer, "revenue_churn_rate": revenue},
+                       "customer_churn_rate") == "revenue_churn_rate":  # "revenue churn last month" leads with it
+        title = t("metric_answer.title", lang, label=metric_text.label(revenue.metric, lang),
+                  value=headline(revenue, currency, lang), where=where)
+    else:
+        title = t("churn.title", lang, value=headline(customer, currency, lang), where=where)
     lines = [
         t("churn.churned", lang, churned=f"{churned:,}", start=f"{start:,}", lost=money(moves.amounts["churn"])),
         t("churn.moved", lang, contracted=f"{moves.counts['contraction']:,}",

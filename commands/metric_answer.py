@@ -43,6 +43,15 @@ def asked_metrics(req: Request, area: str) -> list[str] | Reply:
     return error_reply(t(f"{area}.no_metric", req.lang), language=req.lang, hint=t(f"{area}.example", req.lang))
 
 
+def headline_metric(req: Request, results: dict, default: str) -> str:
+    """The metric an answer leads with: the one the question named when it named exactly one that the
+    answer holds ("upsell rate q3" leads with the upsell rate, not the LTV beside it), else ``default``."""
+    query = req.query
+    asked = [catalog.get(n).name for n in (query.metrics if query is not None else ())]
+    asked = [n for n in dict.fromkeys(asked) if n in results]
+    return asked[0] if len(asked) == 1 else default
+
+
 def calc_for(req: Request, conn) -> Calc:
     return Calc(conn, req.ctx.settings, today=req.ctx.today)
 
@@ -107,7 +116,7 @@ def family_reply(req: Request, command_name: str, names: Iterable[str], extra: E
             period = period_fn(calc, period)
         results = {name: result(calc, name, period, filters) for name in names}
         lines, table, chart = extra(calc, results, period, lang, currency) if extra else ([], None, None)
-    main = results[title_metric or names[0]]
+    main = results[headline_metric(req, results, title_metric or names[0]) if title_fn is None else (title_metric or names[0])]
     where = fmt.period_line(period, filters, lang)
     if chart is not None and chart.subtitle == fmt.period(period, lang):
         chart = replace(chart, subtitle=where)  # a chart names the filter it shows, as the title does

@@ -291,3 +291,20 @@ def test_csbot_ask_exits_0_when_answered_2_when_not_understood_1_on_error(on_dem
     assert exit_code(on_demo("churn 2027")) == 2
     assert exit_code(on_demo("churn lastmonth")) == 2
     assert exit_code(error_reply("the database is down")) == 1
+
+
+@pytest.mark.parametrize("question, lead", [
+    ("upsell rate last month", "Upsell rate "),
+    ("seat utilization for smb", "Seat utilisation "),
+    ("revenue churn last month", "Revenue churn rate "),
+    ("ltv last month", "LTV"),  # the command's own metric, asked
+    ("churn last month", "Customer churn "),
+])
+def test_an_answer_leads_with_the_one_metric_the_question_named(on_demo, question, lead):
+    reply = on_demo(question)
+    assert reply.kind == "answer" and reply.title.startswith(lead), (question, reply.title)
+
+
+def test_a_japanese_question_for_one_metric_of_a_family_leads_with_it(on_demo):
+    reply = on_demo("先月のアップセル率は？")
+    assert reply.title.startswith("アップセル率 "), reply.title
