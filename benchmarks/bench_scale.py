@@ -59,7 +59,7 @@ from metrics import lists as ml  # noqa: E402
 from metrics.breakdown import breakdown, trend  # noqa: E402
 from metrics.calc import Calc  # noqa: E402
 from metrics.compute import compute_metric  # noqa: E402
-from metrics.db import make_engine  # noqa: E402
+from metrics.db import init_schema, make_engine  # noqa: E402
 from metrics.filters import Filters  # noqa: E402
 from metrics.periods import Period  # noqa: E402
 from metrics.settings import Settings  # noqa: E402
@@ -331,6 +331,7 @@ def run_size(n: int, args) -> None:
     print(f"\n=== {n:,} accounts, {args.events:,} events (load average {load():.1f} on {os.cpu_count()} cores)")
     path = dataset(n, args.events, cache)
     sqlite = make_engine(f"sqlite:///{path}")
+    init_schema(sqlite)  # what csbot does at start: the indexes added since the data was made
     with sqlite.connect() as conn:
         counts = {t: conn.exec_driver_sql(f"SELECT count(*) FROM {t}").scalar_one()
                   for t in ("accounts", "subscriptions", "usage_daily")}
@@ -340,6 +341,7 @@ def run_size(n: int, args) -> None:
     ensure_snapshots(sqlite, "SQLite")
     pg = pg_engine(path, None if args.no_pg else args.pg, n, args.pg_schema)
     if pg is not None:
+        init_schema(pg)
         ensure_snapshots(pg, "PostgreSQL")
     # the revenue state, as the sync's after-sync step builds it (an answer reads it while it is fresh)
     from bench_scale_metrics import prepare

@@ -275,18 +275,28 @@ def file_in_use(exc: BaseException) -> str | None:
 def init_schema(engine: Engine) -> None:
     try:
         schema.metadata.create_all(engine)
-        with engine.begin() as conn:
-            for ix in schema.ADDED_INDEXES:
-                if engine.dialect.name == "duckdb":  # duckdb_engine cannot list indexes (checkfirst)
-                    conn.execute(CreateIndex(ix, if_not_exists=True))
-                else:  # looked up first: PostgreSQL locks the table even for IF NOT EXISTS
-                    ix.create(conn, checkfirst=True)
+        _add_indexes(engine)
     except OperationalError as exc:
         url = engine.url.render_as_string(hide_password=False)
         in_use = file_in_use(exc)
         if in_use is not None:
             raise DatabaseUnavailable(in_use) from None
         raise DatabaseUnavailable(f"cannot reach the database at {safe_url(url)}: {scrub(_first_line(exc), url)}") from None
+
+
+def _add_indexes(engine: Engine) -> None:
+    """Create the indexes added since older databases were made (``schema.ADDED_INDEXES``), each in a
+    transaction of its own. One that cannot be created (a database user without the right to) is
+    logged and left out: the answers that use it are slower, never wrong."""
+    for ix in schema.ADDED_INDEXES:
+        try:
+            with engine.begin() as conn:
+                if engine.dialect.name == "duckdb":  # duckdb_engine cannot list indexes (checkfirst)
+                    conn.execute(CreateIndex(ix, if_not_exists=True))
+                else:  # looked up first: PostgreSQL locks the table even for IF NOT EXISTS
+                    ix.create(conn, checkfirst=True)
+        except SQLAlchemyError as exc:
+            logger.warning("could not add index %s (answers that use it are slower): %s", ix.name, _first_line(exc))
 
 
 def _first_line(exc: BaseException) -> str:

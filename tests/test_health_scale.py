@@ -336,3 +336,16 @@ def test_the_health_score_metric_is_the_exact_mean_of_the_stored_scores(seeded):
     assert m.value == 60.94  # (61.0 + 35.7143 + 86.1111) / 3 = 60.9418
     assert m.parts["accounts"] == 3 and m.parts["score_sum"] == 182.83
     assert (m.parts["red_accounts"], m.parts["yellow_accounts"], m.parts["green_accounts"]) == (1, 1, 1)
+
+
+def test_the_stored_portfolio_reads_each_mrr_off_the_revenue_state_the_same(seeded):
+    from metrics import revenue_state
+
+    _today_stored(seeded)
+    counted = _portfolio(seeded)
+    with seeded.begin() as conn:
+        revenue_state.build(conn)
+        assert revenue_state.is_fresh(conn)
+    derived = _portfolio(seeded)
+    assert [(r.account_id, r.mrr, r.band) for r in derived.rows] == [(r.account_id, r.mrr, r.band) for r in counted.rows]
+    assert derived.mrr == counted.mrr and sum(r.mrr for r in derived.rows) > 0

@@ -24,15 +24,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Sequence
 
-from sqlalchemy import Connection, Engine, Text, and_, cast, delete, exists, func, insert, select
+from sqlalchemy import Connection, Engine, Text, cast, delete, exists, func, insert, select
 
 from metrics import schema
-from metrics.active import active_on
 from metrics.filters import NO_FILTERS, Filters
 from metrics.grouping import group_key, keyed
 from metrics.health.model import HealthModel
 from metrics.health.score import AccountHealth, iter_scores, score_accounts
-from metrics.health.sql import as_date
+from metrics.health.sql import account_mrr_on, as_date
 from metrics.periods import add_months
 from metrics.settings import Settings
 
@@ -212,17 +211,9 @@ def book_totals(conn: Connection, day: date, filters: Filters = NO_FILTERS, sett
 
 def _stored_totals(conn: Connection, day: date, filters: Filters, by: str | None,
                    derived: bool) -> dict[str | None, dict[str, BandTotals]]:
-    if derived:
-        iv = schema.account_mrr_intervals
-        rows = select(h.c.account_id, h.c.score, h.c.band, iv.c.mrr).select_from(h.outerjoin(iv, and_(
-            iv.c.account_id == h.c.account_id, iv.c.start_date <= day, iv.c.end_date > day)))
-    else:
-        s = schema.subscriptions
-        mrr = select(s.c.account_id, func.sum(s.c.mrr).label("mrr")).where(active_on(day)).group_by(
-            s.c.account_id).subquery("mrr_on_day")
-        rows = select(h.c.account_id, h.c.score, h.c.band, mrr.c.mrr).select_from(
-            h.outerjoin(mrr, mrr.c.account_id == h.c.account_id))
-    rows = rows.where(h.c.day == day, h.c.score.is_not(None))
+    mrr = account_mrr_on(day, derived)
+    rows = select(h.c.account_id, h.c.score, h.c.band, mrr.c.mrr).select_from(
+        h.outerjoin(mrr, mrr.c.account_id == h.c.account_id)).where(h.c.day == day, h.c.score.is_not(None))
     cond = filters.account_condition()
     if cond is not None:
         rows = rows.where(h.c.account_id.in_(select(a.c.account_id).where(cond)))

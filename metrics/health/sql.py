@@ -73,6 +73,19 @@ def mrr_on(conn: Connection, day: date, ids: Sequence[str]) -> dict[str, float]:
     return out
 
 
+def account_mrr_on(day: date, derived: bool):
+    """Each account's MRR at 00:00 of ``day`` as a subquery ``mrr_on_day`` (account_id, mrr), for a
+    whole book's snapshots to join: the one revenue interval holding ``day`` when the revenue state is
+    fresh (``derived``: the same MRR, read off an index), else its active subscriptions summed."""
+    if derived:
+        iv = schema.account_mrr_intervals
+        return select(iv.c.account_id, iv.c.mrr).where(iv.c.start_date <= day, iv.c.end_date > day) \
+            .subquery("mrr_on_day")
+    s = schema.subscriptions
+    return select(s.c.account_id, func.sum(s.c.mrr).label("mrr")).where(active_on(day)).group_by(
+        s.c.account_id).subquery("mrr_on_day")
+
+
 def account_names(conn: Connection, ids: Sequence[str]) -> dict[str, dict]:
     """Per account of ``ids``: its row's name, owner and renewal date."""
     a = schema.accounts

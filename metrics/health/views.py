@@ -18,13 +18,13 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import Connection, and_, case, exists, func, null, or_, select, union_all
 
-from metrics import schema
+from metrics import revenue_state, schema
 from metrics.active import active_on
 from metrics.filters import NO_FILTERS, Filters
 from metrics.health.model import BANDS, HealthModel, model_for
 from metrics.health.score import AccountHealth, score_accounts
 from metrics.health.snapshots import SnapshotScore, has_snapshots, scores_as_of, snapshot_day_near, stored_bands
-from metrics.health.sql import account_names, as_date, as_datetime, midnight, mrr_on
+from metrics.health.sql import account_mrr_on, account_names, as_date, as_datetime, midnight, mrr_on
 from metrics.settings import Settings
 
 a = schema.accounts
@@ -207,10 +207,9 @@ SNAPSHOT_TOLERANCE_DAYS = 7
 
 
 def _stored_rows(conn: Connection, day: date, filters: Filters, before_day: date | None) -> list[PortfolioRow]:
-    """The portfolio's rows from ``day``'s snapshots in one statement: each account's MRR (the
-    subscriptions active on ``day``, grouped once), name, and its stored score of ``before_day``."""
-    mrr = select(s.c.account_id, func.sum(s.c.mrr).label("mrr")).where(active_on(day)).group_by(
-        s.c.account_id).subquery("mrr_now")
+    """The portfolio's rows from ``day``'s snapshots in one statement: each account's MRR on ``day``
+    (``account_mrr_on``), name, and its stored score of ``before_day``."""
+    mrr = account_mrr_on(day, revenue_state.is_fresh(conn))
     hb = h.alias("before")
     prev = hb.c.score if before_day is not None else null()
     joined = h.outerjoin(a, a.c.account_id == h.c.account_id).outerjoin(mrr, mrr.c.account_id == h.c.account_id)
