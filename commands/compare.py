@@ -116,7 +116,7 @@ def answer(req: Request) -> Reply:
         where = fmt.period_line(a.period, query.filters, lang)
         period_text = fmt.period(a.period, lang)
     else:
-        where = query.filters.describe()
+        where = fmt.scope(query.filters, lang) if not query.filters.empty else ""
         period_text = t("compare.periods", lang, a=fmt.period(a.period, lang), b=fmt.period(b.period, lang))
     title = t("compare.title_where" if where else "compare.title", lang, label=labels, a=a.label, b=b.label,
               where=where)

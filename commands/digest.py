@@ -302,7 +302,7 @@ def build_digest(db: Database, settings: Settings, *, now: datetime, filters: Fi
         head_lines.append(t("digest.stale", lang, when=fmt.stamp(synced, tz, lang), hours=f"{hours:.0f}",
                             limit=f"{settings.stale_sync_hours:g}"))
     if not filters.empty:
-        head_lines.append(t("digest.filtered", lang, filters=filters.describe()))
+        head_lines.append(t("digest.filtered", lang, filters=fmt.scope(filters, lang)))
     if not revenue:
         head_lines.append(t("digest.revenue_left_out", lang))
     title = t("digest.headline", lang, weekday=t_list("digest.headline_weekdays", lang)[today.weekday()],
@@ -476,7 +476,7 @@ def _subscribe(req: Request, words: list[str]) -> Reply:
     if defaulted:
         lines.append(t("digest.default_time", lang))
     if not filters.empty:
-        lines.append(t("digest.filters", lang, filters=filters.describe()))
+        lines.append(t("digest.filters", lang, filters=fmt.scope(filters, lang)))
     if target.kind == "channel":
         if not is_revenue_channel(settings, target.channel, revenue_ids=ctx.revenue_channel_ids):
             lines.append(t("digest.not_revenue_channel", lang))
@@ -496,7 +496,7 @@ def _list(req: Request, words: list[str]) -> Reply:
         nxt = store.next_run(s, ctx.now)
         parts = [f"*{s.id}*", where(s.target, s.channel), when_text(s, lang)]
         if not s.filters.empty:
-            parts.append(s.filters.describe() if s.target != "dm" else t("digest.your_accounts", lang))
+            parts.append(fmt.scope(s.filters, lang) if s.target != "dm" else t("digest.your_accounts", lang))
         if nxt is not None:
             parts.append(t("digest.next", lang, when=fmt.stamp(nxt, s.zone, lang)))
         lines.append(" · ".join(parts))

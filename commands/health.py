@@ -420,7 +420,7 @@ def _portfolio(req: Request, day: date, filters: Filters, model: hm.HealthModel,
     lang, currency = req.lang, req.ctx.settings.currency
     with req.connection() as conn:
         pf = hm.portfolio(conn, day, filters, req.ctx.settings, model=model, compare_days=COMPARE_DAYS)
-    scope = filters.describe()
+    scope = fmt.scope(filters, lang) if not filters.empty else ""
     if not pf.rows:
         if mine:
             msg = t("health.mine_empty", lang, who=" / ".join(filters.owner))
@@ -464,12 +464,12 @@ def _portfolio(req: Request, day: date, filters: Filters, model: hm.HealthModel,
         more = len(falling) - FALLING_NAMES
         lines.append(_counted("health.falling_green", len(falling), lang, days=days, points=FALLING_POINTS,
                               names=names + (t("health.falling_more", lang, more=more) if more > 0 else "")))
-    chart = Chart(kind="donut", title=t("health.chart_bands", lang), subtitle=fmt.day(day, lang, year=True),
+    period_text = fmt.day(day, lang, year=True) + (f" · {scope}" if scope else "")
+    chart = Chart(kind="donut", title=t("health.chart_bands", lang), subtitle=period_text,  # a shared image names its scope
                   labels=tuple(band_label(b, lang) for b in hm.BANDS), roles=tuple(f"band_{b}" for b in hm.BANDS),
                   series=(Series("accounts", tuple(float(c[b]) for b in hm.BANDS)),), unit="count",
                   alt=f"{c['red']} red, {c['yellow']} yellow, {c['green']} green")
     buttons = tuple(Button("csbot_pick", r.name, f"health {r.account_id}") for r in shown[:5])
-    period_text = fmt.day(day, lang, year=True) + (f" · {scope}" if scope else "")
     return Reply(title=title, summary=title, language=lang, period=period_text, figures=figures, lines=tuple(lines),
                  table=table, chart=chart, buttons=buttons, revenue=True,
                  data={"day": day.isoformat(), "compared_with": pf.before_day.isoformat(), "accounts": pf.total,

@@ -121,9 +121,9 @@ class Listed:
     how: tuple[str, ...] = ()  # how the list was made
 
 
-def _scoped(text: str, filters: Filters) -> str:
+def _scoped(text: str, filters: Filters, lang: str) -> str:
     """"Oct 1 – Oct 31, 2026 · segment:smb": the dates, then the filters (as ``fmt.period_line``)."""
-    return f"{text} · {filters.describe()}" if not filters.empty else text
+    return f"{text} · {fmt.scope(filters, lang)}" if not filters.empty else text
 
 
 def _file_tag(period: Period) -> str:
@@ -187,7 +187,7 @@ def _band(req: Request, q: Query, conn, model) -> Listed | Reply:
     key = "at_risk" if band is None else "band"
     values = {"band": band_label(band, lang)} if band else {}
     how = t(f"lists.how_{key}", lang, day=day_text, bands=bands_text(model, lang), **values)
-    return Listed(key, rows, _scoped(t("lists.as_of", lang, day=day_text), q.filters), day_text,
+    return Listed(key, rows, _scoped(t("lists.as_of", lang, day=day_text), q.filters, lang), day_text,
                   f"{band}-{day.isoformat()}" if band else day.isoformat(),
                   ("account", "segment", "health", "mrr", "owner"), ("mrr", "health_score"),
                   values=values, data={"day": day.isoformat(), "band": band}, how=(how,))
@@ -205,7 +205,7 @@ def _health_drop(req: Request, q: Query, conn, model) -> Listed:
     span = t("lists.between", lang, first=fmt.day(start, lang, year=start.year != end.year),
              last=fmt.day(end, lang, year=True))
     lines = () if hm.has_snapshots(conn, start) else (t("lists.health_computed", lang, day=fmt.day(start, lang, year=True)),)
-    return Listed("health_drop", rows, _scoped(span, q.filters), span, f"{start.isoformat()}_{end.isoformat()}",
+    return Listed("health_drop", rows, _scoped(span, q.filters, lang), span, f"{start.isoformat()}_{end.isoformat()}",
                   ("account", "segment", "health_move", "drop", "mrr", "owner"), ("health_score", "mrr"),
                   values={"points": points}, lines=lines,
                   data={"start": start.isoformat(), "end": end.isoformat(), "points": points},
@@ -225,7 +225,7 @@ def _renewals(req: Request, q: Query, conn, model) -> Listed:
         window = Period(start, end)
         when = t("lists.next_days", lang, days=days, dates=fmt.period(window, lang))
     rows = ml.renewal_list(conn, start, end, q.filters, today, req.ctx.settings, model=model)
-    return Listed("renewals", rows, _scoped(when, q.filters), fmt.period(window, lang), _file_tag(window),
+    return Listed("renewals", rows, _scoped(when, q.filters, lang), fmt.period(window, lang), _file_tag(window),
                   ("account", "renewal", "segment", "arr", "health", "owner"), ("arr", "health_score"),
                   amount_label="col_arr", data={"period": window.iso()},
                   how=(t("lists.how_renewals", lang, day=fmt.day(today, lang, year=True)),))
@@ -246,7 +246,7 @@ def _accounts(req: Request, q: Query, conn, model) -> Listed:
     day = ml.paying_day(q.period, req.ctx.today)
     rows = ml.account_list(conn, day, q.filters, req.ctx.settings, model=model)
     day_text = fmt.day(day, lang, year=True)
-    return Listed("accounts", rows, _scoped(t("lists.as_of", lang, day=day_text), q.filters), day_text, day.isoformat(),
+    return Listed("accounts", rows, _scoped(t("lists.as_of", lang, day=day_text), q.filters, lang), day_text, day.isoformat(),
                   ("account", "segment", "mrr", "health", "owner"), ("mrr", "health_score"), amount_label="col_mrr",
                   data={"day": day.isoformat()}, how=(t("lists.how_accounts", lang, day=day_text),))
 
@@ -288,7 +288,7 @@ def answer(req: Request) -> Reply:
             return found
         nothing_matches = None
         if not found.rows and not q.filters.empty and count_accounts(conn, q.filters) == 0:
-            nothing_matches = t("lists.no_account_matches", lang, scope=q.filters.describe(),
+            nothing_matches = t("lists.no_account_matches", lang, scope=fmt.scope(q.filters, lang),
                                 total=f"{count_accounts(conn, NO_FILTERS):,}")
     return list_reply(found, listing, lang, req.ctx.settings.currency, nothing_matches)
 
@@ -356,7 +356,7 @@ def _count(req: Request, q: Query) -> Reply:
     else:
         when = t("lists.count_end_of", lang, period=fmt.period(period, lang))
         period_text = fmt.period(period, lang)
-    where = _scoped(when, filters)
+    where = _scoped(when, filters, lang)
     n = counted.paying
     title = t("lists.count_title_one" if n == 1 else "lists.count_title", lang, n=f"{n:,}", where=where)
     lines: tuple[str, ...] = (t("lists.count_line", lang, accounts=f"{counted.accounts:,}",
@@ -364,7 +364,7 @@ def _count(req: Request, q: Query) -> Reply:
     if counted.accounts == 0 and not filters.empty:
         with req.connection() as conn:
             total = count_accounts(conn, NO_FILTERS)
-        lines = (t("lists.no_account_matches", lang, scope=filters.describe(), total=f"{total:,}"),)
+        lines = (t("lists.no_account_matches", lang, scope=fmt.scope(filters, lang), total=f"{total:,}"),)
     figures = (Figure(label=t("lists.count_paying", lang), value=fmt.count(n)),
                Figure(label=t("lists.count_accounts", lang), value=fmt.count(counted.accounts)))
     return Reply(title=title, summary=title, language=lang, period=period_text, figures=figures, lines=lines,

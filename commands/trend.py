@@ -64,7 +64,7 @@ def span_text(first: date, last: date, lang: str, *, months: bool = True) -> str
 def span_line(first: Period, last: Period, grain: str, filters: Filters, lang: str) -> str:
     """The span and the scope of a series: "Jan – Nov 2026 · segment:smb"."""
     text = span_text(first.start, last.last_day, lang, months=grain != "week")
-    return f"{text} · {filters.describe()}" if not filters.empty else text
+    return f"{text} · {fmt.scope(filters, lang)}" if not filters.empty else text
 
 
 def answer(req: Request) -> Reply:

@@ -308,3 +308,14 @@ def test_an_answer_leads_with_the_one_metric_the_question_named(on_demo, questio
 def test_a_japanese_question_for_one_metric_of_a_family_leads_with_it(on_demo):
     reply = on_demo("先月のアップセル率は？")
     assert reply.title.startswith("アップセル率 "), reply.title
+
+
+@pytest.mark.parametrize("question", ["エンタープライズのMAUの推移", "エンタープライズの解約率と中小企業の解約率を比較して",
+                                      "エンタープライズの赤の顧客", "エンタープライズのヘルス"])
+def test_every_japanese_answer_names_its_scope_in_japanese(on_demo, question):
+    reply = on_demo(question)
+    text = " ".join([reply.title, reply.period or "", *reply.lines])
+    assert "segment:" not in text + (reply.chart.subtitle if reply.chart else ""), (question, text)
+    if "比較" not in question:  # a comparison names each side instead
+        assert "セグメント：エンタープライズ" in text, (question, text)
+        assert reply.chart is None or "セグメント：エンタープライズ" in reply.chart.subtitle, (question, reply.chart.subtitle)
