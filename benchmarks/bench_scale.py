@@ -10,7 +10,7 @@ cached under ``--cache`` (SQLite), copied into a PostgreSQL schema of its own (`
 when the server answers, and exported as CSV (the raw files the other engines read). The daily
 health snapshots the sync writes are written once for today and 30 days before (their cost,
 scoring the whole book, is printed: it is paid at sync time, not by an answer), and the revenue state
-is built as the sync's after-sync step builds it (``bench_scale_metrics.prepare``, its time printed):
+is built as the sync's after-sync step builds it (``prepare``, its time printed):
 the data and the schema are written, so point ``--cache`` and ``--pg-schema`` at copies of shared data.
 
 Engines, on the same questions:
@@ -56,6 +56,7 @@ from bench_questions import duckdb_sql  # noqa: E402
 
 from metrics import health as hm  # noqa: E402
 from metrics import lists as ml  # noqa: E402
+from metrics import revenue_state  # noqa: E402
 from metrics.breakdown import breakdown, trend  # noqa: E402
 from metrics.calc import Calc  # noqa: E402
 from metrics.compute import compute_metric  # noqa: E402
@@ -108,6 +109,39 @@ def ensure_snapshots(engine, label: str) -> None:
             written = hm.write_snapshots(conn, day)
         print(f"  {label}: scored the whole book for {day} ({written:,} paying accounts) and stored it in "
               f"{time.perf_counter() - t0:.1f} s ({time.process_time() - c0:.1f} s CPU): the sync's daily cost")
+
+
+def prepare(engine, label: str) -> None:
+    """Snapshots as the sync writes them, then the revenue state as the after-sync step builds it."""
+    init_schema(engine)  # the tables and indexes of this version, as csbot makes them at start
+    ensure_snapshots(engine, label)
+    # health_score of October and September reads the snapshots of Nov 1 and Oct 1: the daily job wrote
+    # them on those days (and keeps the month starts); without them the answer scores the whole book
+    for day in (PERIOD.end, PERIOD.start):
+        with engine.begin() as conn:
+            if not hm.has_snapshots(conn, day):
+                t0 = time.perf_counter()
+                written = hm.write_snapshots(conn, day)
+                print(f"  {label}: wrote the snapshots of {day} ({written:,} accounts) in {time.perf_counter() - t0:.1f} s")
+    with engine.begin() as conn:
+        if revenue_state.is_fresh(conn):
+            print(f"  {label}: revenue state fresh")
+            return
+        t0, c0 = time.perf_counter(), time.process_time()
+        n = revenue_state.build(conn)
+    print(f"  {label}: built the revenue state ({n:,} intervals) in {time.perf_counter() - t0:.1f} s "
+          f"({time.process_time() - c0:.1f} s CPU of this process): the sync's after-sync step")
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            autovacuum = conn.exec_driver_sql("SHOW autovacuum").scalar_one()
+        if autovacuum == "off":
+            # what autovacuum does after a sync rewrote the state (index-only scans need the visibility map)
+            t0 = time.perf_counter()
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                for table in revenue_state.TABLES:
+                    conn.exec_driver_sql(f"VACUUM {table.name}")
+            print(f"  {label}: autovacuum is off on this server: vacuumed the state's tables as it would "
+                  f"({time.perf_counter() - t0:.1f} s)")
 
 
 def export_csv(db: Path, folder: Path) -> dict[str, Path]:
@@ -331,20 +365,14 @@ def run_size(n: int, args) -> None:
     print(f"\n=== {n:,} accounts, {args.events:,} events (load average {load():.1f} on {os.cpu_count()} cores)")
     path = dataset(n, args.events, cache)
     sqlite = make_engine(f"sqlite:///{path}")
-    init_schema(sqlite)  # what csbot does at start: the indexes added since the data was made
     with sqlite.connect() as conn:
         counts = {t: conn.exec_driver_sql(f"SELECT count(*) FROM {t}").scalar_one()
                   for t in ("accounts", "subscriptions", "usage_daily")}
         events = conn.exec_driver_sql("SELECT sum(events) FROM usage_daily").scalar_one()
     print(f"  data: {counts['accounts']:,} accounts, {counts['subscriptions']:,} subscriptions, "
           f"{counts['usage_daily']:,} usage_daily rows holding {events:,} events")
-    ensure_snapshots(sqlite, "SQLite")
     pg = pg_engine(path, None if args.no_pg else args.pg, n, args.pg_schema)
-    if pg is not None:
-        init_schema(pg)
-        ensure_snapshots(pg, "PostgreSQL")
-    # the revenue state, as the sync's after-sync step builds it (an answer reads it while it is fresh)
-    from bench_scale_metrics import prepare
+    # csbot's tables and indexes, the snapshots and the revenue state, as csbot's start and a sync make them
     for engine, label in ((sqlite, "SQLite"), (pg, "PostgreSQL")):
         if engine is not None:
             prepare(engine, label)

@@ -42,12 +42,11 @@ import bench_scale as bs  # noqa: E402
 import scale_data as sd  # noqa: E402
 from bench_questions import duckdb_sql  # noqa: E402
 
-from metrics import catalog, revenue_state, schema  # noqa: E402
-from metrics import health as hm  # noqa: E402
+from metrics import catalog  # noqa: E402
 from metrics.breakdown import DIMENSIONS, breakdown, trend  # noqa: E402
 from metrics.calc import Calc  # noqa: E402
 from metrics.compute import compute_metric  # noqa: E402
-from metrics.db import init_schema, make_engine  # noqa: E402
+from metrics.db import make_engine  # noqa: E402
 from metrics.filters import Filters  # noqa: E402
 from metrics.settings import Settings  # noqa: E402
 
@@ -77,39 +76,6 @@ def local_copy(data: Path, work: Path) -> Path:
         src.close()
         print(f"  copied {data} to {path} in {time.perf_counter() - t0:.1f} s")
     return path
-
-
-def prepare(engine, label: str) -> None:
-    """Snapshots as the sync writes them, then the revenue state as the after-sync step builds it."""
-    schema.metadata.create_all(engine)  # the tables of this version (as csbot makes them on start)
-    bs.ensure_snapshots(engine, label)
-    # health_score of October and September reads the snapshots of Nov 1 and Oct 1: the daily job wrote
-    # them on those days (and keeps the month starts); without them the answer scores the whole book
-    for day in (PERIOD.end, PERIOD.start):
-        with engine.begin() as conn:
-            if not hm.has_snapshots(conn, day):
-                t0 = time.perf_counter()
-                written = hm.write_snapshots(conn, day)
-                print(f"  {label}: wrote the snapshots of {day} ({written:,} accounts) in {time.perf_counter() - t0:.1f} s")
-    with engine.begin() as conn:
-        if revenue_state.is_fresh(conn):
-            print(f"  {label}: revenue state fresh")
-            return
-        t0, c0 = time.perf_counter(), time.process_time()
-        n = revenue_state.build(conn)
-    print(f"  {label}: built the revenue state ({n:,} intervals) in {time.perf_counter() - t0:.1f} s "
-          f"({time.process_time() - c0:.1f} s CPU of this process): the sync's after-sync step")
-    if engine.dialect.name == "postgresql":
-        with engine.connect() as conn:
-            autovacuum = conn.exec_driver_sql("SHOW autovacuum").scalar_one()
-        if autovacuum == "off":
-            # what autovacuum does after a sync rewrote the state (index-only scans need the visibility map)
-            t0 = time.perf_counter()
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                for table in revenue_state.TABLES:
-                    conn.exec_driver_sql(f"VACUUM {table.name}")
-            print(f"  {label}: autovacuum is off on this server: vacuumed the state's tables as it would "
-                  f"({time.perf_counter() - t0:.1f} s)")
 
 
 def questions(conn, only: list[str] | None) -> dict[str, tuple[str, Callable[[], object]]]:
@@ -158,8 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.pg:
         engines["PostgreSQL"] = sd.copy_to_postgres(engines["SQLite"], args.pg, schema_name=args.pg_schema)
     for label, engine in engines.items():
-        init_schema(engine)  # what csbot does at start: indexes added since the data was made
-        prepare(engine, label)
+        bs.prepare(engine, label)
     conns = {label: engine.connect() for label, engine in engines.items()}
     runs: dict[str, dict[str, tuple[str, Callable[[], object]]]] = {
         label: questions(conn, args.only) for label, conn in conns.items()}
