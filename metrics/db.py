@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Iterator
 from urllib.parse import quote, quote_plus, unquote
 
-from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select
+from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import (
     ArgumentError,
@@ -275,6 +275,7 @@ def file_in_use(exc: BaseException) -> str | None:
 def init_schema(engine: Engine) -> None:
     try:
         schema.metadata.create_all(engine)
+        _add_columns(engine)
         _add_indexes(engine)
     except OperationalError as exc:
         url = engine.url.render_as_string(hide_password=False)
@@ -282,6 +283,22 @@ def init_schema(engine: Engine) -> None:
         if in_use is not None:
             raise DatabaseUnavailable(in_use) from None
         raise DatabaseUnavailable(f"cannot reach the database at {safe_url(url)}: {scrub(_first_line(exc), url)}") from None
+
+
+def _add_columns(engine: Engine) -> None:
+    """Add the columns added since older databases were made (``schema.ADDED_COLUMNS``, nullable)."""
+    for table, name in schema.ADDED_COLUMNS:
+        with engine.begin() as conn:
+            if engine.dialect.name == "duckdb":  # duckdb_engine's inspector asks for catalog tables DuckDB lacks
+                present = conn.execute(text(
+                    "SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() "
+                    "AND table_name = :t AND column_name = :c"), {"t": table.name, "c": name}).scalar_one() > 0
+            else:
+                present = any(c["name"] == name for c in inspect(conn).get_columns(table.name))
+            if not present:
+                column = table.c[name]
+                kind = column.type.compile(dialect=engine.dialect)
+                conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}")
 
 
 def _add_indexes(engine: Engine) -> None:

@@ -175,10 +175,13 @@ health_snapshots = Table(
     Column("score", Float),
     Column("band", String(16)),
     Column("components", JSON),
+    # The account's MRR on the day (its subscriptions active at 00:00), stored with its score so that
+    # the health score's totals per band need no other table. NULL in rows written before it was kept.
+    Column("mrr", Money),
     Index("ix_health_day", "day"),
-    # A day's scores and bands without reading the rows (their components are large): the health
-    # score and its breakdown add them up off this index alone.
-    Index("ix_health_day_scores", "day", "account_id", "score", "band"),
+    # A day's scores, bands and MRR without reading the rows (their components are large): the
+    # health score and its breakdown add them up off this index alone.
+    Index("ix_health_day_totals", "day", "account_id", "score", "band", "mrr"),
 )
 
 meta = Table(
@@ -456,4 +459,6 @@ usage_group_daily = Table(
 # Indexes added to tables that older databases already hold: ``create_all`` skips an existing
 # table with its indexes, so ``metrics.db.init_schema`` creates these when they are missing.
 ADDED_INDEXES = (*(ix for ix in accounts.indexes if ix.name.startswith("ix_accounts_")),
-                 *(ix for ix in health_snapshots.indexes if ix.name == "ix_health_day_scores"))
+                 *(ix for ix in health_snapshots.indexes if ix.name == "ix_health_day_totals"))
+# Columns added the same way (nullable: the rows already there hold NULL), created before the indexes.
+ADDED_COLUMNS = ((health_snapshots, "mrr"),)

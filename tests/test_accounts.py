@@ -120,4 +120,24 @@ def test_a_database_made_before_the_added_indexes_gets_them_at_start(engine):
     names = {i["name"] for i in inspect(engine).get_indexes("accounts")}
     assert {"ix_accounts_segment", "ix_accounts_plan", "ix_accounts_region", "ix_accounts_touch_model",
             "ix_accounts_owner"} <= names
-    assert "ix_health_day_scores" in {i["name"] for i in inspect(engine).get_indexes("health_snapshots")}
+    assert "ix_health_day_totals" in {i["name"] for i in inspect(engine).get_indexes("health_snapshots")}
+
+
+def test_a_database_made_before_snapshots_kept_their_mrr_gets_the_column_and_keeps_its_rows(engine):
+    from datetime import date
+
+    from sqlalchemy import inspect
+
+    from metrics.db import init_schema
+
+    with engine.begin() as conn:  # health_snapshots as an older csbot made it, with one row
+        conn.exec_driver_sql("DROP TABLE health_snapshots")
+        conn.exec_driver_sql("CREATE TABLE health_snapshots (account_id VARCHAR(64) NOT NULL, day DATE NOT NULL, "
+                             "score FLOAT, band VARCHAR(16), components TEXT, PRIMARY KEY (account_id, day))")
+        conn.exec_driver_sql("INSERT INTO health_snapshots (account_id, day, score, band) "
+                             "VALUES ('A1', '2026-11-01', 61.0, 'yellow')")
+    init_schema(engine)
+    assert "mrr" in {c["name"] for c in inspect(engine).get_columns("health_snapshots")}
+    with engine.connect() as conn:
+        row = conn.execute(schema.health_snapshots.select()).one()
+    assert (row.account_id, row.day, row.score, row.mrr) == ("A1", date(2026, 11, 1), 61.0, None)

@@ -87,7 +87,7 @@ class StoredComponents(Mapping):
 
 def _snapshot_row(hl: AccountHealth) -> dict[str, Any]:
     return {"account_id": hl.account_id, "day": hl.day, "score": None if hl.score is None else round(hl.score, 4),
-            "band": hl.band, "components": hl.components_json()}
+            "band": hl.band, "components": hl.components_json(), "mrr": round(hl.mrr, 2)}
 
 
 def write_snapshots(conn: Connection, day: date, settings: Settings | None = None,
@@ -211,9 +211,14 @@ def book_totals(conn: Connection, day: date, filters: Filters = NO_FILTERS, sett
 
 def _stored_totals(conn: Connection, day: date, filters: Filters, by: str | None,
                    derived: bool) -> dict[str | None, dict[str, BandTotals]]:
-    mrr = account_mrr_on(day, derived)
-    rows = select(h.c.account_id, h.c.score, h.c.band, mrr.c.mrr).select_from(
-        h.outerjoin(mrr, mrr.c.account_id == h.c.account_id)).where(h.c.day == day, h.c.score.is_not(None))
+    without_mrr = conn.execute(select(exists().where(h.c.day == day, h.c.mrr.is_(None)))).scalar()
+    if without_mrr:  # written before snapshots kept the MRR: each account's MRR that day from the revenue
+        mrr = account_mrr_on(day, derived)
+        rows = select(h.c.account_id, h.c.score, h.c.band, mrr.c.mrr).select_from(
+            h.outerjoin(mrr, mrr.c.account_id == h.c.account_id))
+    else:
+        rows = select(h.c.account_id, h.c.score, h.c.band, h.c.mrr)
+    rows = rows.where(h.c.day == day, h.c.score.is_not(None))
     cond = filters.account_condition()
     if cond is not None:
         rows = rows.where(h.c.account_id.in_(select(a.c.account_id).where(cond)))
