@@ -514,7 +514,9 @@ def _usage_removed(conn: Connection) -> int:
 def _sqlite_bulk_pragmas(conn: Connection) -> None:
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("PRAGMA cache_size=-65536")  # 64 MB page cache for the bulk load
-        conn.exec_driver_sql("PRAGMA temp_store=MEMORY")
+        # Sorts and windows too big for the page cache spill to a temporary file: in memory, the usage
+        # state's build over 10M events took 300 MB more, for no time gained.
+        conn.exec_driver_sql("PRAGMA temp_store=FILE")
 
 
 def run_sync(
