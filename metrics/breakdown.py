@@ -90,7 +90,7 @@ def _health(calc, period, prev, filters, by, scope):
     seen: set = set()
     for p in (period, prev):
         day = _health_day(calc, p)
-        groups = book_totals(calc.conn, day, filters, calc.settings, by=by, derived=revenue_state.usable(calc))
+        groups = book_totals(calc.conn, day, filters, calc.settings, by=by)
         for key, bands in groups.items():
             calc.memo(("health_totals", day, scope(key)), lambda v=bands: v)
         seen |= set(groups)

@@ -313,11 +313,11 @@ def test_the_health_score_totals_are_added_up_in_the_database_and_equal_the_scor
 
     with seeded.begin() as conn:
         revenue_state.build(conn)  # each account's MRR that day read off its interval: the same totals
-    assert _totals(seeded, derived=True) == stored_whole and _totals(seeded, by="owner", derived=True) == stored_by_owner
+    assert _totals(seeded) == stored_whole and _totals(seeded, by="owner") == stored_by_owner
     assert stored_whole[None]["yellow"].mrr > 0  # A pays that day: the MRR is really summed
     with seeded.begin() as conn:  # rows written before snapshots kept their MRR: it is read off the revenue
         conn.execute(schema.health_snapshots.update().values(mrr=None))
-    assert _totals(seeded) == stored_whole and _totals(seeded, by="owner", derived=True) == stored_by_owner
+    assert _totals(seeded) == stored_whole and _totals(seeded, by="owner") == stored_by_owner
     # A 61.0 yellow, B 2500/70 = 35.7143 red, C 86.1111 green, summed exactly in 1/10,000ths
     bands = stored_whole[None]
     assert {b: (t.accounts, t.score_units) for b, t in bands.items()} == {

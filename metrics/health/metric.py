@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from metrics import revenue_state
 from metrics.calc import Calc, Measurement
 from metrics.filters import Filters
 from metrics.health.model import BANDS
@@ -23,8 +22,7 @@ def health_score_measure(calc: Calc, period: Period, filters: Filters) -> Measur
     the database (``book_totals``), scores summed exactly in 1/10,000ths."""
     day = min(period.end, calc.today)
     bands = calc.memo(("health_totals", day, filters),
-                      lambda: book_totals(calc.conn, day, filters, calc.settings,
-                                                  derived=revenue_state.usable(calc)).get(None, {}))
+                      lambda: book_totals(calc.conn, day, filters, calc.settings).get(None, {}))
     accounts = sum(t.accounts for t in bands.values())
     units = sum(t.score_units for t in bands.values())
     parts: dict[str, Any] = {"accounts": accounts, "score_sum": round(units / SCORE_UNITS, 2), "as_of": day}

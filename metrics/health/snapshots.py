@@ -26,7 +26,7 @@ from typing import Any, Sequence
 
 from sqlalchemy import Connection, Engine, Text, cast, delete, exists, func, insert, select
 
-from metrics import schema
+from metrics import revenue_state, schema
 from metrics.filters import NO_FILTERS, Filters
 from metrics.grouping import group_key, keyed
 from metrics.health.model import HealthModel
@@ -183,16 +183,13 @@ def score_units(score: float) -> int:
 
 
 def book_totals(conn: Connection, day: date, filters: Filters = NO_FILTERS, settings: Settings | None = None,
-                *, by: str | None = None, model: HealthModel | None = None,
-                derived: bool = False) -> dict[str | None, dict[str, BandTotals]]:
+                *, by: str | None = None, model: HealthModel | None = None) -> dict[str | None, dict[str, BandTotals]]:
     """Per group of ``by`` (None: the whole, key None) and band: the paying accounts with a score on
     ``day``, the exact sum of their scores and their MRR. From the day's stored snapshots when the
     sync or the daily job wrote them, in one grouped statement (no account's row leaves the
-    database); else every paying account scored now and added up the same way (equal sums).
-    ``derived``: the revenue state is fresh (``revenue_state.usable``), so each account's MRR that day
-    is its one interval's, not its subscriptions' grouped."""
+    database); else every paying account scored now and added up the same way (equal sums)."""
     if has_snapshots(conn, day):
-        return _stored_totals(conn, day, filters, by, derived)
+        return _stored_totals(conn, day, filters, by)
     scores = score_accounts(conn, day, filters, settings, model=model)
     key_of: dict[str, str | None] = {}
     if by is not None:
@@ -209,11 +206,10 @@ def book_totals(conn: Connection, day: date, filters: Filters = NO_FILTERS, sett
     return {k: {band: BandTotals(n, units, mrr) for band, (n, units, mrr) in bands.items()} for k, bands in sums.items()}
 
 
-def _stored_totals(conn: Connection, day: date, filters: Filters, by: str | None,
-                   derived: bool) -> dict[str | None, dict[str, BandTotals]]:
+def _stored_totals(conn: Connection, day: date, filters: Filters, by: str | None) -> dict[str | None, dict[str, BandTotals]]:
     without_mrr = conn.execute(select(exists().where(h.c.day == day, h.c.mrr.is_(None)))).scalar()
     if without_mrr:  # written before snapshots kept the MRR: each account's MRR that day from the revenue
-        mrr = account_mrr_on(day, derived)
+        mrr = account_mrr_on(day, revenue_state.is_fresh(conn))
         rows = select(h.c.account_id, h.c.score, h.c.band, mrr.c.mrr).select_from(
             h.outerjoin(mrr, mrr.c.account_id == h.c.account_id))
     else:
