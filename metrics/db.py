@@ -285,17 +285,20 @@ def init_schema(engine: Engine) -> None:
         raise DatabaseUnavailable(f"cannot reach the database at {safe_url(url)}: {scrub(_first_line(exc), url)}") from None
 
 
+def has_column(conn: Connection, table: str, column: str) -> bool:
+    """Whether ``table`` has ``column`` in the database (a database made by an older csbot may not)."""
+    if conn.dialect.name == "duckdb":  # duckdb_engine's inspector asks for PostgreSQL catalog tables DuckDB lacks
+        return conn.execute(text(
+            "SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() "
+            "AND table_name = :t AND column_name = :c"), {"t": table, "c": column}).scalar_one() > 0
+    return any(c["name"] == column for c in inspect(conn).get_columns(table))
+
+
 def _add_columns(engine: Engine) -> None:
     """Add the columns added since older databases were made (``schema.ADDED_COLUMNS``, nullable)."""
     for table, name in schema.ADDED_COLUMNS:
         with engine.begin() as conn:
-            if engine.dialect.name == "duckdb":  # duckdb_engine's inspector asks for catalog tables DuckDB lacks
-                present = conn.execute(text(
-                    "SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() "
-                    "AND table_name = :t AND column_name = :c"), {"t": table.name, "c": name}).scalar_one() > 0
-            else:
-                present = any(c["name"] == name for c in inspect(conn).get_columns(table.name))
-            if not present:
+            if not has_column(conn, table.name, name):
                 column = table.c[name]
                 kind = column.type.compile(dialect=engine.dialect)
                 conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}")

@@ -46,10 +46,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, inspect, select, text, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from metrics import schema
-from metrics.db import planned_each_time
+from metrics.db import has_column, planned_each_time
 from metrics.sync import columnar
 from metrics.sync.errors import SyncFailed
 from metrics.sync.eventparse import (
@@ -128,13 +128,7 @@ def _prune_seen(conn: Connection, kept_from: date | None, watermark: datetime | 
 def _add_seen_day(conn: Connection, watermark: datetime | None, now: datetime) -> None:
     """A database made before ids were kept by day has no ``sync_seen_events.day``: add it, and
     date its ids on the watermark's day (no later than their events), kept the whole window."""
-    if conn.dialect.name == "duckdb":  # duckdb_engine's inspector asks for PostgreSQL catalog tables DuckDB lacks
-        has_day = conn.execute(text(
-            "SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() "
-            "AND table_name = 'sync_seen_events' AND column_name = 'day'")).scalar_one() > 0
-    else:
-        has_day = any(c["name"] == "day" for c in inspect(conn).get_columns("sync_seen_events"))
-    if has_day:
+    if has_column(conn, "sync_seen_events", "day"):
         return
     conn.exec_driver_sql("ALTER TABLE sync_seen_events ADD COLUMN day DATE")
     conn.execute(update(schema.sync_seen_events).values(day=(watermark or now).date()))
