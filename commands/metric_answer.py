@@ -116,7 +116,8 @@ def family_reply(req: Request, command_name: str, names: Iterable[str], extra: E
             period = period_fn(calc, period)
         results = {name: result(calc, name, period, filters) for name in names}
         lines, table, chart = extra(calc, results, period, lang, currency) if extra else ([], None, None)
-    main = results[headline_metric(req, results, title_metric or names[0]) if title_fn is None else (title_metric or names[0])]
+    lead = title_metric or names[0]
+    main = results[lead if title_fn is not None else headline_metric(req, results, lead)]
     where = fmt.period_line(period, filters, lang)
     if chart is not None and chart.subtitle == fmt.period(period, lang):
         chart = replace(chart, subtitle=where)  # a chart names the filter it shows, as the title does
