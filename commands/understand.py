@@ -106,13 +106,16 @@ _OFFSETS: tuple[tuple[str, re.Pattern[str]], ...] = (
 _COMPARE = re.compile(_B + r"(?:vs\.?|versus|compared?\s+(?:to|with)|compare|against|difference\s+between|difference)" + _E
                       + r"|を比較して|と比較して|を比べて|と比べて|比較して|と比較|を比較|比較|比べて|の違い|違い|の差|差分")
 
-# trends: the grain
+# trends: the grain. "四半期で", "週で", "月で" ("quarterly"...) only where no period word ends in them:
+# 今四半期で, 先週で, 3月で, 3か月で, 第2四半期で are periods, read later
+_NOT_A_PERIOD = r"(?<![今前先昨来次当翌毎々第0-9０-９一二三四五六七八九十ヶヵかカケ])"
 _GRAINS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("quarter", re.compile(_B + r"(?:quarterly|by\s+quarter|per\s+quarter|each\s+quarter|quarter\s+by\s+quarter)" + _E
-                           + r"|四半期(?:ごと|毎|別)|四半期推移")),
-    ("week", re.compile(_B + r"(?:weekly|by\s+week|per\s+week|each\s+week|week\s+by\s+week)" + _E + r"|週次|週ごと|週毎|週別|毎週")),
+                           + r"|四半期(?:ごと|毎|別|単位)|四半期推移|" + _NOT_A_PERIOD + r"四半期で")),
+    ("week", re.compile(_B + r"(?:weekly|by\s+week|per\s+week|each\s+week|week\s+by\s+week)" + _E
+                        + r"|週次|週ごと|週毎|週別|週単位|毎週|" + _NOT_A_PERIOD + r"週で")),
     ("month", re.compile(_B + r"(?:monthly|by\s+month|per\s+month|each\s+month|month\s+by\s+month)" + _E
-                         + r"|月次|月ごと|月毎|月別|毎月")),
+                         + r"|月次|月ごと|月毎|月別|月単位|毎月|" + _NOT_A_PERIOD + r"月で")),
     ("", re.compile(_B + r"(?:trend|trends|over\s+time|history|trajectory)" + _E + r"|推移|トレンド|経過|変化")),
 )
 _AFTER_VALUE = r"\s*(?:の\s*)?"  # "alice の担当", "pro plan"

@@ -77,6 +77,9 @@ def _placeholders(template: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
 
 
+_GLOSSED = re.compile(r"^(?P<head>[^(（]+?)\s*[(（](?P<gloss>[^)）]+)[)）]$")  # "NRR (net revenue retention)"
+
+
 def _words(where: str, value: object) -> dict[str, tuple[str, ...]]:
     if not isinstance(value, dict) or set(value) != set(LANGUAGES):
         raise CatalogError(f"{where}: needs en and ja lists")
@@ -195,14 +198,40 @@ def names() -> tuple[str, ...]:
     return tuple(catalog().metrics)
 
 
+def label_words(info: MetricInfo) -> tuple[str, ...]:
+    """How the labels csbot prints for ``info`` may be typed back, lower case: each whole, and a
+    label with a gloss also as its two parts ("NRR (net revenue retention)": "nrr", "net revenue
+    retention"; "カスタマーチャーンレート（顧客解約率）"). A gloss of one plain word ("median")
+    names no metric by itself and is left out."""
+    words: list[str] = []
+    for lang in LANGUAGES:
+        label = info.text(lang, "label").strip().lower()
+        words.append(label)
+        m = _GLOSSED.match(label)
+        if m:
+            words.append(m["head"].strip())
+            if not re.fullmatch(r"[a-z]+", m["gloss"].strip()):
+                words.append(m["gloss"].strip())
+    return tuple(dict.fromkeys(words))
+
+
 def vocabulary() -> dict[str, str]:
-    """Alias -> metric name, for the parser: every alias in both languages and each name itself."""
+    """Word -> metric name, for the parser: every alias in both languages, each name itself, and
+    the words of each label (``label_words``) that no alias holds and no other label shares: a
+    CSM types back what an answer printed."""
     out: dict[str, str] = {}
     for info in catalog().metrics.values():
         out[info.name] = info.name
         for lang in LANGUAGES:
             for alias in info.aliases[lang]:
                 out[alias] = info.name
+    labelled: dict[str, set[str]] = {}
+    for info in catalog().metrics.values():
+        for word in label_words(info):
+            labelled.setdefault(word, set()).add(info.name)
+    for word, owners in labelled.items():
+        if len(owners) == 1 and word not in out:
+            out[word] = next(iter(owners))
     return out
 
 

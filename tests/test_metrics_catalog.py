@@ -4,6 +4,8 @@ come from it."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from conftest import documented_metric_names
 
@@ -46,6 +48,25 @@ def test_the_vocabulary_maps_what_people_type_to_the_metric():
     assert vocab["解約率"] == "customer_churn_rate" and vocab["churn rate"] == "customer_churn_rate"
     assert vocab["売上維持率"] == "nrr" and vocab["net revenue retention"] == "nrr"
     assert vocab["upsell"] == "upsell_rate" and vocab["ltv"] == "ltv"
+
+
+@pytest.mark.parametrize("name", catalog.names())
+def test_a_label_csbot_prints_is_a_name_it_reads_back(name):
+    """A CSM types back what an answer printed: the whole label in either language, and its name
+    apart from its gloss ("カスタマーチャーンレート" of "カスタマーチャーンレート（顧客解約率）")."""
+    info, vocab = catalog.get(name), catalog.vocabulary()
+    for lang in ("en", "ja"):
+        label = info.text(lang, "label").lower()
+        assert vocab[label] == name
+        head = re.split(r"\s*[(（]", label)[0]
+        assert vocab[head] == name, (lang, head)
+
+
+def test_a_gloss_of_one_plain_word_names_no_metric():
+    assert catalog.get("ttv").text("en", "label") == "Time to value (median)"
+    assert "median" not in catalog.vocabulary()
+    assert catalog.vocabulary()["net revenue retention"] == "nrr"
+    assert catalog.vocabulary()["顧客満足度"] == "csat" and catalog.vocabulary()["daily active users"] == "dau"
 
 
 def test_the_commands_route_by_the_catalogs_words():
