@@ -59,6 +59,7 @@ def _words(*alternatives: str) -> str:
 # "how is this computed" (the how button's word), not "how many" or "how is acme doing".
 _HOW = re.compile(_B + r"how\s+(?:is|was|are|were|do\s+you|did\s+you)?\s*(?:this|that|it|these|they)?\s*"
                   r"(?:computed|calculated|worked\s+out)" + _E + r"|計算方法|計算式|どう(?:やって)?計算|算出方法")
+_COUNTS_ACCOUNTS = re.compile(r"何社|社数|顧客数|会社数|アカウント数")  # count words that name accounts themselves
 _COUNT = re.compile(_B + r"(?:how\s+many|number\s+of|count\s+of|#\s*of)" + _E + r"|何社|何件|社数|件数|顧客数|会社数|アカウント数")
 _ACCOUNTS = re.compile(_B + r"(?:accounts?|customers?|clients?|companies|company|logos?)" + _E
                        + r"|顧客|お客様|お客さま|会社|企業|アカウント")
@@ -90,6 +91,13 @@ _BAND = re.compile(
     _B + r"(?:in\s+(?:the\s+)?)?(?P<band>red|yellow|green)(?:\s+band)?" + _E
     + r"|(?P<risk>" + _B + r"(?:at[\s-]risk|risky)" + _E + r"|リスクの高い|リスクが高い|危険な?|要注意の?)"
     + r"|(?P<ja>赤|レッド|黄色|黄|イエロー|緑|グリーン)(?:の|ゾーン|バンド)?")
+# at risk said with a metric's or the health command's words, so read on the whole text ("churn risk",
+# "解約しそうな", "ヘルススコアが低い"): every band the model calls risky, as "at risk" is
+_RISK = re.compile(
+    _B + r"(?:churn[\s-]risk|risk\s+of\s+(?:churn(?:ing)?|leaving)|(?:likely|about)\s+to\s+(?:churn|cancel|leave)"
+    r"|unhealthy|(?:low|poor)\s+health(?:\s+scores?)?)" + _E
+    + r"|(?:解約|離脱|チャーン)(?:リスク|の(?:リスク|恐れ|おそれ|懸念))(?:が|の)?(?:ある|高い|大きい)?の?"
+    r"|(?:解約|離脱)(?:し|され)そうな?|(?:解約|離脱)懸念の?|ヘルス(?:スコア)?(?:が|の)?低い|リスクの?ある|リスク(?=顧客)")
 _JA_BANDS = {"赤": "red", "レッド": "red", "黄色": "yellow", "黄": "yellow", "イエロー": "yellow", "緑": "green",
              "グリーン": "green"}
 _OWNED_BY = re.compile(_B + r"(?:owned|managed|handled)\s+by\s+(?P<who>[^\s?？!,、。]+)")
@@ -482,10 +490,22 @@ def _shapes(s: _Text, f: _Found, vocab: Vocabulary, ctx: Context, lang: str) -> 
     probe = _without_metrics(s.rest, vocab)  # "顧客解約率" is a metric, not a list of customers
     count = _COUNT.search(probe)
     accounts = _ACCOUNTS.search(probe)
-    if count or (accounts and not f.explicit and not _mentions_health(s, vocab)):  # "how is Acme Company doing"
+    risk = _RISK.search(s.rest)
+    colour = _BAND.search(probe)
+    banded = risk or (colour and (colour["band"] or colour["risk"] or colour["ja"]))
+    if count and not accounts and not _COUNTS_ACCOUNTS.fullmatch(count[0].strip()) and _has_metric(s, vocab):
+        # "how many active users", "number of WAU": the question word of a metric that is itself a
+        # count, not a count of accounts (which answered paying customers, the metric dropped)
+        s.take_match(s.search(_COUNT))
+        count = None
+    # "how is Acme Company doing" is the health command's; "ヘルススコアが赤の顧客" a list of a band
+    if count or (accounts and not f.explicit and (banded or not _mentions_health(s, vocab))):
         if count:
             s.take_match(count)
         cue = s.search(_LIST_CUE)
+        if "listing" not in shape and risk:
+            s.take_match(s.search(_RISK))
+            shape.update(intent="list", listing="band", list_band=None)
         if "listing" not in shape:
             band = _BAND.search(_without_metrics(s.rest, vocab))
             if band and (band["band"] or band["risk"] or band["ja"]):
