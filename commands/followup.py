@@ -63,6 +63,7 @@ def to_data(q: Query) -> dict[str, Any]:
         "periods": [_period_data(p) for p in q.periods], "period_words": list(q.period_words),
         "filters": _filters_data(q.filters), "compare_filters": [_filters_data(f) for f in q.compare_filters],
         "by": q.by, "grain": q.grain, "listing": q.listing, "list_band": q.list_band, "list_n": q.list_n,
+        "list_top": q.list_top,
         "account": q.account, "term": q.term, "words": list(q.words), "text": q.text,
     }
 
@@ -73,7 +74,7 @@ def from_data(d: dict[str, Any]) -> Query:
         periods=tuple(_period(p) for p in d.get("periods", ())), period_words=tuple(d.get("period_words", ())),
         filters=_filters(d.get("filters", {})), compare_filters=tuple(_filters(f) for f in d.get("compare_filters", ())),
         by=d.get("by"), grain=d.get("grain"), listing=d.get("listing"), list_band=d.get("list_band"),
-        list_n=d.get("list_n"), account=d.get("account"), term=d.get("term"), words=tuple(d.get("words", ())),
+        list_n=d.get("list_n"), list_top=d.get("list_top"), account=d.get("account"), term=d.get("term"), words=tuple(d.get("words", ())),
         text=d.get("text", ""),
     )
 

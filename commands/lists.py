@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import io
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any, Callable
 
@@ -36,6 +36,7 @@ from metrics.periods import Period, add_months
 logger = logging.getLogger(__name__)
 
 TABLE_ROWS = 20  # rows shown in the answer; a longer list comes whole as CSV
+MAX_TOP = 1000  # "top N" asks for at most this many rows
 DROP_POINTS = 10  # health_drop: points lost, unless the question gives a number
 DROP_DAYS = 30  # health_drop: over the last 30 days, unless the question gives a period
 RENEWAL_DAYS = 30  # renewals: due in the next 30 days, unless the question gives a number or a period
@@ -265,7 +266,8 @@ def answer(req: Request) -> Reply:
     listing = q.listing or "accounts"
     if listing not in LISTINGS:
         return error_reply(t("lists.unknown_listing", lang), language=lang, hint=t("lists.unknown_listing_hint", lang))
-    bad = _check_n(q.list_n, MAX_POINTS if listing == "health_drop" else MAX_DAYS, lang)
+    bad = _check_n(q.list_n, MAX_POINTS if listing == "health_drop" else MAX_DAYS, lang) or \
+        _check_n(q.list_top, MAX_TOP, lang)
     if bad is not None:
         return bad
     try:
@@ -290,20 +292,27 @@ def answer(req: Request) -> Reply:
         if not found.rows and not q.filters.empty and count_accounts(conn, q.filters) == 0:
             nothing_matches = t("lists.no_account_matches", lang, scope=fmt.scope(q.filters, lang),
                                 total=f"{count_accounts(conn, NO_FILTERS):,}")
-    return list_reply(found, listing, lang, req.ctx.settings.currency, nothing_matches)
+    return list_reply(found, listing, lang, req.ctx.settings.currency, nothing_matches, top=q.list_top)
 
 
-def list_reply(found: Listed, listing: str, lang: str, currency: str, nothing_matches: str | None = None) -> Reply:
-    """The words, table and CSV of a list as found."""
+def list_reply(found: Listed, listing: str, lang: str, currency: str, nothing_matches: str | None = None,
+               top: int | None = None) -> Reply:
+    """The words, table and CSV of a list as found; with ``top``, of its first ``top`` rows only
+    (the title keeps the whole list's count, a line says how many are shown)."""
+    whole = len(found.rows)
+    if top is not None and top < whole:
+        found = replace(found, rows=found.rows[:top])
+    else:
+        top = None
     n = len(found.rows)
     ids = [r.account_id for r in found.rows]
-    data = {"listing": listing, "count": n, "accounts": ids, **found.data}
+    data = {"listing": listing, "count": whole, "accounts": ids, **found.data}
     if not n:
         title = t(f"lists.empty_{found.key}", lang, where=found.where, **found.values)
         lines = (nothing_matches,) if nothing_matches else ()
         return Reply(title=title, summary=title, language=lang, period=found.period_text, lines=lines, how=found.how,
                      data=data)
-    title = t(f"lists.title_{found.key}_{'one' if n == 1 else 'other'}", lang, n=f"{n:,}", where=found.where,
+    title = t(f"lists.title_{found.key}_{'one' if whole == 1 else 'other'}", lang, n=f"{whole:,}", where=found.where,
               **found.values)
     cols = _columns(lang, currency)
     columns = [cols[c] for c in found.columns]
@@ -311,6 +320,9 @@ def list_reply(found: Listed, listing: str, lang: str, currency: str, nothing_ma
     table = Table(columns=tuple(t(f"lists.{c.header}", lang) for c in columns),
                   rows=tuple(tuple(c.cell(r) for c in columns) for r in shown), total_rows=n)
     lines = list(found.lines)
+    if top is not None:
+        data["top"] = top
+        lines.insert(0, t("lists.top_shown", lang, top=f"{top:,}", n=f"{whole:,}"))
     if found.amount_label and n > 1:
         total = sum(r.amount or 0.0 for r in found.rows)
         lines.append(t("lists.total_amount", lang, label=t(f"lists.{found.amount_label}", lang), n=f"{n:,}",

@@ -67,6 +67,7 @@ class Query:
     listing: str | None = None  # a LISTINGS entry (list, count)
     list_band: str | None = None  # health band for listing == "band"
     list_n: int | None = None  # days (renewals) or points (health_drop)
+    list_top: int | None = None  # "top 10": only the first rows of the list, in its order
     account: str | None = None  # an account's name or id, as typed, when it matched an account
     term: str | None = None  # the glossary term (define)
     words: tuple[str, ...] = ()  # command words understood: "accounts", "how", "subscribe", a page number ...

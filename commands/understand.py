@@ -63,6 +63,9 @@ _COUNTS_ACCOUNTS = re.compile(r"何社|社数|顧客数|会社数|アカウン�
 _COUNT = re.compile(_B + r"(?:how\s+many|number\s+of|count\s+of|#\s*of)" + _E + r"|何社|何件|社数|件数|顧客数|会社数|アカウント数")
 _ACCOUNTS = re.compile(_B + r"(?:accounts?|customers?|clients?|companies|company|logos?)" + _E
                        + r"|顧客|お客様|お客さま|会社|企業|アカウント")
+# "top 10", "ワースト5", "上位10社": the first rows of a list (read only when the question is a list)
+_TOP = re.compile(_B + r"(?:top|worst|first)\s*(?P<n>\d{1,4})" + _E
+                  + r"|(?:トップ|ワースト|上位|先頭)\s*(?P<n2>\d{1,4})\s*(?:社|件|位)?(?:まで)?")
 _LIST_CUE = re.compile(_B + r"(?:which|who|list|show|top|what)" + _E + r"|一覧|リスト|どこ|どの|誰")
 # what happened to the accounts listed (movements of MRR), EN and JA
 _MOVEMENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -535,6 +538,11 @@ def _shapes(s: _Text, f: _Found, vocab: Vocabulary, ctx: Context, lang: str) -> 
                 (accounts and not _has_metric(s, vocab)):
             shape.update(intent="list")
             shape.setdefault("listing", "accounts")
+        if shape.get("intent") == "list":
+            m = s.search(_TOP)
+            if m:
+                s.take_match(m)
+                shape["list_top"] = int(m["n"] or m["n2"])
         if shape.get("intent") in ("list", "count"):
             for regex in (_ACCOUNTS, _LIST_CUE):
                 while (m := s.search(regex)) is not None:
@@ -737,6 +745,7 @@ def _decide(f: _Found, shape: dict, command_name: str | None, cleaned: str, ctx:
         grain=shape.get("grain"),
         listing=shape.get("listing"),
         list_band=shape.get("list_band"),
+        list_top=shape.get("list_top"),
         list_n=shape.get("list_n"),
         words=tuple(f.words),
         unknown=tuple(dict.fromkeys(f.unknown)),

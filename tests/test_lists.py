@@ -218,6 +218,22 @@ def test_at_risk_is_red_then_yellow_lowest_score_first(seeded, settings):
     assert set(reply.metrics) == {"mrr", "health_score"}
 
 
+def test_top_n_shows_the_first_rows_of_the_list_and_keeps_its_whole_count(seeded, settings):
+    reply = _list(seeded, settings, listing="band", list_top=2)
+    assert reply.data["accounts"] == ["S", "C"] and reply.data["count"] == 3 and reply.data["top"] == 2
+    assert reply.title == "3 accounts at risk (red, then yellow) · as of Nov 22, 2026"
+    assert _names(reply) == ["Swift", "Condor"] and reply.table.total_rows == 2
+    assert reply.lines[0] == "Showing the first 2 of 3, in the list's order."
+    ja = _list(seeded, settings, "ja", listing="churn", periods=(OCT,), list_top=1)
+    assert ja.data["accounts"] == ["K2"] and ja.lines[0] == "全2社のうち上位1社を表示しています。"
+    assert _names(ja) == ["Kite Corp"] and ja.table.rows[0][2] == "¥30,000"  # the largest loss of the two
+    whole = _list(seeded, settings, listing="band", list_top=10)  # more than there are: the list as it is
+    assert whole.data["accounts"] == ["S", "C", "R"] and "top" not in whole.data
+    assert not any(line.startswith("Showing") for line in whole.lines)
+    bad = _list(seeded, settings, listing="band", list_top=5000)
+    assert bad.table is None and "between 1 and 1000" in bad.title + " ".join(bad.lines)
+
+
 @pytest.mark.parametrize("band, ids", [("red", ["S"]), ("yellow", ["C", "R"]), ("green", ["E", "N"])])
 def test_a_band_lists_its_accounts(seeded, settings, band, ids):
     assert _list(seeded, settings, listing="band", list_band=band).data["accounts"] == ids

@@ -5,7 +5,7 @@ metric, period and filters.
 A row is ``(question, expected)``; ``expected`` is written in a few words:
 ``INTENT [c=command] [m=metric,...] [p=period,...] [f=key:value,...] [cf=key:value|key:value]
 [by=dim] [grain=g] [list=listing] [band=b] [n=N] [acct=name_with_underscores] [term=word] [unk=word|word]
-[sug=word|word]`` (``band=-``: every band the model calls risky)
+[sug=word|word] [top=N]`` (``band=-``: every band the model calls risky)
 or ``err=future`` / ``err=period`` for a question refused with a short error.
 A period is ``2026-10`` (a month), ``2026-Q3``, ``2025`` (a year) or ``2026-11-01~2026-11-22`` (days,
 inclusive); a period that ends after today is "to date". Fields not written must be empty: no
@@ -65,6 +65,10 @@ HAND = [
     ("解約リスクのある顧客", "list list=band band=-"),
     ("解約しそうな顧客", "list list=band band=-"),
     ("リスク顧客", "list list=band band=-"),
+    ("top 10 accounts at risk", "list list=band band=- top=10"),
+    ("リスク顧客トップ5", "list list=band band=- top=5"),
+    ("解約した顧客 上位3社", "list list=churn top=3"),
+    ("top 3 accounts", "list list=accounts top=3"),
     ("accounts likely to churn", "list list=band band=-"),
     ("unhealthy accounts", "list list=band band=-"),
     ("low health accounts", "list list=band band=-"),
@@ -405,11 +409,13 @@ def filters_of(text: str) -> Filters:
 def expected(spec: str) -> dict:
     words = spec.split()
     out: dict = {"intent": words[0], "filters": Filters(), "periods": [], "unknown": set(), "by": None, "grain": None,
-                 "listing": None, "compare_filters": ()}
+                 "listing": None, "compare_filters": (), "list_top": None}
     for word in words[1:]:
         key, _, value = word.partition("=")
         if key == "c":
             out["command"] = value
+        elif key == "top":
+            out["list_top"] = int(value)
         elif key == "m":
             out["metrics"] = tuple(value.split(","))
         elif key == "p":
@@ -468,7 +474,7 @@ def test_each_phrasing_is_understood_as_its_query(demo_ctx, text, spec):
     assert q.compare_filters == want["compare_filters"], q
     assert set(q.unknown) == want["unknown"], q
     assert (q.by, q.grain, q.listing) == (want["by"], want["grain"], want["listing"]), q
-    for field in ("command", "metrics", "list_band", "list_n", "account", "term"):
+    for field in ("command", "metrics", "list_band", "list_n", "list_top", "account", "term"):
         if field in want:
             assert getattr(q, field) == want[field], (field, q)
     if "suggestions" in want:
