@@ -517,6 +517,12 @@ PATTERNS: tuple[_Pattern, ...] = (
     _p(_W + r"(?:last|past|trailing)[\s-](?P<n>\d+)[\s-]months?" + _E, lambda m, c: _last_months(int(m["n"]), c.today)),
     _p(_W + r"ttm" + _E, lambda m, c: _last_months(12, c.today)),
     _p(r"(?:過去|直近)\s*(?P<n>\d+)\s*" + _KAGETSU + r"(?:間)?", lambda m, c: _last_months(int(m["n"]), c.today)),
+    # a year and a half year as months: "past year" is the 12 complete months, as "past 12 months" is
+    _p(_W + r"(?:last|past|trailing)[\s-](?P<n>\d+)[\s-]years?" + _E, lambda m, c: _last_months(12 * int(m["n"]), c.today)),
+    _p(_W + r"(?:the\s+)?(?:past|trailing)[\s-]year" + _E, lambda m, c: _last_months(12, c.today)),
+    _p(_W + r"(?:the\s+)?(?:last|past|trailing)[\s-]half[\s-]year" + _E, lambda m, c: _last_months(6, c.today)),
+    _p(r"(?:過去|直近)\s*(?P<n>\d+)\s*年(?:間)?(?!度)", lambda m, c: _last_months(12 * int(m["n"]), c.today)),
+    _p(r"(?:過去|直近|この)\s*半年(?:間)?", lambda m, c: _last_months(6, c.today)),
     _p(_W + r"(?:last|past|trailing)[\s-](?P<n>\d+)[\s-]quarters?" + _E, lambda m, c: _last_quarters(int(m["n"]), c.today)),
     _p(r"(?:過去|直近)\s*(?P<n>\d+)\s*四半期(?:分)?", lambda m, c: _last_quarters(int(m["n"]), c.today)),
     _p(_W + _NUMBER + r"[\s-](?P<unit>week|month|quarter|year)s?[\s-]ago" + _E,
