@@ -61,14 +61,16 @@ def dimension_name(by: str, lang: str) -> str:
 
 
 def value_name(by: str | None, raw: str | None, lang: str) -> str:
-    """A dimension's value as people read it: segments and touch models through the message
-    table ("エンタープライズ"), accounts with no value as "(none)" / 「（未設定）」, others as stored."""
+    """A dimension's value as people read it: segments, touch models and common regions through
+    the message table ("エンタープライズ", "日本"), accounts with no value as "(none)" / 「（未設定）」, others as stored."""
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return t("breakdown.none", lang)
     if by == "segment":
         return fmt.segment(raw, lang)
     if by == "touch_model":
         return fmt.touch(raw, lang)
+    if by == "region":
+        return fmt.region(raw, lang)
     return str(raw)
 
 

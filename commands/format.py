@@ -164,6 +164,8 @@ def scope(filters: Filters, lang: str) -> str:
             shown = segment(shown, lang)
         elif f.name == "touch_model":
             shown = touch(shown, lang)
+        elif f.name == "region":
+            shown = region(shown, lang)
         parts.append(t(f"format.scope_{f.name}", lang, value=shown))
     return t("format.scope_sep", lang).join(parts)
 
@@ -185,6 +187,11 @@ def segment(raw: str | None, lang: str) -> str:
 def touch(raw: str | None, lang: str) -> str:
     """An account's touch model: "tech" / "テックタッチ"; unknown values as typed."""
     return _known("touch", raw, lang)
+
+
+def region(raw: str | None, lang: str) -> str:
+    """An account's region: "japan" / "日本" for the common spellings; others as typed."""
+    return _known("region", raw, lang)
 
 
 def milestone(raw: str | None, lang: str) -> str:

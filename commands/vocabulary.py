@@ -44,7 +44,7 @@ NEAR_METRICS: dict[str, str] = {"売上": "MRR", "売上高": "MRR", "収益": "
 JA_FILTER_KEYS = {"担当": "owner", "担当者": "owner", "セグメント": "segment", "プラン": "plan", "地域": "region",
                   "リージョン": "region", "タッチモデル": "touch_model"}
 # values.toml prefixes -> the dimension they name
-_VALUE_PREFIX = {"segment": "segment", "touch": "touch_model"}
+_VALUE_PREFIX = {"segment": "segment", "touch": "touch_model", "region": "region"}
 
 _KANA = r"\u3040-\u30ff\uff66-\uff9f"
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff"

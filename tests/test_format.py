@@ -50,3 +50,12 @@ def test_compact_labels_and_ticks_for_charts():
     assert fmt.compact("money", [1_500_000, 500_000], "USD", scale=2_000_000, exact=True) == ["$1.5M", "$0.5M"]
     assert fmt.compact("ratio", [0.25, 0.5], exact=True) == ["25%", "50%"]
     assert fmt.compact("score", [0, 75], exact=True) == ["0", "75"]
+
+
+def test_common_regions_read_in_japanese_and_others_as_the_data_spells_them():
+    from metrics.filters import Filters
+
+    assert fmt.region("japan", "ja") == "日本" and fmt.region("NA", "ja") == "北米"
+    assert fmt.region("japan", "en") == "japan"  # English shows what a filter types
+    assert fmt.region("apac", "ja") == "apac" and fmt.region("Kansai", "ja") == "Kansai"
+    assert fmt.scope(Filters(region="na", segment="smb"), "ja") == "セグメント：中小企業 · 地域：北米"

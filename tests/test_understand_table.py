@@ -76,6 +76,8 @@ HAND = [
     # "how many" before a metric that is a count asks for the metric, not for a count of accounts
     ("how many active users", "value c=usage m=mau"),
     ("SMBのアクティブユーザー数", "value c=usage m=mau f=segment:smb"),
+    ("日本の顧客のMRR", "value c=mrr m=mrr f=region:japan"),
+    ("北米のNRR", "value c=nrr m=nrr f=region:na"),
     ("月間アクティブユーザー数の推移", "trend c=usage m=mau grain=month"),
     ("show me expansion MRR last month", "value c=mrr m=mrr_movements p=2026-10"),
     ("先月の拡大MRR", "value c=mrr m=mrr_movements p=2026-10"),
@@ -337,7 +339,7 @@ HAND = [
     ("先月のMRRを見せて", "value c=mrr m=mrr p=2026-10"),
     ("今月の解約率はどうですか", "value c=churn m=customer_churn_rate p=2026-11-01~2026-11-22"),
     ("エンタープライズのセグメントの解約率", "value c=churn m=customer_churn_rate f=segment:enterprise"),
-    ("日本の顧客数", "count list=accounts unk=日本"),
+    ("日本の顧客数", "count list=accounts f=region:japan"),
     ("APACの顧客は何社ですか", "count list=accounts f=region:apac"),
     ("10月から11月までの解約率", "value c=churn m=customer_churn_rate p=2026-10-01~2026-11-22"),
     ("10月以降の解約率", "value c=churn m=customer_churn_rate p=2026-10-01~2026-11-22"),
