@@ -105,6 +105,7 @@ _JA_BANDS = {"赤": "red", "レッド": "red", "黄色": "yellow", "黄": "yello
              "グリーン": "green"}
 _OWNED_BY = re.compile(_B + r"(?:owned|managed|handled)\s+by\s+(?P<who>[^\s?？!,、。]+)")
 _POSSESSIVE = re.compile(_B + r"(?P<who>[a-z][\w.]*)['’]s" + _E)
+_HONORIFIC = re.compile(r"\s*(?:さん|様|さま|氏)")
 _MY = re.compile(_B + r"(?:my|mine)" + _E + r"|自分の|私の|わたしの")
 
 # comparisons: a cue word, or a named offset (year over year ...)
@@ -614,23 +615,27 @@ def _named_values(s: _Text, f: _Found, vocab: Vocabulary, shape: dict, lang: str
         if dim == "touch_model" and word.isascii():  # "high touch", not "high churn"
             regex = _B + re.escape(word) + r"[\s-]+touch" + _E
         while (m := re.search(regex, s.rest)) is not None:
+            end = m.end()
+            if dim == "owner":  # "aliceさんの担当": the honorific goes with the name
+                honorific = _HONORIFIC.match(s.rest, end)
+                end = honorific.end() if honorific else end
             # "enterprise plan", "apac region": the dimension word after the value decides
-            after = s.rest[m.end():]
+            after = s.rest[end:]
             named = next((d for d, ws in DIMENSION_WORDS.items()
                           for w in ws if re.match(_AFTER_VALUE + _word_regex(w), after)), None)
             chosen_dim, chosen = dim, value
             if named and named != dim and word in vocab.values.get(named, {}):
                 chosen_dim, chosen = named, vocab.values[named][word]
-            s.take_match(m)
+            s.take(m.start(), end)
             # "owner bob", "担当者がbob": the dimension word before the value is read with it
             before = re.search(_words(*(_word_regex(w) for w in DIMENSION_WORDS[chosen_dim])) + r"\s*(?:が|は|の|=)?\s*$",
                                s.rest[:m.start()])
             if before:
                 s.take(before.start(), before.end())
             if named == chosen_dim:
-                dm = re.match(_AFTER_VALUE + _words(*(_word_regex(w) for w in DIMENSION_WORDS[named])), s.rest[m.end():])
+                dm = re.match(_AFTER_VALUE + _words(*(_word_regex(w) for w in DIMENSION_WORDS[named])), s.rest[end:])
                 if dm:
-                    s.take(m.end() + dm.start(), m.end() + dm.end())
+                    s.take(end + dm.start(), end + dm.end())
             item = (chosen_dim, (chosen,) if chosen_dim == "owner" else chosen)
             if item not in seen:
                 seen.append(item)

@@ -33,7 +33,9 @@ DIMENSION_WORDS: dict[str, tuple[str, ...]] = {
     "segment": ("segment", "segments", "セグメント"),
     "plan": ("plan", "plans", "料金プラン", "プラン"),
     "region": ("region", "regions", "リージョン", "地域", "エリア"),
-    "owner": ("owner", "owners", "csm", "csms", "rep", "reps", "担当者", "担当", "オーナー"),
+    "owner": ("owner", "owners", "csm", "csms", "rep", "reps", "account manager", "account managers",
+              "account owner", "account owners", "success manager", "success managers", "担当者", "担当", "担当csm",
+              "オーナー"),
     "touch_model": ("touch model", "touch-model", "touch_model", "touch models", "タッチモデル"),
 }
 # Words people use for a metric under another name, offered as "did you mean" only (never read as
