@@ -497,9 +497,10 @@ class Glossary:
                 return LookupResult(query=raw, term=self._by_key[key], matched=name)
             return LookupResult(query=raw, ambiguous=tuple(self._by_key[k] for k, _ in owners))
 
-        # the query is part of a name ("health" -> health score)
+        # the query is part of a name ("health" -> health score), from the start of one of its words
+        # when it is Latin script: "cac" is not part of "PDCA cycle"
         if len(norm) >= 3:
-            owners = self._owners([k for k in self._keys if norm in k])
+            owners = self._owners([k for k in self._keys if norm in k and self._begins_a_word(norm, k)])
             if len(owners) == 1:
                 key, name = owners[0]
                 return LookupResult(query=raw, term=self._by_key[key], matched=name)
@@ -523,6 +524,12 @@ class Glossary:
         order = {t.key: i for i, t in enumerate(self.terms)}
         ranked = sorted(best, key=lambda k: (-best[k], order[k]))
         return tuple(self._by_key[k] for k in ranked[:limit])
+
+    def _begins_a_word(self, norm: str, key: str) -> bool:
+        if not norm.isascii():
+            return True  # Japanese names run words together: any part is a part
+        return any(normalize(name[m.start():]).startswith(norm)
+                   for name in self._index[key].values() for m in re.finditer(r"\b\w", name))
 
     def _exact(self, norm: str) -> tuple[Term, str] | None:
         owners = self._index.get(norm)

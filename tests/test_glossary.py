@@ -210,6 +210,14 @@ def test_abbreviations_one_letter_apart_are_not_confused():
     assert GLOSSARY.lookup("kpi").term.key == "kpi"
 
 
+def test_letters_inside_a_word_of_another_name_are_not_that_term():
+    # "CAC" (not in the glossary) answered the PDCA cycle: its letters run across "PDCA cycle"
+    result = GLOSSARY.lookup("CAC")
+    assert result.term is None and not result.ambiguous
+    assert GLOSSARY.lookup("health").term.key == "health_score"  # the start of a word still is
+    assert GLOSSARY.lookup("cycle").term.key == "pdca"
+
+
 def test_word_shared_by_several_terms_lists_them_to_pick_from():
     result = GLOSSARY.lookup("customer")
     assert result.term is None
