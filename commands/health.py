@@ -51,6 +51,20 @@ def bands_text(model: hm.HealthModel, lang: str) -> str:
         t("health.band_range", lang, low=lo, high=hi, band=band_label(name, lang)) for name, lo, hi in model.bands)
 
 
+def model_how(model: hm.HealthModel, lang: str) -> tuple[str, ...]:
+    """How every account's score is made: the weighted components (and the weights of an account
+    still onboarding), then the bands."""
+    def weighted(weights: dict[str, float]) -> str:
+        total = sum(weights.values()) or 1.0  # the file's weights, as shares of their sum
+        return " + ".join(f"{component_label(n, lang)} × {weights[n] / total * 100:.0f}%" for n in hm.COMPONENTS
+                          if weights.get(n))
+
+    return (t("health.how_model", lang, parts=weighted(model.weights)),
+            t("health.how_model_onboarding", lang, days=model.onboarding_phase_days,
+              parts=weighted(model.weights_onboarding)),
+            t("health.how_model_bands", lang, bands=bands_text(model, lang)))
+
+
 def _counted(key: str, n: int, lang: str, **values: object) -> str:
     """``key_one`` for one, ``key_other`` for any other count."""
     return t(f"{key}_{'one' if n == 1 else 'other'}", lang, n=n, **values)
@@ -113,6 +127,9 @@ def health(req: Request) -> Reply:
                 raise UsageError(t("health.backtest_months", lang))
             months = int(words[1])
         return _backtest(req, months, model)
+    if "how" in words:  # "how is the health score computed": the model, over the portfolio it scores
+        words.remove("how")
+        first = words[0].lower() if words else ""
     filters = args.filters
     mine = first in ME_WORDS
     if mine:
@@ -471,7 +488,7 @@ def _portfolio(req: Request, day: date, filters: Filters, model: hm.HealthModel,
                   alt=f"{c['red']} red, {c['yellow']} yellow, {c['green']} green")
     buttons = tuple(Button("csbot_pick", r.name, f"health {r.account_id}") for r in shown[:5])
     return Reply(title=title, summary=title, language=lang, period=period_text, figures=figures, lines=tuple(lines),
-                 table=table, chart=chart, buttons=buttons, revenue=True,
+                 table=table, chart=chart, buttons=buttons, revenue=True, how=model_how(model, lang),
                  data={"day": day.isoformat(), "compared_with": pf.before_day.isoformat(), "accounts": pf.total,
                        "mean_score": pf.mean_score, "counts": c, "mrr": pf.mrr, "at_risk": [r.account_id for r in risky]})
 

@@ -58,7 +58,11 @@ def _words(*alternatives: str) -> str:
 
 # "how is this computed" (the how button's word), not "how many" or "how is acme doing".
 _HOW = re.compile(_B + r"how\s+(?:is|was|are|were|do\s+you|did\s+you)?\s*(?:this|that|it|these|they)?\s*"
-                  r"(?:computed|calculated|worked\s+out)" + _E + r"|計算方法|計算式|どう(?:やって)?計算|算出方法")
+                  r"(?:computed|calculated|worked\s+out)" + _E
+                  + r"|" + _B + r"how\s+(?:do|does|did)\s+(?:you|we|csbot|it)\s+(?:calculate|compute|work\s+out)" + _E
+                  + r"|計算方法|計算式|どう(?:やって)?計算|算出方法")
+_HOW_AROUND = re.compile(_B + r"(?P<a>how\s+(?:is|are|was|were|do\s+you|did\s+you|does\s+csbot)(?:\s+the|\s+our|\s+my)?)"
+                         r"\s+\S.{0,40}?\s+(?P<b>computed|calculated|worked\s+out)" + _E)
 _COUNTS_ACCOUNTS = re.compile(r"何社|社数|顧客数|会社数|アカウント数")  # count words that name accounts themselves
 _COUNT = re.compile(_B + r"(?:how\s+many|number\s+of|count\s+of|#\s*of)" + _E + r"|何社|何件|社数|件数|顧客数|会社数|アカウント数")
 _ACCOUNTS = re.compile(_B + r"(?:accounts?|customers?|clients?|companies|company|logos?)" + _E
@@ -462,6 +466,10 @@ def _shapes(s: _Text, f: _Found, vocab: Vocabulary, ctx: Context, lang: str) -> 
     m = s.search(_HOW)
     if m:
         s.take_match(m)
+        f.words.append("how")
+    elif (m := s.search(_HOW_AROUND)) is not None:  # "how is the health score computed": the name stays
+        s.take(m.start("a"), m.end("a"))
+        s.take(m.start("b"), m.end("b"))
         f.words.append("how")
     for name, regex in _OFFSETS:
         m = s.search(regex)

@@ -100,6 +100,23 @@ def test_portfolio_counts_bands_and_lists_red_first(seeded, ask):
     assert reply.data["mrr"]["red"] == 50_000
 
 
+@pytest.mark.parametrize("question", ["how is the health score computed", "ヘルススコアはどうやって計算してる？",
+                                      "ヘルススコアの計算方法"])
+def test_how_the_score_is_computed_is_the_model_over_the_portfolio(seeded, ask, question):
+    reply = ask(question)  # was: "no account called how" / "no account matches computed"
+    assert reply.kind == "answer" and reply.data["counts"] == {"red": 1, "yellow": 1, "green": 1}
+    if reply.language == "en":
+        assert reply.how == (
+            "Health score: each component scored 0-100, weighted: usage × 30% + seat utilisation × 15% + "
+            "last activity × 15% + NPS × 15% + support × 10% + revenue trend × 10% + onboarding × 5%",
+            "In an account's first 90 days (onboarding): usage × 10% + seat utilisation × 10% + last activity × 10% + "
+            "NPS × 10% + support × 10% + onboarding × 50%",
+            "Bands: 0-50 red, 51-75 yellow, 76-100 green; a component without data is left out and the others reweighted")
+    else:
+        assert reply.how[0].startswith("ヘルススコア: 各要素を0〜100で採点し、重み付けして合計: 利用状況 × 30%")
+        assert "契約から90日以内（オンボーディング中）の顧客" in reply.how[1] and "0〜50 赤" in reply.how[2]
+
+
 def test_mine_needs_to_know_who_is_asking(seeded, ask):
     reply = ask("/health mine")
     assert reply.kind == "error" and "owner:" in reply.title

@@ -80,6 +80,8 @@ HAND = [
     ("北米のNRR", "value c=nrr m=nrr f=region:na"),
     ("aliceさんの担当顧客の解約率", "value c=churn m=customer_churn_rate f=owner:alice@example.com"),
     ("bob様のMRR", "value c=mrr m=mrr f=owner:bob@example.com"),
+    ("how do you calculate churn", "value c=churn m=customer_churn_rate"),
+    ("how is NRR calculated", "value c=nrr m=nrr"),
     ("churn per account manager", "breakdown c=churn m=customer_churn_rate by=owner"),
     ("担当CSM別の解約率", "breakdown c=churn m=customer_churn_rate by=owner"),
     ("月間アクティブユーザー数の推移", "trend c=usage m=mau grain=month"),
