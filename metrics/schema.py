@@ -349,6 +349,22 @@ account_mrr_intervals = Table(
     Index("ix_account_mrr_intervals_paid", "paid", "mrr"),
 )
 
+# Each account's MRR per product as intervals of constant value [start_date, end_date), cut as
+# ``account_mrr_intervals`` is but per (account, product): upsell and cross-sell read the products
+# whose MRR changed in a period (an interval starting or ending inside it) instead of grouping every
+# subscription row of the accounts that moved.
+account_product_intervals = Table(
+    "account_product_intervals",
+    metadata,
+    Column("account_id", String(64), primary_key=True),
+    Column("product", String(128), primary_key=True),
+    Column("start_date", Date, primary_key=True),
+    Column("end_date", Date, nullable=False),
+    Column("mrr", Money, nullable=False),
+    Index("ix_account_product_intervals_end", "end_date", "start_date", "account_id", "product", "mrr"),
+    Index("ix_account_product_intervals_start", "start_date", "end_date", "account_id", "product", "mrr"),
+)
+
 # Each account's first paid day (a row with mrr > 0 that ran a day; accounts that never paid have
 # no row): cohorts and onboarding.
 account_first_paid = Table(
@@ -398,8 +414,9 @@ revenue_group_keys = Table(
 )
 
 # The whole company's movements of every calendar month the intervals change in (metrics/revenue_state.py
-# ``movements`` of that month, stored as it returns it, JSON): a trend or a month and the month
-# before without filters read one row a month instead of grouping every account that moved.
+# ``movements`` of that month, stored as it returns it, JSON, with its upsell and cross-sell counts
+# under "products"): a trend or a month and the month before without filters read one row a month
+# instead of grouping every account that moved.
 revenue_monthly = Table(
     "revenue_monthly",
     metadata,
