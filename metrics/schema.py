@@ -425,6 +425,23 @@ revenue_monthly = Table(
 )
 
 
+# The unfiltered totals per band of one day's health snapshots (metrics/health/snapshots.py writes them
+# with the day's snapshots and prunes them with them): the paying accounts with a score, their scores'
+# exact sum in 1/10,000ths, their MRR as the snapshots' sum gives it, and ``day_rows`` (every snapshot
+# row of the day, scored or not: read only while the day still has that many). Band '' is the marker of
+# a day without a scored account (zeros).
+health_day_totals = Table(
+    "health_day_totals",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("band", String(16), primary_key=True),
+    Column("accounts", Integer, nullable=False),
+    Column("score_units", BigInteger, nullable=False),
+    Column("mrr", Float, nullable=False),
+    Column("day_rows", Integer, nullable=False),
+)
+
+
 # ---- Usage state derived at sync time (metrics/usage_state.py builds it in the sync's transaction) ----
 # Usage is summable across accounts (a user is an (account, user id) pair), so it is kept per day for
 # each combination of the account attributes a filter or a breakdown reads ("usage group"), not per
