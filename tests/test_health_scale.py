@@ -395,3 +395,23 @@ def test_the_health_score_without_filters_reads_the_day_totals_written_with_the_
         days = {r[0] for r in conn.execute(select(ht.c.day).distinct())}
         assert {date.fromisoformat(d) if isinstance(d, str) else d for d in days} == {march_5, D}
         assert stored_day_totals(conn, march_5)["red"].score_units == 300_000
+
+
+def test_the_day_totals_on_duckdb_equal_the_scored_and_the_summed_snapshots():
+    """DuckDB (when installed): the day's snapshots and their totals written, then the unfiltered
+    answer off the totals, the by-owner one off the snapshots, equal to scoring every account now."""
+    pytest.importorskip("duckdb_engine")
+    from sqlalchemy import create_engine
+
+    from metrics.filters import NO_FILTERS
+    from metrics.health.snapshots import _stored_totals, stored_day_totals
+
+    engine = create_engine("duckdb:///:memory:")
+    schema.metadata.create_all(engine)
+    seed(engine)
+    computed, computed_by_owner = _totals(engine), _totals(engine, by="owner")
+    _today_stored(engine)
+    with engine.connect() as conn:
+        assert stored_day_totals(conn, D) == computed[None] == _stored_totals(conn, D, NO_FILTERS, None)[None]
+    assert _totals(engine) == computed and _totals(engine, by="owner") == computed_by_owner
+    engine.dispose()

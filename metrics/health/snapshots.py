@@ -238,7 +238,9 @@ def _stored_totals(conn: Connection, day: date, filters: Filters, by: str | None
     source, key = keyed(per_account, by)
     q = per_account.c
     stmt = select(key.label("key"), q.band, func.count(), func.sum(func.round(q.score * SCORE_UNITS)),
-                  func.coalesce(func.sum(q.mrr), 0)).select_from(source).group_by(key, q.band)
+                  func.coalesce(func.sum(q.mrr), 0)).select_from(source)
+    # (the whole: no GROUP BY of the key, a constant that DuckDB refuses there)
+    stmt = stmt.group_by(key, q.band) if by is not None else stmt.group_by(q.band)
     out: dict[str | None, dict[str, BandTotals]] = {}
     for k, band, n, units, total in conn.execute(stmt):
         out.setdefault(k, {})[band] = BandTotals(int(n), int(units or 0), float(total or 0))
