@@ -153,9 +153,11 @@ def build(conn: Connection) -> int:
     conn.execute(insert(rd).from_select(["day", "paying", "mrr_cents"], select(
         per_day.c.day, func.sum(per_day.c.d_paying).over(**running), func.sum(per_day.c.d_cents).over(**running))))
     _build_groups(conn)
-    _build_months(conn)
     if conn.dialect.name == "postgresql":  # every row is new: the planner's statistics of the old ones mislead it
-        conn.exec_driver_sql("ANALYZE " + ", ".join(t.name for t in TABLES))
+        conn.exec_driver_sql(f"ANALYZE {iv.name}, {pi.name}")  # (before the months count off them)
+    _build_months(conn)
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("ANALYZE " + ", ".join(t.name for t in TABLES if t not in (iv, pi)))
     STAMP.write(conn)
     n = conn.execute(select(func.count()).select_from(iv)).scalar_one()
     logger.debug("revenue state: %s intervals", n)
