@@ -8,7 +8,8 @@ PostgreSQL; breakdowns and 12-month trends; against DuckDB on the raw CSV (issue
 Data: ``bench_scale.py``'s data set. The shared file is never written: it is copied once (SQLite's
 backup) into ``--work``, and copied from there into a PostgreSQL schema of its own (``--pg-schema``,
 dropped with ``--drop-pg``). The health snapshots of today, 30 days before and the two month starts
-``health_score`` reads (as the daily job keeps them) are written when missing, and the revenue state
+``health_score`` reads (as the daily job keeps them) are written when missing, with their day totals
+(``health_day_totals``, summed for snapshots written before them), and the revenue state
 (``metrics/revenue_state.py``) is built as a sync's after-sync step builds it when it is not fresh:
 the time of each is printed (the sync pays it, not an answer).
 
@@ -41,13 +42,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import bench_scale as bs  # noqa: E402
 import scale_data as sd  # noqa: E402
 from bench_questions import duckdb_sql  # noqa: E402
+from sqlalchemy import select  # noqa: E402
 
-from metrics import catalog  # noqa: E402
+from metrics import catalog, schema  # noqa: E402
 from metrics.breakdown import DIMENSIONS, breakdown, trend  # noqa: E402
 from metrics.calc import Calc  # noqa: E402
 from metrics.compute import compute_metric  # noqa: E402
 from metrics.db import make_engine  # noqa: E402
 from metrics.filters import Filters  # noqa: E402
+from metrics.health import write_day_totals  # noqa: E402
 from metrics.settings import Settings  # noqa: E402
 
 USAGE = ("dau", "wau", "mau", "stickiness", "avg_usage_minutes", "seat_utilization")
@@ -76,6 +79,29 @@ def local_copy(data: Path, work: Path) -> Path:
         src.close()
         print(f"  copied {data} to {path} in {time.perf_counter() - t0:.1f} s")
     return path
+
+
+def day_totals(engine, label: str) -> None:
+    """The health snapshots' day totals of every stored day without them (``write_snapshots`` writes them
+    with the snapshots; these days were written before): what the daily job pays, printed."""
+    h, ht = schema.health_snapshots, schema.health_day_totals
+    with engine.begin() as conn:
+        days = [d for (d,) in conn.execute(select(h.c.day).distinct().where(~select(ht.c.day).where(
+            ht.c.day == h.c.day).exists()))]
+        for day in days:
+            t0 = time.perf_counter()
+            write_day_totals(conn, day)
+            print(f"  {label}: summed the day totals of {day}'s snapshots in {(time.perf_counter() - t0) * 1000:.0f} ms")
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            autovacuum = conn.exec_driver_sql("SHOW autovacuum").scalar_one()
+        if autovacuum == "off":  # what autovacuum does after the daily job inserted a day's snapshots
+            t0 = time.perf_counter()
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                for table in (h, ht):
+                    conn.exec_driver_sql(f"VACUUM ANALYZE {table.name}")
+            print(f"  {label}: autovacuum is off on this server: vacuumed the snapshots as it would "
+                  f"({time.perf_counter() - t0:.1f} s)")
 
 
 def questions(conn, only: list[str] | None) -> dict[str, tuple[str, Callable[[], object]]]:
@@ -125,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         engines["PostgreSQL"] = sd.copy_to_postgres(engines["SQLite"], args.pg, schema_name=args.pg_schema)
     for label, engine in engines.items():
         bs.prepare(engine, label)
+        day_totals(engine, label)
     conns = {label: engine.connect() for label, engine in engines.items()}
     runs: dict[str, dict[str, tuple[str, Callable[[], object]]]] = {
         label: questions(conn, args.only) for label, conn in conns.items()}

@@ -11,6 +11,8 @@ transaction (``metrics.derived``), what does not change between syncs:
   first paid day. Every stretch of days on which some row runs is covered (a free plan: total 0), so
   the accounts a window touches are the same as in ``subscriptions``. An account's MRR on day ``d``
   is the one interval holding ``d``, or 0 when none does.
+- ``account_product_intervals``: the same per (account, product), the intervals of MRR 0 left out:
+  upsell and cross-sell read the products whose MRR changed in a period (``product_moves``).
 - ``account_first_paid``: each account's first paid day (cohorts).
 - ``revenue_daily``: the whole company's paying customers and MRR (in cents, summed exactly) from
   each day they changed: an answer without filters reads one row for "at 00:00 of day d".
@@ -18,8 +20,9 @@ transaction (``metrics.derived``), what does not change between syncs:
   (``metrics.grouping``) and group, with the intervals running, and each group's label: a breakdown
   without filters reads a few rows per group instead of joining every account to its intervals.
 - ``revenue_monthly``: the whole company's movements of every calendar month up to the one after the
-  last change, as ``movements`` counts them off the intervals: a month and the month before, LTV's
-  six months and a 12-month trend without filters read one row a month.
+  last change, as ``movements`` counts them off the intervals, with the month's upsell and cross-sell
+  counts (``product_moves``): a month and the month before, LTV's six months and a 12-month trend
+  without filters read one row a month.
 
 An answer reads only what moved: the customers and MRR at a day are running sums of the intervals
 starting and ending (or one row of ``revenue_daily``), and the movements of a period group only the
@@ -82,7 +85,8 @@ rd = schema.revenue_daily
 rg = schema.revenue_daily_groups
 gk = schema.revenue_group_keys
 rm = schema.revenue_monthly
-TABLES = (iv, fd, rd, rg, gk, rm)  # what ``build`` fills
+pi = schema.account_product_intervals
+TABLES = (iv, fd, rd, rg, gk, rm, pi)  # what ``build`` fills
 
 OPEN_END = date(9999, 12, 31)  # the end of an interval still running
 
@@ -131,6 +135,7 @@ def build(conn: Connection) -> int:
     ))
     for ix in rebuilt:
         ix.create(conn, checkfirst=True)
+    _build_products(conn)
     conn.execute(insert(fd).from_select(
         ["account_id", "first_paid"],
         select(iv.c.account_id, func.min(iv.c.start_date)).where(iv.c.paid == 1).group_by(iv.c.account_id),
@@ -148,13 +153,50 @@ def build(conn: Connection) -> int:
     conn.execute(insert(rd).from_select(["day", "paying", "mrr_cents"], select(
         per_day.c.day, func.sum(per_day.c.d_paying).over(**running), func.sum(per_day.c.d_cents).over(**running))))
     _build_groups(conn)
-    _build_months(conn)
     if conn.dialect.name == "postgresql":  # every row is new: the planner's statistics of the old ones mislead it
-        conn.exec_driver_sql("ANALYZE " + ", ".join(t.name for t in TABLES))
+        conn.exec_driver_sql(f"ANALYZE {iv.name}, {pi.name}")  # (before the months count off them)
+    _build_months(conn)
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("ANALYZE " + ", ".join(t.name for t in TABLES if t not in (iv, pi)))
     STAMP.write(conn)
     n = conn.execute(select(func.count()).select_from(iv)).scalar_one()
     logger.debug("revenue state: %s intervals", n)
     return int(n)
+
+
+def _build_products(conn: Connection) -> None:
+    """``account_product_intervals``: the intervals of ``build`` per (account, product), MRR only (those
+    of MRR 0 add nothing to a product's MRR at any day: left out)."""
+    conn.execute(delete(pi))
+    rows = select(s.c.account_id, s.c.product, s.c.start_date, s.c.end_date, s.c.mrr).where(
+        or_(s.c.end_date.is_(None), s.c.end_date > s.c.start_date)).subquery("r")
+    changes = union_all(
+        select(rows.c.account_id, rows.c.product, rows.c.start_date.label("day"), rows.c.mrr.label("d_mrr"),
+               literal(1).label("d_run")),
+        select(rows.c.account_id, rows.c.product, rows.c.end_date, -rows.c.mrr, literal(-1))
+        .where(rows.c.end_date.is_not(None)),
+    ).subquery("changes")
+    c = changes.c
+    points = select(c.account_id, c.product, c.day, func.sum(c.d_mrr).label("d_mrr"), func.sum(c.d_run).label("d_run")) \
+        .group_by(c.account_id, c.product, c.day).subquery("points")
+    window = {"partition_by": [points.c.account_id, points.c.product], "order_by": points.c.day}
+    running = {"rows": (None, 0), **window}
+    spans = select(
+        points.c.account_id, points.c.product, points.c.day.label("start_date"),
+        func.lead(points.c.day).over(**window).label("end_date"),
+        func.round(func.sum(points.c.d_mrr).over(**running), 2).label("mrr"),
+        func.sum(points.c.d_run).over(**running).label("runs"),
+    ).subquery("spans")
+    rebuilt = [ix for ix in pi.indexes if conn.dialect.name == "sqlite"]
+    for ix in rebuilt:
+        ix.drop(conn, checkfirst=True)
+    conn.execute(insert(pi).from_select(
+        ["account_id", "product", "start_date", "end_date", "mrr"],
+        select(spans.c.account_id, spans.c.product, spans.c.start_date,
+               func.coalesce(spans.c.end_date, literal(OPEN_END)), spans.c.mrr)
+        .where(spans.c.runs > 0, spans.c.mrr != 0)))
+    for ix in rebuilt:
+        ix.create(conn, checkfirst=True)
 
 
 def _build_groups(conn: Connection) -> None:
@@ -222,18 +264,29 @@ def _build_months(conn: Connection) -> None:
     for i in range(0, len(months), MONTHS_CHUNK):
         chunk = months[i:i + MONTHS_CHUNK]
         cells = _movements(conn, chunk, Filters(), None).get(None, {})
-        rows = [{"month": p.start, "cell": json.dumps(cells[j])} for j, p in enumerate(chunk) if j in cells]
+        products = _product_moves(conn, chunk, Filters())
+        rows = [{"month": p.start, "cell": json.dumps({**cells[j], "products": products.get(j, (0, 0))})}
+                for j, p in enumerate(chunk) if j in cells]
         if rows:
             conn.execute(insert(rm), rows)
 
 
-def _stored_months(conn: Connection, periods) -> dict:
-    """{j: cell} of the periods that are whole calendar months stored in ``revenue_monthly``."""
+def _stored_months(conn: Connection, periods, part: str | None = None) -> dict:
+    """{j: cell} of the periods that are whole calendar months stored in ``revenue_monthly`` (``part``:
+    that part of each cell, e.g. "products"; None: the movements alone)."""
     whole = {p.start: j for j, p in enumerate(periods) if p.start.day == 1 and p.end == add_months(p.start, 1)}
     if not whole:
         return {}
     rows = conn.execute(select(rm.c.month, rm.c.cell).where(rm.c.month.in_(list(whole)))).all()
-    return {whole[_as_date(m)]: json.loads(cell) for m, cell in rows}
+    out = {}
+    for m, text in rows:
+        cell = json.loads(text)
+        products = cell.pop("products", None)
+        if part is None:
+            out[whole[_as_date(m)]] = cell
+        elif products is not None:
+            out[whole[_as_date(m)]] = tuple(products)
+    return out
 
 
 # ---- freshness -----------------------------------------------------------------------------------
@@ -250,7 +303,7 @@ def _stamp_parts():
 # sync without the after-sync steps leaves the state stale). The groups by account dimension are built
 # from the accounts: every sync rebuilds them (an accounts-only sync too); a tool that writes accounts
 # outside a sync calls ``forget``, as for subscriptions rewritten in place.
-STAMP = DerivedStamp("revenue_state", "v5", iv.name, _stamp_parts)
+STAMP = DerivedStamp("revenue_state", "v6", iv.name, _stamp_parts)
 stamp, is_fresh, usable, use, forget = STAMP.current, STAMP.is_fresh, STAMP.usable, STAMP.use, STAMP.forget
 
 
@@ -522,3 +575,55 @@ def mrr_on(conn: Connection, day, filters) -> tuple[float, int]:
         .where(iv.c.end_date > day, iv.c.start_date <= day), iv.c.account_id)
     row = conn.execute(stmt).one()
     return round(float(row[0]), 2), int(row[1])
+
+
+# ---- upsell and cross-sell ------------------------------------------------------------------------
+
+def product_moves(conn: Connection, periods, filters) -> dict[int, tuple[int, int]]:
+    """{j: (upsell, cross_sell)} of every period of ``periods``: the accounts of S (paying at 00:00 of
+    the start) with a product whose MRR at the end is higher than at the start, where it was more
+    than 0 (upsell), and with a product of MRR 0 or less at the start and more than 0 at the end
+    (cross-sell), as ``metrics.value`` counts them from subscriptions. A whole calendar month
+    without filters reads the counts the build stored; any other period or filter groups the
+    products whose MRR changed in it (``_product_moves``)."""
+    periods = list(periods)
+    stored: dict = {}
+    if type(filters) is Filters and filters.empty:
+        stored = _stored_months(conn, periods, "products")
+    rest = [j for j in range(len(periods)) if j not in stored]
+    counted = _product_moves(conn, [periods[j] for j in rest], filters) if rest else {}
+    return {j: stored[j] if j in stored else counted.get(rest.index(j), (0, 0)) for j in range(len(periods))}
+
+
+def _product_moves(conn: Connection, periods, filters) -> dict[int, tuple[int, int]]:
+    """``product_moves`` counted off ``account_product_intervals`` in one statement: per period [s, e)
+    the product intervals starting in (s, e] (nothing at s, their MRR at e if they run past it) and
+    those holding s and ending in (s, e] (their MRR at s, nothing at e), summed per product: its MRR
+    at s and at e (a product whose MRR did not change has none and moves nothing); per account
+    whether one upsold and one cross-sold, and the account in S when its interval of
+    ``account_mrr_intervals`` holding s has an MRR above 0."""
+    zero = literal_column("0")
+    selects = []
+    for j, p in enumerate(periods):
+        tag, start = literal(j).label("j"), literal(p.start, Date).label("s")
+        selects += [
+            select(tag, start, pi.c.account_id, pi.c.product, zero.label("m0"),
+                   case((pi.c.end_date > p.end, pi.c.mrr), else_=0).label("m1"))
+            .where(pi.c.start_date > p.start, pi.c.start_date <= p.end),
+            select(tag, start, pi.c.account_id, pi.c.product, pi.c.mrr, zero)
+            .where(pi.c.end_date > p.start, pi.c.end_date <= p.end, pi.c.start_date <= p.start),
+        ]
+    t = union_all(*selects).subquery("tagged")
+    per_product = select(t.c.j, t.c.s, t.c.account_id, func.sum(t.c.m0).label("m0"), func.sum(t.c.m1).label("m1")) \
+        .group_by(t.c.j, t.c.s, t.c.account_id, t.c.product).subquery("per_product")
+    q = per_product.c
+    up = func.max(case((and_(q.m0 > 0, q.m1 > q.m0), 1), else_=0))
+    cross = func.max(case((and_(q.m0 <= 0, q.m1 > 0), 1), else_=0))
+    per_account = filters.restrict(
+        select(q.j, q.s, q.account_id, up.label("upsell"), cross.label("cross_sell"))
+        .group_by(q.j, q.s, q.account_id).having(or_(up == 1, cross == 1)), q.account_id).subquery("per_account")
+    a = per_account.c
+    in_s = select(iv.c.account_id).where(iv.c.account_id == a.account_id, iv.c.start_date <= a.s,
+                                         iv.c.end_date > a.s, iv.c.mrr > 0).exists()
+    stmt = select(a.j, func.sum(a.upsell), func.sum(a.cross_sell)).where(in_s).group_by(a.j)
+    return {int(j): (int(n_up or 0), int(n_cross or 0)) for j, n_up, n_cross in conn.execute(stmt)}

@@ -349,6 +349,23 @@ account_mrr_intervals = Table(
     Index("ix_account_mrr_intervals_paid", "paid", "mrr"),
 )
 
+# Each account's MRR per product as intervals of constant value [start_date, end_date), cut as
+# ``account_mrr_intervals`` is but per (account, product): upsell and cross-sell read the products
+# whose MRR changed in a period (an interval starting or ending inside it) instead of grouping every
+# subscription row of the accounts that moved. No primary key: nothing looks one interval up, and its
+# index cost a third of the build on PostgreSQL (the build makes each (account, product, start) once).
+account_product_intervals = Table(
+    "account_product_intervals",
+    metadata,
+    Column("account_id", String(64), nullable=False),
+    Column("product", String(128), nullable=False),
+    Column("start_date", Date, nullable=False),
+    Column("end_date", Date, nullable=False),
+    Column("mrr", Money, nullable=False),
+    Index("ix_account_product_intervals_end", "end_date", "start_date", "account_id", "product", "mrr"),
+    Index("ix_account_product_intervals_start", "start_date", "end_date", "account_id", "product", "mrr"),
+)
+
 # Each account's first paid day (a row with mrr > 0 that ran a day; accounts that never paid have
 # no row): cohorts and onboarding.
 account_first_paid = Table(
@@ -398,13 +415,31 @@ revenue_group_keys = Table(
 )
 
 # The whole company's movements of every calendar month the intervals change in (metrics/revenue_state.py
-# ``movements`` of that month, stored as it returns it, JSON): a trend or a month and the month
-# before without filters read one row a month instead of grouping every account that moved.
+# ``movements`` of that month, stored as it returns it, JSON, with its upsell and cross-sell counts
+# under "products"): a trend or a month and the month before without filters read one row a month
+# instead of grouping every account that moved.
 revenue_monthly = Table(
     "revenue_monthly",
     metadata,
     Column("month", Date, primary_key=True),
     Column("cell", Text, nullable=False),
+)
+
+
+# The unfiltered totals per band of one day's health snapshots (metrics/health/snapshots.py writes them
+# with the day's snapshots and prunes them with them): the paying accounts with a score, their scores'
+# exact sum in 1/10,000ths, their MRR as the snapshots' sum gives it, and ``day_rows`` (every snapshot
+# row of the day, scored or not: read only while the day still has that many). Band '' is the marker of
+# a day without a scored account (zeros).
+health_day_totals = Table(
+    "health_day_totals",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("band", String(16), primary_key=True),
+    Column("accounts", Integer, nullable=False),
+    Column("score_units", BigInteger, nullable=False),
+    Column("mrr", Float, nullable=False),
+    Column("day_rows", Integer, nullable=False),
 )
 
 

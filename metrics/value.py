@@ -89,7 +89,13 @@ def _product_moves(calc: Calc, period: Period, filters: Filters) -> dict[str, in
 
 
 def _product_moves_sql(calc: Calc, period: Period, filters: Filters) -> dict[str, int]:
-    row = calc.conn.execute(_product_moves_stmt(period, filters, None)).mappings().one()
+    """From the revenue state while it is fresh (a month without filters: the counts the sync stored;
+    else the products whose MRR changed, ``revenue_state.product_moves``), else from subscriptions."""
+    if revenue_state.usable(calc):
+        upsell, cross_sell = revenue_state.product_moves(calc.conn, [period], filters)[0]
+        row = {"upsell": upsell, "cross_sell": cross_sell}
+    else:
+        row = calc.conn.execute(_product_moves_stmt(period, filters, None)).mappings().one()
     return _product_moves_of(movements(calc, period, filters).customers_start, row)
 
 

@@ -317,6 +317,7 @@ def test_the_health_score_totals_are_added_up_in_the_database_and_equal_the_scor
     assert stored_whole[None]["yellow"].mrr > 0  # A pays that day: the MRR is really summed
     with seeded.begin() as conn:  # rows written before snapshots kept their MRR: it is read off the revenue
         conn.execute(schema.health_snapshots.update().values(mrr=None))
+        hm.forget_day_totals(conn)  # (such rows have no day totals: they came before them)
     assert _totals(seeded) == stored_whole and _totals(seeded, by="owner") == stored_by_owner
     # A 61.0 yellow, B 2500/70 = 35.7143 red, C 86.1111 green, summed exactly in 1/10,000ths
     bands = stored_whole[None]
@@ -352,3 +353,65 @@ def test_the_stored_portfolio_reads_each_mrr_off_the_revenue_state_the_same(seed
     derived = _portfolio(seeded)
     assert [(r.account_id, r.mrr, r.band) for r in derived.rows] == [(r.account_id, r.mrr, r.band) for r in counted.rows]
     assert derived.mrr == counted.mrr and sum(r.mrr for r in derived.rows) > 0
+
+
+def test_the_health_score_without_filters_reads_the_day_totals_written_with_the_snapshots_while_the_day_is_unchanged(seeded):
+    from sqlalchemy import delete, select, update
+
+    from metrics.health.snapshots import stored_day_totals
+
+    ht = schema.health_day_totals
+    computed, computed_by_owner = _totals(seeded), _totals(seeded, by="owner")
+    _today_stored(seeded)
+    with seeded.connect() as conn:
+        rows = {r.band: (r.accounts, r.score_units, r.day_rows)
+                for r in conn.execute(select(ht).where(ht.c.day == D))}
+        mrr = {r.band: r.mrr for r in conn.execute(select(ht.c.band, ht.c.mrr).where(ht.c.day == D))}
+    # A 61.0 yellow, B 2500/70 = 35.7143 red, C 86.1111 green: 3 snapshot rows that day
+    assert rows == {"yellow": (1, 610_000, 3), "red": (1, 357_143, 3), "green": (1, 861_111, 3)}
+    assert mrr == {b: t.mrr for b, t in computed[None].items()} and mrr["yellow"] > 0
+    assert _totals(seeded) == computed and _totals(seeded, by="owner") == computed_by_owner
+    with seeded.begin() as conn:  # an altered total shows: the unfiltered answer reads them ...
+        conn.execute(update(ht).where(ht.c.day == D, ht.c.band == "red").values(score_units=1))
+    assert _totals(seeded)[None]["red"].score_units == 1
+    # ... and only it: a filter or a breakdown adds up the snapshots
+    assert _totals(seeded, by="owner") == computed_by_owner
+    assert _totals(seeded, filters=Filters(segment="smb")) == {None: {**computed_by_owner["u0bob"]}}  # B, C
+    with seeded.begin() as conn:  # a snapshot row deleted since: the day adds up its snapshots again
+        conn.execute(delete(schema.health_snapshots).where(schema.health_snapshots.c.account_id == "B"))
+        assert stored_day_totals(conn, D) is None
+    assert "red" not in _totals(seeded)[None] and _totals(seeded)[None]["green"] == computed[None]["green"]
+    _today_stored(seeded)  # rewritten: totals again, equal to the sums
+    assert _totals(seeded) == computed
+    from metrics.health.snapshots import prune_snapshots
+
+    march_5, march_9 = date(2026, 3, 5), date(2026, 3, 9)
+    for day in (march_5, march_9):
+        _store(seeded, day, {"A": (70.0, "yellow"), "B": (30.0, "red")})
+    with seeded.begin() as conn:  # the older days of a month are pruned, the first kept: their totals alike
+        for day in (march_5, march_9):
+            hm.write_day_totals(conn, day)
+        assert prune_snapshots(conn, D, 30) == 2
+        days = {r[0] for r in conn.execute(select(ht.c.day).distinct())}
+        assert {date.fromisoformat(d) if isinstance(d, str) else d for d in days} == {march_5, D}
+        assert stored_day_totals(conn, march_5)["red"].score_units == 300_000
+
+
+def test_the_day_totals_on_duckdb_equal_the_scored_and_the_summed_snapshots():
+    """DuckDB (when installed): the day's snapshots and their totals written, then the unfiltered
+    answer off the totals, the by-owner one off the snapshots, equal to scoring every account now."""
+    pytest.importorskip("duckdb_engine")
+    from sqlalchemy import create_engine
+
+    from metrics.filters import NO_FILTERS
+    from metrics.health.snapshots import _stored_totals, stored_day_totals
+
+    engine = create_engine("duckdb:///:memory:")
+    schema.metadata.create_all(engine)
+    seed(engine)
+    computed, computed_by_owner = _totals(engine), _totals(engine, by="owner")
+    _today_stored(engine)
+    with engine.connect() as conn:
+        assert stored_day_totals(conn, D) == computed[None] == _stored_totals(conn, D, NO_FILTERS, None)[None]
+    assert _totals(engine) == computed and _totals(engine, by="owner") == computed_by_owner
+    engine.dispose()

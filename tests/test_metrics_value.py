@@ -126,3 +126,68 @@ def test_quick_ratio_is_gains_over_losses_with_reactivation_apart(engine):
 def test_quick_ratio_without_losses_is_not_defined(engine):
     load(engine, [("N", "core", date(2026, 10, 3), None, 30_000)])
     assert value(engine, "quick_ratio", OCT).value is None
+
+
+def _state_calcs(conn):
+    """(direct, derived): one Calc counting from subscriptions, one reading the revenue state."""
+    from metrics import revenue_state
+
+    direct, derived = Calc(conn, Settings()), Calc(conn, Settings())
+    revenue_state.use(direct, False)
+    revenue_state.use(derived, True)
+    return direct, derived
+
+
+def test_upsell_and_cross_sell_read_the_stored_month_and_count_the_rest_off_the_product_intervals(engine):
+    import json
+
+    from sqlalchemy import insert, select, update
+
+    from metrics import revenue_state, schema
+    from metrics.filters import Filters
+
+    # At Oct 1, S = {A, B, C, D}. A (smb): core 10,000 -> 15,000 on Oct 5 (upsell).
+    # B (smb): adds analytics on Oct 20 (cross-sell). C (ent): analytics 1,000 -> 5,000 on Oct 25 (upsell),
+    # core 10,000 -> 8,000 the same day. D (ent): unchanged. N: new in October (not in S).
+    load(engine, [
+        ("A", "core", date(2026, 1, 1), date(2026, 10, 5), 10_000), ("A", "core", date(2026, 10, 5), None, 15_000),
+        ("B", "core", date(2026, 1, 1), None, 10_000), ("B", "analytics", date(2026, 10, 20), None, 3_000),
+        ("C", "core", date(2026, 1, 1), date(2026, 10, 25), 10_000), ("C", "core", date(2026, 10, 25), None, 8_000),
+        ("C", "analytics", date(2026, 1, 1), date(2026, 10, 25), 1_000),
+        ("C", "analytics", date(2026, 10, 25), None, 5_000),
+        ("D", "core", date(2026, 1, 1), None, 10_000),
+        ("N", "core", date(2026, 10, 2), None, 10_000), ("N", "api", date(2026, 10, 2), None, 10_000),
+    ], {"A": {"segment": "smb"}, "B": {"segment": "smb"}, "C": {"segment": "ent"}, "D": {"segment": "ent"},
+        "N": {"segment": "smb"}})
+    smb = Filters(segment="smb")
+    first_half = Period(date(2026, 10, 1), date(2026, 10, 15), "range")  # only A's upsell: S = {A, B, C, D}
+    wanted = {  # (period, filters): (upsell, cross-sell, S), counted by hand
+        (OCT, Filters()): (2, 1, 4), (OCT, smb): (1, 1, 2), (first_half, Filters()): (1, 0, 4),
+        (first_half, smb): (1, 0, 2), (OCT.previous(), Filters()): (0, 0, 4),
+    }
+
+    def counts(calc, period, filters):
+        up, cross = (measure(calc, name, period, filters) for name in ("upsell_rate", "cross_sell_rate"))
+        return up.parts["numerator"], cross.parts["numerator"], up.parts["denominator"]
+
+    with engine.begin() as conn:
+        revenue_state.build(conn)
+        rm = schema.revenue_monthly
+        cell = json.loads(conn.execute(select(rm.c.cell).where(rm.c.month == OCT.start)).scalar_one())
+        assert cell["products"] == [2, 1]  # October's counts stored by the build
+        direct, derived = _state_calcs(conn)
+        for (period, filters), want in wanted.items():
+            assert counts(derived, period, filters) == counts(direct, period, filters) == want, (period, filters)
+        # the month without filters is read from the stored cell (an altered cell shows), nothing else is
+        conn.execute(update(rm).where(rm.c.month == OCT.start).values(cell=json.dumps({**cell, "products": [3, 3]})))
+        _, derived = _state_calcs(conn)
+        assert counts(derived, OCT, Filters()) == (3, 3, 4)
+        assert counts(derived, OCT, smb) == (1, 1, 2) and counts(derived, first_half, Filters()) == (1, 0, 4)
+        # a subscription written without a sync: the state is stale, counted from subscriptions (D upsells)
+        conn.execute(insert(schema.subscriptions).values(subscription_id="D2", account_id="D", product="core",
+                                                         start_date=date(2026, 10, 10), end_date=None, mrr=500))
+        calc = Calc(conn, Settings())
+        assert not revenue_state.usable(calc)
+        assert counts(calc, OCT, Filters()) == (3, 1, 4)
+        revenue_state.build(conn)
+        assert counts(Calc(conn, Settings()), OCT, Filters()) == (3, 1, 4)

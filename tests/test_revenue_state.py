@@ -35,7 +35,8 @@ from metrics.value import monthly_churn
 
 REVENUE = ("mrr", "arr", "arpa", "mrr_movements", "net_new_mrr", "customer_churn_rate", "revenue_churn_rate",
            "net_mrr_churn_rate", "annualized_churn_rate", "grr", "nrr", "expansion_rate", "retention_rate", "ltv",
-           "quick_ratio", "cohort_retention", "onboarding_completion_rate", "ttv")  # (onboarding: its first paid days)
+           "quick_ratio", "upsell_rate", "cross_sell_rate", "cohort_retention",
+           "onboarding_completion_rate", "ttv")  # (onboarding: its first paid days)
 MOVES = ("new", "reactivation", "expansion", "contraction", "churn", "early_churn")
 DEMO_TODAY = date(2026, 11, 22)
 
@@ -319,9 +320,16 @@ def test_the_stored_months_and_groups_are_what_an_answer_reads_and_what_the_inte
         months = sorted(revenue_state._as_date(m) for m in stored)
         # from the first interval's month (the open row of May 2025) to the month after the last change (Dec 2026)
         assert months[0] == D(2025, 5, 1) and months[-1] == D(2027, 1, 1)
-        live = revenue_state._movements(conn, [Period(m, add_months(m, 1), "month") for m in months], Filters(), None)
-        assert {revenue_state._as_date(m): json.loads(c) for m, c in stored.items()} == \
-            {months[j]: cell for j, cell in live[None].items()}
+        periods = [Period(m, add_months(m, 1), "month") for m in months]
+        live = revenue_state._movements(conn, periods, Filters(), None)
+        products = revenue_state._product_moves(conn, periods, Filters())
+        cells = {revenue_state._as_date(m): json.loads(c) for m, c in stored.items()}
+        assert {m: tuple(cell.pop("products")) for m, cell in cells.items()} == \
+            {m: products.get(j, (0, 0)) for j, m in enumerate(months)}
+        assert cells == {months[j]: cell for j, cell in live[None].items()}
+        # O's add-on (from Sep 15) and seats (from 00:00 Oct 1): one cross-sell in September
+        assert tuple(json.loads(stored[next(m for m in stored if revenue_state._as_date(m) == D(2026, 9, 1))])
+                     ["products"]) == (0, 1)
         calc = Calc(conn, Settings(), today=EDGE_TODAY)
         assert movements(calc, oct_, Filters()).counts["churn"] == 1
         cell = json.loads(conn.execute(select(rm.c.cell).where(rm.c.month == oct_.start)).scalar_one())
@@ -394,7 +402,8 @@ def test_random_histories_give_the_same_numbers_both_ways_on_every_engine(random
         with engine.connect() as conn:
             direct, derived = calcs(conn, today)
             for p in (period, period.previous()):
-                for name in ("mrr", "mrr_movements", "customer_churn_rate", "nrr", "grr", "ltv", "arpa", "cohort_retention"):
+                for name in ("mrr", "mrr_movements", "customer_churn_rate", "nrr", "grr", "ltv", "arpa", "cohort_retention",
+                             "upsell_rate", "cross_sell_rate"):
                     assert measure(derived, name, p) == measure(direct, name, p), (name, p)
                 for move in MOVES:
                     assert movement_accounts(derived, p, Filters(), move, None) == \

@@ -40,10 +40,12 @@ from metrics.health.snapshots import (
     StoredComponents,
     book_totals,
     ensure_snapshots,
+    forget_day_totals,
     has_snapshots,
     scores_as_of,
     snapshot_day_near,
     stored_bands,
+    write_day_totals,
     write_snapshots,
 )
 from metrics.health.views import (
@@ -68,5 +70,5 @@ __all__ = [
     "account_facts", "account_view", "backtest", "book_totals", "combine", "dropped_to_red", "ensure_snapshots", "has_snapshots",
     "health_score_measure", "load_model", "model_for", "nps_value", "parse_model", "portfolio", "roc_auc",
     "rounded", "score_accounts", "scores_as_of", "snapshot_day_near", "stored_bands",
-    "write_snapshots",
+    "forget_day_totals", "write_day_totals", "write_snapshots",
 ]

@@ -13,6 +13,13 @@ backtest scores its days from the data and reads no snapshot. A day without snap
 computed by whoever asks for it (``scores_as_of``, ``book_scores``): slower, never wrong. The
 first day of each month kept also lets the health score of a past month (taken at its end) be
 read rather than computed when the sync ran that day.
+
+Day totals: ``write_snapshots`` also stores the day's unfiltered totals per band (``health_day_totals``:
+accounts, exact score sum, MRR), and pruning drops them with their day. The health score without
+filters reads those few rows instead of adding up the day's snapshots, while the day still holds as
+many snapshot rows as when they were summed (a row inserted or deleted since, by a test, a tool or
+a full refresh dropping an account, makes the day read its snapshots again). A tool that rewrites
+snapshot rows in place, which no count sees, calls ``forget_day_totals``.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Sequence
 
-from sqlalchemy import Connection, Engine, Text, cast, delete, exists, func, insert, select
+from sqlalchemy import Connection, Engine, Text, cast, delete, exists, func, insert, inspect, select
 
 from metrics import revenue_state, schema
 from metrics.filters import NO_FILTERS, Filters
@@ -39,6 +46,7 @@ logger = logging.getLogger(__name__)
 
 a = schema.accounts
 h = schema.health_snapshots
+ht = schema.health_day_totals
 SNAPSHOT_BATCH = 1000  # snapshot rows inserted at a time
 
 
@@ -97,6 +105,7 @@ def write_snapshots(conn: Connection, day: date, settings: Settings | None = Non
     of each month (``prune_snapshots``), in the caller's transaction."""
     settings = settings or Settings()
     conn.execute(delete(h).where(h.c.day == day))
+    conn.execute(delete(ht).where(ht.c.day == day))
     written = 0
     batch: list[dict[str, Any]] = []
     # Scored, stored and forgotten 1,000 accounts at a time: a book of 100,000 held its scores and
@@ -110,6 +119,7 @@ def write_snapshots(conn: Connection, day: date, settings: Settings | None = Non
     if batch:
         conn.execute(insert(h), batch)
         written += len(batch)
+    write_day_totals(conn, day)
     pruned = prune_snapshots(conn, day, settings.health_snapshot_days)
     logger.info("health snapshots for %s: %d accounts; %d older rows pruned", day, written, pruned)
     return written
@@ -136,9 +146,10 @@ def prune_snapshots(conn: Connection, day: date, keep_days: int) -> int:
         if first is not None:
             keep.append(first)
         month = add_months(month, 1)
-    stmt = delete(h).where(h.c.day < cutoff)
+    stmt, totals = delete(h).where(h.c.day < cutoff), delete(ht).where(ht.c.day < cutoff)
     if keep:
-        stmt = stmt.where(h.c.day.not_in(keep))
+        stmt, totals = stmt.where(h.c.day.not_in(keep)), totals.where(ht.c.day.not_in(keep))
+    conn.execute(totals)
     return conn.execute(stmt).rowcount or 0
 
 
@@ -187,7 +198,12 @@ def book_totals(conn: Connection, day: date, filters: Filters = NO_FILTERS, sett
     """Per group of ``by`` (None: the whole, key None) and band: the paying accounts with a score on
     ``day``, the exact sum of their scores and their MRR. From the day's stored snapshots when the
     sync or the daily job wrote them, in one grouped statement (no account's row leaves the
-    database); else every paying account scored now and added up the same way (equal sums)."""
+    database; without filters, the day totals written with them); else every paying account scored now
+    and added up the same way (equal sums)."""
+    if by is None and type(filters) is Filters and filters.empty:
+        stored = stored_day_totals(conn, day)
+        if stored is not None:
+            return {None: stored} if stored else {}
     if has_snapshots(conn, day):
         return _stored_totals(conn, day, filters, by)
     scores = score_accounts(conn, day, filters, settings, model=model)
@@ -222,11 +238,45 @@ def _stored_totals(conn: Connection, day: date, filters: Filters, by: str | None
     source, key = keyed(per_account, by)
     q = per_account.c
     stmt = select(key.label("key"), q.band, func.count(), func.sum(func.round(q.score * SCORE_UNITS)),
-                  func.coalesce(func.sum(q.mrr), 0)).select_from(source).group_by(key, q.band)
+                  func.coalesce(func.sum(q.mrr), 0)).select_from(source)
+    # (the whole: no GROUP BY of the key, a constant that DuckDB refuses there)
+    stmt = stmt.group_by(key, q.band) if by is not None else stmt.group_by(q.band)
     out: dict[str | None, dict[str, BandTotals]] = {}
     for k, band, n, units, total in conn.execute(stmt):
         out.setdefault(k, {})[band] = BandTotals(int(n), int(units or 0), float(total or 0))
     return out
+
+
+def write_day_totals(conn: Connection, day: date) -> None:
+    """Store ``day``'s unfiltered totals per band as its stored snapshots add up now (the statement
+    ``book_totals`` runs on them), with the day's snapshot row count; replaces the day's totals."""
+    conn.execute(delete(ht).where(ht.c.day == day))
+    rows = conn.execute(select(func.count()).where(h.c.day == day)).scalar_one()
+    if not rows:
+        return
+    bands = _stored_totals(conn, day, NO_FILTERS, None).get(None, {})
+    conn.execute(insert(ht), [
+        {"day": day, "band": band, "accounts": t.accounts, "score_units": t.score_units, "mrr": t.mrr, "day_rows": rows}
+        for band, t in bands.items()] or [
+        {"day": day, "band": "", "accounts": 0, "score_units": 0, "mrr": 0.0, "day_rows": rows}])
+
+
+def forget_day_totals(conn: Connection, day: date | None = None) -> None:
+    """Drop the stored day totals of ``day`` (None: every day): the health score adds up the snapshots."""
+    conn.execute(delete(ht) if day is None else delete(ht).where(ht.c.day == day))
+
+
+def stored_day_totals(conn: Connection, day: date) -> dict[str, BandTotals] | None:
+    """``day``'s unfiltered totals per band as ``write_day_totals`` stored them, while the day still
+    has as many snapshot rows as then (one statement); None when there are none or they are stale."""
+    if conn.dialect.name not in ("sqlite", "postgresql") and not inspect(conn).has_table(ht.name):
+        return None
+    now = select(func.count()).where(h.c.day == day).scalar_subquery()
+    rows = conn.execute(select(ht.c.band, ht.c.accounts, ht.c.score_units, ht.c.mrr, ht.c.day_rows, now)
+                        .where(ht.c.day == day)).all()
+    if not rows or any(r[4] != r[5] for r in rows):
+        return None
+    return {band: BandTotals(int(n), int(units), float(mrr)) for band, n, units, mrr, _, _ in rows if band != ""}
 
 
 def ensure_snapshots(engine: Engine, day: date, settings: Settings | None = None) -> int:
