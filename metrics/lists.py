@@ -29,8 +29,8 @@ from metrics.calc import Calc
 from metrics.filters import Filters
 from metrics.health.model import BANDS, HealthModel, rounded
 from metrics.health.snapshots import has_snapshots, scores_as_of
-from metrics.health.sql import as_date, chunks
-from metrics.periods import Period
+from metrics.health.sql import chunks
+from metrics.periods import Period, as_date
 from metrics.renewals import renewals
 from metrics.revenue import movement_accounts, mrr_on
 from metrics.settings import Settings

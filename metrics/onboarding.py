@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import statistics
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Callable
 
 from sqlalchemy import Date, and_, case, func, literal, select
@@ -21,7 +21,7 @@ from metrics import revenue_state, schema
 from metrics.calc import Calc, Measurement, ratio
 from metrics.filters import Filters
 from metrics.grouping import keyed
-from metrics.periods import Period, add_months, month_start
+from metrics.periods import Period, add_months, as_date, month_start
 from metrics.retention import first_paid_days
 
 logger = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ def _waits_stmt(calc: Calc, period: Period, filters: Filters, by: str | None):
 def ttv_waits(calc: Calc, period: Period, filters: Filters) -> list[int]:
     """Days from first paid day to first value, sorted, of the accounts whose first paid day is in the period."""
     return calc.memo(("ttv_waits", period, filters), lambda: sorted(
-        (_as_date(r.at) - _as_date(r.first_paid)).days for r in calc.conn.execute(_waits_stmt(calc, period, filters, None))))
+        (as_date(r.at) - as_date(r.first_paid)).days for r in calc.conn.execute(_waits_stmt(calc, period, filters, None))))
 
 
 def ttv_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
@@ -144,18 +144,10 @@ def ttv_grouped(calc: Calc, period: Period, filters: Filters, by: str,
     groups' medians are taken here), memoised as ``ttv_waits``."""
     waits: dict[str | None, list[int]] = {}
     for r in calc.conn.execute(_waits_stmt(calc, period, filters, by)):
-        waits.setdefault(r.key, []).append((_as_date(r.at) - _as_date(r.first_paid)).days)
+        waits.setdefault(r.key, []).append((as_date(r.at) - as_date(r.first_paid)).days)
     for key, values in waits.items():
         calc.memo(("ttv_waits", period, scope(key)), lambda v=sorted(values): v)
     return set(waits)
-
-
-def _as_date(value) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
 
 
 def latest_mature_cohort(today: date, days: int, before: date | None = None) -> Period:

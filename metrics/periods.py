@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
+from typing import Any
 
 # How a period was asked for decides what "the previous period" is.
 # A "half" is six months from a fiscal year's start or its seventh month; a "year" may be a fiscal year
@@ -78,3 +79,30 @@ class Period:
 
     def iso(self) -> dict[str, str]:
         return {"start": self.start.isoformat(), "end": self.end.isoformat()}
+
+
+# ---- dates as the database drivers return them -------------------------------------------
+
+def midnight(d: date) -> datetime:
+    """00:00 of ``d``: "as of d" is the state at this instant."""
+    return datetime.combine(d, time.min)
+
+
+def as_date(v: Any) -> date | None:
+    """A date column's value as a ``date`` (drivers return dates, datetimes or text)."""
+    if v is None:
+        return None
+    if isinstance(v, datetime):
+        return v.date()
+    if isinstance(v, date):
+        return v
+    return date.fromisoformat(str(v)[:10])
+
+
+def as_datetime(v: Any) -> datetime | None:
+    """A timestamp column's value as a ``datetime``."""
+    if v is None or isinstance(v, datetime):
+        return v
+    if isinstance(v, date):
+        return midnight(v)
+    return datetime.fromisoformat(str(v))

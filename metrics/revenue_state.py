@@ -73,7 +73,7 @@ from sqlalchemy.sql import Subquery
 from metrics import schema
 from metrics.filters import Filters
 from metrics.grouping import DIMENSIONS, group_key, keyed
-from metrics.periods import Period, add_months, month_start
+from metrics.periods import Period, add_months, as_date, month_start
 from metrics.stamps import DerivedStamp
 
 logger = logging.getLogger(__name__)
@@ -256,7 +256,7 @@ def _build_months(conn: Connection) -> None:
         case((iv.c.end_date < OPEN_END, iv.c.end_date), else_=iv.c.start_date)))).one()
     if first is None:
         return
-    month, stop = month_start(_as_date(first)), add_months(month_start(_as_date(last)), 1)
+    month, stop = month_start(as_date(first)), add_months(month_start(as_date(last)), 1)
     months = []
     while month <= stop:
         months.append(Period(month, add_months(month, 1), "month"))
@@ -283,9 +283,9 @@ def _stored_months(conn: Connection, periods, part: str | None = None) -> dict:
         cell = json.loads(text)
         products = cell.pop("products", None)
         if part is None:
-            out[whole[_as_date(m)]] = cell
+            out[whole[as_date(m)]] = cell
         elif products is not None:
-            out[whole[_as_date(m)]] = tuple(products)
+            out[whole[as_date(m)]] = tuple(products)
     return out
 
 
@@ -439,7 +439,7 @@ def running_totals(conn: Connection, days, filters, by) -> dict:
         .group_by(*([key] if by is not None else []), c.day)
     steps: dict = {}
     for k, day, d_paying, d_mrr in conn.execute(stmt):
-        steps.setdefault(k, []).append((_as_date(day), int(d_paying or 0), float(d_mrr or 0)))
+        steps.setdefault(k, []).append((as_date(day), int(d_paying or 0), float(d_mrr or 0)))
     out: dict = {}
     for k, rows in steps.items():
         rows.sort()
@@ -463,7 +463,7 @@ def _whole_totals(conn: Connection, days) -> dict:
         return {}
     per_day, i, now = {}, 0, (0, 0.0)
     for d in days:
-        while i < len(rows) and _as_date(rows[i][0]) <= d:
+        while i < len(rows) and as_date(rows[i][0]) <= d:
             now = (int(rows[i][1]), int(rows[i][2]) / 100)
             i += 1
         per_day[d] = now
@@ -483,7 +483,7 @@ def _group_totals(conn: Connection, days, by: str) -> dict:
         .where(rg.c.dim == by, rg.c.day <= hi, rg.c.day >= func.coalesce(firsts.c.first, literal(lo, Date)))
     rows: dict = {}
     for key, day, paying, cents, runs in conn.execute(stmt):
-        rows.setdefault(key, []).append((_as_date(day), int(paying), int(cents), int(runs)))
+        rows.setdefault(key, []).append((as_date(day), int(paying), int(cents), int(runs)))
     out: dict = {}
     for key, steps in rows.items():
         steps.sort()
@@ -503,10 +503,6 @@ def group_labels(conn: Connection, by: str) -> dict[str, str]:
     """``metrics.grouping.labels`` as the build stored it (read only while the state is fresh)."""
     rows = conn.execute(select(gk.c.key, gk.c.label).where(gk.c.dim == by, gk.c.key != "")).all()
     return {k: label for k, label in rows}
-
-
-def _as_date(value) -> date:
-    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _tagged(periods):

@@ -21,7 +21,7 @@ from metrics import schema, usage_state
 from metrics.calc import Calc, Measurement, ratio
 from metrics.filters import Filters
 from metrics.grouping import group_key, keyed
-from metrics.periods import Period
+from metrics.periods import Period, as_date
 
 logger = logging.getLogger(__name__)
 
@@ -159,19 +159,13 @@ def seat_utilization_measure(calc: Calc, period: Period, filters: Filters) -> Me
 def last_usage_day(calc: Calc, period: Period) -> date | None:
     """The last day with any usage data, not after the period (the sync's last day); None without data.
     Unfiltered: a quiet day of one account is a zero, not a day that has not been synced."""
-    return calc.memo(("last_usage_day", period.last_day), lambda: _as_date(calc.conn.execute(
+    return calc.memo(("last_usage_day", period.last_day), lambda: as_date(calc.conn.execute(
         select(func.max(u.c.day)).where(u.c.day <= period.last_day)).scalar_one()))
 
 
 def mean_dau(calc: Calc, period: Period, filters: Filters) -> float:
     """Active user-days in the period / its days."""
     return user_days(calc, period.last_day, period.days, filters) / period.days
-
-
-def _as_date(value) -> date | None:
-    if value is None or isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
 
 
 # ---- per group (breakdowns) ------------------------------------------------------------

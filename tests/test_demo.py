@@ -18,6 +18,7 @@ from metrics.db import get_meta
 from metrics.demo.emit import write_files
 from metrics.demo.load import DemoSummary, clear_data, load_demo
 from metrics.demo.rows import build_rows
+from metrics.periods import as_date
 from metrics.settings import Settings
 
 MIDNIGHT = datetime.combine(TODAY, datetime.min.time())
@@ -278,13 +279,9 @@ def test_some_customers_join_and_leave_inside_one_month(demo):
     stmt = select(s.account_id, func.min(s.start_date), func.max(s.end_date), func.count()).where(
         s.mrr > 0).group_by(s.account_id)
     early = [a for a, lo, hi, n in _rows(engine, stmt)
-             if hi is not None and _as_date(lo).replace(day=1) == _as_date(hi).replace(day=1)
-             and _as_date(hi).day > 1]
+             if hi is not None and as_date(lo).replace(day=1) == as_date(hi).replace(day=1)
+             and as_date(hi).day > 1]
     assert len(early) >= 2
-
-
-def _as_date(value) -> date:
-    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _churn_days(engine) -> list[tuple[str, date]]:
@@ -293,7 +290,7 @@ def _churn_days(engine) -> list[tuple[str, date]]:
     ends = _rows(engine, select(s.account_id, s.end_date).where(s.mrr > 0, s.end_date.is_not(None)).distinct())
     out = []
     for account, day in ends:
-        day = _as_date(day)
+        day = as_date(day)
         if _mrr_by_account(engine, day).get(account, 0.0) == 0.0 and (account, day) not in out:
             out.append((account, day))
     return out
@@ -309,7 +306,7 @@ def test_churned_accounts_use_the_product_less_in_the_30_days_before_churn_than_
     # Churners start fading three to five months before they leave: compare the last
     # 30 days with a month before any fade began (180 to 150 days before churn).
     engine, _ = demo
-    first_usage = _as_date(_scalar(engine, select(func.min(schema.usage_daily.c.day))))
+    first_usage = as_date(_scalar(engine, select(func.min(schema.usage_daily.c.day))))
     churns = [(a, d) for a, d in _churn_days(engine) if d - timedelta(days=180) >= first_usage]
     # only accounts that were already customers using the product half a year before they left
     churns = [(a, d) for a, d in churns if _usage_seconds(engine, a, d - timedelta(days=180), d - timedelta(days=150))]
@@ -365,7 +362,7 @@ def test_usage_averages_10_to_60_minutes_per_active_user_day_and_is_weekday_heav
     u = schema.usage_daily.c
     minutes = _scalar(engine, select(func.avg(u.seconds))) / 60
     assert 10 <= minutes <= 60
-    per_day = {_as_date(d): n for d, n in _rows(engine, select(u.day, func.count()).group_by(u.day))}
+    per_day = {as_date(d): n for d, n in _rows(engine, select(u.day, func.count()).group_by(u.day))}
     weekday = [n for d, n in per_day.items() if d.weekday() < 5]
     weekend = [n for d, n in per_day.items() if d.weekday() >= 5]
     assert sum(weekend) / len(weekend) < 0.2 * sum(weekday) / len(weekday)
@@ -383,10 +380,10 @@ def test_onboarding_has_finished_unfinished_and_in_progress_accounts(demo):
     s = schema.subscriptions.c
     first_paid = dict(_rows(engine, select(s.account_id, func.min(s.start_date)).where(s.mrr > 0).group_by(s.account_id)))
     ttv = sorted(
-        (_as_date(str(at)[:10]) - _as_date(first_paid[a])).days
+        (as_date(str(at)[:10]) - as_date(first_paid[a])).days
         for a, at in _rows(engine, select(o.account_id, o.completed_at).where(o.milestone == "first_value"))
     )
     assert 7 <= ttv[len(ttv) // 2] <= 60
     # an account that started in the last few weeks is still mid-way
-    recent = [a for a, d in first_paid.items() if _as_date(d) >= TODAY - timedelta(days=20)]
+    recent = [a for a, d in first_paid.items() if as_date(d) >= TODAY - timedelta(days=20)]
     assert recent and all(per_account.get(a, 0) < 4 for a in recent)

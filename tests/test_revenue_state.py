@@ -28,7 +28,7 @@ from metrics.calc import Calc
 from metrics.compute import measure
 from metrics.derived import after_sync_steps
 from metrics.filters import Filters
-from metrics.periods import Period, add_months
+from metrics.periods import Period, add_months, as_date
 from metrics.revenue import movement_accounts, movements
 from metrics.settings import Settings
 from metrics.value import monthly_churn
@@ -317,18 +317,18 @@ def test_the_stored_months_and_groups_are_what_an_answer_reads_and_what_the_inte
     with engine.begin() as conn:
         rm = schema.revenue_monthly
         stored = {m: c for m, c in conn.execute(select(rm.c.month, rm.c.cell)).all()}
-        months = sorted(revenue_state._as_date(m) for m in stored)
+        months = sorted(as_date(m) for m in stored)
         # from the first interval's month (the open row of May 2025) to the month after the last change (Dec 2026)
         assert months[0] == D(2025, 5, 1) and months[-1] == D(2027, 1, 1)
         periods = [Period(m, add_months(m, 1), "month") for m in months]
         live = revenue_state._movements(conn, periods, Filters(), None)
         products = revenue_state._product_moves(conn, periods, Filters())
-        cells = {revenue_state._as_date(m): json.loads(c) for m, c in stored.items()}
+        cells = {as_date(m): json.loads(c) for m, c in stored.items()}
         assert {m: tuple(cell.pop("products")) for m, cell in cells.items()} == \
             {m: products.get(j, (0, 0)) for j, m in enumerate(months)}
         assert cells == {months[j]: cell for j, cell in live[None].items()}
         # O's add-on (from Sep 15) and seats (from 00:00 Oct 1): one cross-sell in September
-        assert tuple(json.loads(stored[next(m for m in stored if revenue_state._as_date(m) == D(2026, 9, 1))])
+        assert tuple(json.loads(stored[next(m for m in stored if as_date(m) == D(2026, 9, 1))])
                      ["products"]) == (0, 1)
         calc = Calc(conn, Settings(), today=EDGE_TODAY)
         assert movements(calc, oct_, Filters()).counts["churn"] == 1

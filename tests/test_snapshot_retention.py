@@ -58,7 +58,7 @@ def _store(engine, days, scores=None) -> None:
 def _stored_days(engine) -> dict[date, int]:
     from sqlalchemy import func, select
 
-    from metrics.health.sql import as_date
+    from metrics.periods import as_date
 
     with engine.connect() as conn:
         return {as_date(d): n for d, n in conn.execute(select(h.c.day, func.count()).group_by(h.c.day))}

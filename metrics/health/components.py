@@ -23,7 +23,8 @@ from metrics import schema
 from metrics.active import active_on
 from metrics.filters import Filters
 from metrics.health.model import HealthModel
-from metrics.health.sql import IN_CHUNK, as_date, as_datetime, by_account, dict_rows, midnight
+from metrics.health.sql import IN_CHUNK, by_account, dict_rows
+from metrics.periods import as_date, as_datetime, midnight
 
 a = schema.accounts
 s = schema.subscriptions

@@ -38,8 +38,8 @@ from metrics.filters import NO_FILTERS, Filters
 from metrics.grouping import group_key, keyed
 from metrics.health.model import HealthModel
 from metrics.health.score import AccountHealth, iter_scores, score_accounts
-from metrics.health.sql import account_mrr_on, as_date
-from metrics.periods import add_months
+from metrics.health.sql import account_mrr_on
+from metrics.periods import add_months, as_date
 from metrics.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -1,10 +1,10 @@
-"""The SQL plumbing the health rooms share: chunked ``IN`` lists, midnight of a day,
-dates read back from any driver, and per-account MRR and names for a set of ids."""
+"""The SQL plumbing the health rooms share: chunked ``IN`` lists and per-account MRR and names
+for a set of ids."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
-from typing import Any, Iterable, Sequence
+from datetime import date
+from typing import Iterable, Sequence
 
 from sqlalchemy import Connection, func, select
 
@@ -12,31 +12,6 @@ from metrics import schema
 from metrics.active import active_on
 
 IN_CHUNK = 500  # account ids per IN (...) list
-
-
-def midnight(d: date) -> datetime:
-    """00:00 of ``d``: "as of d" is the state at this instant."""
-    return datetime.combine(d, time.min)
-
-
-def as_date(v: Any) -> date | None:
-    """A date column's value as a ``date`` (drivers return dates, datetimes or text)."""
-    if v is None:
-        return None
-    if isinstance(v, datetime):
-        return v.date()
-    if isinstance(v, date):
-        return v
-    return date.fromisoformat(str(v)[:10])
-
-
-def as_datetime(v: Any) -> datetime | None:
-    """A timestamp column's value as a ``datetime``."""
-    if v is None or isinstance(v, datetime):
-        return v
-    if isinstance(v, date):
-        return midnight(v)
-    return datetime.fromisoformat(str(v))
 
 
 def chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:

@@ -24,7 +24,8 @@ from metrics.filters import NO_FILTERS, Filters
 from metrics.health.model import BANDS, HealthModel, model_for
 from metrics.health.score import AccountHealth, score_accounts
 from metrics.health.snapshots import SnapshotScore, has_snapshots, scores_as_of, snapshot_day_near, stored_bands
-from metrics.health.sql import account_mrr_on, account_names, as_date, as_datetime, midnight, mrr_on
+from metrics.health.sql import account_mrr_on, account_names, mrr_on
+from metrics.periods import as_date, as_datetime, midnight
 from metrics.settings import Settings
 
 a = schema.accounts
