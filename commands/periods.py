@@ -579,9 +579,12 @@ class FoundPeriod:
 _UNITS = ("week", "month", "quarter", "half", "year")  # calendar units that are "to date" while today is in them
 
 
-def _settle(period: Period, pattern: _Pattern, ctx: _Ctx, word: str, lang: str) -> Period:
-    """Refuse a period that has not started; cut one in progress at today (to date)."""
+def _settle(period: Period, pattern: _Pattern, ctx: _Ctx, word: str, lang: str, future: bool = False) -> Period:
+    """Refuse a period that has not started; cut one in progress at today (to date). With
+    ``future`` (what is due, such as renewals), a period ahead is what is asked: kept whole."""
     tomorrow = ctx.today + timedelta(days=1)
+    if future and period.end > tomorrow:
+        return period
     if period.start > ctx.today:
         raise PeriodNotStarted(word, period, ctx.today, lang, fiscal=pattern.fiscal)
     if period.end > tomorrow:
@@ -672,7 +675,8 @@ def _groups(norm: str, matches: list[tuple[re.Match[str], _Pattern]]) -> list[_G
     return out
 
 
-def _spans(text: str, today: date, lang: str, fiscal_start: int, keep_errors: bool) -> tuple[list[FoundPeriod], str, list[int]]:
+def _spans(text: str, today: date, lang: str, fiscal_start: int, keep_errors: bool,
+           future: bool = False) -> tuple[list[FoundPeriod], str, list[int]]:
     if not 1 <= fiscal_start <= 12:
         raise ValueError(f"fiscal_start must be a month number 1..12, got {fiscal_start}")
     ctx = _Ctx(today, fiscal_start)
@@ -691,7 +695,7 @@ def _spans(text: str, today: date, lang: str, fiscal_start: int, keep_errors: bo
                                     to_date=built[1].to_date)
                 else:
                     period = built[0]
-                period = _settle(period, group[0][1], ctx, word, lang)
+                period = _settle(period, group[0][1], ctx, word, lang, future)
             except PeriodError:
                 raise
             except ValueError:
@@ -719,14 +723,15 @@ def _without(norm: str, cut: list[int]) -> str:
 
 
 def find_period_spans(text: str, today: date, lang: str = "en", fiscal_start: int = 1, *,
-                      keep_errors: bool = False) -> list[FoundPeriod]:
+                      keep_errors: bool = False, future: bool = False) -> list[FoundPeriod]:
     """Every period expression in ``text``, in order, with where it was typed.
 
     Raises ``PeriodError`` for the first thing shaped like a period that is not a valid one
     (``2026-13``), ``PeriodNotStarted`` for one that has not begun (``2027``); with
     ``keep_errors`` those come back as ``FoundPeriod(period=None, error=...)`` instead, so a
-    caller can first drop spans that are part of an account name ("Studio 2027")."""
-    return _spans(text, today, lang, fiscal_start, keep_errors)[0]
+    caller can first drop spans that are part of an account name ("Studio 2027"). With ``future``
+    (a question about what is due), a period ahead ("next month", 来月, 2027-01) is read, whole."""
+    return _spans(text, today, lang, fiscal_start, keep_errors, future)[0]
 
 
 def find_periods(text: str, today: date, lang: str = "en", *, fiscal_start: int = 1) -> tuple[list[Period], str]:

@@ -91,8 +91,8 @@ _HEALTH_DROP = re.compile(
       r"(?:下がった|低下した|低下|悪化した|落ちた|下落した)")
 _RENEWALS = re.compile(
     _B + r"(?:upcoming\s+)?renewals?(?:\s+(?:due|coming\s+up|upcoming|coming))?"
-         r"(?:\s+(?:in|within|over))?(?:\s+the)?(?:\s+next)?(?:\s+(?P<n>\d+)\s*days?)?" + _E
-    + r"|" + _B + r"renewing(?:\s+(?:in|within))?(?:\s+the)?(?:\s+next)?(?:\s+(?P<n2>\d+)\s*days?)?" + _E
+         r"(?:(?:\s+(?:in|within|over))?(?:\s+the)?(?:\s+next)?\s+(?P<n>\d+)\s*days?)?" + _E
+    + r"|" + _B + r"renewing(?:(?:\s+(?:in|within))?(?:\s+the)?(?:\s+next)?\s+(?P<n2>\d+)\s*days?)?" + _E
     + r"|(?:(?P<n3>\d+)\s*日以内(?:に|の)?\s*)?(?:契約)?更新(?:が|の)?(?:近い|間近|予定|時期が近い|が来る)?")
 _BAND = re.compile(
     _B + r"(?:in\s+(?:the\s+)?)?(?P<band>red|yellow|green)(?:\s+band)?" + _E
@@ -282,8 +282,9 @@ def parse_query(text: str, ctx: Context, lang: str, *, command: str | None = Non
     if f.command in TAKES_ACCOUNT:  # "/health Company 0007": what is not a period is the account's name
         spans = [x for x in period_words.find_period_spans(s.rest, ctx.today, lang, fiscal, keep_errors=True)
                  if x.period is not None]
-    else:
-        spans = period_words.find_period_spans(s.rest, ctx.today, lang, fiscal)
+    else:  # renewals are what is due: next month is a period to ask about, not one not started
+        spans = period_words.find_period_spans(s.rest, ctx.today, lang, fiscal,
+                                               future=shape.get("listing") == "renewals")
     for found in spans:
         f.periods.append(found)
         s.take(found.start, found.end)

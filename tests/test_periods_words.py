@@ -438,3 +438,14 @@ def test_any_text_gives_periods_within_today_and_spans_of_the_typed_text_or_a_pe
             ends.append(f.end)
             if f.period is not None:
                 assert f.period.start <= today and f.period.end <= today + timedelta(days=1), text  # never the future
+
+
+def test_a_period_ahead_is_read_whole_only_when_the_question_looks_ahead():
+    with pytest.raises(PeriodNotStarted):
+        find_period_spans("next month", TODAY)
+    [ahead] = find_period_spans("next month", TODAY, future=True)
+    assert (ahead.period.start, ahead.period.end) == (date(2027, 1, 1), date(2027, 2, 1))
+    [running] = find_period_spans("this month", TODAY, future=True)  # to date, as ever (a list of what is due widens it)
+    assert (running.period.start, running.period.end, running.period.to_date) == (date(2026, 12, 1), date(2026, 12, 7), True)
+    [past] = find_period_spans("先月", TODAY, "ja", future=True)
+    assert (past.period.start, past.period.end) == (date(2026, 11, 1), date(2026, 12, 1))

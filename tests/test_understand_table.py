@@ -183,6 +183,12 @@ HAND = [
     ("green accounts", "list list=band band=green"),
     ("upcoming renewals", "list list=renewals"),
     ("renewals in the next 60 days", "list list=renewals n=60"),
+    # what is due looks ahead: a period not started is read, whole (churn next month is still refused)
+    ("renewals next month", "list list=renewals p=2026-12-01~2026-12-31"),
+    ("来月の更新予定", "list list=renewals p=2026-12-01~2026-12-31"),
+    ("renewals next quarter", "list list=renewals p=2027-01-01~2027-03-31"),
+    ("renewals this month", "list list=renewals p=2026-11-01~2026-11-22"),  # the list widens it to the month
+    ("churn next month", "err=future"),
     ("accounts whose health dropped by 15 points", "list list=health_drop n=15"),
     ("accounts owned by bob", "list list=accounts f=owner:bob@example.com"),
     ("dan's accounts", "list list=accounts f=owner:dan@example.com"),
