@@ -133,6 +133,10 @@ _GRAINS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("month", re.compile(_B + r"(?:monthly|by\s+month|per\s+month|each\s+month|month\s+by\s+month)" + _E
                          + r"|月次|月ごと|月毎|月別|月単位|毎月|" + _NOT_A_PERIOD + r"月で")),
     ("", re.compile(_B + r"(?:trend|trends|over\s+time|history|trajectory)" + _E + r"|推移|トレンド|経過|変化")),
+    # "is churn going up?": which way it moves is a trend's first line
+    ("", re.compile(_B + r"(?:going\s+(?:up|down)|trending(?:\s+(?:up|down))?|increasing|decreasing|rising|falling"
+                    r"|growing|shrinking|getting\s+(?:better|worse)|improving|worsening)" + _E
+                    + r"|(?:上が|下が|増え|減|伸び|改善し|悪化し|上昇し|低下し)(?:って|て)(?:いますか|います|いる|る)")),
 )
 _AFTER_VALUE = r"\s*(?:の\s*)?"  # "alice の担当", "pro plan"
 _BY_EN = r"(?:by|per|for\s+each|each|across|split\s+by|broken\s+down\s+by|breakdown\s+by)"

@@ -155,6 +155,12 @@ HAND = [
     ("weekly active users by week", "trend c=usage m=wau grain=week"),
     ("mrr over time", "trend c=mrr m=mrr grain=month"),
     ("churn rate by month in 2025", "trend c=churn m=customer_churn_rate p=2025 grain=month"),
+    # which way it moves: a trend's first line says it
+    ("is churn going up?", "trend c=churn m=customer_churn_rate grain=month"),
+    ("is MRR growing", "trend c=mrr m=mrr grain=month"),
+    ("解約率は上がってる？", "trend c=churn m=customer_churn_rate grain=month"),
+    ("エンタープライズの解約率は上がっていますか", "trend c=churn m=customer_churn_rate f=segment:enterprise grain=month"),
+    ("NRRは改善してる？", "trend c=nrr m=nrr grain=month"),
     # the grain said with で or 単位; a period word ending in it stays a period
     ("チャーン率の推移 四半期で", "trend c=churn m=customer_churn_rate grain=quarter"),
     ("MRRの推移を月で", "trend c=mrr m=mrr grain=month"),
