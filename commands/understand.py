@@ -581,6 +581,7 @@ def _shapes_after_metrics(s: _Text, shape: dict) -> None:
         if m:
             s.take_match(m)
             shape["by"] = dim
+            shape["by_words"] = m[0].strip()
             if shape.get("intent") not in ("trend", "compare", "list", "count"):
                 shape["intent"] = "breakdown"
             break
@@ -737,6 +738,11 @@ def _decide(f: _Found, shape: dict, command_name: str | None, cleaned: str, ctx:
         intent = "compare"
     if len(periods) > 2:
         f.unknown.extend(period_texts[2:])
+    by = shape.get("by")
+    if by is not None and intent in ("trend", "compare", "list", "count"):
+        # "NPSの推移 セグメント別": these answers have no breakdown; said, not dropped in silence
+        f.unknown.append(shape.get("by_words", by))
+        by = None
     metrics = list(f.metrics)
     if not metrics and command_name:
         head = headline_metric(command_name)
@@ -759,7 +765,7 @@ def _decide(f: _Found, shape: dict, command_name: str | None, cleaned: str, ctx:
         period_words=tuple(period_texts),
         filters=_filters(f),
         compare_filters=tuple(compare_filters),
-        by=shape.get("by"),
+        by=by,
         grain=shape.get("grain"),
         listing=shape.get("listing"),
         list_band=shape.get("list_band"),

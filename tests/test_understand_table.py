@@ -4,7 +4,7 @@ metric, period and filters.
 
 A row is ``(question, expected)``; ``expected`` is written in a few words:
 ``INTENT [c=command] [m=metric,...] [p=period,...] [f=key:value,...] [cf=key:value|key:value]
-[by=dim] [grain=g] [list=listing] [band=b] [n=N] [acct=name_with_underscores] [term=word] [unk=word|word]
+[by=dim] [grain=g] [list=listing] [band=b] [n=N] [acct=name_with_underscores] [term=word] [unk=word|two_words]
 [sug=word|word] [top=N]`` (``band=-``: every band the model calls risky)
 or ``err=future`` / ``err=period`` for a question refused with a short error.
 A period is ``2026-10`` (a month), ``2026-Q3``, ``2025`` (a year) or ``2026-11-01~2026-11-22`` (days,
@@ -155,6 +155,10 @@ HAND = [
     ("weekly active users by week", "trend c=usage m=wau grain=week"),
     ("mrr over time", "trend c=mrr m=mrr grain=month"),
     ("churn rate by month in 2025", "trend c=churn m=customer_churn_rate p=2025 grain=month"),
+    # a breakdown inside a trend, a comparison or a list is not answered: said, not dropped
+    ("NPSの推移 セグメント別", "trend c=nps m=nps grain=month unk=セグメント別"),
+    ("NRR by month by segment", "trend c=nrr m=nrr grain=month unk=by_segment"),
+    ("accounts by segment", "list list=accounts unk=by_segment"),
     # which way it moves: a trend's first line says it
     ("is churn going up?", "trend c=churn m=customer_churn_rate grain=month"),
     ("is MRR growing", "trend c=mrr m=mrr grain=month"),
@@ -467,7 +471,7 @@ def expected(spec: str) -> dict:
         elif key == "term":
             out["term"] = value
         elif key == "unk":
-            out["unknown"] = set(value.split("|"))
+            out["unknown"] = {word.replace("_", " ") for word in value.split("|")}  # "by_segment": one unknown of two words
         elif key == "sug":
             out["suggestions"] = set(value.split("|"))
         else:
