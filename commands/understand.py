@@ -63,8 +63,11 @@ _HOW = re.compile(_B + r"how\s+(?:is|was|are|were|do\s+you|did\s+you)?\s*(?:this
                   + r"|計算方法|計算式|どう(?:やって)?計算|算出方法")
 _HOW_AROUND = re.compile(_B + r"(?P<a>how\s+(?:is|are|was|were|do\s+you|did\s+you|does\s+csbot)(?:\s+the|\s+our|\s+my)?)"
                          r"\s+\S.{0,40}?\s+(?P<b>computed|calculated|worked\s+out)" + _E)
-_COUNTS_ACCOUNTS = re.compile(r"何社|社数|顧客数|会社数|アカウント数")  # count words that name accounts themselves
-_COUNT = re.compile(_B + r"(?:how\s+many|number\s+of|count\s+of|#\s*of)" + _E + r"|何社|何件|社数|件数|顧客数|会社数|アカウント数")
+_COUNTS_ACCOUNTS = re.compile(r"(?:customer|account)\s+count|paying\s+(?:customers|accounts)|何社|有料顧客数|有料顧客|契約社数"
+                              r"|契約数|社数|顧客数|会社数|アカウント数")  # count words that name accounts themselves
+_COUNT = re.compile(_B + r"(?:(?:how\s+many|number\s+of|count\s+of|#\s*of)(?:\s+paying)?"
+                    r"|(?:customer|account)\s+count|paying\s+(?:customers|accounts))" + _E
+                    + r"|何社|何件|有料顧客数|有料顧客|契約社数|契約数|社数|件数|顧客数|会社数|アカウント数")
 _ACCOUNTS = re.compile(_B + r"(?:accounts?|customers?|clients?|companies|company|logos?)" + _E
                        + r"|顧客|お客様|お客さま|会社|企業|アカウント")
 # "top 10", "ワースト5", "上位10社": the first rows of a list (read only when the question is a list)

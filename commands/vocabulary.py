@@ -41,7 +41,8 @@ DIMENSION_WORDS: dict[str, tuple[str, ...]] = {
 # Words people use for a metric under another name, offered as "did you mean" only (never read as
 # the metric: "売上" may mean MRR, ARR or bookings, so the asker chooses).
 NEAR_METRICS: dict[str, str] = {"売上": "MRR", "売上高": "MRR", "収益": "MRR", "revenue": "MRR", "sales": "MRR",
-                                "income": "MRR", "解約数": "churn", "churns": "churn", "attrition": "churn"}
+                                "income": "MRR", "解約数": "churn", "churns": "churn", "attrition": "churn",
+                                "arpu": "ARPA"}
 # Typed filter keys in Japanese ("担当: 山田"), on top of metrics.filters.FILTER_KEYS.
 JA_FILTER_KEYS = {"担当": "owner", "担当者": "owner", "セグメント": "segment", "プラン": "plan", "地域": "region",
                   "リージョン": "region", "タッチモデル": "touch_model"}
