@@ -9,6 +9,7 @@ The numbers come from ``metrics.breakdown.trend`` (the same measure as every ans
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import date, timedelta
 
 from commands import format as fmt
@@ -18,13 +19,16 @@ from commands.messages import t, t_list
 from commands.metric_answer import asked_metrics, calc_for
 from commands.query import GRAINS
 from commands.reply import Chart, Reply, Series, Table
-from metrics.breakdown import Trend, trend
+from metrics import catalog
+from metrics.accounts import dimension_values
+from metrics.breakdown import DIMENSIONS, Trend, can_break_down, trend
 from metrics.filters import Filters
 from metrics.periods import Period, add_months, month_start
 
 logger = logging.getLogger(__name__)
 
 MAX_ROWS = 20  # Slack: a table of at most 20 rows
+MAX_GROUPS = 8  # a trend by segment, plan ...: at most this many lines (and the whole) on one chart
 DEFAULT_MONTHS = 12  # no period asked: the 12 complete months ending last month
 
 
@@ -81,6 +85,8 @@ def answer(req: Request) -> Reply:
     else:
         span = query.period or default_span(req.ctx.today)
     filters = query.filters
+    if query.by in DIMENSIONS:
+        return _by_group(req, names[0], span, grain, filters, query.by)
     with req.connection() as conn:
         calc = calc_for(req, conn)
         trends = [trend(calc, name, span, grain, filters) for name in names]
@@ -160,10 +166,71 @@ def answer(req: Request) -> Reply:
     )
 
 
-def _story(tr: Trend, grain: str, lang: str, currency: str) -> list[str]:
-    """Where the series went: from the first known point to the latest, and its high and low."""
+def _by_group(req: Request, name: str, span: Period, grain: str, filters: Filters, by: str) -> Reply:
+    """"NPSの推移 セグメント別": one line per value of ``by`` the data holds (each the metric with that
+    value as a filter, as "NPS for enterprise by month" gives it) and the whole, on one chart; the
+    table holds the values, latest first. Accounts with no value are in the whole only."""
+    from commands.breakdown import _not_breakable, dimension_name, value_name
+
+    lang, currency = req.lang, req.ctx.settings.currency
+    metric = catalog.get(name)
+    if not can_break_down(name):
+        return _not_breakable(name, by, lang)
+    with req.connection() as conn:
+        values = dimension_values(conn).get(by, [])
+        chosen = getattr(filters, by)
+        if chosen:  # "enterprise NPS by month by segment": the one value asked
+            values = [v for v in values if v in (chosen if isinstance(chosen, tuple) else (chosen,))]
+        if len(values) > MAX_GROUPS:
+            title = t("trend.too_many_groups", lang, n=len(values), dim=dimension_name(by, lang), most=MAX_GROUPS)
+            return Reply(title=title, summary=title, kind="info", language=lang,
+                         lines=(t("trend.too_many_groups_hint", lang, label=metric_text.label(metric, lang),
+                                  dim=dimension_name(by, lang)),), metrics=(name,))
+        calc = calc_for(req, conn)
+        whole = trend(calc, name, span, grain, filters)
+        groups = [(v, trend(calc, name, span, grain, replace(filters, **{by: (v,) if by == "owner" else v})))
+                  for v in values]
+    label = metric_text.label(metric, lang)
+    if not whole.points:
+        title = t("trend.no_points", lang, where=fmt.period_line(span, filters, lang))
+        return Reply(title=title, summary=title, kind="info", language=lang, metrics=(name,))
+    periods = [p for p, _ in whole.points]
+    first, last = periods[0], periods[-1]
+    where = span_line(first, last, grain, filters, lang)
+    dim = dimension_name(by, lang)
+    grain_name = t(f"trend.grain_{grain}", lang)
+    title = t("trend.title_by", lang, label=label, grain=grain_name, dim=dim, where=where)
+    marked = [unit_label(p, grain) + (t("trend.to_date_mark", lang) if p.to_date else "") for p in periods]
+    series = [(t("breakdown.all", lang), whole)] + [(value_name(by, v, lang), tr) for v, tr in groups]
+    chart = Chart(kind="line", title=t("trend.chart_title_by", lang, label=label, grain=grain_name, dim=dim),
+                  subtitle=where, labels=tuple(marked),
+                  series=tuple(Series(s_label, tuple(m.value for _, m in tr.points)) for s_label, tr in series),
+                  unit=metric.unit, signed=metric.signed, partial_last=last.to_date)
+    text = lambda v: metric_text.headline(metric, v, currency, lang) if v is not None else fmt.NONE  # noqa: E731
+    rows = [tuple([marked[i], *(text(tr.points[i][1].value) for _, tr in series)]) for i in reversed(range(len(periods)))]
+    tbl = Table(columns=(t(f"trend.column_{grain}", lang), *(s_label for s_label, _ in series)), rows=tuple(rows[:MAX_ROWS]),
+                total_rows=len(rows) if len(rows) > MAX_ROWS else None)
+    lines = [_story(tr, grain, lang, currency, label=s_label)[0] for s_label, tr in series]
+    if last.to_date:
+        lines.append(t("trend.to_date", lang, label=unit_label(last, grain), dates=fmt.period(last, lang)))
+    how = [f"{label}: {metric_text.formula(metric, lang)}", t("trend.how_points", lang, grain=grain_name),
+           t("trend.how_groups", lang, dim=dim)]
+
+    def points(tr: Trend) -> list[dict]:
+        return [{"period": p.iso(), "label": unit_label(p, grain), "to_date": p.to_date, "value": m.value}
+                for p, m in tr.points]
+
+    return Reply(title=title, summary=title, language=lang, period=fmt.period(Period(first.start, last.end), lang),
+                 lines=tuple(lines), table=tbl, chart=chart, how=tuple(how), metrics=(name,),
+                 data={"grain": grain, "metric": name, "span": span.iso(), "by": by, "points": points(whole),
+                       "groups": {v: points(tr) for v, tr in groups}})
+
+
+def _story(tr: Trend, grain: str, lang: str, currency: str, label: str | None = None) -> list[str]:
+    """Where the series went: from the first known point to the latest, and its high and low
+    (``label``: the series' name, the metric's unless given)."""
     known = [(unit_label(p, grain), m.value) for p, m in tr.points if m.value is not None]
-    label = metric_text.label(tr.metric, lang)
+    label = label or metric_text.label(tr.metric, lang)
     if not known:
         return [t("trend.no_values", lang, label=label)]
     text = lambda v: metric_text.headline(tr.metric, v, currency, lang)  # noqa: E731

@@ -742,8 +742,8 @@ def _decide(f: _Found, shape: dict, command_name: str | None, cleaned: str, ctx:
     if len(periods) > 2:
         f.unknown.extend(period_texts[2:])
     by = shape.get("by")
-    if by is not None and intent in ("trend", "compare", "list", "count"):
-        # "NPSの推移 セグメント別": these answers have no breakdown; said, not dropped in silence
+    if by is not None and intent in ("compare", "list", "count"):
+        # "accounts by segment": these answers have no breakdown; said, not dropped in silence
         f.unknown.append(shape.get("by_words", by))
         by = None
     metrics = list(f.metrics)

@@ -95,6 +95,42 @@ def test_churn_by_segment_is_the_hand_counted_rate_of_each_segment(small):
     assert "    enterprise: 1 churned / 2 customers at the start = 50.0%" in reply.how
 
 
+SEP_OCT = Period(date(2026, 9, 1), date(2026, 11, 1), "months")
+CHURN_TREND_BY_SEGMENT = Query(intent="trend", metrics=("customer_churn_rate",), grain="month", by="segment",
+                               periods=(SEP_OCT,))
+
+
+def test_a_trend_by_segment_is_a_line_per_segment_and_the_whole_each_hand_counted(small):
+    reply = ask(small, trend_answer, CHURN_TREND_BY_SEGMENT)
+    assert reply.kind == "answer" and reply.data["by"] == "segment"
+    assert reply.title == "Customer churn rate by month and segment — Sep – Oct 2026"
+    # September: nobody left; October: enterprise 1/2, smb 1/4, mid-market nobody at the start, the whole 2/6
+    assert [p["value"] for p in reply.data["points"]] == [0.0, pytest.approx(2 / 6)]
+    assert {v: [p["value"] for p in pts] for v, pts in reply.data["groups"].items()} == {
+        "enterprise": [0.0, 0.5], "mid-market": [None, None], "smb": [0.0, 0.25]}
+    assert reply.chart.kind == "line" and [s.name for s in reply.chart.series] == ["All", "enterprise", "mid-market", "smb"]
+    assert reply.chart.series[1].values == (0.0, 0.5)
+    assert reply.table.columns == ("Month", "All", "enterprise", "mid-market", "smb")
+    assert reply.table.rows[0] == ("2026-10", "33.3%", "50.0%", "—", "25.0%")  # latest first
+    assert "enterprise went from 0.0% (2026-09) to 50.0% (2026-10): +50.0 pt, for the worse." in \
+        [line.replace("*", "") for line in reply.lines]
+    ja = ask(small, trend_answer, CHURN_TREND_BY_SEGMENT, "ja")
+    assert ja.title.startswith("セグメント別・月別の")
+    assert ja.table.columns[1:] == ("全体", "エンタープライズ", "ミッドマーケット", "中小企業")
+
+
+def test_a_trend_by_a_dimension_with_too_many_values_says_how_to_ask(small):
+    with small.begin() as conn:  # nine owners: the seven accounts' and two more without subscriptions
+        conn.execute(schema.accounts.update().values(owner=schema.accounts.c.account_id + "@example.com"))
+        conn.execute(schema.accounts.insert(), [{"account_id": a, "name": a, "owner": f"{a}@example.com"}
+                                                 for a in ("X1", "X2")])
+    reply = ask(small, trend_answer, Query(intent="trend", metrics=("customer_churn_rate",), by="owner"))
+    assert reply.kind == "info" and reply.chart is None and reply.table is None
+    assert reply.title == "9 values of owner: too many lines for one chart (at most 8)."
+    assert reply.lines == ("Ask for one of them over time (`Customer churn rate trend for alice`), or for every owner "
+                           "in one period (`Customer churn rate by owner last month`).",)
+
+
 def test_churn_by_segment_in_japanese_has_no_english_in_its_table(small):
     reply = ask(small, breakdown_answer, CHURN_BY_SEGMENT, "ja")
     assert reply.language == "ja"

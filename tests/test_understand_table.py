@@ -163,9 +163,9 @@ HAND = [
     ("weekly active users by week", "trend c=usage m=wau grain=week"),
     ("mrr over time", "trend c=mrr m=mrr grain=month"),
     ("churn rate by month in 2025", "trend c=churn m=customer_churn_rate p=2025 grain=month"),
-    # a breakdown inside a trend, a comparison or a list is not answered: said, not dropped
-    ("NPSの推移 セグメント別", "trend c=nps m=nps grain=month unk=セグメント別"),
-    ("NRR by month by segment", "trend c=nrr m=nrr grain=month unk=by_segment"),
+    # a trend by a dimension: a line per value; a breakdown inside a comparison or a list is said, not dropped
+    ("NPSの推移 セグメント別", "trend c=nps m=nps by=segment grain=month"),
+    ("NRR by month by segment", "trend c=nrr m=nrr by=segment grain=month"),
     ("accounts by segment", "list list=accounts unk=by_segment"),
     # which way it moves: a trend's first line says it
     ("is churn going up?", "trend c=churn m=customer_churn_rate grain=month"),
