@@ -277,6 +277,7 @@ def init_schema(engine: Engine) -> None:
         schema.metadata.create_all(engine)
         _add_columns(engine)
         _add_indexes(engine)
+        count_writes(engine)
     except OperationalError as exc:
         url = engine.url.render_as_string(hide_password=False)
         in_use = file_in_use(exc)
@@ -317,6 +318,34 @@ def _add_indexes(engine: Engine) -> None:
                     ix.create(conn, checkfirst=True)
         except SQLAlchemyError as exc:
             logger.warning("could not add index %s (answers that use it are slower): %s", ix.name, _first_line(exc))
+
+
+def count_writes(engine: Engine) -> None:
+    """PostgreSQL: a statement trigger on each ``schema.WRITE_COUNTED`` table adds one to its row of
+    ``csbot_writes`` for every statement that writes it (insert, update, delete, truncate), in that
+    statement's transaction: the derived states' stamps read the number instead of counting the table
+    for every answer (30 ms at 224k subscriptions). The function keeps the schema it was made in, so a
+    session with another search path counts into the right table. One that cannot be made (a user
+    without the right to) is logged and left out: the stamps then count the table, as elsewhere."""
+    if engine.dialect.name != "postgresql":
+        return
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "CREATE OR REPLACE FUNCTION csbot_count_write() RETURNS trigger LANGUAGE plpgsql "
+                "SET search_path FROM CURRENT AS $$ BEGIN "
+                "INSERT INTO csbot_writes (tbl, n) VALUES (TG_TABLE_NAME, 1) "
+                "ON CONFLICT (tbl) DO UPDATE SET n = csbot_writes.n + 1; RETURN NULL; END $$")
+            for table in schema.WRITE_COUNTED:  # constant names, never user input
+                exists = conn.exec_driver_sql(
+                    "SELECT count(*) FROM pg_trigger WHERE tgname = %(name)s AND tgrelid = to_regclass(%(table)s)",
+                    {"name": f"csbot_writes_{table}", "table": table}).scalar_one()
+                if not exists:
+                    conn.exec_driver_sql(
+                        f"CREATE TRIGGER csbot_writes_{table} AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table} "
+                        "FOR EACH STATEMENT EXECUTE FUNCTION csbot_count_write()")
+    except SQLAlchemyError as exc:
+        logger.warning("could not count writes with a trigger (freshness checks count the tables): %s", _first_line(exc))
 
 
 def _first_line(exc: BaseException) -> str:

@@ -74,7 +74,7 @@ from metrics import schema
 from metrics.filters import Filters
 from metrics.grouping import DIMENSIONS, group_key, keyed
 from metrics.periods import Period, add_months, as_date, month_start
-from metrics.stamps import DerivedStamp
+from metrics.stamps import DerivedStamp, writes_of
 
 logger = logging.getLogger(__name__)
 
@@ -293,16 +293,17 @@ def _stored_months(conn: Connection, periods, part: str | None = None) -> dict:
 
 def _stamp_parts():
     log = schema.sync_log
-    return [select(func.count()).select_from(s).scalar_subquery(),
+    return [writes_of(s),
             select(func.max(s.c.start_date)).scalar_subquery(),
             select(func.max(log.c.sync_id)).where(log.c.status != "failed").scalar_subquery()]
 
 
-# What the state was built from: cheap to read (a count and two index lookups), and changed by any
-# insert or delete of a subscription, a new latest start day, and any later sync that did not fail (a
-# sync without the after-sync steps leaves the state stale). The groups by account dimension are built
-# from the accounts: every sync rebuilds them (an accounts-only sync too); a tool that writes accounts
-# outside a sync calls ``forget``, as for subscriptions rewritten in place.
+# What the state was built from: cheap to read (the subscriptions' writes or count, and two index
+# lookups), and changed by any insert or delete of a subscription (on PostgreSQL by any write, an update
+# in place too), a new latest start day, and any later sync that did not fail (a sync without the
+# after-sync steps leaves the state stale). The groups by account dimension are built from the
+# accounts: every sync rebuilds them (an accounts-only sync too); a tool that writes accounts outside a
+# sync calls ``forget``, as for subscriptions rewritten in place where the table is counted.
 STAMP = DerivedStamp("revenue_state", "v6", iv.name, _stamp_parts)
 stamp, is_fresh, usable, use, forget = STAMP.current, STAMP.is_fresh, STAMP.usable, STAMP.use, STAMP.forget
 

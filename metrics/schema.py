@@ -194,6 +194,18 @@ meta = Table(
 # Sync bookkeeping (metrics/sync.py).
 from sqlalchemy import BigInteger  # noqa: E402  (kept next to the sync tables)
 
+# PostgreSQL: how many statements ever wrote each table a derived state is built from, counted by a
+# statement trigger (metrics/db.py ``count_writes``) in the writer's own transaction. A stamp reads
+# one row here instead of counting the table (metrics/stamps.py ``writes_of``), and sees an update
+# in place too, which a count does not. Other engines count the table.
+writes = Table(
+    "csbot_writes",
+    metadata,
+    Column("tbl", String(64), primary_key=True),
+    Column("n", BigInteger, nullable=False),
+)
+WRITE_COUNTED = ("subscriptions",)
+
 # Event ids already counted into usage_daily, as a 64-bit hash of the id, so that
 # re-sending old events never counts them twice (raw events are not kept). Only the
 # ids of the last few weeks behind the events watermark are kept (``day``: the event's

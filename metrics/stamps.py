@@ -14,10 +14,45 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Callable
 
-from sqlalchemy import Connection, inspect, select
+from sqlalchemy import Connection, Table, func, inspect, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.types import String
 
 from metrics import schema
 from metrics.db import set_meta
+
+
+class writes_of(ColumnElement):  # noqa: N801 - reads as the SQL function it stands for
+    """A stamp part that changes whenever ``table`` is written: on PostgreSQL with the write counter
+    (metrics/db.py ``count_writes``), the count of statements that wrote it (one row read; an update
+    in place counts too); elsewhere, or where the trigger is missing, its row count."""
+
+    type = String()
+    inherit_cache = True
+
+    def __init__(self, table: Table):
+        self.table = table
+
+    @property
+    def counted(self):
+        return select(func.count()).select_from(self.table).scalar_subquery()
+
+
+@compiles(writes_of)
+def _rows(element: writes_of, compiler, **kw) -> str:
+    return compiler.process(element.counted, **kw)
+
+
+@compiles(writes_of, "postgresql")
+def _writes(element: writes_of, compiler, **kw) -> str:
+    name = element.table.name  # a schema table's name: constant, never user input
+    w = schema.writes
+    written = select(func.coalesce(func.max(w.c.n), 0)).where(w.c.tbl == name).scalar_subquery()
+    # the trigger is looked up in the catalog (one index probe); without it the table is counted
+    return (f"CASE WHEN EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'csbot_writes_{name}' "
+            f"AND tgrelid = to_regclass('{name}')) THEN 'w' || CAST({compiler.process(written, **kw)} AS TEXT) "
+            f"ELSE 'c' || CAST({compiler.process(element.counted, **kw)} AS TEXT) END")
 
 
 def _text(value) -> str:

@@ -255,6 +255,34 @@ def test_a_deleted_row_a_later_sync_without_the_steps_and_forget_make_the_state_
         assert not revenue_state.is_fresh(conn)
 
 
+def test_on_postgresql_a_write_counter_stamps_the_state_and_sees_an_update_in_place(engine):
+    """The trigger counts every statement that writes subscriptions (in the writer's transaction); the
+    stamp reads that number, one row, instead of counting the table. Without the trigger it counts."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the write counter is PostgreSQL's (run with CSBOT_TEST_DATABASE_URL)")
+    from metrics.db import count_writes
+    from metrics.stamps import writes_of
+
+    count_writes(engine)  # as init_schema does (the test tables are made without it)
+    load(engine, EDGE_ROWS)
+    s1 = schema.subscriptions.c.subscription_id == "s1"
+    with engine.begin() as conn:
+        counted = conn.execute(select(writes_of(schema.subscriptions))).scalar_one()
+        assert counted.startswith("w") and int(counted[1:]) >= 1  # the load's statements, counted
+        assert revenue_state.is_fresh(conn)
+        conn.execute(update(schema.subscriptions).where(s1).values(mrr=1))  # in place: a count would not see it
+        assert conn.execute(select(writes_of(schema.subscriptions))).scalar_one() == f"w{int(counted[1:]) + 1}"
+        assert not revenue_state.is_fresh(conn)
+        revenue_state.build(conn)
+        assert revenue_state.is_fresh(conn)
+        conn.exec_driver_sql("DROP TRIGGER csbot_writes_subscriptions ON subscriptions")  # a user who may not make one
+        assert conn.execute(select(writes_of(schema.subscriptions))).scalar_one() == \
+            f"c{conn.execute(select(func.count()).select_from(schema.subscriptions)).scalar_one()}"
+        revenue_state.build(conn)
+        conn.execute(delete(schema.subscriptions).where(s1))
+        assert not revenue_state.is_fresh(conn)  # the count still sees a delete
+
+
 def test_the_after_sync_steps_build_the_state_in_the_syncs_transaction(engine, settings):
     from pathlib import Path
 
