@@ -76,6 +76,7 @@ _EN_NOISE = re.compile(
 _JA_NOISE = re.compile(
     r"(?:の)?(?:ヘルススコア|ヘルス|状態|調子|健康状態)(?:は|を|が)?(?:どう(?:です(?:か)?)?|どんな感じ)?(?:ですか)?"
     r"(?:教えて(?:ください)?)?|(?:どう(?:ですか)?)$")
+_LEADING = re.compile(r"^(?:of|for|about)\s+(?=\S)", re.I)
 _DROPPED = re.compile(r"\b(?:dropped|fell|went|turned)\b|赤(?:に|へ)|レッドに", re.I)
 _DROPPED_NOISE = re.compile(
     r"\b(?:who|which|accounts?|customers?|dropped|fell|went|turned|into|to|red|has|have)\b|"
@@ -138,8 +139,8 @@ def health(req: Request) -> Reply:
             raise UsageError(t("health.mine_needs_user", lang))
         filters = replace(filters, owner=ids)
         words = words[1:]
-    if words and not mine:
-        return _account(req, " ".join(words), day, model)
+    if words and not mine:  # "health of wayne": the name without the word before it
+        return _account(req, _LEADING.sub("", " ".join(words)), day, model)
     return _portfolio(req, day, filters, model, mine=mine)
 
 

@@ -69,6 +69,11 @@ def test_how_is_name_doing_is_a_health_question(seeded, ask):
     assert reply.title.startswith("Acme Corp: health 61")
 
 
+@pytest.mark.parametrize("question", ["health of acme corp", "health for Acme Corp", "/health about acme corp"])
+def test_the_word_before_the_name_is_not_part_of_it(seeded, ask, question):
+    assert ask(question).title.startswith("Acme Corp: health 61")  # was: no account called "of acme corp"
+
+
 def test_left_out_components_are_named(seeded, ask):
     reply = ask("/health globex")
     assert reply.title.startswith("Globex: health 36 (red)")
