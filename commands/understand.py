@@ -136,11 +136,12 @@ _GRAINS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("month", re.compile(_B + r"(?:monthly|by\s+month|per\s+month|each\s+month|month\s+by\s+month)" + _E
                          + r"|月次|月ごと|月毎|月別|月単位|毎月|" + _NOT_A_PERIOD + r"月で")),
     ("", re.compile(_B + r"(?:trend|trends|over\s+time|history|trajectory)" + _E + r"|推移|トレンド|経過|変化")),
-    # "is churn going up?": which way it moves is a trend's first line
-    ("", re.compile(_B + r"(?:going\s+(?:up|down)|trending(?:\s+(?:up|down))?|increasing|decreasing|rising|falling"
-                    r"|growing|shrinking|getting\s+(?:better|worse)|improving|worsening)" + _E
-                    + r"|(?:上が|下が|増え|減|伸び|改善し|悪化し|上昇し|低下し)(?:って|て)(?:いますか|います|いる|る)")),
 )
+# "is churn going up?": which way it moves is a trend's first line (not where accounts are named:
+# "accounts with usage going down", "MRRが増えている顧客" ask for accounts, which a trend would drop)
+_DIRECTION = re.compile(_B + r"(?:going\s+(?:up|down)|trending(?:\s+(?:up|down))?|increasing|decreasing|rising|falling"
+                    r"|growing|shrinking|getting\s+(?:better|worse)|improving|worsening)" + _E
+                    + r"|(?:上が|下が|増え|減|伸び|改善し|悪化し|上昇し|低下し)(?:って|て)(?:いますか|います|いる|る)")
 _AFTER_VALUE = r"\s*(?:の\s*)?"  # "alice の担当", "pro plan"
 _BY_EN = r"(?:by|per|for\s+each|each|across|split\s+by|broken\s+down\s+by|breakdown\s+by)"
 _BY_JA = r"\s*(?:別|ごと|毎)"
@@ -576,6 +577,11 @@ def _shapes_after_metrics(s: _Text, shape: dict) -> None:
             if shape.get("intent") != "compare":
                 shape["intent"] = "trend"
             shape["grain"] = shape.get("grain") or grain or "month"
+    if shape.get("intent") not in ("list", "count") and not s.search(_ACCOUNTS) and (m := s.search(_DIRECTION)) is not None:
+        s.take_match(m)
+        if shape.get("intent") != "compare":
+            shape["intent"] = "trend"
+        shape["grain"] = shape.get("grain") or "month"
     # breakdowns
     for dim, words in DIMENSION_WORDS.items():
         alternatives = _words(*(re.escape(prep(w)).replace(r"\ ", r"\s+") for w in words))

@@ -176,6 +176,8 @@ HAND = [
     ("解約率は上がってる？", "trend c=churn m=customer_churn_rate grain=month"),
     ("エンタープライズの解約率は上がっていますか", "trend c=churn m=customer_churn_rate f=segment:enterprise grain=month"),
     ("NRRは改善してる？", "trend c=nrr m=nrr grain=month"),
+    ("accounts with usage going down", "list list=accounts unk=down"),  # not a trend that drops the accounts
+    ("MRRが増えている顧客", "command c=mrr m=mrr unk=増えている"),
     # the grain said with で or 単位; a period word ending in it stays a period
     ("チャーン率の推移 四半期で", "trend c=churn m=customer_churn_rate grain=quarter"),
     ("MRRの推移を月で", "trend c=mrr m=mrr grain=month"),
