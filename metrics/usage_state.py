@@ -172,6 +172,7 @@ def build(conn: Connection, since: date | None = None) -> int:
     return int(n)
 
 
+
 # the per-(group, day) changes summed into the state's levels: user-days, events, seconds as they are;
 # the 7- and 30-day users, the seated accounts, their seats and their users as running sums
 CHANGES = ("ud", "ev", "sec", "d7", "d30", "dn", "dseats", "dsu")
@@ -259,7 +260,7 @@ def _seated_changes(acc_day):
     """Per group and day, the changes of the seated accounts (paying at 00:00 of the day, seats > 0), their
     seats and their users of the 30 days ending the day. Per seated account and day on which its MRR or its
     30-day users change: the running MRR (paying: more than 0, rounded to the cent as the revenue state
-    reads it) and users, and what the account adds to the three sums then minus what it added before."""
+    reads it) and users, and what the account adds to the three sums then minus what it added the day before."""
     live = or_(s.c.end_date.is_(None), s.c.end_date > s.c.start_date)  # a row that runs at least one day
     zero = literal(0)
     stream = union_all(
@@ -274,14 +275,15 @@ def _seated_changes(acc_day):
         .where(stream.c.account_id.in_(select(ag.c.account_id).where(ag.c.seats > 0))) \
         .group_by(stream.c.account_id, stream.c.n).subquery("acc_n")
     running = {"partition_by": per_day.c.account_id, "order_by": per_day.c.n, "rows": (None, 0)}
-    level = select(per_day.c.account_id, per_day.c.n,
-                   case((func.round(func.sum(per_day.c.dm).over(**running), 2) > 0, 1), else_=0).label("paying"),
+    level = select(per_day.c.account_id, per_day.c.n, per_day.c.dm, per_day.c.du,
+                   func.sum(per_day.c.dm).over(**running).label("mrr"),
                    func.sum(per_day.c.du).over(**running).label("users")).subquery("level")
-    before = {"partition_by": level.c.account_id, "order_by": level.c.n}
-    was_paying = func.coalesce(func.lag(level.c.paying).over(**before), 0)
-    was_users = func.coalesce(func.lag(level.c.users).over(**before), 0)
-    moves = select(level.c.account_id, level.c.n, (level.c.paying - was_paying).label("dn"),
-                   (level.c.paying * level.c.users - was_paying * was_users).label("dsu")).subquery("moves")
+    # the levels of the day before, from this day's (one window pass): the MRR and users without this day's
+    # changes (MRR sums of cents: the float residue of the subtraction never moves the rounded cent)
+    paying = case((func.round(level.c.mrr, 2) > 0, 1), else_=0)
+    was_paying = case((func.round(level.c.mrr - level.c.dm, 2) > 0, 1), else_=0)
+    moves = select(level.c.account_id, level.c.n, (paying - was_paying).label("dn"),
+                   (paying * level.c.users - was_paying * (level.c.users - level.c.du)).label("dsu")).subquery("moves")
     return select(ag.c.group_id, moves.c.n, zero, zero, zero, zero, zero, moves.c.dn,
                   moves.c.dn * ag.c.seats, moves.c.dsu) \
         .select_from(moves.join(ag, ag.c.account_id == moves.c.account_id)) \
