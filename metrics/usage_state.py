@@ -172,7 +172,6 @@ def build(conn: Connection, since: date | None = None) -> int:
     return int(n)
 
 
-
 # the per-(group, day) changes summed into the state's levels: user-days, events, seconds as they are;
 # the 7- and 30-day users, the seated accounts, their seats and their users as running sums
 CHANGES = ("ud", "ev", "sec", "d7", "d30", "dn", "dseats", "dsu")
