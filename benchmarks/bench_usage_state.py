@@ -1,7 +1,7 @@
 """Usage answers counted from usage_daily (direct) against the usage state built at sync time
 (derived: per day and group of accounts, ``metrics/usage_state.py``), at 100k accounts and 10M events.
 
-    python benchmarks/bench_usage_state.py [--runs 7] [--pg postgresql://127.0.0.1:5432/test]
+    python benchmarks/bench_usage_state.py [--runs 7] [--pg postgresql://127.0.0.1:5432/test] [--build-only]
 
 Two data sets, both copies of the shared scale data (``scale_data.py``: 100,000 accounts, 10M events
 rolled up into ~2M usage_daily rows), made once into ``--work-dir`` (never the shared file itself):
@@ -18,6 +18,7 @@ check. Prints median wall and CPU ms (CPU: this process; PostgreSQL's work is in
 average before and after, the full build time and the time the after-sync step adds to a sync that
 adds events to the last days, whether both ways gave the same numbers, and DuckDB computing MAU and
 stickiness with their previous period from the usage_daily rows as a CSV file (parsed every run).
+``--build-only``: the full build and the after-sync step alone, without the questions.
 """
 
 from __future__ import annotations
@@ -197,13 +198,19 @@ def duckdb_csv(path: Path, runs: int) -> dict:
     return out
 
 
-def report(label: str, engine, runs: int, csv_path: Path | None) -> None:
+def report(label: str, engine, runs: int, csv_path: Path | None, build_only: bool = False) -> None:
     with engine.connect() as conn:
         n_rows = conn.execute(select(func.count()).select_from(schema.usage_daily)).scalar_one()
         n_events = conn.execute(select(func.sum(schema.usage_daily.c.events))).scalar_one()
         n_acc = conn.execute(select(func.count()).select_from(schema.accounts)).scalar_one()
     load_b = os.getloadavg()[0]
     full, full_cpu, step, rows = build_times(engine)
+    if build_only:
+        print(f"{label}: {n_acc:,} accounts, {n_rows:,} usage_daily rows ({int(n_events):,} events) -> {rows:,} state "
+              f"rows; full build {full * 1000:.0f} ms ({full_cpu * 1000:.0f} ms CPU here); after-sync step for a "
+              f"sync adding events to the last 3 days: {step * 1000:.0f} ms; load {load_b:.1f} -> "
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
+        return
     load0 = os.getloadavg()[0]
     results = run(engine, runs)
     duck = duckdb_csv(csv_path, runs) if csv_path else {}
@@ -233,18 +240,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg", help="also on PostgreSQL (a schema per data set is created in this database)")
     parser.add_argument("--drop-pg", action="store_true", help="drop the PostgreSQL schemas at the end")
     parser.add_argument("--only", choices=("five years", "one month"), help="one data set only")
+    parser.add_argument("--build-only", action="store_true", help="only the full build and the after-sync step")
     args = parser.parse_args(argv)
     copies = sqlite_copies(Path(args.work_dir), args.shared)
     made = []
     for label, path in copies.items():
         if args.only and label != args.only:
             continue
-        csv_path = usage_csv(path)
-        report(f"SQLite, {label}", make_engine(f"sqlite:///{path}"), args.runs, csv_path)
+        csv_path = None if args.build_only else usage_csv(path)
+        report(f"SQLite, {label}", make_engine(f"sqlite:///{path}"), args.runs, csv_path, args.build_only)
         if args.pg:
             engine, name = pg_copy(path, args.pg, label)
             made.append(name)
-            report(f"PostgreSQL, {label}", engine, args.runs, None)
+            report(f"PostgreSQL, {label}", engine, args.runs, None, args.build_only)
             engine.dispose()
     if args.pg and args.drop_pg:
         admin = make_engine(args.pg)

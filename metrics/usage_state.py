@@ -34,12 +34,32 @@ from __future__ import annotations
 import logging
 from datetime import date, timedelta
 
-from sqlalchemy import Connection, Date, and_, case, delete, func, insert, literal, or_, select, union_all
+from sqlalchemy import (
+    Column,
+    Connection,
+    Date,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from metrics import schema
 from metrics.filters import Filters
 from metrics.grouping import group_key
-from metrics.onboarding import days_after
 from metrics.stamps import DerivedStamp
 
 logger = logging.getLogger(__name__)
@@ -113,118 +133,172 @@ def build(conn: Connection, since: date | None = None) -> int:
         if last is not None and since > last + timedelta(days=1):
             since = last + timedelta(days=1)
         conn.execute(delete(gd).where(gd.c.day >= since))
-    groups = ag
-    # each usage row with its group and its user's previous and next active day; from ``since``, the
-    # rows of the 30 days before it on: the users of any window ending on ``since`` or later, counted
-    # over that window alone
-    window = {"partition_by": (u.c.account_id, u.c.user_id), "order_by": u.c.day}
-    rows = select(func.coalesce(groups.c.group_id, 0).label("group_id"), u.c.account_id, u.c.day, u.c.events,
-                  u.c.seconds,
-                  func.lag(u.c.day).over(**window).label("prev"),
-                  func.lead(u.c.day).over(**window).label("next")) \
-        .select_from(u.outerjoin(groups, groups.c.account_id == u.c.account_id))
-    if since is not None:
-        rows = rows.where(u.c.day >= since - timedelta(days=max(WINDOWS)))
-    rows = rows.cte("r")  # read three times
-
-    def enters(w):
-        return case((or_(rows.c.prev.is_(None), days_after(rows.c.prev, w) <= rows.c.day), 1), else_=0)
-
-    def leaves(w):
-        return or_(rows.c.next.is_(None), rows.c.next >= days_after(rows.c.day, w))
-
-    zero = literal(0)
-    changes = union_all(
-        select(rows.c.group_id, rows.c.day, literal(1).label("ud"), rows.c.events.label("ev"),
-               rows.c.seconds.label("sec"), enters(7).label("d7"), enters(30).label("d30"), zero.label("dn"),
-               zero.label("dseats"), zero.label("dsu")),
-        select(rows.c.group_id, days_after(rows.c.day, 7), zero, zero, zero, literal(-1), zero, zero, zero, zero)
-        .where(leaves(7)),
-        select(rows.c.group_id, days_after(rows.c.day, 30), zero, zero, zero, zero, literal(-1), zero, zero, zero)
-        .where(leaves(30)),
-        _seated_changes(rows, groups, enters(30), leaves(30)),
-    ).subquery("changes")
-    per_day = select(changes.c.group_id, changes.c.day, func.sum(changes.c.ud).label("ud"),
-                     func.sum(changes.c.ev).label("ev"), func.sum(changes.c.sec).label("sec"),
-                     func.sum(changes.c.d7).label("d7"), func.sum(changes.c.d30).label("d30"),
-                     func.sum(changes.c.dn).label("dn"), func.sum(changes.c.dseats).label("dseats"),
-                     func.sum(changes.c.dsu).label("dsu")) \
-        .group_by(changes.c.group_id, changes.c.day).cte("per_day")
-    # every day from a group's first change to its last (the levels hold between changes)
-    # (to the last change of all: the seated accounts stay after their group's last change); the calendar's
-    # ends are constants (a bound read inside the recursion would be counted again at every step)
     lo, hi = _calendar_bounds(conn, since)
     if lo is None:
         STAMP.write(conn)
         return 0
-    span = select(per_day.c.group_id, func.min(per_day.c.day).label("first")).group_by(per_day.c.group_id) \
+    acc_day = _account_days(conn, since)
+    per_day = _group_changes(acc_day)
+    # every day from a group's first change to its last (the levels hold between changes)
+    # (to the last change of all: the seated accounts stay after their group's last change); the calendar's
+    # ends are constants (a bound read inside the recursion would be counted again at every step)
+    span = select(per_day.c.group_id, func.min(per_day.c.n).label("first")).group_by(per_day.c.group_id) \
         .subquery("span")
-    cal = select(literal(lo, Date).label("day")).cte("cal", recursive=True)
-    cal = cal.union_all(select(days_after(cal.c.day, 1)).where(cal.c.day < literal(hi, Date)))
-    dense = select(span.c.group_id, cal.c.day).select_from(span.join(cal, cal.c.day >= span.c.first)).subquery("dense")
-    joined = select(dense.c.group_id, dense.c.day, func.coalesce(per_day.c.ud, 0).label("ud"),
-                    func.coalesce(per_day.c.ev, 0).label("ev"), func.coalesce(per_day.c.sec, 0).label("sec"),
-                    func.coalesce(per_day.c.d7, 0).label("d7"), func.coalesce(per_day.c.d30, 0).label("d30"),
-                    *[func.coalesce(per_day.c[k], 0).label(k) for k in ("dn", "dseats", "dsu")]) \
+    cal = select(cast(literal(_number(lo)), Integer).label("n")).cte("cal", recursive=True)
+    cal = cal.union_all(select(cal.c.n + 1).where(cal.c.n < _number(hi)))
+    dense = select(span.c.group_id, cal.c.n).select_from(span.join(cal, cal.c.n >= span.c.first)).subquery("dense")
+    joined = select(dense.c.group_id, dense.c.n,
+                    *[func.coalesce(per_day.c[k], 0).label(k) for k in CHANGES]) \
         .select_from(dense.outerjoin(per_day, and_(per_day.c.group_id == dense.c.group_id,
-                                                    per_day.c.day == dense.c.day))).subquery("joined")
-    running = {"partition_by": joined.c.group_id, "order_by": joined.c.day, "rows": (None, 0)}
-    levels = select(joined.c.day, joined.c.group_id, joined.c.ud, joined.c.ev, joined.c.sec,
-                    func.sum(joined.c.d7).over(**running).label("u7"),
+                                                    per_day.c.n == dense.c.n))).subquery("joined")
+    running = {"partition_by": joined.c.group_id, "order_by": joined.c.n, "rows": (None, 0)}
+    levels = select(number_day(joined.c.n).label("day"), joined.c.n, joined.c.group_id, joined.c.ud, joined.c.ev,
+                    joined.c.sec, func.sum(joined.c.d7).over(**running).label("u7"),
                     func.sum(joined.c.d30).over(**running).label("u30"),
                     func.sum(joined.c.dn).over(**running).label("seated"),
                     func.sum(joined.c.dseats).over(**running).label("seats"),
                     func.sum(joined.c.dsu).over(**running).label("seated_users")).subquery("levels")
     keep = or_(levels.c.ud != 0, levels.c.u7 != 0, levels.c.u30 != 0, levels.c.seated != 0)
     if since is not None:
-        keep = and_(keep, levels.c.day >= since)
+        keep = and_(keep, levels.c.n >= _number(since))
+    out = ["day", "group_id", "ud", "ev", "sec", "u7", "u30", "seated", "seats", "seated_users"]
     n = conn.execute(insert(gd).from_select(
         ["day", "group_id", "user_days", "events", "seconds", "u7", "u30", "seated", "seats", "seated_users"],
-        select(levels).where(keep))).rowcount
+        select(*[levels.c[k] for k in out]).where(keep))).rowcount
+    if conn.dialect.name == "sqlite":
+        rows_in_order.drop(conn)
     STAMP.write(conn)
     logger.debug("usage state: %s day rows from %s", n, since or "the first day")
     return int(n)
 
 
-def _seated_changes(rows, groups, enters30, leaves30):
+# the per-(group, day) changes summed into the state's levels: user-days, events, seconds as they are;
+# the 7- and 30-day users, the seated accounts, their seats and their users as running sums
+CHANGES = ("ud", "ev", "sec", "d7", "d30", "dn", "dseats", "dsu")
+
+
+def _account_days(conn: Connection, since: date | None):
+    """Per account and day (a day number): the usage rows (user-days), their events and seconds, the users
+    who enter the 7- and 30-day windows that day (``e7``, ``e30``) and the users whose 7- and 30-day windows
+    end with that day's activity (``l7``, ``l30``: they leave them ``W`` days later), from the usage rows
+    with each user's previous and next active day (``_user_rows``), grouped once."""
+    rows = _user_rows(conn, since)
+
+    def count(cond):
+        return func.sum(case((cond, 1), else_=0))
+
+    enters = [count(or_(rows.c.prev.is_(None), rows.c.prev <= rows.c.n - w)).label(f"e{w}") for w in WINDOWS]
+    leaves = [count(or_(rows.c.next.is_(None), rows.c.next >= rows.c.n + w)).label(f"l{w}") for w in WINDOWS]
+    return select(rows.c.account_id, rows.c.n, func.count().label("ud"), func.sum(rows.c.events).label("ev"),
+                  func.sum(rows.c.seconds).label("sec"), *enters, *leaves) \
+        .group_by(rows.c.account_id, rows.c.n).cte("acc_day")  # read twice: the groups' sums and the seated
+
+
+# SQLite: the usage rows read in the order of usage_daily's key (account, user, day), numbered as they come
+# (INSERT ... SELECT ... ORDER BY gives the rowids in that order), so that a row's previous and next rows are
+# found by their number; SQLite's window functions cost about three times as much for the same lag and lead
+rows_in_order = Table(
+    "usage_build_rows", MetaData(),
+    Column("id", Integer, primary_key=True),
+    Column("account_id", String),
+    Column("user_id", String),
+    Column("n", Integer),
+    Column("events", Integer),
+    Column("seconds", Float),
+    prefixes=["TEMPORARY"],
+)
+
+
+def _user_rows(conn: Connection, since: date | None):
+    """The usage rows (from 30 days before ``since``) with their day number ``n`` and their user's previous
+    and next active day numbers (``prev``, ``next``; NULL at the user's first and last row)."""
+    n = day_number(u.c.day)
+    read = select(u.c.account_id, u.c.user_id, n.label("n"), u.c.events, u.c.seconds)
+    if since is not None:
+        read = read.where(u.c.day >= since - timedelta(days=max(WINDOWS)))
+    if conn.dialect.name != "sqlite":
+        window = {"partition_by": (u.c.account_id, u.c.user_id), "order_by": u.c.day}
+        return read.add_columns(func.lag(n).over(**window).label("prev"), func.lead(n).over(**window).label("next")) \
+            .subquery("r")
+    t = rows_in_order
+    t.drop(conn, checkfirst=True)
+    t.create(conn)
+    conn.execute(insert(t).from_select(["account_id", "user_id", "n", "events", "seconds"],
+                                       read.order_by(u.c.account_id, u.c.user_id, u.c.day)))
+    p, x = t.alias("p"), t.alias("x")
+
+    def same_user(o, step):
+        return and_(o.c.id == t.c.id + step, o.c.account_id == t.c.account_id, o.c.user_id == t.c.user_id)
+
+    return select(t.c.account_id, t.c.n, t.c.events, t.c.seconds, p.c.n.label("prev"), x.c.n.label("next")) \
+        .select_from(t.outerjoin(p, same_user(p, -1)).outerjoin(x, same_user(x, 1))).subquery("r")
+
+
+def _group_changes(acc_day):
+    """Per group and day number, the sums of ``CHANGES`` (the rows of accounts not in ``accounts``: group 0)."""
+    gid = func.coalesce(ag.c.group_id, 0)
+    sums = [func.sum(acc_day.c[k]) for k in ("ud", "ev", "sec", "e7", "e30", "l7", "l30")]
+    grp_day = select(gid.label("group_id"), acc_day.c.n, *[v.label(k) for v, k in zip(
+        sums, ("ud", "ev", "sec", "e7", "e30", "l7", "l30"))]) \
+        .select_from(acc_day.outerjoin(ag, ag.c.account_id == acc_day.c.account_id)) \
+        .group_by(gid, acc_day.c.n).cte("grp_day")  # read three times, a row per group and day
+    zero = literal(0)
+    c = grp_day.c
+    changes = union_all(
+        select(c.group_id, c.n, c.ud, c.ev, c.sec, c.e7.label("d7"), c.e30.label("d30"), zero.label("dn"),
+               zero.label("dseats"), zero.label("dsu")),
+        select(c.group_id, c.n + 7, zero, zero, zero, -c.l7, zero, zero, zero, zero).where(c.l7 != 0),
+        select(c.group_id, c.n + 30, zero, zero, zero, zero, -c.l30, zero, zero, zero).where(c.l30 != 0),
+        _seated_changes(acc_day),
+    ).subquery("changes")
+    return select(changes.c.group_id, changes.c.n, *[func.sum(changes.c[k]).label(k) for k in CHANGES]) \
+        .group_by(changes.c.group_id, changes.c.n).cte("per_day")
+
+
+def _seated_changes(acc_day):
     """Per group and day, the changes of the seated accounts (paying at 00:00 of the day, seats > 0), their
     seats and their users of the 30 days ending the day. Per seated account and day on which its MRR or its
     30-day users change: the running MRR (paying: more than 0, rounded to the cent as the revenue state
-    reads it) and users, and what the account adds to the three sums then minus what it added before."""
+    reads it) and users, and what the account adds to the three sums then minus what it added the day before."""
     live = or_(s.c.end_date.is_(None), s.c.end_date > s.c.start_date)  # a row that runs at least one day
     zero = literal(0)
     stream = union_all(
-        select(s.c.account_id, s.c.start_date.label("day"), s.c.mrr.label("dm"), zero.label("du")).where(live),
-        select(s.c.account_id, s.c.end_date, -s.c.mrr, zero).where(live, s.c.end_date.is_not(None)),
-        select(rows.c.account_id, rows.c.day, zero, enters30).where(enters30 == 1),
-        select(rows.c.account_id, days_after(rows.c.day, 30), zero, literal(-1)).where(leaves30),
+        select(s.c.account_id.label("account_id"), day_number(s.c.start_date).label("n"), s.c.mrr.label("dm"),
+               zero.label("du")).where(live),
+        select(s.c.account_id, day_number(s.c.end_date), -s.c.mrr, zero).where(live, s.c.end_date.is_not(None)),
+        select(acc_day.c.account_id, acc_day.c.n, zero, acc_day.c.e30).where(acc_day.c.e30 != 0),
+        select(acc_day.c.account_id, acc_day.c.n + 30, zero, -acc_day.c.l30).where(acc_day.c.l30 != 0),
     ).subquery("stream")
-    per_day = select(stream.c.account_id, stream.c.day, func.sum(stream.c.dm).label("dm"),
+    per_day = select(stream.c.account_id, stream.c.n, func.sum(stream.c.dm).label("dm"),
                      func.sum(stream.c.du).label("du")) \
-        .where(stream.c.account_id.in_(select(groups.c.account_id).where(groups.c.seats > 0))) \
-        .group_by(stream.c.account_id, stream.c.day).subquery("acc_day")
-    running = {"partition_by": per_day.c.account_id, "order_by": per_day.c.day, "rows": (None, 0)}
-    level = select(per_day.c.account_id, per_day.c.day,
-                   case((func.round(func.sum(per_day.c.dm).over(**running), 2) > 0, 1), else_=0).label("paying"),
+        .where(stream.c.account_id.in_(select(ag.c.account_id).where(ag.c.seats > 0))) \
+        .group_by(stream.c.account_id, stream.c.n).subquery("acc_n")
+    running = {"partition_by": per_day.c.account_id, "order_by": per_day.c.n, "rows": (None, 0)}
+    level = select(per_day.c.account_id, per_day.c.n, per_day.c.dm, per_day.c.du,
+                   func.sum(per_day.c.dm).over(**running).label("mrr"),
                    func.sum(per_day.c.du).over(**running).label("users")).subquery("level")
-    before = {"partition_by": level.c.account_id, "order_by": level.c.day}
-    was_paying = func.coalesce(func.lag(level.c.paying).over(**before), 0)
-    was_users = func.coalesce(func.lag(level.c.users).over(**before), 0)
-    moves = select(level.c.account_id, level.c.day, (level.c.paying - was_paying).label("dn"),
-                   (level.c.paying * level.c.users - was_paying * was_users).label("dsu")).subquery("moves")
-    return select(groups.c.group_id, moves.c.day, zero, zero, zero, zero, zero, moves.c.dn,
-                  moves.c.dn * groups.c.seats, moves.c.dsu) \
-        .select_from(moves.join(groups, groups.c.account_id == moves.c.account_id)) \
+    # the levels of the day before, from this day's (one window pass): the MRR and users without this day's
+    # changes (MRR sums of cents: the float residue of the subtraction never moves the rounded cent)
+    paying = case((func.round(level.c.mrr, 2) > 0, 1), else_=0)
+    was_paying = case((func.round(level.c.mrr - level.c.dm, 2) > 0, 1), else_=0)
+    moves = select(level.c.account_id, level.c.n, (paying - was_paying).label("dn"),
+                   (paying * level.c.users - was_paying * (level.c.users - level.c.du)).label("dsu")).subquery("moves")
+    return select(ag.c.group_id, moves.c.n, zero, zero, zero, zero, zero, moves.c.dn,
+                  moves.c.dn * ag.c.seats, moves.c.dsu) \
+        .select_from(moves.join(ag, ag.c.account_id == moves.c.account_id)) \
         .where(or_(moves.c.dn != 0, moves.c.dsu != 0))  # (the map searched by its key per move)
 
 
 def _calendar_bounds(conn: Connection, since: date | None) -> tuple[date | None, date | None]:
     """The first and the last day a change can fall on: the first usage row read (from 30 days before
     ``since``) or subscription start, the last usage row + 30 days or subscription start or end."""
-    used = select(func.min(u.c.day), func.max(u.c.day))
-    if since is not None:
-        used = used.where(u.c.day >= since - timedelta(days=max(WINDOWS)))
-    first_u, last_u = conn.execute(used).one()
+    read = u.c.day >= since - timedelta(days=max(WINDOWS)) if since is not None else None
+
+    def end(agg):  # one index lookup each (together, min and max would read the whole index on SQLite)
+        q = select(agg(u.c.day))
+        return (q if read is None else q.where(read)).scalar_subquery()
+
+    first_u, last_u = conn.execute(select(end(func.min), end(func.max))).one()
     first_s, start_s, end_s = conn.execute(select(func.min(s.c.start_date), func.max(s.c.start_date),
                                                   func.max(s.c.end_date))).one()
     days = [_as_date(v) for v in (first_u, first_s) if v is not None]
@@ -234,6 +308,51 @@ def _calendar_bounds(conn: Connection, since: date | None) -> tuple[date | None,
     if not days or not ends:
         return None, None
     return min(days), max(ends)
+
+
+# ---- day numbers (the build counts in whole days since 1970-01-01: integer arithmetic, no date function
+# per row; SQLite's date() parses and prints a string at each call) -------------------------------------
+
+EPOCH = date(1970, 1, 1)
+JULIAN_EPOCH = 2440587.5  # SQLite's julianday('1970-01-01')
+
+
+def _number(day: date) -> int:
+    return (day - EPOCH).days
+
+
+class day_number(FunctionElement):
+    """A date column as the whole days since 1970-01-01 (an integer)."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(day_number)
+def _day_number_default(element, compiler, **kw):  # PostgreSQL, DuckDB: date - date = integer
+    return f"({compiler.process(element.clauses, **kw)} - DATE '{EPOCH}')"
+
+
+@compiles(day_number, "sqlite")
+def _day_number_sqlite(element, compiler, **kw):
+    return f"CAST(julianday({compiler.process(element.clauses, **kw)}) - {JULIAN_EPOCH} AS INTEGER)"
+
+
+class number_day(FunctionElement):
+    """A day number (``day_number``) as a date."""
+
+    type = Date()
+    inherit_cache = True
+
+
+@compiles(number_day)
+def _number_day_default(element, compiler, **kw):  # PostgreSQL, DuckDB: date + integer = date
+    return f"(DATE '{EPOCH}' + CAST({compiler.process(element.clauses, **kw)} AS INTEGER))"
+
+
+@compiles(number_day, "sqlite")
+def _number_day_sqlite(element, compiler, **kw):
+    return f"date({compiler.process(element.clauses, **kw)} + {JULIAN_EPOCH})"
 
 
 # ---- freshness -----------------------------------------------------------------------------------

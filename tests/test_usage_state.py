@@ -244,6 +244,45 @@ def test_accounts_without_seats_and_without_usage(engine):
         assert measure(derived, "stickiness", OCT).value is None
 
 
+
+def test_a_users_previous_day_is_never_another_users_row(engine):
+    """The build finds each user's previous and next active day among the rows in usage_daily's key order
+    (account, user, day): the row before A/u2's first is A/u1's, two days earlier, and must not keep A/u2
+    out of the week's new users (nor keep A/u1 in the week past Oct 7)."""
+    load(engine, [("A", "u1", D(2026, 10, 1), 60), ("A", "u2", D(2026, 10, 3), 60), ("A", "u3", D(2026, 10, 4), 60)],
+         subscriptions=())
+    g, gd = schema.usage_groups, schema.usage_group_daily
+    with engine.connect() as conn:
+        rows = dict(conn.execute(select(gd.c.day, gd.c.u7).select_from(gd.join(g, g.c.group_id == gd.c.group_id))
+                                 .where(g.c.segment == "smb")).all())
+    assert [rows[D(2026, 10, d)] for d in (1, 2, 3, 4, 7, 8, 9, 10, 11)] == [1, 1, 2, 3, 3, 2, 2, 1, 0]
+
+
+def test_days_before_1970_are_counted_as_any_other(engine):
+    """The build counts in whole days since 1970-01-01: the days before are negative numbers."""
+    rows = [("A", "u1", D(1969, 12, 20), 60), ("A", "u1", D(1970, 1, 2), 60), ("A", "u2", D(1969, 12, 31), 30),
+            ("B", "u1", D(1970, 1, 1), 60), ("GHOST", "g", D(1969, 11, 30), 10)]
+    load(engine, rows, subscriptions=())
+    with engine.begin() as conn:
+        conn.execute(insert(schema.subscriptions).values(subscription_id="sA", account_id="A", product="core",
+                                                         start_date=D(1969, 12, 25), end_date=D(1970, 1, 20), mrr=50))
+        usage_state.build(conn)
+    periods = [Period(D(1970, 1, 1), D(1970, 2, 1), "month"), Period(D(1969, 12, 25), D(1970, 1, 3), "range")]
+    want = assert_same(engine, D(1970, 3, 1), periods, Period(D(1969, 6, 1), D(1970, 3, 1), "months"))
+    assert want[("mau", periods[0])].value == 1  # the 30 days ending Jan 31: A/u1 on Jan 2 only
+    assert want[("mau", periods[1])].value == 3  # ending Jan 2: A/u1, A/u2, B/u1 (not GHOST's Nov 30)
+    assert want[("seat_utilization", periods[1])].parts["seats"] == 10
+
+
+def test_the_build_leaves_no_temporary_table_behind(engine):
+    load(engine, HAND)
+    with engine.begin() as conn:
+        first = state_rows(conn)
+        usage_state.build(conn)  # twice in one transaction: the rows' working table is made anew
+        assert state_rows(conn) == first
+        if conn.dialect.name == "sqlite":
+            assert conn.exec_driver_sql("SELECT name FROM sqlite_temp_master").all() == []
+
 # ---- freshness: the state is read only while it matches the data ---------------------------------------
 
 def test_usage_written_without_a_sync_is_counted_the_direct_way_until_the_next_build(engine):
