@@ -60,7 +60,8 @@ from sqlalchemy.sql.functions import FunctionElement
 from metrics import schema
 from metrics.filters import Filters
 from metrics.grouping import group_key
-from metrics.stamps import DerivedStamp
+from metrics.periods import as_date
+from metrics.stamps import DerivedStamp, writes_of
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +74,6 @@ gd = schema.usage_group_daily
 TABLES = (g, ag, gd)
 ATTRS = ("segment", "touch_model", "owner", "plan", "region")
 WINDOWS = (7, 30)  # the windows whose distinct users are kept (WAU, MAU)
-
 
 
 # ---- build (inside the sync's transaction) ------------------------------------------------------
@@ -107,7 +107,7 @@ def changed_since(conn: Connection) -> date | None:
     differs = or_(direct.c.day.is_(None), kept.c.day.is_(None), direct.c.n != kept.c.n, direct.c.ev != kept.c.ev)
     first = conn.execute(select(func.min(day)).select_from(direct.join(kept, direct.c.day == kept.c.day, full=True))
                          .where(differs)).scalar()
-    return _as_date(first)
+    return as_date(first)
 
 
 def build(conn: Connection, since: date | None = None) -> int:
@@ -129,7 +129,7 @@ def build(conn: Connection, since: date | None = None) -> int:
                 g.c.known == 1, *[g.c[k].is_not_distinct_from(a.c[k]) for k in ATTRS])))))
     else:
         # the days after the state's last day held its last day's seated accounts: written now
-        last = _as_date(conn.execute(select(func.max(gd.c.day))).scalar())
+        last = as_date(conn.execute(select(func.max(gd.c.day))).scalar())
         if last is not None and since > last + timedelta(days=1):
             since = last + timedelta(days=1)
         conn.execute(delete(gd).where(gd.c.day >= since))
@@ -301,10 +301,10 @@ def _calendar_bounds(conn: Connection, since: date | None) -> tuple[date | None,
     first_u, last_u = conn.execute(select(end(func.min), end(func.max))).one()
     first_s, start_s, end_s = conn.execute(select(func.min(s.c.start_date), func.max(s.c.start_date),
                                                   func.max(s.c.end_date))).one()
-    days = [_as_date(v) for v in (first_u, first_s) if v is not None]
-    ends = [_as_date(v) for v in (start_s, end_s) if v is not None]
+    days = [as_date(v) for v in (first_u, first_s) if v is not None]
+    ends = [as_date(v) for v in (start_s, end_s) if v is not None]
     if last_u is not None:
-        ends.append(_as_date(last_u) + timedelta(days=max(WINDOWS)))
+        ends.append(as_date(last_u) + timedelta(days=max(WINDOWS)))
     if not days or not ends:
         return None, None
     return min(days), max(ends)
@@ -361,20 +361,15 @@ def _stamp_parts():
     log = schema.sync_log
     return [select(func.max(log.c.sync_id)).where(log.c.status != "failed").scalar_subquery(),
             select(func.min(u.c.day)).scalar_subquery(), select(func.max(u.c.day)).scalar_subquery(),
-            select(func.count()).select_from(s).scalar_subquery(), select(func.max(s.c.start_date)).scalar_subquery()]
+            writes_of(s), select(func.max(s.c.start_date)).scalar_subquery()]
 
 
 # What the state was built from: the latest sync that did not fail (a sync without the after-sync
 # steps leaves the state stale), the first and last usage day (index lookups; usage_daily is too big to
-# count for every answer), the subscriptions' count and latest start (seat utilisation).
+# count for every answer), the subscriptions' writes (PostgreSQL) or count and latest start (seat
+# utilisation).
 STAMP = DerivedStamp("usage_state", "v2", gd.name, _stamp_parts)
 stamp, is_fresh, usable, use, forget = STAMP.current, STAMP.is_fresh, STAMP.usable, STAMP.use, STAMP.forget
-
-
-def _as_date(value) -> date | None:
-    if value is None or isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
 
 
 # ---- reads ---------------------------------------------------------------------------------------
