@@ -108,7 +108,7 @@ def answer(req: Request) -> Reply:
         return error_reply(t("breakdown.no_dimension", lang), language=lang, hint=t("breakdown.example", lang))
     blocked = next((n for n in names if not can_break_down(n)), None)
     if blocked is not None:
-        return _not_breakable(blocked, by, lang)
+        return not_breakable(blocked, by, lang)
     period = query.period or default_period(req.ctx.today)
     filters = query.filters
     try:
@@ -116,7 +116,7 @@ def answer(req: Request) -> Reply:
             calc = calc_for(req, conn)
             results = [breakdown(calc, name, period, filters, by) for name in names]
     except NotBreakable:
-        return _not_breakable(names[0], by, lang)
+        return not_breakable(names[0], by, lang)
 
     main = results[0]
     metric = main.metric
@@ -211,7 +211,8 @@ def answer(req: Request) -> Reply:
     )
 
 
-def _not_breakable(name: str, by: str | None, lang: str) -> Reply:
+def not_breakable(name: str, by: str | None, lang: str) -> Reply:
+    """A metric csbot does not split by ``by``, said with one it does (a breakdown's or a trend's by a dimension)."""
     metric = catalog.get(name)
     other = catalog.get(INSTEAD.get(metric.name, "customer_churn_rate"))
     dim = dimension_name(by, lang) if by in DIMENSIONS else str(by)

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 
 from commands import format as fmt
 from commands import metric_text
+from commands.breakdown import dimension_name, not_breakable, value_name
 from commands.context import Request
 from commands.messages import t, t_list
 from commands.metric_answer import asked_metrics, calc_for
@@ -170,12 +171,10 @@ def _by_group(req: Request, name: str, span: Period, grain: str, filters: Filter
     """"NPSの推移 セグメント別": one line per value of ``by`` the data holds (each the metric with that
     value as a filter, as "NPS for enterprise by month" gives it) and the whole, on one chart; the
     table holds the values, latest first. Accounts with no value are in the whole only."""
-    from commands.breakdown import _not_breakable, dimension_name, value_name
-
     lang, currency = req.lang, req.ctx.settings.currency
     metric = catalog.get(name)
     if not can_break_down(name):
-        return _not_breakable(name, by, lang)
+        return not_breakable(name, by, lang)
     with req.connection() as conn:
         values = dimension_values(conn).get(by, [])
         chosen = getattr(filters, by)
