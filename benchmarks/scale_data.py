@@ -27,7 +27,7 @@ import numpy as np
 from sqlalchemy import Engine, create_engine, func, select, text
 
 from metrics import schema
-from metrics.db import get_meta, set_meta
+from metrics.db import get_meta, init_schema, set_meta
 
 logger = logging.getLogger(__name__)
 
@@ -272,7 +272,7 @@ def copy_to_postgres(sqlite_engine: Engine, url: str, schema_name: str = "csbot_
         conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema_name}" CASCADE'))
         conn.execute(text(f'CREATE SCHEMA "{schema_name}"'))
     admin.dispose()
-    schema.metadata.create_all(engine)
+    init_schema(engine)  # as csbot makes a database (PostgreSQL's write counter too), not only the tables
     t0 = time.perf_counter()
     for table in schema.DATA_TABLES:
         cols = [c.name for c in table.columns]
