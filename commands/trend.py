@@ -103,7 +103,7 @@ def answer(req: Request) -> Reply:
     where = span_line(first, last, grain, filters, lang)
     title = t("trend.title", lang, label=label, grain=grain_name, where=where)
     names_of = [unit_label(p, grain) for p in periods]
-    marked = [n + t("trend.to_date_mark", lang) if p.to_date else n for n, p in zip(names_of, periods)]
+    marked = _marked(periods, grain, lang)
     text = lambda m, v: metric_text.headline(m, v, currency, lang)  # noqa: E731
 
     # The chart: one line per metric of the first metric's unit.
@@ -145,14 +145,9 @@ def answer(req: Request) -> Reply:
         for p, m in (known[-1:] if len(known) < 2 else [known[0], known[-1]]):
             how.append(f"    {unit_label(p, grain)}: {metric_text.explain(tr.metric, m, lang, currency)}")
     how.append(t("trend.how_points", lang, grain=grain_name))
-
-    def points(tr: Trend) -> list[dict]:
-        return [{"period": p.iso(), "label": unit_label(p, grain), "to_date": p.to_date, "value": m.value}
-                for p, m in tr.points]
-
-    data: dict[str, object] = {"grain": grain, "metric": metric.name, "span": span.iso(), "points": points(main)}
+    data: dict[str, object] = {"grain": grain, "metric": metric.name, "span": span.iso(), "points": _points(main, grain)}
     if len(trends) > 1:
-        data["series"] = {tr.metric.name: points(tr) for tr in trends}
+        data["series"] = {tr.metric.name: _points(tr, grain) for tr in trends}
     return Reply(
         title=title,
         summary=title,
@@ -165,6 +160,17 @@ def answer(req: Request) -> Reply:
         metrics=tuple(names),
         data=data,
     )
+
+
+def _marked(periods: list[Period], grain: str, lang: str) -> list[str]:
+    """The points' names as the chart and the table show them, the unit in progress marked "to date"."""
+    return [unit_label(p, grain) + (t("trend.to_date_mark", lang) if p.to_date else "") for p in periods]
+
+
+def _points(tr: Trend, grain: str) -> list[dict]:
+    """A series as the reply's data carries it."""
+    return [{"period": p.iso(), "label": unit_label(p, grain), "to_date": p.to_date, "value": m.value}
+            for p, m in tr.points]
 
 
 def _by_group(req: Request, name: str, span: Period, grain: str, filters: Filters, by: str) -> Reply:
@@ -199,7 +205,7 @@ def _by_group(req: Request, name: str, span: Period, grain: str, filters: Filter
     dim = dimension_name(by, lang)
     grain_name = t(f"trend.grain_{grain}", lang)
     title = t("trend.title_by", lang, label=label, grain=grain_name, dim=dim, where=where)
-    marked = [unit_label(p, grain) + (t("trend.to_date_mark", lang) if p.to_date else "") for p in periods]
+    marked = _marked(periods, grain, lang)
     series = [(t("breakdown.all", lang), whole)] + [(value_name(by, v, lang), tr) for v, tr in groups]
     chart = Chart(kind="line", title=t("trend.chart_title_by", lang, label=label, grain=grain_name, dim=dim),
                   subtitle=where, labels=tuple(marked),
@@ -214,15 +220,10 @@ def _by_group(req: Request, name: str, span: Period, grain: str, filters: Filter
         lines.append(t("trend.to_date", lang, label=unit_label(last, grain), dates=fmt.period(last, lang)))
     how = [f"{label}: {metric_text.formula(metric, lang)}", t("trend.how_points", lang, grain=grain_name),
            t("trend.how_groups", lang, dim=dim)]
-
-    def points(tr: Trend) -> list[dict]:
-        return [{"period": p.iso(), "label": unit_label(p, grain), "to_date": p.to_date, "value": m.value}
-                for p, m in tr.points]
-
     return Reply(title=title, summary=title, language=lang, period=fmt.period(Period(first.start, last.end), lang),
                  lines=tuple(lines), table=tbl, chart=chart, how=tuple(how), metrics=(name,),
-                 data={"grain": grain, "metric": name, "span": span.iso(), "by": by, "points": points(whole),
-                       "groups": {v: points(tr) for v, tr in groups}})
+                 data={"grain": grain, "metric": name, "span": span.iso(), "by": by, "points": _points(whole, grain),
+                       "groups": {v: _points(tr, grain) for v, tr in groups}})
 
 
 def _story(tr: Trend, grain: str, lang: str, currency: str, label: str | None = None) -> list[str]:
