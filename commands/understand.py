@@ -63,11 +63,12 @@ _HOW = re.compile(_B + r"how\s+(?:is|was|are|were|do\s+you|did\s+you)?\s*(?:this
                   + r"|計算方法|計算式|どう(?:やって)?計算|算出方法")
 _HOW_AROUND = re.compile(_B + r"(?P<a>how\s+(?:is|are|was|were|do\s+you|did\s+you|does\s+csbot)(?:\s+the|\s+our|\s+my)?)"
                          r"\s+\S.{0,40}?\s+(?P<b>computed|calculated|worked\s+out)" + _E)
-_COUNTS_ACCOUNTS = re.compile(r"(?:customer|account)\s+count|paying\s+(?:customers|accounts)|何社|有料顧客数|有料顧客|契約社数"
-                              r"|契約数|社数|顧客数|会社数|アカウント数")  # count words that name accounts themselves
-_COUNT = re.compile(_B + r"(?:(?:how\s+many|number\s+of|count\s+of|#\s*of)(?:\s+paying)?"
-                    r"|(?:customer|account)\s+count|paying\s+(?:customers|accounts))" + _E
-                    + r"|何社|何件|有料顧客数|有料顧客|契約社数|契約数|社数|件数|顧客数|会社数|アカウント数")
+# count words that name accounts themselves ("何社", "paying customers"), and every count word
+_ACCOUNT_COUNT_EN = r"(?:customer|account)\s+count|paying\s+(?:customers|accounts)"
+_ACCOUNT_COUNT_JA = r"何社|有料顧客数|有料顧客|契約社数|契約数|社数|顧客数|会社数|アカウント数"
+_COUNTS_ACCOUNTS = re.compile(_ACCOUNT_COUNT_EN + "|" + _ACCOUNT_COUNT_JA)
+_COUNT = re.compile(_B + r"(?:(?:how\s+many|number\s+of|count\s+of|#\s*of)(?:\s+paying)?|" + _ACCOUNT_COUNT_EN + ")" + _E
+                    + r"|何件|件数|" + _ACCOUNT_COUNT_JA)
 _ACCOUNTS = re.compile(_B + r"(?:accounts?|customers?|clients?|companies|company|logos?)" + _E
                        + r"|顧客|お客様|お客さま|会社|企業|アカウント")
 # "top 10", "ワースト5", "上位10社": the first rows of a list (read only when the question is a list)
@@ -525,15 +526,13 @@ def _shapes(s: _Text, f: _Found, vocab: Vocabulary, ctx: Context, lang: str) -> 
             s.take_match(count)
         cue = s.search(_LIST_CUE)
         if "listing" not in shape and risk:
-            s.take_match(s.search(_RISK))
+            s.take_match(risk)  # taking a span blanks it in place: the matches above stay where they were
             shape.update(intent="list", listing="band", list_band=None)
-        if "listing" not in shape:
-            band = _BAND.search(_without_metrics(s.rest, vocab))
-            if band and (band["band"] or band["risk"] or band["ja"]):
-                s.take_match(band)
-                b = band["band"] or _JA_BANDS.get(band["ja"] or "", "red")
-                # "at risk" is every band the model calls risky (red, then yellow), not red alone
-                shape.update(intent="list", listing="band", list_band=None if band["risk"] else b)
+        if "listing" not in shape and colour and (colour["band"] or colour["risk"] or colour["ja"]):
+            s.take_match(colour)
+            b = colour["band"] or _JA_BANDS.get(colour["ja"] or "", "red")
+            # "at risk" is every band the model calls risky (red, then yellow), not red alone
+            shape.update(intent="list", listing="band", list_band=None if colour["risk"] else b)
         if "listing" not in shape:
             for listing, regex in _MOVEMENTS:
                 mv = s.search(regex)  # "解約した" holds the alias 解約: read before the metric names
