@@ -88,8 +88,12 @@ usage_daily = Table(
     Column("day", Date, primary_key=True),
     Column("events", Integer, nullable=False, default=0),
     Column("seconds", Float, nullable=False, default=0),
-    # covers DAU/WAU/MAU and usage time over a window of days (no table lookups)
+    # covers DAU/WAU/MAU and usage time over a window of days (no table lookups); a sync into an empty
+    # table builds it after the load on SQLite (metrics/sync/events.py, ``DAY_INDEX``)
     Index("ix_usage_daily_day_cover", "day", "account_id", "user_id", "seconds"),
+    # SQLite: the rows are stored in the key's order, with no rowid B-tree beside the key's (a database
+    # made before keeps its table as it was; both answer the same)
+    sqlite_with_rowid=False,
 )
 
 nps_responses = Table(

@@ -9,7 +9,8 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, inspect, select, text
+from sqlalchemy.schema import CreateTable
 from sync_helpers import usage, write
 
 from bot.cli.sync import format_summary
@@ -260,3 +261,75 @@ def test_a_nul_in_a_user_or_event_id_rejects_that_event_only_on_every_database(e
     assert usage(engine) == [("A1", "u1", date(2026, 11, 20), 1, 1.0), ("A1", "u2", date(2026, 11, 20), 1, 8.0)]
     assert [(line, column) for line, column, _ in rejected(engine)] == [(3, "user_id"), (4, "event_id")]
     assert all("NUL" in reason for _, _, reason in rejected(engine))
+
+
+# --------------------------------------------------------------------------- usage_daily's index by day
+
+
+def _has_day_index(engine) -> bool:
+    return sync_events.DAY_INDEX.name in {ix["name"] for ix in inspect(engine).get_indexes("usage_daily")}
+
+
+def test_the_index_by_day_is_there_after_a_failed_first_sync_a_first_sync_a_full_refresh_and_a_later_sync(
+        engine, settings, tmp_path):
+    """On SQLite a sync into an empty usage_daily builds the index by day after the load: whatever happens,
+    the table has it again at the end, and the counts are those of the file."""
+    folder = tmp_path / "x"
+    write(folder, "accounts.csv", "account_id,name\nA1,Acme\nA2,Beta\n")
+    write(folder, "events.csv", "account_id,user_id,occurred_at,duration_seconds\n"
+                                "A1,u1,2026-11-20T10:00:00,3\n"
+                                "A1,u1,2026-11-20T11:00:00,4\n"
+                                "A2,u9,2026-11-21T10:00:00,5\n")
+
+    def broken(conn, summary):
+        raise RuntimeError("boom")
+
+    failed = run_sync(engine, CsvSource(folder), settings=settings, now=NOW, after=(broken,))
+    assert failed.status == "failed" and usage(engine) == []
+    assert _has_day_index(engine)
+
+    first = sync(engine, folder, settings).table("events")
+    assert (first.read, first.inserted) == (3, 3)
+    expected = [("A1", "u1", date(2026, 11, 20), 2, 7.0), ("A2", "u9", date(2026, 11, 21), 1, 5.0)]
+    assert usage(engine) == expected and _has_day_index(engine)
+
+    refreshed = run_sync(engine, CsvSource(folder), settings=settings, now=NOW, full_refresh=True)
+    assert refreshed.status == "ok", refreshed.message
+    assert usage(engine) == expected and _has_day_index(engine)
+
+    write(folder, "events.csv", "account_id,user_id,occurred_at,duration_seconds\n"
+                                "A2,u9,2026-11-21T12:00:00,6\n")
+    sync(engine, folder, settings)
+    assert usage(engine) == [expected[0], ("A2", "u9", date(2026, 11, 21), 2, 11.0)] and _has_day_index(engine)
+    if engine.dialect.name == "sqlite":  # a window of days is read from the index, not the whole table
+        with engine.connect() as conn:
+            plan = " ".join(r[-1] for r in conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN SELECT count(DISTINCT user_id) FROM usage_daily "
+                "WHERE day BETWEEN '2026-11-01' AND '2026-11-30'"))
+        assert sync_events.DAY_INDEX.name in plan
+
+
+def test_a_sqlite_database_made_before_keeps_its_usage_table_and_counts_the_same(engine, settings, tmp_path):
+    """Databases made before csbot stored usage_daily without a rowid keep their table as it was: syncs
+    add to it and answer the same as into a new one."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the table's storage is SQLite's")
+    folder = tmp_path / "x"
+    write(folder, "accounts.csv", "account_id,name\nA1,Acme\n")
+    write(folder, "events.csv", "account_id,user_id,occurred_at,duration_seconds\n"
+                                "A1,u1,2026-11-20T10:00:00,3\nA1,u2,2026-11-20T11:00:00,4\n")
+    new_ddl = str(CreateTable(schema.usage_daily).compile(engine))
+    assert "WITHOUT ROWID" in new_ddl
+    with engine.begin() as conn:  # the table as csbot made it before
+        conn.exec_driver_sql("DROP TABLE usage_daily")
+        conn.exec_driver_sql(new_ddl.replace("WITHOUT ROWID", ""))
+        sync_events.DAY_INDEX.create(conn)
+
+    sync(engine, folder, settings)
+    write(folder, "events.csv", "account_id,user_id,occurred_at,duration_seconds\nA1,u1,2026-11-20T12:00:00,5\n")
+    sync(engine, folder, settings)
+
+    assert usage(engine) == [("A1", "u1", date(2026, 11, 20), 2, 8.0), ("A1", "u2", date(2026, 11, 20), 1, 4.0)]
+    with engine.connect() as conn:
+        ddl = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'usage_daily'").scalar_one()
+    assert "WITHOUT ROWID" not in ddl and _has_day_index(engine)

@@ -517,6 +517,9 @@ def _sqlite_bulk_pragmas(conn: Connection) -> None:
         # Sorts and windows too big for the page cache spill to a temporary file: in memory, the usage
         # state's build over 10M events took 300 MB more, for no time gained.
         conn.exec_driver_sql("PRAGMA temp_store=FILE")
+        # Big sorts (building usage_daily's day index after a first load, the usage state's groups) may
+        # use a second core: the day index of 2.4M rows took 1.9 s instead of 2.7 s.
+        conn.exec_driver_sql("PRAGMA threads=2")
 
 
 def run_sync(
