@@ -99,6 +99,7 @@ def _normalize_mapped(text: str) -> tuple[str, list[int], list[int]]:
 class _Ctx:
     today: date
     fiscal_start: int = 1
+    future: bool = False  # what is due is asked (renewals): a month or a quarter named without a year is the next one
 
     def fy_start(self, year: int) -> date:
         return date(year, self.fiscal_start, 1)
@@ -294,24 +295,28 @@ def _range(m: re.Match[str], ctx: _Ctx) -> Period:
     return Period(start, last + timedelta(days=1), "range")
 
 
-def _latest(build: Callable[[int], Period], year: int, today: date) -> Period:
-    """``build(year)``, or the year before's when that one has not begun: the latest that has."""
+def _latest(build: Callable[[int], Period], year: int, ctx: _Ctx) -> Period:
+    """``build(year)``, or the year before's when that one has not begun: the latest that has. Asking
+    for what is due (``ctx.future``: renewals in January, asked in December), the next one that has
+    not ended: ``build(year)``, or the year after's when that one is over."""
     period = build(year)
-    return build(year - 1) if period.start > today else period
+    if ctx.future:
+        return build(year + 1) if period.end <= ctx.today else period
+    return build(year - 1) if period.start > ctx.today else period
 
 
 def _named_month(m: re.Match[str], ctx: _Ctx) -> Period:
     month = MONTHS[m["name"]]
     if m.groupdict().get("year"):
         return _month(date(int(m["year"]), month, 1))
-    return _latest(lambda y: _month(date(y, month, 1)), ctx.today.year, ctx.today)
+    return _latest(lambda y: _month(date(y, month, 1)), ctx.today.year, ctx)
 
 
 def _ja_month(m: re.Match[str], ctx: _Ctx) -> Period:
     month = int(m["month"])
     if m.groupdict().get("year"):
         return _month(date(int(m["year"]), month, 1))
-    return _latest(lambda y: _month(date(y, month, 1)), ctx.today.year, ctx.today)
+    return _latest(lambda y: _month(date(y, month, 1)), ctx.today.year, ctx)
 
 
 def _ja_day(m: re.Match[str], ctx: _Ctx) -> Period:
@@ -368,7 +373,7 @@ def _calendar_quarter(m: re.Match[str], ctx: _Ctx) -> Period:
     q = _quarter_number(m)
     if m.groupdict().get("year"):
         return _quarter(date(int(m["year"]), 3 * q - 2, 1))
-    return _latest(lambda y: _quarter(date(y, 3 * q - 2, 1)), ctx.today.year, ctx.today)
+    return _latest(lambda y: _quarter(date(y, 3 * q - 2, 1)), ctx.today.year, ctx)
 
 
 def _fiscal_quarter(m: re.Match[str], ctx: _Ctx) -> Period:
@@ -377,7 +382,7 @@ def _fiscal_quarter(m: re.Match[str], ctx: _Ctx) -> Period:
 
 
 def _latest_half(half: int, ctx: _Ctx) -> Period:
-    return _latest(lambda y: _half(y, half, ctx), ctx.fiscal_year, ctx.today)
+    return _latest(lambda y: _half(y, half, ctx), ctx.fiscal_year, ctx)
 
 
 def _half_of(m: re.Match[str], ctx: _Ctx) -> Period:
@@ -400,7 +405,7 @@ def _month_range(m: re.Match[str], ctx: _Ctx) -> Period:
     if year is not None:
         start = date(year, first, 1)
     else:
-        start = _latest(lambda y: _month(date(y, first, 1)), ctx.today.year, ctx.today).start
+        start = _latest(lambda y: _month(date(y, first, 1)), ctx.today.year, ctx).start
     end = date(int(groups["y2"]) if groups.get("y2") else start.year + (last < first), last, 1)
     return Period(start, add_months(end, 1), "months")
 
@@ -679,7 +684,7 @@ def _spans(text: str, today: date, lang: str, fiscal_start: int, keep_errors: bo
            future: bool = False) -> tuple[list[FoundPeriod], str, list[int]]:
     if not 1 <= fiscal_start <= 12:
         raise ValueError(f"fiscal_start must be a month number 1..12, got {fiscal_start}")
-    ctx = _Ctx(today, fiscal_start)
+    ctx = _Ctx(today, fiscal_start, future)
     norm, starts, ends = _normalize_mapped(text or "")
     found: list[FoundPeriod] = []
     cut: list[int] = []

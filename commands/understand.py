@@ -96,7 +96,7 @@ _HEALTH_DROP = re.compile(
 _RENEWALS = re.compile(
     _B + r"(?:upcoming\s+)?renewals?(?:\s+(?:due|coming\s+up|upcoming|coming))?"
          r"(?:(?:\s+(?:in|within|over))?(?:\s+the)?(?:\s+next)?\s+(?P<n>\d+)\s*days?)?" + _E
-    + r"|" + _B + r"renewing(?:(?:\s+(?:in|within))?(?:\s+the)?(?:\s+next)?\s+(?P<n2>\d+)\s*days?)?" + _E
+    + r"|" + _B + r"(?:renewing|renew(?:s|ed)?)(?:(?:\s+(?:in|within))?(?:\s+the)?(?:\s+next)?\s+(?P<n2>\d+)\s*days?)?" + _E
     + r"|(?:(?P<n3>\d+)\s*日以内(?:に|の)?\s*)?(?:契約)?更新(?:が|の)?(?:近い|間近|予定|時期が近い|が来る)?")
 _BAND = re.compile(
     _B + r"(?:in\s+(?:the\s+)?)?(?P<band>red|yellow|green)(?:\s+band)?" + _E
@@ -560,10 +560,10 @@ def _shapes(s: _Text, f: _Found, vocab: Vocabulary, ctx: Context, lang: str) -> 
             if m:
                 s.take_match(m)
                 shape["list_top"] = int(m["n"] or m["n2"])
-        if shape.get("intent") in ("list", "count"):
-            for regex in (_ACCOUNTS, _LIST_CUE):
-                while (m := s.search(regex)) is not None:
-                    s.take_match(m)
+    if shape.get("intent") in ("list", "count"):  # "who renews next month": the renewals' list cue too
+        for regex in (_ACCOUNTS, _LIST_CUE):
+            while (m := s.search(regex)) is not None:
+                s.take_match(m)
     return shape
 
 

@@ -449,3 +449,13 @@ def test_a_period_ahead_is_read_whole_only_when_the_question_looks_ahead():
     assert (running.period.start, running.period.end, running.period.to_date) == (date(2026, 12, 1), date(2026, 12, 7), True)
     [past] = find_period_spans("先月", TODAY, "ja", future=True)
     assert (past.period.start, past.period.end) == (date(2026, 11, 1), date(2026, 12, 1))
+    # a month, a quarter or a half named without its year: the next one not over, when looking ahead
+    for text, lang, start, end in (("January", "en", date(2027, 1, 1), date(2027, 2, 1)),
+                                   ("1月", "ja", date(2027, 1, 1), date(2027, 2, 1)),
+                                   ("December", "en", date(2026, 12, 1), date(2027, 1, 1)),
+                                   ("Q1", "en", date(2027, 1, 1), date(2027, 4, 1)),
+                                   ("上期", "ja", date(2027, 1, 1), date(2027, 7, 1))):
+        [found] = find_period_spans(text, TODAY, lang, future=True)
+        assert (found.period.start, found.period.end) == (start, end), text
+        [looked_back] = find_period_spans(text, TODAY, lang)
+        assert looked_back.period.start <= TODAY, text

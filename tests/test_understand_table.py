@@ -212,6 +212,14 @@ HAND = [
     ("renewals next quarter", "list list=renewals p=2027-01-01~2027-03-31"),
     ("renewals this month", "list list=renewals p=2026-11-01~2026-11-22"),  # the list widens it to the month
     ("churn next month", "err=future"),
+    # a month or quarter named without a year is the next one for what is due (asked on 2026-11-22)
+    ("renewals in January", "list list=renewals p=2027-01-01~2027-01-31"),
+    ("1月の更新予定", "list list=renewals p=2027-01-01~2027-01-31"),
+    ("how many accounts renew in October", "count list=renewals p=2027-10-01~2027-10-31"),
+    ("renewals in November", "list list=renewals p=2026-11-01~2026-11-30"),
+    ("renewals in Q1", "list list=renewals p=2027-01-01~2027-03-31"),
+    ("who renews next month", "list list=renewals p=2026-12-01~2026-12-31"),
+    ("churn in January", "command c=churn m=customer_churn_rate p=2026-01"),
     ("accounts whose health dropped by 15 points", "list list=health_drop n=15"),
     ("accounts owned by bob", "list list=accounts f=owner:bob@example.com"),
     ("dan's accounts", "list list=accounts f=owner:dan@example.com"),
