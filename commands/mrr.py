@@ -4,11 +4,13 @@ expansion, contraction, churn, net new MRR)."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from commands import format as fmt
+from commands.arguments import request_args
 from commands.context import Request
 from commands.messages import t
-from commands.metric_answer import family_reply
+from commands.metric_answer import calc_for, family_reply
 from commands.movements import KINDS, movements_chart
 from commands.reply import Reply
 from commands.spec import command
@@ -40,5 +42,42 @@ def _movements(calc, results, period, lang, currency):
 )
 def mrr(req: Request) -> Reply:
     """mrr [period] [filters]"""
-    return family_reply(req, "mrr", ("mrr", "arr", "arpa", "net_new_mrr", "quick_ratio"), _movements,
-                        movements=KINDS, shows=("mrr_movements",))
+    reply = family_reply(req, "mrr", ("mrr", "arr", "arpa", "net_new_mrr", "quick_ratio"), _movements,
+                         movements=KINDS, shows=("mrr_movements",))
+    part = _part_asked(req)
+    if part is None or reply.kind != "answer" or "mrr" not in reply.data:  # an error, a page of accounts
+        return reply
+    return _led_by(req, reply, part)
+
+
+def _part_asked(req: Request) -> str | None:
+    """The one movement a question named ("new MRR last month", "先月の拡大MRR"), else None."""
+    q = req.query
+    if q is None or q.part not in KINDS or "mrr_movements" not in q.metrics or q.intent not in ("value", "command"):
+        return None
+    return q.part
+
+
+def _led_by(req: Request, reply: Reply, part: str) -> Reply:
+    """The MRR answer led by the movement asked: its amount and accounts, then the period before."""
+    lang, currency = req.lang, req.ctx.settings.currency
+    args = request_args(req)
+    period, filters = args.period_or_default(req.ctx.today), args.filters
+    before = period.previous()
+    with req.connection() as conn:
+        calc = calc_for(req, conn)
+        now, then = movements(calc, period, filters), movements(calc, before, filters)
+    amount, n = now.amounts[part], now.counts[part]
+    label = t(f"mrr.part_{part}", lang)
+    title = t("mrr.part_title", lang, label=label, value=fmt.money(amount, currency), accounts=_accounts(n, lang),
+              where=fmt.period_line(period, filters, lang))
+    lead = t("mrr.part_before", lang, label=label, period=fmt.period(before, lang),
+             value=fmt.money(then.amounts[part], currency), accounts=_accounts(then.counts[part], lang),
+             change=fmt.change("money", amount, then.amounts[part], currency, lang=lang) or fmt.NONE)
+    data = {**reply.data, "part": part, part: amount, f"{part}_accounts": n, f"previous_{part}": then.amounts[part],
+            f"previous_{part}_accounts": then.counts[part]}
+    return replace(reply, title=title, summary=title, lines=(lead, *reply.lines), data=data)
+
+
+def _accounts(n: int, lang: str) -> str:
+    return t("mrr.part_accounts_one", lang) if n == 1 else t("mrr.part_accounts", lang, n=f"{n:,}")

@@ -58,6 +58,7 @@ class Query:
     intent: str = "value"
     command: str | None = None  # the command that answers ("churn", "nrr" ...), when one is named or implied
     metrics: tuple[str, ...] = ()  # catalog metric names, in the order asked
+    part: str | None = None  # the one part of a metric named ("new MRR": the MRR movements' "new"; catalog part_aliases)
     periods: tuple[Period, ...] = ()  # () = none given; two for a comparison of periods
     period_words: tuple[str, ...] = ()  # the words each period was read from, as typed
     filters: Filters = NO_FILTERS

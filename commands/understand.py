@@ -33,6 +33,7 @@ from commands.glossary import extract_term
 from commands.messages import t
 from commands.query import Query
 from commands.vocabulary import DIMENSION_WORDS, NEAR_METRICS, Vocabulary, filter_key, headline_metric, key, prep, vocabulary
+from metrics import catalog
 from metrics.filters import NO_FILTERS, Filters
 
 if TYPE_CHECKING:
@@ -229,6 +230,8 @@ class _Found:
     unknown: list[str] = field(default_factory=list)
     suggestions: list[str] = field(default_factory=list)
     words: list[str] = field(default_factory=list)
+    part: str | None = None  # the first part of a metric named (``Query.part``)
+    part_words: str = ""  # the words that named it
 
 
 def parse_query(text: str, ctx: Context, lang: str, *, command: str | None = None,
@@ -280,10 +283,17 @@ def parse_query(text: str, ctx: Context, lang: str, *, command: str | None = Non
 
     # 6. metric names, longest first
     named: list[tuple[int, str]] = []
+    parts: list[tuple[int, str]] = []
     for alias in sorted(vocab.metrics, key=len, reverse=True):
         while (pos := s.take_word(alias)) is not None:
             named.append((pos, vocab.metrics[alias]))
+            part = next(((p, a) for a, p in catalog.get(vocab.metrics[alias]).part_aliases.items() if key(a) == alias),
+                        None)
+            if part is not None:
+                parts.append((pos, *part))
     f.metrics = _in_order(f.metrics + [name for _, name in sorted(named)])
+    if parts:
+        _, f.part, f.part_words = min(parts)
     _shapes_after_metrics(s, shape)
 
     # 7. periods (commands.periods reads them: spans, fiscal years, "to date"; refuses one not started)
@@ -726,8 +736,6 @@ def _suggest(word: str, vocab: Vocabulary) -> list[str]:
 
 
 def _command_of(metrics: list[str]) -> str | None:
-    from metrics import catalog
-
     return catalog.get(metrics[0]).command if metrics else None
 
 
@@ -751,6 +759,11 @@ def _decide(f: _Found, shape: dict, command_name: str | None, cleaned: str, ctx:
         # "accounts by segment": these answers have no breakdown; said, not dropped in silence
         f.unknown.append(shape.get("by_words", by))
         by = None
+    if f.part is not None and intent not in (None, "value", "command"):
+        # "new MRR by segment": a breakdown, trend or comparison counts the whole metric (net new), not the
+        # part named: said, not answered with the whole under the part's name
+        f.unknown.append(f.part_words)
+        f.part = None
     metrics = list(f.metrics)
     if not metrics and command_name:
         head = headline_metric(command_name)
@@ -779,6 +792,7 @@ def _decide(f: _Found, shape: dict, command_name: str | None, cleaned: str, ctx:
         list_band=shape.get("list_band"),
         list_top=shape.get("list_top"),
         list_n=shape.get("list_n"),
+        part=f.part,
         words=tuple(f.words),
         unknown=tuple(dict.fromkeys(f.unknown)),
         suggestions=tuple(dict.fromkeys(f.suggestions)),

@@ -32,7 +32,8 @@ UNITS = ("ratio", "money", "count", "score", "days", "minutes")
 KINDS = ("period", "point_in_time")
 LANGUAGES = ("en", "ja")
 TEXTS = ("label", "description", "formula", "how")
-_FIELDS = {"unit", "command", "kind", "revenue", "higher_is_better", "signed", "part_units", "aliases", *LANGUAGES}
+_FIELDS = {"unit", "command", "kind", "revenue", "higher_is_better", "signed", "part_units", "aliases", "part_aliases",
+           *LANGUAGES}
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
@@ -54,6 +55,8 @@ class MetricInfo:
     part_units: Mapping[str, str]  # unit of each part a "how" text names (others: count)
     aliases: Mapping[str, tuple[str, ...]]  # lang -> how people type it (lower case)
     texts: Mapping[str, Mapping[str, str]]  # lang -> label, description, formula, how
+    # alias -> the one part of the metric it names ("new mrr" -> "new" of the MRR movements)
+    part_aliases: Mapping[str, str]
 
     @property
     def point_in_time(self) -> bool:
@@ -131,13 +134,32 @@ def _metric(name: str, entry: object, shared_units: Mapping[str, str]) -> Metric
         for field in ("label", "description", "formula"):
             if _placeholders(texts[lang][field]):
                 raise CatalogError(f"{where}: {lang}.{field} is plain text (no {{placeholders}})")
+    aliases = _words(f"{where}: aliases", entry.get("aliases"))
     return MetricInfo(
         name=name, unit=entry["unit"], command=entry["command"], kind=entry["kind"], revenue=entry["revenue"],
         higher_is_better=entry["higher_is_better"], signed=entry.get("signed", False),
         part_units=MappingProxyType({**shared_units, **own_units}),
-        aliases=MappingProxyType(_words(f"{where}: aliases", entry.get("aliases"))),
+        aliases=MappingProxyType(aliases),
         texts=MappingProxyType(texts),
+        part_aliases=MappingProxyType(_part_aliases(where, entry.get("part_aliases", {}), aliases)),
     )
+
+
+def _part_aliases(where: str, value: object, aliases: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
+    """``{part = [alias, ...]}`` -> alias -> part; each alias one of the metric's own."""
+    if not isinstance(value, dict):
+        raise CatalogError(f"{where}: part_aliases must map parts to lists of aliases")
+    own = {a for words in aliases.values() for a in words}
+    out: dict[str, str] = {}
+    for part, words in value.items():
+        if not isinstance(words, list) or not builtins.all(isinstance(w, str) for w in words):
+            raise CatalogError(f"{where}: part_aliases.{part} must be a list of aliases")
+        for w in words:
+            if w not in own:
+                raise CatalogError(f"{where}: part_aliases.{part} names {w!r}, which is not an alias of the metric")
+            if out.setdefault(w, part) != part:
+                raise CatalogError(f"{where}: {w!r} names two parts")
+    return out
 
 
 def parse(text: str) -> Catalog:

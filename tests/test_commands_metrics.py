@@ -86,6 +86,23 @@ def test_mrr_command_shows_mrr_arr_arpa_and_the_movements(company, ask):
     assert "¥670,000" in reply.title
 
 
+def test_a_question_naming_one_movement_leads_with_it_and_the_month_before(company, ask):
+    # October: N is new with 500,000 (1 account); September moved nothing (0 accounts)
+    reply = ask("new MRR in 2026-10")
+    assert reply.data["part"] == "new" and (reply.data["new"], reply.data["new_accounts"]) == (500_000, 1)
+    assert (reply.data["previous_new"], reply.data["previous_new_accounts"]) == (0, 0)
+    assert reply.title.startswith("New MRR ¥500,000 from 1 account · Oct 1 – Oct 31, 2026")
+    assert reply.lines[0] == "New MRR in the period before (Sep 1 – Sep 30, 2026): ¥0 from 0 accounts; change +¥500,000."
+    assert carries_revenue(reply) is True
+    # in Japanese, the churned MRR: C left with 50,000
+    ja = ask("2026-10の解約MRRは？")
+    assert ja.language == "ja" and (ja.data["churn"], ja.data["churn_accounts"]) == (50_000, 1)
+    assert ja.title.startswith("解約MRR ¥50,000・1社（2026年10月1日〜10月31日）")
+    assert "前期（2026年9月1日〜9月30日）の解約MRRは ¥0（0社）" in ja.lines[0]
+    # the MRR itself still leads "mrr 2026-10" (no movement named)
+    assert "part" not in ask("mrr 2026-10").data
+
+
 def test_retention_command_shows_the_cohort_table(engine, ask):
     # the seeds' cohort: 200 start paying in September, 40 of them leave in October -> 80.0% a month later
     load(engine, [(f"K{i:03d}", "core", date(2026, 9, 1 + i % 30), date(2026, 10, 1 + i % 28) if i < 40 else None,

@@ -96,8 +96,15 @@ HAND = [
     ("churn per account manager", "breakdown c=churn m=customer_churn_rate by=owner"),
     ("担当CSM別の解約率", "breakdown c=churn m=customer_churn_rate by=owner"),
     ("月間アクティブユーザー数の推移", "trend c=usage m=mau grain=month"),
-    ("show me expansion MRR last month", "value c=mrr m=mrr_movements p=2026-10"),
-    ("先月の拡大MRR", "value c=mrr m=mrr_movements p=2026-10"),
+    ("show me expansion MRR last month", "value c=mrr m=mrr_movements p=2026-10 part=expansion"),
+    ("先月の拡大MRR", "value c=mrr m=mrr_movements p=2026-10 part=expansion"),
+    # the one movement named leads the answer; a breakdown, trend or comparison of it is not answered
+    ("new MRR last month", "value c=mrr m=mrr_movements p=2026-10 part=new"),
+    ("先月の新規MRRはいくら？", "value c=mrr m=mrr_movements p=2026-10 part=new"),
+    ("解約MRR 先月", "value c=mrr m=mrr_movements p=2026-10 part=churn"),
+    ("mrr movements last month", "value c=mrr m=mrr_movements p=2026-10"),
+    ("new mrr by segment", "breakdown c=mrr m=mrr_movements by=segment unk=new_mrr"),
+    ("新規MRRの推移", "trend c=mrr m=mrr_movements grain=month unk=新規mrr"),
     ("number of weekly active users last week", "value c=usage m=wau p=2026-11-09~2026-11-15"),
     ("list accounts in red", "list list=band band=red"),
     ("renewals due next 30 days", "list list=renewals n=30"),
@@ -464,13 +471,15 @@ def filters_of(text: str) -> Filters:
 def expected(spec: str) -> dict:
     words = spec.split()
     out: dict = {"intent": words[0], "filters": Filters(), "periods": [], "unknown": set(), "by": None, "grain": None,
-                 "listing": None, "compare_filters": (), "list_top": None}
+                 "listing": None, "compare_filters": (), "list_top": None, "part": None}
     for word in words[1:]:
         key, _, value = word.partition("=")
         if key == "c":
             out["command"] = value
         elif key == "top":
             out["list_top"] = int(value)
+        elif key == "part":
+            out["part"] = value
         elif key == "m":
             out["metrics"] = tuple(value.split(","))
         elif key == "p":
@@ -528,7 +537,7 @@ def test_each_phrasing_is_understood_as_its_query(demo_ctx, text, spec):
     assert q.filters == want["filters"], q
     assert q.compare_filters == want["compare_filters"], q
     assert set(q.unknown) == want["unknown"], q
-    assert (q.by, q.grain, q.listing) == (want["by"], want["grain"], want["listing"]), q
+    assert (q.by, q.grain, q.listing, q.part) == (want["by"], want["grain"], want["listing"], want["part"]), q
     for field in ("command", "metrics", "list_band", "list_n", "list_top", "account", "term"):
         if field in want:
             assert getattr(q, field) == want[field], (field, q)
