@@ -42,7 +42,7 @@ def _movements(calc, results, period, lang, currency):
 )
 def mrr(req: Request) -> Reply:
     """mrr [period] [filters]"""
-    reply = family_reply(req, "mrr", ("mrr", "arr", "arpa", "net_new_mrr", "quick_ratio"), _movements,
+    reply = family_reply(req, "mrr", ("mrr", "arr", "arpa", "paying_customers", "net_new_mrr", "quick_ratio"), _movements,
                          movements=KINDS, shows=("mrr_movements",))
     part = _part_asked(req)
     if part is None or reply.kind != "answer" or "mrr" not in reply.data:  # an error, a page of accounts

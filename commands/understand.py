@@ -65,7 +65,7 @@ _HOW = re.compile(_B + r"how\s+(?:is|was|are|were|do\s+you|did\s+you)?\s*(?:this
 _HOW_AROUND = re.compile(_B + r"(?P<a>how\s+(?:is|are|was|were|do\s+you|did\s+you|does\s+csbot)(?:\s+the|\s+our|\s+my)?)"
                          r"\s+\S.{0,40}?\s+(?P<b>computed|calculated|worked\s+out)" + _E)
 # count words that name accounts themselves ("何社", "paying customers"), and every count word
-_ACCOUNT_COUNT_EN = r"(?:customer|account)\s+count|paying\s+(?:customers|accounts)"
+_ACCOUNT_COUNT_EN = r"(?:paying\s+)?(?:customer|account)\s+count|paying\s+(?:customers|accounts)"
 _ACCOUNT_COUNT_JA = r"何社|有料顧客数|有料顧客|契約社数|契約数|社数|顧客数|会社数|アカウント数"
 _COUNTS_ACCOUNTS = re.compile(_ACCOUNT_COUNT_EN + "|" + _ACCOUNT_COUNT_JA)
 _COUNT = re.compile(_B + r"(?:(?:how\s+many|number\s+of|count\s+of|#\s*of)(?:\s+paying)?|" + _ACCOUNT_COUNT_EN + ")" + _E
@@ -294,7 +294,7 @@ def parse_query(text: str, ctx: Context, lang: str, *, command: str | None = Non
     f.metrics = _in_order(f.metrics + [name for _, name in sorted(named)])
     if parts:
         _, f.part, f.part_words = min(parts)
-    _shapes_after_metrics(s, shape)
+    _shapes_after_metrics(s, shape, vocab)
 
     # 7. periods (commands.periods reads them: spans, fiscal years, "to date"; refuses one not started)
     fiscal = ctx.settings.fiscal_year_start
@@ -333,8 +333,7 @@ def parse_query(text: str, ctx: Context, lang: str, *, command: str | None = Non
         s.take_match(m)
     command_name = f.command or _command_of(f.metrics) or keyword_command or shape.get("command")
     if shape.get("intent") not in ("list", "count") and command_name not in TAKES_ACCOUNT:
-        while (m := s.search(_ACCOUNTS)) is not None:  # "テックタッチの顧客のNPS": the customers' NPS
-            s.take_match(m)
+        _take_account_words(s, vocab)  # "テックタッチの顧客のNPS": the customers' NPS
     left = _leftover(s)
     if command_name in TAKES_ACCOUNT and not shape.get("intent"):
         if f.explicit:  # "/health A": the words as typed (an account id may look like a stop word)
@@ -521,7 +520,7 @@ def _shapes(s: _Text, f: _Found, vocab: Vocabulary, ctx: Context, lang: str) -> 
         shape.update(intent="list", listing="renewals", list_n=int(n) if n else None)
     probe = _without_metrics(s.rest, vocab)  # "顧客解約率" is a metric, not a list of customers
     count = _COUNT.search(probe)
-    accounts = _ACCOUNTS.search(probe)
+    accounts = _account_word(probe, vocab)
     risk = _RISK.search(s.rest)
     colour = _BAND.search(probe)
     banded = risk or (colour and (colour["band"] or colour["risk"] or colour["ja"]))
@@ -556,11 +555,11 @@ def _shapes(s: _Text, f: _Found, vocab: Vocabulary, ctx: Context, lang: str) -> 
                 shape.pop("listing")
                 shape["command"] = "churn"
                 f.metrics.append("customer_churn_rate")
-                while (m := s.search(_ACCOUNTS)) is not None:
-                    s.take_match(m)
+                _take_account_words(s, vocab)
             else:
                 shape["intent"] = "count"
                 shape.setdefault("listing", "accounts")
+                shape["counted"] = True  # how many accounts: by a dimension or over time, the paying customers
         elif "listing" in shape or cue or _OWNED_BY.search(s.rest) or _owner_possessive(s, vocab) or \
                 (accounts and not _has_metric(s, vocab)):
             shape.update(intent="list")
@@ -571,13 +570,13 @@ def _shapes(s: _Text, f: _Found, vocab: Vocabulary, ctx: Context, lang: str) -> 
                 s.take_match(m)
                 shape["list_top"] = int(m["n"] or m["n2"])
     if shape.get("intent") in ("list", "count"):  # "who renews next month": the renewals' list cue too
-        for regex in (_ACCOUNTS, _LIST_CUE):
-            while (m := s.search(regex)) is not None:
-                s.take_match(m)
+        _take_account_words(s, vocab)
+        while (m := s.search(_LIST_CUE)) is not None:
+            s.take_match(m)
     return shape
 
 
-def _shapes_after_metrics(s: _Text, shape: dict) -> None:
+def _shapes_after_metrics(s: _Text, shape: dict, vocab: Vocabulary) -> None:
     """Trend and breakdown words, read once the metric names are out ("weekly active users" is WAU)."""
     for grain, regex in _GRAINS:  # "解約率の月次推移": the grain and the trend word both
         m = s.search(regex)
@@ -586,7 +585,8 @@ def _shapes_after_metrics(s: _Text, shape: dict) -> None:
             if shape.get("intent") != "compare":
                 shape["intent"] = "trend"
             shape["grain"] = shape.get("grain") or grain or "month"
-    if shape.get("intent") not in ("list", "count") and not s.search(_ACCOUNTS) and (m := s.search(_DIRECTION)) is not None:
+    if shape.get("intent") not in ("list", "count") and not _account_word(s.rest, vocab) and \
+            (m := s.search(_DIRECTION)) is not None:
         s.take_match(m)
         if shape.get("intent") != "compare":
             shape["intent"] = "trend"
@@ -609,9 +609,31 @@ def _owner_possessive(s: _Text, vocab: Vocabulary) -> bool:
     return any(key(m["who"]) in vocab.values.get("owner", {}) for m in _POSSESSIVE.finditer(s.rest))
 
 
+# The metric whose words are the count of accounts' own ("paying customers"): read as a count, whose
+# breakdowns, trends and comparisons ask for the metric (``_decide``).
+_COUNTED = "paying_customers"
+
+
+def _account_word(text: str, vocab: Vocabulary) -> re.Match[str] | None:
+    """The first word for accounts (customers, 顧客, 企業 ...) in ``text`` that is not inside a dimension
+    value's name: 中小企業 (smb) is a segment, not "small" and "companies"."""
+    chars = list(text)
+    for word, _, _ in vocab.value_words():
+        if not _ACCOUNTS.search(word):
+            continue
+        for m in re.finditer(_word_regex(word), text):
+            chars[m.start():m.end()] = "#" * (m.end() - m.start())
+    return _ACCOUNTS.search("".join(chars))
+
+
+def _take_account_words(s: _Text, vocab: Vocabulary) -> None:
+    while (m := _account_word(s.rest, vocab)) is not None:
+        s.take_match(m)
+
+
 def _without_metrics(text: str, vocab: Vocabulary) -> str:
     chars = list(text)
-    for alias in sorted(vocab.metrics, key=len, reverse=True):
+    for alias in sorted((a for a, name in vocab.metrics.items() if name != _COUNTED), key=len, reverse=True):
         for m in re.finditer(_word_regex(alias), "".join(chars)):
             chars[m.start():m.end()] = " " * (m.end() - m.start())
     return "".join(chars)
@@ -745,6 +767,15 @@ def _decide(f: _Found, shape: dict, command_name: str | None, cleaned: str, ctx:
     intent = shape.get("intent")
     offset = shape.get("offset")
     compare_filters = shape.get("compare_filters", ())
+    if shape.get("counted") and shape.get("listing") == "accounts" and not f.metrics and \
+            (shape.get("by") is not None or intent in ("trend", "compare") or len(periods) > 1 or compare_filters):
+        # "how many customers by segment", "顧客数の推移", "customers Q2 vs Q3": the paying customers
+        # (the count's own number) broken down, over time or compared
+        f.metrics.append(_COUNTED)
+        command_name = command_name or _command_of(f.metrics)
+        shape["listing"] = None
+        if intent == "count":
+            intent = "breakdown" if shape.get("by") is not None else None
     if intent == "compare":
         if offset and len(periods) <= 1:
             base = periods[0] if periods else period_words.default_period(ctx.today)

@@ -97,11 +97,13 @@ def _health(calc, period, prev, filters, by, scope):
     return seen
 
 
+# the metrics counted from the MRR and paying customers on a day (``revenue.mrr_on``)
+_MRR_ON_METRICS = ("mrr", "arr", "arpa", "paying_customers")
 _MOVEMENT_METRICS = ("mrr_movements", "net_new_mrr", "customer_churn_rate", "revenue_churn_rate", "net_mrr_churn_rate",
                      "grr", "nrr", "expansion_rate", "retention_rate", "annualized_churn_rate", "quick_ratio")
 PRIMERS: dict[str, Primer] = {
     **{name: _movements for name in _MOVEMENT_METRICS},
-    **{name: _mrr for name in ("mrr", "arr", "arpa")},
+    **{name: _mrr for name in _MRR_ON_METRICS},
     "nps": _each_period(voice.nps_grouped),
     "csat": _each_period(voice.csat_grouped),
     **{name: _each_period(usage.activity_grouped, lambda p: p.last_day) for name in ("dau", "wau", "mau", "stickiness")},
@@ -117,7 +119,7 @@ PRIMERS: dict[str, Primer] = {
 WHOLE_IN_ONE: dict[str, Callable[[Calc, list, Filters], object]] = {
     **{name: revenue.movements_grouped for name in _MOVEMENT_METRICS},
     **{name: lambda calc, periods, filters: revenue.mrr_on_grouped(calc, [p.end for p in periods], filters)
-       for name in ("mrr", "arr", "arpa")},
+       for name in _MRR_ON_METRICS},
 }
 # Not breakable: cohort_retention (a table of cohorts), ltv (a mean of six months' churn rates).
 
@@ -199,7 +201,7 @@ def trend(calc: Calc, name: str, span: Period, grain: str, filters: Filters) -> 
             chunk = periods[i:i + TREND_CHUNK]
             if metric.name in _MOVEMENT_METRICS:
                 revenue.movements_grouped(calc, chunk, filters)
-            elif metric.name in ("mrr", "arr", "arpa"):
+            elif metric.name in _MRR_ON_METRICS:
                 revenue.mrr_on_grouped(calc, [p.end for p in chunk], filters)
     points = tuple((p, measure(calc, metric.name, p, filters)) for p in periods)
     return Trend(metric, grain, span, points)

@@ -27,6 +27,7 @@ COMPUTE: dict[str, ComputeFn] = {
     "mrr": revenue.mrr_measure,
     "arr": revenue.arr_measure,
     "arpa": revenue.arpa_measure,
+    "paying_customers": revenue.paying_customers_measure,
     "mrr_movements": revenue.mrr_movements_measure,
     "net_new_mrr": revenue.net_new_mrr_measure,
     "customer_churn_rate": revenue.customer_churn_rate_measure,

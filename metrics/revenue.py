@@ -217,6 +217,11 @@ def arr_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
                                             "as_of": period.end})
 
 
+def paying_customers_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
+    mrr, customers = mrr_on(calc, period.end, filters)
+    return Measurement(customers, {"paying_customers": customers, "mrr": mrr, "as_of": period.end})
+
+
 def arpa_measure(calc: Calc, period: Period, filters: Filters) -> Measurement:
     mrr, customers = mrr_on(calc, period.end, filters)
     value = ratio(mrr, customers)

@@ -103,6 +103,19 @@ def test_a_question_naming_one_movement_leads_with_it_and_the_month_before(compa
     assert "part" not in ask("mrr 2026-10").data
 
 
+def test_how_many_customers_by_segment_and_over_time_counts_the_paying_customers(company, ask):
+    # paying at 00:00 Nov 1: A (smb), B and N (enterprise); at 00:00 Oct 1: A and C (smb), B (enterprise)
+    reply = ask("how many customers by segment in 2026-10")
+    assert reply.data["metric"] == "paying_customers" and reply.data["by"] == "segment"
+    assert reply.data["groups"] == {"smb": 1, "enterprise": 2} and reply.data["total"] == 3
+    assert carries_revenue(reply) is False  # a count of customers is not a revenue figure
+    # month by month in smb: A and C paying at the end of each month to September, only A at the end of October
+    ja = ask("2026年の中小企業の顧客数の推移")
+    assert ja.language == "ja" and ja.title.startswith("月別の有料顧客数") and ja.data["metric"] == "paying_customers"
+    values = {p["label"]: p["value"] for p in ja.data["points"]}
+    assert (values["2026-01"], values["2026-09"], values["2026-10"]) == (2, 2, 1)
+
+
 def test_retention_command_shows_the_cohort_table(engine, ask):
     # the seeds' cohort: 200 start paying in September, 40 of them leave in October -> 80.0% a month later
     load(engine, [(f"K{i:03d}", "core", date(2026, 9, 1 + i % 30), date(2026, 10, 1 + i % 28) if i < 40 else None,
@@ -195,7 +208,7 @@ def test_retention_of_last_month_says_the_cohort_is_not_known_yet(company, ask):
     assert any("not known yet" in line for line in reply.lines)
 
 
-NAMES = ("mrr arr arpa mrr_movements net_new_mrr customer_churn_rate revenue_churn_rate net_mrr_churn_rate "
+NAMES = ("mrr arr arpa paying_customers mrr_movements net_new_mrr customer_churn_rate revenue_churn_rate net_mrr_churn_rate "
          "annualized_churn_rate grr nrr expansion_rate retention_rate cohort_retention ltv upsell_rate cross_sell_rate "
          "quick_ratio nps csat dau wau mau stickiness avg_usage_minutes seat_utilization onboarding_completion_rate "
          "ttv").split()
@@ -210,7 +223,7 @@ def test_csbot_metric_json_works_for_every_name_of_metrics_md(company, monkeypat
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CSBOT_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("DATABASE_URL", company.url.render_as_string(hide_password=False))
-    expected = {"nrr": 0.85, "grr": 0.70, "expansion_rate": 0.15, "nps": 30, "csat": 50.0, "mau": 2,
+    expected = {"paying_customers": 3, "nrr": 0.85, "grr": 0.70, "expansion_rate": 0.15, "nps": 30, "csat": 50.0, "mau": 2,
                 "retention_rate": 2 / 3, "onboarding_completion_rate": 1.0, "ttv": 10.0}
     for name in NAMES:
         code = main(["metric", name, "--period", "2026-10", "--json"])

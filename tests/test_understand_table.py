@@ -177,6 +177,17 @@ HAND = [
     ("NPSの推移 セグメント別", "trend c=nps m=nps by=segment grain=month"),
     ("NRR by month by segment", "trend c=nrr m=nrr by=segment grain=month"),
     ("accounts by segment", "list list=accounts unk=by_segment"),
+    # how many accounts, broken down, over time or compared: the paying customers (the count's own number)
+    ("how many accounts by segment", "breakdown c=mrr m=paying_customers by=segment"),
+    ("セグメント別の顧客数", "breakdown c=mrr m=paying_customers by=segment"),
+    ("number of customers by region last quarter", "breakdown c=mrr m=paying_customers p=2026-Q3 by=region"),
+    ("顧客数の推移", "trend c=mrr m=paying_customers grain=month"),
+    # 企業 inside the segment 中小企業 is the segment's name, not the word for accounts
+    ("中小企業の顧客数の推移", "trend c=mrr m=paying_customers grain=month f=segment:smb"),
+    ("中小企業の顧客数は？", "count list=accounts f=segment:smb"),
+    ("中小企業の顧客一覧", "list list=accounts f=segment:smb"),
+    ("how many customers in Q2 vs Q3", "compare c=mrr m=paying_customers p=2026-Q2,2026-Q3"),
+    ("paying customer count last month", "count list=accounts p=2026-10"),
     # which way it moves: a trend's first line says it
     ("is churn going up?", "trend c=churn m=customer_churn_rate grain=month"),
     ("is MRR growing", "trend c=mrr m=mrr grain=month"),
