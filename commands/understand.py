@@ -72,6 +72,8 @@ _COUNT = re.compile(_B + r"(?:(?:how\s+many|number\s+of|count\s+of|#\s*of)(?:\s+
                     + r"|何件|件数|" + _ACCOUNT_COUNT_JA)
 _ACCOUNTS = re.compile(_B + r"(?:accounts?|customers?|clients?|companies|company|logos?)" + _E
                        + r"|顧客|お客様|お客さま|会社|企業|アカウント")
+# The command word "accounts" (a page of the accounts behind a number): last, or before a page number.
+_ACCOUNTS_PAGE = re.compile(r"(?<!\bfor )(?<!\bof )(?<!'s )(?<!\bmy )\b(accounts)(?=(?:\s+\d{1,3})?\s*$)")
 # "top 10", "ワースト5", "上位10社": the first rows of a list (read only when the question is a list)
 _TOP = re.compile(_B + r"(?:top|worst|first)\s*(?P<n>\d{1,4})" + _E
                   + r"|(?:トップ|ワースト|上位|先頭)\s*(?P<n2>\d{1,4})\s*(?:社|件|位)?(?:まで)?")
@@ -107,7 +109,7 @@ _BAND = re.compile(
 # "解約しそうな", "ヘルススコアが低い"): every band the model calls risky, as "at risk" is
 _RISK = re.compile(
     _B + r"(?:churn[\s-]risk|risk\s+of\s+(?:churn(?:ing)?|leaving)|(?:likely|about)\s+to\s+(?:churn|cancel|leave)"
-    r"|unhealthy|(?:low|poor)\s+health(?:\s+scores?)?)" + _E
+    r"|unhealthy|least\s+healthy|(?:low|lowest|poor|worst)\s+health(?:\s+scores?)?)" + _E
     + r"|(?:解約|離脱|チャーン)(?:リスク|の(?:リスク|恐れ|おそれ|懸念))(?:が|の)?(?:ある|高い|大きい)?の?"
     r"|(?:解約|離脱)(?:し|され)そうな?|(?:解約|離脱)懸念の?|ヘルス(?:スコア)?(?:が|の)?低い|リスクの?ある|リスク(?=顧客)")
 _JA_BANDS = {"赤": "red", "レッド": "red", "黄色": "yellow", "黄": "yellow", "イエロー": "yellow", "緑": "green",
@@ -314,9 +316,15 @@ def parse_query(text: str, ctx: Context, lang: str, *, command: str | None = Non
         if re.search(r"\w", word) and s.take_word(word) is not None:
             keyword_command = keyword_command or vocab.commands[word]
     if f.explicit:
-        for token in ("how", "accounts", "page"):
+        for token in ("how", "page"):
             while s.take_word(token) is not None:
                 f.words.append(token)
+        # "churn last-month accounts 2" (the "Show accounts" button): the page of accounts; "NRR for
+        # accounts owned by bob", "churn for bob's accounts" name whose number is asked
+        m = _ACCOUNTS_PAGE.search(s.rest)
+        if m is not None:
+            s.take(m.start(1), m.end(1))
+            f.words.append("accounts")
         if "accounts" in f.words:
             for m in list(re.finditer(_B + r"\d{1,3}" + _E, s.rest)):
                 f.words.append(m[0])
@@ -557,11 +565,14 @@ def _shapes(s: _Text, f: _Found, vocab: Vocabulary, ctx: Context, lang: str) -> 
                 f.metrics.append("customer_churn_rate")
                 _take_account_words(s, vocab)
             else:
-                shape["intent"] = "count"
+                if shape.get("intent") != "compare":  # "how many customers enterprise vs smb" stays a comparison
+                    shape["intent"] = "count"
                 shape.setdefault("listing", "accounts")
                 shape["counted"] = True  # how many accounts: by a dimension or over time, the paying customers
-        elif "listing" in shape or cue or _OWNED_BY.search(s.rest) or _owner_possessive(s, vocab) or \
-                (accounts and not _has_metric(s, vocab)):
+        elif "listing" in shape or (not _has_metric(s, vocab) and (
+                cue or accounts or _OWNED_BY.search(s.rest) or _owner_possessive(s, vocab))):
+            # a metric named without a list of accounts ("NRR for accounts owned by bob") is that metric
+            # for those accounts, not the list
             shape.update(intent="list")
             shape.setdefault("listing", "accounts")
         if shape.get("intent") == "list":

@@ -177,6 +177,12 @@ HAND = [
     ("NPSの推移 セグメント別", "trend c=nps m=nps by=segment grain=month"),
     ("NRR by month by segment", "trend c=nrr m=nrr by=segment grain=month"),
     ("accounts by segment", "list list=accounts unk=by_segment"),
+    # a metric asked for some accounts is that metric with their filter, not the list of them
+    ("NRR for accounts owned by bob", "command c=nrr m=nrr f=owner:bob@example.com"),
+    ("churn for bob's accounts", "command c=churn m=customer_churn_rate f=owner:bob@example.com"),
+    ("show me NRR for enterprise accounts", "value c=nrr m=nrr f=segment:enterprise"),
+    ("which customers have the lowest health", "list list=band band=-"),
+    ("how many customers enterprise vs smb", "compare c=mrr m=paying_customers cf=segment:enterprise|segment:smb"),
     # how many accounts, broken down, over time or compared: the paying customers (the count's own number)
     ("how many accounts by segment", "breakdown c=mrr m=paying_customers by=segment"),
     ("セグメント別の顧客数", "breakdown c=mrr m=paying_customers by=segment"),
