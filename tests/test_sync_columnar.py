@@ -9,6 +9,7 @@ Runs on SQLite, or on CSBOT_TEST_DATABASE_URL through the ``engine`` fixture."""
 from __future__ import annotations
 
 import gzip
+from dataclasses import replace
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -120,6 +121,26 @@ def test_bad_rows_are_named_by_their_line_after_blank_lines_in_plain_gzipped_and
         assert sync_events.read_watermark(conn) == datetime(2026, 11, 21, 12, 0)
 
 
+@pytest.mark.parametrize("zone, days", [
+    # Tokyo (+09:00 all year): 15:00Z is midnight
+    ("Asia/Tokyo", (date(2026, 11, 1), date(2026, 11, 1), date(2026, 11, 1), date(2026, 11, 1),
+                    date(2026, 11, 20), date(2026, 11, 21))),
+    # New York: summer time (-04:00) ends at 06:00Z on Nov 1; midnight of Nov 1 was 04:00Z
+    ("America/New_York", (date(2026, 10, 31), date(2026, 11, 1), date(2026, 11, 1), date(2026, 11, 1),
+                          date(2026, 11, 20), date(2026, 11, 20))),
+])
+def test_an_event_in_utc_counts_on_the_day_it_was_in_the_workspace_zone(engine, settings, tmp_path, calls, zone,
+                                                                        days):
+    times = ("2026-11-01T03:59:59Z", "2026-11-01T04:00:00Z", "2026-11-01T05:30:00Z", "2026-11-01T06:30:00Z",
+             "2026-11-20T14:59:59.999999Z", "2026-11-20T15:00:00Z")
+    export(tmp_path / "x", [f",A1,u{i},{t},view,1" for i, t in enumerate(times)])
+
+    ev = sync(engine, tmp_path / "x", replace(settings, timezone=zone))
+
+    assert calls == ["read"] and ev.inserted == len(times)
+    assert usage(engine) == [("A1", f"u{i}", d, 1, 1.0) for i, d in enumerate(days)]
+
+
 def test_a_quoted_field_over_two_lines_is_read_by_the_row_reader_which_counts_its_lines(
         engine, settings, tmp_path, calls):
     export(tmp_path / "x", [
@@ -164,6 +185,8 @@ GOOD_TIMES = (
     "2026-10-01T08:00:00", "2026-09-01T08:00:00Z",  # old: late in a second sync (ids: before the kept window)
     "2026-11-20",  # a date alone: the row reader's own parsing
     "20261120T100000",  # ISO basic: likewise
+    # around New York's change back from summer time (06:00Z on Nov 1): the local day of each side
+    "2026-11-01T03:59:59Z", "2026-11-01T04:00:00Z", "2026-11-01T05:30:00Z", "2026-11-01T06:30:00Z",
 )
 BAD_TIMES = ("2026-13-01T00:00:00", "2026-02-30T10:00:00", "yesterday", "", "2026-11-23T09:30:01",
              "2026-11-23T00:30:01Z", "2099-01-01T00:00:00+09:00", "2026-11-20T24:00:00")
@@ -195,10 +218,12 @@ def _empty(engine) -> None:
             conn.execute(delete(table))
 
 
+@pytest.mark.parametrize("zone", ["Asia/Tokyo", "America/New_York"])  # a fixed offset; one with summer time
 @PROPERTY
 @given(first=files, resent=st.integers(0, 40), more=files, gz=st.booleans(), crlf=st.booleans())
 def test_both_readers_give_the_same_usage_rejects_counts_watermark_and_ids(
-        engine, settings, tmp_path, calls, first, resent, more, gz, crlf):
+        engine, settings, tmp_path, calls, zone, first, resent, more, gz, crlf):
+    settings = replace(settings, timezone=zone)
     second = first[resent:] + more  # the next export re-sends the end of the first one (its newest events)
     results = []
     for reader in ("columnar", "rows"):
