@@ -285,7 +285,7 @@ def parse_query(text: str, ctx: Context, lang: str, *, command: str | None = Non
 
     # 6. metric names, longest first
     named: list[tuple[int, str]] = []
-    parts: list[tuple[int, str]] = []
+    parts: list[tuple[int, str, str]] = []  # (where, part, the alias as the catalog writes it)
     for alias in sorted(vocab.metrics, key=len, reverse=True):
         while (pos := s.take_word(alias)) is not None:
             named.append((pos, vocab.metrics[alias]))

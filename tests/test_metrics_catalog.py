@@ -110,6 +110,9 @@ how = "{numerator} ÷ {denominator} = {value}"
 def test_a_small_valid_catalog_loads():
     info = parse(ENTRY).metrics["alpha"]
     assert info.unit == "ratio" and info.part_unit("numerator") == "count" and not info.point_in_time
+    assert dict(info.part_aliases) == {}
+    parted = parse(ENTRY.replace('aliases.ja = ["アルファ"]', 'aliases.ja = ["アルファ"]\npart_aliases = { a = ["アルファ"] }'))
+    assert dict(parted.metrics["alpha"].part_aliases) == {"アルファ": "a"}
 
 
 @pytest.mark.parametrize("broken, message", [
@@ -121,6 +124,10 @@ def test_a_small_valid_catalog_loads():
     (ENTRY.replace('aliases.en = ["alpha"]', 'aliases.en = ["Alpha"]'), "lower case"),
     (ENTRY + ENTRY.replace("metric.alpha", "metric.beta").replace('["アルファ"]', '["ベータ"]'), "names both alpha and beta"),
     (ENTRY.replace('higher_is_better = true', 'higher_is_better = true\ncolour = "red"'), r"unknown field\(s\) colour"),
+    (ENTRY.replace('aliases.ja = ["アルファ"]', 'aliases.ja = ["アルファ"]\npart_aliases = { a = ["beta"] }'),
+     "names 'beta', which is not an alias of the metric"),
+    (ENTRY.replace('aliases.ja = ["アルファ"]', 'aliases.ja = ["アルファ"]\npart_aliases = { a = ["alpha"], b = ["alpha"] }'),
+     "'alpha' names two parts"),
 ])
 def test_a_broken_catalog_is_refused_naming_the_metric_and_the_problem(broken, message):
     with pytest.raises(CatalogError, match=message):
