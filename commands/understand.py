@@ -100,7 +100,7 @@ _RENEWALS = re.compile(
     _B + r"(?:upcoming\s+)?renewals?(?:\s+(?:due|coming\s+up|upcoming|coming))?"
          r"(?:(?:\s+(?:in|within|over))?(?:\s+the)?(?:\s+next)?\s+(?P<n>\d+)\s*days?)?" + _E
     + r"|" + _B + r"(?:renewing|renew(?:s|ed)?)(?:(?:\s+(?:in|within))?(?:\s+the)?(?:\s+next)?\s+(?P<n2>\d+)\s*days?)?" + _E
-    + r"|(?:(?P<n3>\d+)\s*日以内(?:に|の)?\s*)?(?:契約)?更新(?:が|の)?(?:近い|間近|予定|時期が近い|が来る)?")
+    + r"|(?:(?P<n3>\d+)\s*日以内(?:に|の)?\s*)?(?:契約)?更新(?:が|の)?(?:近い|間近|予定|時期が近い|が来る|する|される|を迎える)?")
 _BAND = re.compile(
     _B + r"(?:in\s+(?:the\s+)?)?(?P<band>red|yellow|green)(?:\s+band)?" + _E
     + r"|(?P<risk>" + _B + r"(?:at[\s-]risk|risky)" + _E + r"|リスクの高い|リスクが高い|危険な?|要注意の?)"

@@ -239,6 +239,7 @@ HAND = [
     # a month or quarter named without a year is the next one for what is due (asked on 2026-11-22)
     ("renewals in January", "list list=renewals p=2027-01-01~2027-01-31"),
     ("1月の更新予定", "list list=renewals p=2027-01-01~2027-01-31"),
+    ("2月に更新する顧客", "list list=renewals p=2027-02-01~2027-02-28"),
     ("how many accounts renew in October", "count list=renewals p=2027-10-01~2027-10-31"),
     ("renewals in November", "list list=renewals p=2026-11-01~2026-11-30"),
     ("renewals in Q1", "list list=renewals p=2027-01-01~2027-03-31"),
