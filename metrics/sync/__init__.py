@@ -2,6 +2,7 @@
 
 The package, one room per concern:
 - ``run``: ``run_sync`` (one transaction: log row, tables, rejected rows, after-sync steps), the loaders
+- ``state``: ``RunState``, what the loaders of one run share (rejected rows, known accounts, progress)
 - ``tables``: what each contract file must hold (table specs, load order, row rules)
 - ``values``: reading one raw value (text, choice, date, timestamp, number)
 - ``sources``: ``CsvSource``, ``SqlSource`` (+ its TOML mapping), the source from ``Settings``
@@ -17,7 +18,7 @@ Nothing here speaks to a person: ``bot/cli/sync.py`` prints, ``commands/sync.py`
 
 from metrics.sync.errors import SourceError, SyncFailed
 from metrics.sync.lock import LockInfo
-from metrics.sync.run import AfterSync, Progress, SyncSummary, TableCounts, run_sync
+from metrics.sync.run import AfterSync, SyncSummary, TableCounts, run_sync
 from metrics.sync.schedule import next_run_after, scheduled_sync
 from metrics.sync.sources import (
     CsvSource,
@@ -26,6 +27,7 @@ from metrics.sync.sources import (
     load_mapping,
     source_from_settings,
 )
+from metrics.sync.state import Progress
 from metrics.sync.status import RejectedRow, SyncRun, SyncStatus, sync_status
 
 __all__ = [

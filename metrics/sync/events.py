@@ -63,7 +63,7 @@ from metrics.sync.eventparse import (
 from metrics.sync.sources import RowStream
 
 if TYPE_CHECKING:
-    from metrics.sync.run import RunState
+    from metrics.sync.state import RunState
 
 logger = logging.getLogger(__name__)
 

@@ -34,7 +34,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Sequence
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     JSON,
@@ -62,6 +61,7 @@ from metrics.sync.errors import SourceError, SyncFailed, first_line
 from metrics.sync.events import load_events
 from metrics.sync.lock import acquire_lock, release_lock
 from metrics.sync.sources import CsvSource, RowStream, SqlSource
+from metrics.sync.state import Progress, RunState
 from metrics.sync.tables import (
     ACCOUNT_CHILDREN,
     LOAD_ORDER,
@@ -74,10 +74,8 @@ from metrics.sync.values import BadValue, CellError, is_empty, timestamp_parser
 
 logger = logging.getLogger(__name__)
 
-Progress = Callable[[str, int, float], None]  # (table, rows read so far, seconds since the table started)
 
 CHUNK = 500  # rows compared against the database per query
-REJECT_BATCH = 1000
 MAX_FIELD = 16 * 1024 * 1024  # characters one value may hold; a longer one rejects its row
 
 
@@ -135,51 +133,6 @@ AfterSync = Callable[[Connection, SyncSummary], None]  # an after-sync step, run
 # --------------------------------------------------------------------------- one run
 
 
-class RunState:
-    """What the table loaders share during one run."""
-
-    def __init__(self, conn: Connection, sync_id: int, tz: ZoneInfo, full_refresh: bool, progress: Progress | None,
-                 force: bool = False, max_delete_share: float = 0.2):
-        self.conn = conn
-        self.sync_id = sync_id
-        self.tz = tz
-        self.full_refresh = full_refresh
-        self.force = force
-        self.max_delete_share = max_delete_share
-        self.progress = progress
-        self.known_accounts: set[str] = set()
-        self._rejected: list[dict] = []
-
-    def reload_accounts(self) -> None:
-        self.known_accounts = set(self.conn.execute(select(schema.accounts.c.account_id)).scalars())
-
-    def reject(self, table: str, file: str | None, line: int | None, column: str | None, reason: str, raw: Any) -> None:
-        if raw is not None and not isinstance(raw, str):
-            raw = ",".join("" if v is None else str(v)[:1001] for v in raw)
-        self._rejected.append(
-            {
-                "sync_id": self.sync_id,
-                "table_name": table,
-                "file": file,
-                "line": line,
-                "column_name": _storable(column[:128]) if column else column,
-                "reason": _storable(reason[:2000]),
-                "raw": _storable(raw[:1000]) if raw else None,
-            }
-        )
-        if len(self._rejected) >= REJECT_BATCH:
-            self.flush_rejected()
-
-    def flush_rejected(self) -> None:
-        if self._rejected:
-            self.conn.execute(insert(schema.rejected_rows), self._rejected)
-            self._rejected = []
-
-    def report(self, table: str, rows: int, seconds: float) -> None:
-        if self.progress is not None:
-            self.progress(table, rows, seconds)
-
-
 @dataclass
 class _Held:
     """A row kept without the optional values it could not read, until the file ends: a later,
@@ -208,10 +161,6 @@ def _suspect(row: Sequence[Any]) -> bool:
     except TypeError:  # not all text (a SQL or Parquet source): look at each value
         return any(_unstorable(value) for value in row)
     return len(joined) > MAX_FIELD or "\x00" in joined
-
-
-def _storable(text: str) -> str:
-    return text.replace("\x00", "\\x00")
 
 
 def _load_table(conn: Connection, spec: TableSpec, stream: RowStream, run: RunState) -> TableCounts:
