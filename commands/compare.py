@@ -184,6 +184,7 @@ def _delta(a: Measurement, b: Measurement) -> float | None:
 def _verdict(metric: MetricInfo, a: float | None, b: float | None) -> str:
     if a is None or b is None:
         return "none"
-    if a == b:
+    moved = fmt.direction(metric.unit, b, a)
+    if moved == 0:
         return "same"
-    return "better" if (b > a) == metric.higher_is_better else "worse"
+    return "better" if (moved > 0) == metric.higher_is_better else "worse"

@@ -98,16 +98,30 @@ def value(unit: str, v: float | None, currency: str = "JPY", *, signed: bool = F
     return count(v, signed=signed)
 
 
+def _shown(unit: str, v: float) -> float:
+    """A value as an answer prints it: a ratio as a percentage with one decimal ("90.4%")."""
+    return round(v * 100, 1) if unit == "ratio" else v
+
+
 def change(unit: str, current: float | None, previous: float | None, currency: str = "JPY", *,
            lang: str = "en") -> str | None:
-    """The change against the previous period: "+1.2 pt" for ratios, signed amounts otherwise."""
+    """The change against the previous period: "+1.2 pt" for ratios (between the percentages as shown:
+    90.4% -> 90.5% is +0.1 pt, never ±0.0 pt), signed amounts otherwise."""
     if current is None or previous is None:
         return None
-    delta = current - previous
     if unit == "ratio":
-        text = f"{delta * 100:+.1f} pt"
+        text = f"{_shown(unit, current) - _shown(unit, previous):+.1f} pt"
         return "±0.0 pt" if text in ("+0.0 pt", "-0.0 pt") else text
-    return value(unit, delta, currency, signed=True, lang=lang)
+    return value(unit, current - previous, currency, signed=True, lang=lang)
+
+
+def direction(unit: str, current: float | None, previous: float | None) -> int:
+    """1 up, -1 down, 0 flat or unknown, between the values as shown (the arrow, "better"/"worse" and the
+    change say the same: 48.24% and 48.21% are both 48.2%, flat)."""
+    if current is None or previous is None:
+        return 0
+    a, b = _shown(unit, current), _shown(unit, previous)
+    return 0 if a == b else 1 if a > b else -1
 
 
 def day(d: date | datetime | None, lang: str = "en", *, year: bool = False) -> str:

@@ -69,11 +69,8 @@ def headline(res: MetricResult, currency: str, lang: str = "en") -> str:
 def figure(res: MetricResult, lang: str, currency: str, label: str | None = None) -> Figure:
     metric = res.metric
     cur, prev = res.current.value, res.previous.value
-    trend = 0
-    good = None
-    if cur is not None and prev is not None and cur != prev:
-        trend = 1 if cur > prev else -1
-        good = (trend > 0) == metric.higher_is_better
+    trend = fmt.direction(metric.unit, cur, prev)
+    good = None if trend == 0 else (trend > 0) == metric.higher_is_better
     return Figure(
         label=label or metric_text.label(metric, lang),
         value=headline(res, currency, lang),

@@ -238,7 +238,8 @@ def _story(tr: Trend, grain: str, lang: str, currency: str, label: str | None = 
     if len(known) == 1:
         return [t("trend.one_point", lang, label=label, value=text(last), at=last_label)]
     change = fmt.change(tr.metric.unit, last, first, currency, lang=lang)
-    verdict = "flat" if last == first else "better" if (last > first) == tr.metric.higher_is_better else "worse"
+    moved = fmt.direction(tr.metric.unit, last, first)
+    verdict = "flat" if moved == 0 else "better" if (moved > 0) == tr.metric.higher_is_better else "worse"
     out = [t(f"trend.from_to_{verdict}", lang, label=label, first=text(first), first_at=first_label, last=text(last),
              last_at=last_label, change=change)]
     if len(known) > 2:

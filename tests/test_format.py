@@ -30,6 +30,15 @@ def test_a_score_of_0_to_100_never_gets_a_plus_but_nps_does():
 def test_percent_count_and_change():
     assert fmt.percent(0.05) == "5.0%" and fmt.percent(None) == "—"
     assert fmt.change("ratio", 0.85, 1.0) == "-15.0 pt" and fmt.change("ratio", 0.5, 0.5) == "±0.0 pt"
+
+
+def test_a_ratio_moves_as_its_percentages_are_shown():
+    # 90.451% and 90.449% are shown as 90.5% and 90.4%: +0.1 pt and up, never "▲ ±0.0 pt"
+    assert (fmt.percent(0.90451), fmt.percent(0.90449)) == ("90.5%", "90.4%")
+    assert fmt.change("ratio", 0.90451, 0.90449) == "+0.1 pt" and fmt.direction("ratio", 0.90451, 0.90449) == 1
+    # 48.24% and 48.21% are both 48.2%: flat, whichever is larger
+    assert fmt.change("ratio", 0.4824, 0.4821) == "±0.0 pt" and fmt.direction("ratio", 0.4824, 0.4821) == 0
+    assert fmt.direction("money", 100.4, 100.0) == 1 and fmt.direction("count", None, 3) == 0
     assert fmt.value("days", 10.0) == "10 days" and fmt.value("minutes", 2.25) == "2.2 min"
 
 
