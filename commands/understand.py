@@ -68,6 +68,11 @@ _HOW_AROUND = re.compile(_B + r"(?P<a>how\s+(?:is|are|was|were|do\s+you|did\s+yo
 _ACCOUNT_COUNT_EN = r"(?:paying\s+)?(?:customer|account)\s+count|paying\s+(?:customers|accounts)"
 _ACCOUNT_COUNT_JA = r"何社|有料顧客数|有料顧客|契約社数|契約数|社数|顧客数|会社数|アカウント数"
 _COUNTS_ACCOUNTS = re.compile(_ACCOUNT_COUNT_EN + "|" + _ACCOUNT_COUNT_JA)
+# "active users" named without its window is the window of the period asked: a day's, a week's (else MAU)
+_ACTIVE_BY_GRAIN = {"day": "dau", "week": "wau"}
+_SAYS_MONTHLY = re.compile(r"monthly|mau|月次|月間")
+# How many people: the question word of a metric that counts users; never a count of accounts.
+_PEOPLE = re.compile(r"何人")
 _COUNT = re.compile(_B + r"(?:(?:how\s+many|number\s+of|count\s+of|#\s*of)(?:\s+paying)?|" + _ACCOUNT_COUNT_EN + ")" + _E
                     + r"|何件|件数|" + _ACCOUNT_COUNT_JA)
 _ACCOUNTS = re.compile(_B + r"(?:accounts?|customers?|clients?|companies|company|logos?)" + _E
@@ -234,6 +239,7 @@ class _Found:
     words: list[str] = field(default_factory=list)
     part: str | None = None  # the first part of a metric named (``Query.part``)
     part_words: str = ""  # the words that named it
+    active_users: bool = False  # "active users" without saying daily, weekly or monthly (``_ACTIVE_BY_GRAIN``)
 
 
 def parse_query(text: str, ctx: Context, lang: str, *, command: str | None = None,
@@ -289,6 +295,8 @@ def parse_query(text: str, ctx: Context, lang: str, *, command: str | None = Non
     for alias in sorted(vocab.metrics, key=len, reverse=True):
         while (pos := s.take_word(alias)) is not None:
             named.append((pos, vocab.metrics[alias]))
+            if vocab.metrics[alias] == "mau" and not _SAYS_MONTHLY.search(alias):
+                f.active_users = True
             part = next(((p, a) for a, p in catalog.get(vocab.metrics[alias]).part_aliases.items() if key(a) == alias),
                         None)
             if part is not None:
@@ -537,6 +545,8 @@ def _shapes(s: _Text, f: _Found, vocab: Vocabulary, ctx: Context, lang: str) -> 
         # count, not a count of accounts (which answered paying customers, the metric dropped)
         s.take_match(s.search(_COUNT))
         count = None
+    if (people := s.search(_PEOPLE)) is not None and _has_metric(s, vocab):
+        s.take_match(people)  # "アクティブユーザーは何人？": the metric's question word (alone it is not understood)
     # "how is Acme Company doing" is the health command's; "ヘルススコアが赤の顧客" a list of a band
     if count or (accounts and not f.explicit and (banded or not _mentions_health(s, vocab))):
         if count:
@@ -801,6 +811,10 @@ def _decide(f: _Found, shape: dict, command_name: str | None, cleaned: str, ctx:
         # "accounts by segment": these answers have no breakdown; said, not dropped in silence
         f.unknown.append(shape.get("by_words", by))
         by = None
+    if f.active_users and len(periods) == 1 and periods[0].grain in _ACTIVE_BY_GRAIN and "mau" in f.metrics:
+        # "how many users were active last week", "昨日のアクティブユーザー": the users active in that week
+        # (WAU) or on that day (DAU), not the 30 days ending it; said in the title, as always
+        f.metrics = [_ACTIVE_BY_GRAIN[periods[0].grain] if m == "mau" else m for m in f.metrics]
     if f.part is not None and intent not in (None, "value", "command"):
         # "new MRR by segment": a breakdown, trend or comparison counts the whole metric (net new), not the
         # part named: said, not answered with the whole under the part's name

@@ -183,6 +183,13 @@ HAND = [
     ("show me NRR for enterprise accounts", "value c=nrr m=nrr f=segment:enterprise"),
     ("which customers have the lowest health", "list list=band band=-"),
     ("how many customers enterprise vs smb", "compare c=mrr m=paying_customers cf=segment:enterprise|segment:smb"),
+    # "active users" without its window is the period's: a week's (WAU), a day's (DAU), else MAU
+    ("how many users were active last week", "value c=usage m=wau p=2026-11-09~2026-11-15"),
+    ("昨日のアクティブユーザー数", "value c=usage m=dau p=2026-11-21~2026-11-21"),
+    ("active users last month", "value c=usage m=mau p=2026-10"),
+    ("monthly active users last week", "value c=usage m=mau p=2026-11-09~2026-11-15"),
+    ("アクティブユーザーは何人？", "value c=usage m=mau"),
+    ("何人が使っている？", "value unk=何人が使っている"),
     # how many accounts, broken down, over time or compared: the paying customers (the count's own number)
     ("how many accounts by segment", "breakdown c=mrr m=paying_customers by=segment"),
     ("セグメント別の顧客数", "breakdown c=mrr m=paying_customers by=segment"),
