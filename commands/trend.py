@@ -9,7 +9,6 @@ The numbers come from ``metrics.breakdown.trend`` (the same measure as every ans
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from datetime import date, timedelta
 
 from commands import format as fmt
@@ -24,6 +23,7 @@ from metrics import catalog
 from metrics.accounts import dimension_values
 from metrics.breakdown import DIMENSIONS, Trend, can_break_down, trend
 from metrics.filters import Filters
+from metrics.grouping import filters_for
 from metrics.periods import Period, add_months, month_start
 
 logger = logging.getLogger(__name__)
@@ -193,8 +193,7 @@ def _by_group(req: Request, name: str, span: Period, grain: str, filters: Filter
                                   dim=dimension_name(by, lang)),), metrics=(name,))
         calc = calc_for(req, conn)
         whole = trend(calc, name, span, grain, filters)
-        groups = [(v, trend(calc, name, span, grain, replace(filters, **{by: (v,) if by == "owner" else v})))
-                  for v in values]
+        groups = [(v, trend(calc, name, span, grain, filters_for(filters, by, v))) for v in values]
     label = metric_text.label(metric, lang)
     if not whole.points:
         title = t("trend.no_points", lang, where=fmt.period_line(span, filters, lang))
