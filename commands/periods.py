@@ -584,11 +584,11 @@ class FoundPeriod:
 _UNITS = ("week", "month", "quarter", "half", "year")  # calendar units that are "to date" while today is in them
 
 
-def _settle(period: Period, pattern: _Pattern, ctx: _Ctx, word: str, lang: str, future: bool = False) -> Period:
+def _settle(period: Period, pattern: _Pattern, ctx: _Ctx, word: str, lang: str) -> Period:
     """Refuse a period that has not started; cut one in progress at today (to date). With
-    ``future`` (what is due, such as renewals), a period ahead is what is asked: kept whole."""
+    ``ctx.future`` (what is due, such as renewals), a period ahead is what is asked: kept whole."""
     tomorrow = ctx.today + timedelta(days=1)
-    if future and period.end > tomorrow:
+    if ctx.future and period.end > tomorrow:
         return period
     if period.start > ctx.today:
         raise PeriodNotStarted(word, period, ctx.today, lang, fiscal=pattern.fiscal)
@@ -700,7 +700,7 @@ def _spans(text: str, today: date, lang: str, fiscal_start: int, keep_errors: bo
                                     to_date=built[1].to_date)
                 else:
                     period = built[0]
-                period = _settle(period, group[0][1], ctx, word, lang, future)
+                period = _settle(period, group[0][1], ctx, word, lang)
             except PeriodError:
                 raise
             except ValueError:
