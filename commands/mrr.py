@@ -7,10 +7,9 @@ import logging
 from dataclasses import replace
 
 from commands import format as fmt
-from commands.arguments import request_args
 from commands.context import Request
 from commands.messages import t
-from commands.metric_answer import calc_for, family_reply
+from commands.metric_answer import family_reply
 from commands.movements import KINDS, movements_chart
 from commands.reply import Reply
 from commands.spec import command
@@ -42,12 +41,21 @@ def _movements(calc, results, period, lang, currency):
 )
 def mrr(req: Request) -> Reply:
     """mrr [period] [filters]"""
-    reply = family_reply(req, "mrr", ("mrr", "arr", "arpa", "paying_customers", "net_new_mrr", "quick_ratio"), _movements,
-                         movements=KINDS, shows=("mrr_movements",))
     part = _part_asked(req)
-    if part is None or reply.kind != "answer" or "mrr" not in reply.data:  # an error, a page of accounts
+    led: dict = {}
+
+    def extra(calc, results, period, lang, currency):
+        lines, table, chart = _movements(calc, results, period, lang, currency)
+        if part is not None:  # the movement asked leads: counted with the same Calc (its movements are memoised)
+            led.update(_led_by(calc, results["mrr"], part, lang, currency))
+            lines.insert(0, led["line"])
+        return lines, table, chart
+
+    reply = family_reply(req, "mrr", ("mrr", "arr", "arpa", "paying_customers", "net_new_mrr", "quick_ratio"), extra,
+                         movements=KINDS, shows=("mrr_movements",))
+    if not led:  # no movement asked, an error, a page of accounts
         return reply
-    return _led_by(req, reply, part)
+    return replace(reply, title=led["title"], summary=led["title"], data={**reply.data, **led["data"]})
 
 
 def _part_asked(req: Request) -> str | None:
@@ -58,25 +66,21 @@ def _part_asked(req: Request) -> str | None:
     return q.part
 
 
-def _led_by(req: Request, reply: Reply, part: str) -> Reply:
-    """The MRR answer led by the movement asked: its amount and accounts, then the period before."""
-    lang, currency = req.lang, req.ctx.settings.currency
-    args = request_args(req)
-    period, filters = args.period_or_default(req.ctx.today), args.filters
-    before = period.previous()
-    with req.connection() as conn:
-        calc = calc_for(req, conn)
-        now, then = movements(calc, period, filters), movements(calc, before, filters)
+def _led_by(calc, res, part: str, lang: str, currency: str) -> dict:
+    """The title, the first line and the data of the MRR answer (``res``: its MRR result) led by the
+    movement asked: its amount and accounts, then the period before."""
+    period, before, filters = res.period, res.previous_period, res.filters
+    now, then = movements(calc, period, filters), movements(calc, before, filters)
     amount, n = now.amounts[part], now.counts[part]
     label = t(f"mrr.part_{part}", lang)
     title = t("mrr.part_title", lang, label=label, value=fmt.money(amount, currency), accounts=_accounts(n, lang),
               where=fmt.period_line(period, filters, lang))
-    lead = t("mrr.part_before", lang, label=label, period=fmt.period(before, lang),
+    line = t("mrr.part_before", lang, label=label, period=fmt.period(before, lang),
              value=fmt.money(then.amounts[part], currency), accounts=_accounts(then.counts[part], lang),
              change=fmt.change("money", amount, then.amounts[part], currency, lang=lang) or fmt.NONE)
-    data = {**reply.data, "part": part, part: amount, f"{part}_accounts": n, f"previous_{part}": then.amounts[part],
+    data = {"part": part, part: amount, f"{part}_accounts": n, f"previous_{part}": then.amounts[part],
             f"previous_{part}_accounts": then.counts[part]}
-    return replace(reply, title=title, summary=title, lines=(lead, *reply.lines), data=data)
+    return {"title": title, "line": line, "data": data}
 
 
 def _accounts(n: int, lang: str) -> str:
