@@ -237,9 +237,8 @@ def _user_rows(conn: Connection, since: date | None):
 def _group_changes(acc_day):
     """Per group and day number, the sums of ``CHANGES`` (the rows of accounts not in ``accounts``: group 0)."""
     gid = func.coalesce(ag.c.group_id, 0)
-    sums = [func.sum(acc_day.c[k]) for k in ("ud", "ev", "sec", "e7", "e30", "l7", "l30")]
-    grp_day = select(gid.label("group_id"), acc_day.c.n, *[v.label(k) for v, k in zip(
-        sums, ("ud", "ev", "sec", "e7", "e30", "l7", "l30"))]) \
+    sums = [func.sum(acc_day.c[k]).label(k) for k in ("ud", "ev", "sec", "e7", "e30", "l7", "l30")]
+    grp_day = select(gid.label("group_id"), acc_day.c.n, *sums) \
         .select_from(acc_day.outerjoin(ag, ag.c.account_id == acc_day.c.account_id)) \
         .group_by(gid, acc_day.c.n).cte("grp_day")  # read three times, a row per group and day
     zero = literal(0)

@@ -74,7 +74,6 @@ from metrics.sync.values import BadValue, CellError, is_empty, timestamp_parser
 
 logger = logging.getLogger(__name__)
 
-
 CHUNK = 500  # rows compared against the database per query
 MAX_FIELD = 16 * 1024 * 1024  # characters one value may hold; a longer one rejects its row
 
