@@ -339,10 +339,10 @@ def count_writes(engine: Engine) -> None:
             for table in schema.WRITE_COUNTED:  # constant names, never user input
                 exists = conn.exec_driver_sql(
                     "SELECT count(*) FROM pg_trigger WHERE tgname = %(name)s AND tgrelid = to_regclass(%(table)s)",
-                    {"name": f"csbot_writes_{table}", "table": table}).scalar_one()
+                    {"name": schema.write_trigger(table), "table": table}).scalar_one()
                 if not exists:
                     conn.exec_driver_sql(
-                        f"CREATE TRIGGER csbot_writes_{table} AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table} "
+                        f"CREATE TRIGGER {schema.write_trigger(table)} AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table} "
                         "FOR EACH STATEMENT EXECUTE FUNCTION csbot_count_write()")
     except SQLAlchemyError as exc:
         logger.warning("could not count writes with a trigger (freshness checks count the tables): %s", _first_line(exc))

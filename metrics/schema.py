@@ -210,6 +210,12 @@ writes = Table(
 )
 WRITE_COUNTED = ("subscriptions",)
 
+
+def write_trigger(table: str) -> str:
+    """The name of the statement trigger that counts ``table``'s writes (made by ``count_writes``, looked
+    up by ``stamps.writes_of``)."""
+    return f"csbot_writes_{table}"
+
 # Event ids already counted into usage_daily, as a 64-bit hash of the id, so that
 # re-sending old events never counts them twice (raw events are not kept). Only the
 # ids of the last few weeks behind the events watermark are kept (``day``: the event's

@@ -50,7 +50,7 @@ def _writes(element: writes_of, compiler, **kw) -> str:
     w = schema.writes
     written = select(func.coalesce(func.max(w.c.n), 0)).where(w.c.tbl == name).scalar_subquery()
     # the trigger is looked up in the catalog (one index probe); without it the table is counted
-    return (f"CASE WHEN EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'csbot_writes_{name}' "
+    return (f"CASE WHEN EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '{schema.write_trigger(name)}' "
             f"AND tgrelid = to_regclass('{name}')) THEN 'w' || CAST({compiler.process(written, **kw)} AS TEXT) "
             f"ELSE 'c' || CAST({compiler.process(element.counted, **kw)} AS TEXT) END")
 
